@@ -1,0 +1,344 @@
+use std::{
+    collections::{BTreeMap, HashMap},
+    fs::File,
+    io::Read,
+    path::Path,
+};
+
+use rusts_cluster_replication::ReplicationMode;
+use rusts_cluster_sharding::{ShardId, ShardingStrategy};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::{validate, ConfigError, Location, ValidationWarning};
+
+/// The largest config file [`ClusterConfig::from_file`] reads: 32 MiB.
+///
+/// The file is read through a limit, so a wrong path (a log, a disk image)
+/// fails at once instead of being read into memory. Listing every copy of
+/// [`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT) shards three times takes
+/// about 6 MiB, well below it.
+pub const MAX_CONFIG_BYTES: u64 = 32 * 1024 * 1024;
+
+/// A static description of a cluster: its nodes, which shards each holds,
+/// and how data is sharded and replicated.
+///
+/// Every process of the cluster reads the same file; `node_id` says which
+/// node the reading process is. Parsing ([`from_toml`], [`from_file`]) checks
+/// only the file's shape; call [`validate`] (or build a router, which
+/// validates) to check the rules.
+///
+/// [`from_toml`]: ClusterConfig::from_toml
+/// [`from_file`]: ClusterConfig::from_file
+/// [`validate`]: ClusterConfig::validate
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The id of the node this process runs as; must name a node in `nodes`.
+    pub node_id: String,
+    /// A name for the cluster. Default: `"rusts"`.
+    #[serde(default = "default_cluster_name")]
+    pub cluster_name: String,
+    /// How many copies must acknowledge a write. Default: `Quorum`.
+    #[serde(default)]
+    pub replication_mode: ReplicationMode,
+    /// How many copies each shard should have. Default: 1.
+    #[serde(default = "default_replication_factor")]
+    pub replication_factor: usize,
+    /// The number of shards, numbered `0..shard_count`. Default: 16.
+    #[serde(default = "default_shard_count")]
+    pub shard_count: usize,
+    /// How keys map to shards. Default: `BySeries`.
+    #[serde(default)]
+    pub sharding_strategy: ShardingStrategy,
+    /// Every node of the cluster.
+    pub nodes: Vec<NodeConfig>,
+}
+
+/// One node of the cluster and the shards it holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// The node's unique id.
+    pub id: String,
+    /// Where the node listens, as `host:port`: an IPv4 address, an IPv6
+    /// address in brackets, or a DNS name, and a port from 1 to 65535.
+    pub address: String,
+    /// The shards this node is primary for. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<ShardId>,
+    /// The shards this node holds a replica of. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replica_shards: Vec<ShardId>,
+    /// Free-form labels, e.g. `zone = "us-east-1a"`. Default: none. Saved
+    /// sorted by key, so that saving a config twice gives the same file.
+    #[serde(
+        default,
+        skip_serializing_if = "HashMap::is_empty",
+        serialize_with = "sorted"
+    )]
+    pub tags: HashMap<String, String>,
+}
+
+impl NodeConfig {
+    /// A node with no shards and no tags.
+    ///
+    /// ```
+    /// use rusts_cluster_config::NodeConfig;
+    ///
+    /// let node = NodeConfig::new("node1", "10.0.1.1:8086");
+    /// assert!(node.shards.is_empty() && node.tags.is_empty());
+    /// ```
+    pub fn new(id: impl Into<String>, address: impl Into<String>) -> Self {
+        NodeConfig {
+            id: id.into(),
+            address: address.into(),
+            shards: Vec::new(),
+            replica_shards: Vec::new(),
+            tags: HashMap::new(),
+        }
+    }
+}
+
+fn default_cluster_name() -> String {
+    "rusts".to_owned()
+}
+
+fn default_replication_factor() -> usize {
+    1
+}
+
+fn default_shard_count() -> usize {
+    16
+}
+
+fn sorted<S: Serializer>(tags: &HashMap<String, String>, serializer: S) -> Result<S::Ok, S::Error> {
+    tags.iter()
+        .collect::<BTreeMap<_, _>>()
+        .serialize(serializer)
+}
+
+impl ClusterConfig {
+    /// Reads and parses a config file (at most [`MAX_CONFIG_BYTES`]).
+    ///
+    /// This checks the file's shape, not the rules: call
+    /// [`validate`](Self::validate) next.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Io`] when the file cannot be read (missing, a
+    /// directory, no permission), [`ConfigError::TooLarge`],
+    /// [`ConfigError::NotUtf8`], and [`ConfigError::Parse`] as for
+    /// [`from_toml`](Self::from_toml), with the path.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let io_error = |source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut bytes = Vec::new();
+        File::open(path)
+            .and_then(|file| file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(io_error)?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: path.to_owned(),
+                limit: MAX_CONFIG_BYTES,
+            });
+        }
+        let text = std::str::from_utf8(&bytes).map_err(|e| ConfigError::NotUtf8 {
+            path: path.to_owned(),
+            location: Location::of_offset(&bytes, e.valid_up_to()),
+        })?;
+        parse(text, Some(path))
+    }
+
+    /// Parses a config from TOML text.
+    ///
+    /// Keys that a config does not have are errors, not ignored: a
+    /// misspelled `replication_facter` would otherwise silently leave the
+    /// default in place.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Parse`], with the line and column, when the text is
+    /// not TOML, a value has the wrong type, a required key (`node_id`,
+    /// `nodes`, a node's `id` or `address`) is missing, or a key is unknown.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    ///
+    /// let config = ClusterConfig::from_toml(r#"
+    ///     node_id = "node1"
+    ///     [[nodes]]
+    ///     id = "node1"
+    ///     address = "10.0.1.1:8086"
+    ///     shards = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+    /// "#)?;
+    /// assert_eq!(config.cluster_name, "rusts");
+    /// assert_eq!(config.shard_count, 16);
+    /// config.validate()?;
+    ///
+    /// let err = ClusterConfig::from_toml("node_id = \"a\"\nshard_cont = 4\nnodes = []").unwrap_err();
+    /// assert!(err.to_string().starts_with("invalid cluster config at line 2, column 1: unknown field `shard_cont`"), "{err}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        parse(text, None)
+    }
+
+    /// Writes the config as TOML that [`from_toml`](Self::from_toml) reads
+    /// back to an equal config. The output is deterministic: tags are sorted
+    /// by key, and empty lists and tags are left out.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Serialize`] if the serializer fails; no config this
+    /// crate can build makes it fail.
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        toml::to_string(self).map_err(|source| ConfigError::Serialize { source })
+    }
+
+    /// A config for one standalone node that holds all 16 shards, with
+    /// replication factor 1.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    ///
+    /// let config = ClusterConfig::single_node("node1", "127.0.0.1:8086");
+    /// config.validate()?;
+    /// assert!(config.warnings().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn single_node(node_id: impl Into<String>, address: impl Into<String>) -> Self {
+        let node_id = node_id.into();
+        let shard_count = default_shard_count();
+        let mut node = NodeConfig::new(node_id.clone(), address);
+        node.shards = (0..shard_count as ShardId).collect();
+        ClusterConfig {
+            node_id,
+            cluster_name: default_cluster_name(),
+            replication_mode: ReplicationMode::default(),
+            replication_factor: default_replication_factor(),
+            shard_count,
+            sharding_strategy: ShardingStrategy::default(),
+            nodes: vec![node],
+        }
+    }
+
+    /// The node this process runs as (the one named by `node_id`).
+    pub fn this_node(&self) -> Option<&NodeConfig> {
+        self.get_node(&self.node_id)
+    }
+
+    /// The node with id `id`.
+    pub fn get_node(&self, id: &str) -> Option<&NodeConfig> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+
+    /// The node that lists `shard` in its `shards`. In a valid config there
+    /// is exactly one; in an invalid one, the first in file order.
+    ///
+    /// This scans the config; use a router for lookups on a hot path.
+    pub fn primary_for_shard(&self, shard: ShardId) -> Option<&NodeConfig> {
+        self.nodes.iter().find(|n| n.shards.contains(&shard))
+    }
+
+    /// The nodes that list `shard` in their `replica_shards`, sorted by node
+    /// id (as a router lists them), so that node order in the file does not
+    /// matter.
+    ///
+    /// This scans the config; use a router for lookups on a hot path.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    ///
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// assert_eq!(config.primary_for_shard(3).map(|n| n.id.as_str()), Some("node1"));
+    /// let replicas: Vec<_> = config.replicas_for_shard(3).iter().map(|n| n.id.as_str()).collect();
+    /// assert_eq!(replicas, ["node2"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn replicas_for_shard(&self, shard: ShardId) -> Vec<&NodeConfig> {
+        let mut replicas: Vec<_> = self
+            .nodes
+            .iter()
+            .filter(|n| n.replica_shards.contains(&shard))
+            .collect();
+        replicas.sort_by(|a, b| a.id.cmp(&b.id));
+        replicas
+    }
+
+    /// Checks every rule and reports every broken one at once.
+    ///
+    /// Runs in time linear in the nodes, the listed shards and
+    /// `shard_count`, and checks `shard_count` against
+    /// [`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT) before allocating
+    /// anything per shard. The rules are listed on
+    /// [`ValidationError`](crate::ValidationError) and in
+    /// `docs/configuration.md`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] listing every problem.
+    ///
+    /// ```
+    /// use rusts_cluster_config::{ClusterConfig, ValidationError};
+    ///
+    /// let mut config = ClusterConfig::single_node("node1", "127.0.0.1:8086");
+    /// config.replication_factor = 0;
+    /// config.nodes[0].shards.pop(); // shard 15 loses its primary
+    /// let err = config.validate().unwrap_err();
+    /// assert_eq!(
+    ///     err.validation_errors(),
+    ///     [ValidationError::ZeroReplicationFactor, ValidationError::MissingPrimary { shards: vec![15] }]
+    /// );
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let errors = validate::validate(self);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid { errors })
+        }
+    }
+
+    /// Problems that do not stop routing but put data at risk: shards with
+    /// fewer or more copies than `replication_factor`, nodes without shards.
+    ///
+    /// ```
+    /// use rusts_cluster_config::{ClusterConfig, ValidationWarning};
+    ///
+    /// // The architecture's example: shards 8-15 have a primary but no replica.
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// config.validate()?;
+    /// assert_eq!(
+    ///     config.warnings(),
+    ///     [ValidationWarning::UnderReplicated {
+    ///         shards: (8..16).collect(),
+    ///         copies: 1,
+    ///         replication_factor: 2,
+    ///         required_acks: 2,
+    ///     }]
+    /// );
+    /// assert_eq!(
+    ///     config.warnings()[0].to_string(),
+    ///     "shards 8-15 have only 1 copy but `replication_factor` is 2, so writes to them cannot \
+    ///      get the 2 acknowledgements `replication_mode` requires; add replicas in other nodes' \
+    ///      `replica_shards`"
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn warnings(&self) -> Vec<ValidationWarning> {
+        validate::warnings(self)
+    }
+}
+
+fn parse(text: &str, path: Option<&Path>) -> Result<ClusterConfig, ConfigError> {
+    toml::from_str(text).map_err(|e: toml::de::Error| ConfigError::Parse {
+        path: path.map(Path::to_owned),
+        location: e
+            .span()
+            .map(|span| Location::of_offset(text.as_bytes(), span.start)),
+        message: e.message().trim_end().to_owned(),
+    })
+}

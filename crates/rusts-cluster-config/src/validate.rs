@@ -1,0 +1,565 @@
+use std::{collections::HashMap, fmt};
+
+use rusts_cluster_sharding::{ShardId, ShardingError};
+use thiserror::Error;
+
+use crate::{address::check_address, AddressProblem, ClusterConfig};
+
+/// The most shards a cluster may have: 2^18 (262,144).
+///
+/// Validation checks `shard_count` against this before it allocates
+/// anything per shard, so a typo such as `shard_count = 1000000000000` fails
+/// at once instead of exhausting memory. The ceiling is four times the
+/// largest cluster the project benchmarks (65,536 shards), and a config that
+/// lists every copy of this many shards still fits in
+/// [`MAX_CONFIG_BYTES`](crate::MAX_CONFIG_BYTES).
+pub const MAX_SHARD_COUNT: usize = 1 << 18;
+
+/// Which of a node's two shard lists a problem is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ShardList {
+    /// `shards`: the shards the node is primary for.
+    Primary,
+    /// `replica_shards`: the shards the node holds a replica of.
+    Replica,
+}
+
+impl fmt::Display for ShardList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ShardList::Primary => "shards",
+            ShardList::Replica => "replica_shards",
+        })
+    }
+}
+
+/// One broken validation rule. [`ClusterConfig::validate`] reports every one
+/// it finds, in a [`ConfigError::Invalid`](crate::ConfigError::Invalid).
+///
+/// Each variant names the offending node, shard or field; [`code`] gives a
+/// stable identifier for scripts and tests.
+///
+/// [`code`]: ValidationError::code
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// `nodes` is empty.
+    #[error("`nodes` is empty; add a [[nodes]] table for every node of the cluster")]
+    NoNodes,
+    /// `node_id` names no node in `nodes`.
+    #[error("`node_id` is \"{node_id}\", but no node in `nodes` has that id; set it to the id of the node this process runs as")]
+    UnknownThisNode {
+        /// The value of `node_id`.
+        node_id: String,
+    },
+    /// A node's `id` is empty.
+    #[error("node #{index} (counting from 0) has an empty `id`; give every node a unique id")]
+    EmptyNodeId {
+        /// The node's position in `nodes`, from 0.
+        index: usize,
+    },
+    /// Two nodes share an id.
+    #[error("node id \"{id}\" is used by {count} nodes; node ids must be unique")]
+    DuplicateNodeId {
+        /// The repeated id.
+        id: String,
+        /// How many nodes use it.
+        count: usize,
+    },
+    /// Two nodes share an address.
+    #[error("nodes \"{}\" and \"{}\" both have address \"{address}\"; each node needs its own address", nodes[0], nodes[1])]
+    DuplicateAddress {
+        /// The shared address.
+        address: String,
+        /// Two of the nodes that use it, sorted.
+        nodes: [String; 2],
+    },
+    /// A node's address is not `host:port`.
+    #[error("node \"{node}\" has address \"{address}\", which is not host:port: {problem}")]
+    InvalidAddress {
+        /// The node's id.
+        node: String,
+        /// The address as written.
+        address: String,
+        /// What is wrong with it.
+        problem: AddressProblem,
+    },
+    /// `shard_count` is 0.
+    #[error("`shard_count` is 0; a cluster needs at least one shard")]
+    ZeroShardCount,
+    /// `shard_count` is above [`MAX_SHARD_COUNT`].
+    #[error("`shard_count` is {shard_count}, above the limit of {max}; use at most {max} shards")]
+    ShardCountTooLarge {
+        /// The value given.
+        shard_count: usize,
+        /// [`MAX_SHARD_COUNT`].
+        max: usize,
+    },
+    /// `replication_factor` is 0.
+    #[error("`replication_factor` is 0; every shard needs at least one copy, so use 1 or more")]
+    ZeroReplicationFactor,
+    /// `replication_factor` is larger than the number of nodes.
+    #[error(
+        "`replication_factor` is {replication_factor}, but the cluster has only {nodes} node{}; \
+         a node holds at most one copy of a shard, so lower it or add nodes",
+        if *nodes == 1 { "" } else { "s" }
+    )]
+    ReplicationFactorExceedsNodes {
+        /// The value given.
+        replication_factor: usize,
+        /// The number of nodes.
+        nodes: usize,
+    },
+    /// The sharding strategy cannot place data.
+    #[error(transparent)]
+    InvalidStrategy(#[from] ShardingError),
+    /// A node lists a shard id that is not below `shard_count`.
+    #[error("node \"{node}\" lists shard {shard} in `{list}`, but shard ids run from 0 to {} (`shard_count` is {shard_count})", shard_count.saturating_sub(1))]
+    ShardOutOfRange {
+        /// The node's id.
+        node: String,
+        /// The list the shard is in.
+        list: ShardList,
+        /// The out-of-range id.
+        shard: ShardId,
+        /// The config's `shard_count`.
+        shard_count: usize,
+    },
+    /// A node lists the same shard twice in one list.
+    #[error(
+        "node \"{node}\" lists shard {shard} more than once in `{list}`; list each shard once"
+    )]
+    DuplicateShardInList {
+        /// The node's id.
+        node: String,
+        /// The list with the repeat.
+        list: ShardList,
+        /// The repeated shard.
+        shard: ShardId,
+    },
+    /// Two nodes both claim to be a shard's primary.
+    #[error("shard {shard} has two primaries, \"{}\" and \"{}\"; keep it in one node's `shards` and move the other to `replica_shards` if that node should keep a copy", nodes[0], nodes[1])]
+    DuplicatePrimary {
+        /// The shard.
+        shard: ShardId,
+        /// Two of the nodes listing it in `shards`, sorted.
+        nodes: [String; 2],
+    },
+    /// A node lists a shard both as primary and as replica.
+    #[error("node \"{node}\" lists shard {shard} in both `shards` and `replica_shards`; a node holds at most one copy of a shard, so remove it from `replica_shards`")]
+    ReplicaOnPrimary {
+        /// The node's id.
+        node: String,
+        /// The shard.
+        shard: ShardId,
+    },
+    /// Shards that no node lists in `shards`.
+    #[error(
+        "{} no primary node; list each shard in exactly one node's `shards`",
+        ShardsHave(shards)
+    )]
+    MissingPrimary {
+        /// The shards without a primary, ascending.
+        shards: Vec<ShardId>,
+    },
+}
+
+impl ValidationError {
+    /// A stable, kebab-case identifier of the rule, e.g.
+    /// `"duplicate-primary"`, for scripts and data-driven tests.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ValidationError::NoNodes => "no-nodes",
+            ValidationError::UnknownThisNode { .. } => "unknown-this-node",
+            ValidationError::EmptyNodeId { .. } => "empty-node-id",
+            ValidationError::DuplicateNodeId { .. } => "duplicate-node-id",
+            ValidationError::DuplicateAddress { .. } => "duplicate-address",
+            ValidationError::InvalidAddress { .. } => "invalid-address",
+            ValidationError::ZeroShardCount => "zero-shard-count",
+            ValidationError::ShardCountTooLarge { .. } => "shard-count-too-large",
+            ValidationError::ZeroReplicationFactor => "zero-replication-factor",
+            ValidationError::ReplicationFactorExceedsNodes { .. } => {
+                "replication-factor-exceeds-nodes"
+            }
+            ValidationError::InvalidStrategy(_) => "invalid-strategy",
+            ValidationError::ShardOutOfRange { .. } => "shard-out-of-range",
+            ValidationError::DuplicateShardInList { .. } => "duplicate-shard-in-list",
+            ValidationError::DuplicatePrimary { .. } => "duplicate-primary",
+            ValidationError::ReplicaOnPrimary { .. } => "replica-on-primary",
+            ValidationError::MissingPrimary { .. } => "missing-primary",
+        }
+    }
+}
+
+/// A problem that does not stop routing but puts data at risk or wastes a
+/// node. [`ClusterConfig::warnings`] reports them; they never make
+/// [`ClusterConfig::validate`] fail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ValidationWarning {
+    /// Shards with fewer copies (primary plus replicas) than
+    /// `replication_factor`: losing fewer nodes than planned loses them.
+    UnderReplicated {
+        /// The shards, ascending.
+        shards: Vec<ShardId>,
+        /// The copies each of them has.
+        copies: usize,
+        /// The config's `replication_factor`.
+        replication_factor: usize,
+        /// The acknowledgements `replication_mode` requires of a write to
+        /// `replication_factor` copies. When `copies` is below it, writes
+        /// to these shards cannot succeed until replicas are added.
+        required_acks: usize,
+    },
+    /// Shards with more copies than `replication_factor`: writes are sent to
+    /// every copy, but quorums computed from `replication_factor` ignore the
+    /// extra ones.
+    OverReplicated {
+        /// The shards, ascending.
+        shards: Vec<ShardId>,
+        /// The copies each of them has.
+        copies: usize,
+        /// The config's `replication_factor`.
+        replication_factor: usize,
+    },
+    /// A node that holds no shard at all.
+    NodeWithoutShards {
+        /// The node's id.
+        node: String,
+    },
+}
+
+impl ValidationWarning {
+    /// A stable, kebab-case identifier of the warning, e.g.
+    /// `"under-replicated"`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ValidationWarning::UnderReplicated { .. } => "under-replicated",
+            ValidationWarning::OverReplicated { .. } => "over-replicated",
+            ValidationWarning::NodeWithoutShards { .. } => "node-without-shards",
+        }
+    }
+}
+
+impl fmt::Display for ValidationWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValidationWarning::UnderReplicated {
+                shards,
+                copies,
+                replication_factor,
+                required_acks,
+            } => {
+                write!(
+                    f,
+                    "{} only {copies} cop{} but `replication_factor` is {replication_factor}",
+                    ShardsHave(shards),
+                    if *copies == 1 { "y" } else { "ies" }
+                )?;
+                if copies < required_acks {
+                    write!(
+                        f,
+                        ", so writes to them cannot get the {required_acks} acknowledgements \
+                         `replication_mode` requires"
+                    )?;
+                }
+                f.write_str("; add replicas in other nodes' `replica_shards`")
+            }
+            ValidationWarning::OverReplicated {
+                shards,
+                copies,
+                replication_factor,
+            } => write!(
+                f,
+                "{} {copies} copies but `replication_factor` is {replication_factor}; \
+                 quorums are computed from `replication_factor`, so raise it or remove replicas",
+                ShardsHave(shards)
+            ),
+            ValidationWarning::NodeWithoutShards { node } => {
+                write!(f, "node \"{node}\" holds no shard; give it shards or replica_shards, or remove it")
+            }
+        }
+    }
+}
+
+/// Formats "shard 3 has" or "shards 0-7, 12 have", listing at most
+/// `MAX_RANGES` ranges so that a message stays readable for any input.
+struct ShardsHave<'a>(&'a [ShardId]);
+
+impl fmt::Display for ShardsHave<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MAX_RANGES: usize = 16;
+        let shards = self.0;
+        f.write_str(if shards.len() == 1 {
+            "shard "
+        } else {
+            "shards "
+        })?;
+        let mut ranges = 0;
+        let mut i = 0;
+        while i < shards.len() {
+            let first = i;
+            let start = shards[i];
+            let mut end = start;
+            while i + 1 < shards.len() && shards[i + 1] == end.wrapping_add(1) {
+                i += 1;
+                end = shards[i];
+            }
+            i += 1;
+            if ranges == MAX_RANGES {
+                write!(f, " and {} more", shards.len() - first)?;
+                break;
+            }
+            if ranges > 0 {
+                f.write_str(", ")?;
+            }
+            if start == end {
+                write!(f, "{start}")?;
+            } else {
+                write!(f, "{start}-{end}")?;
+            }
+            ranges += 1;
+        }
+        f.write_str(if shards.len() == 1 { " has" } else { " have" })
+    }
+}
+
+/// Every rule `config` breaks, in O(nodes + listed shards + shard_count)
+/// time: nodes and shards are indexed once, and no list is scanned inside a
+/// loop over another.
+pub(crate) fn validate(config: &ClusterConfig) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    let nodes = &config.nodes;
+
+    if let Err(e) = config.sharding_strategy.validate() {
+        errors.push(e.into());
+    }
+    let shard_count_ok = match config.shard_count {
+        0 => {
+            errors.push(ValidationError::ZeroShardCount);
+            false
+        }
+        n if n > MAX_SHARD_COUNT => {
+            errors.push(ValidationError::ShardCountTooLarge {
+                shard_count: n,
+                max: MAX_SHARD_COUNT,
+            });
+            false
+        }
+        _ => true,
+    };
+    if config.replication_factor == 0 {
+        errors.push(ValidationError::ZeroReplicationFactor);
+    } else if !nodes.is_empty() && config.replication_factor > nodes.len() {
+        errors.push(ValidationError::ReplicationFactorExceedsNodes {
+            replication_factor: config.replication_factor,
+            nodes: nodes.len(),
+        });
+    }
+    if nodes.is_empty() {
+        errors.push(ValidationError::NoNodes);
+    } else if !nodes.iter().any(|n| n.id == config.node_id) {
+        errors.push(ValidationError::UnknownThisNode {
+            node_id: config.node_id.clone(),
+        });
+    }
+
+    check_node_ids(config, &mut errors);
+    check_addresses(config, &mut errors);
+    if shard_count_ok {
+        check_shard_lists(config, &mut errors);
+    }
+    errors
+}
+
+fn check_node_ids(config: &ClusterConfig, errors: &mut Vec<ValidationError>) {
+    // Count per id, remembering first appearance so the report follows the
+    // file's order.
+    let mut counts: HashMap<&str, (usize, usize)> = HashMap::with_capacity(config.nodes.len());
+    for (index, node) in config.nodes.iter().enumerate() {
+        if node.id.is_empty() {
+            errors.push(ValidationError::EmptyNodeId { index });
+            continue;
+        }
+        counts.entry(&node.id).or_insert((index, 0)).1 += 1;
+    }
+    let mut repeated: Vec<_> = counts
+        .into_iter()
+        .filter(|(_, (_, count))| *count > 1)
+        .collect();
+    repeated.sort_by_key(|(_, (first, _))| *first);
+    for (id, (_, count)) in repeated {
+        errors.push(ValidationError::DuplicateNodeId {
+            id: id.to_owned(),
+            count,
+        });
+    }
+}
+
+fn check_addresses(config: &ClusterConfig, errors: &mut Vec<ValidationError>) {
+    let mut owners: HashMap<&str, &str> = HashMap::with_capacity(config.nodes.len());
+    for node in &config.nodes {
+        if let Err(problem) = check_address(&node.address) {
+            errors.push(ValidationError::InvalidAddress {
+                node: node.id.clone(),
+                address: node.address.clone(),
+                problem,
+            });
+            continue;
+        }
+        if let Some(&other) = owners.get(node.address.as_str()) {
+            errors.push(ValidationError::DuplicateAddress {
+                address: node.address.clone(),
+                nodes: sorted_pair(other, &node.id),
+            });
+        } else {
+            owners.insert(&node.address, &node.id);
+        }
+    }
+}
+
+fn check_shard_lists(config: &ClusterConfig, errors: &mut Vec<ValidationError>) {
+    let shard_count = config.shard_count;
+    // `primary[s]` is the index of the first node listing shard `s` in
+    // `shards`; `replica_seen[s]` is one plus the index of the last node that
+    // listed it in `replica_shards`. Both are bounded by MAX_SHARD_COUNT.
+    let mut primary: Vec<Option<u32>> = vec![None; shard_count];
+    let mut replica_seen: Vec<u32> = vec![0; shard_count];
+    let out_of_range = |node: &str, list, shard| ValidationError::ShardOutOfRange {
+        node: node.to_owned(),
+        list,
+        shard,
+        shard_count,
+    };
+
+    for (i, node) in config.nodes.iter().enumerate() {
+        let i = i as u32;
+        for &shard in &node.shards {
+            let Some(slot) = primary.get_mut(shard as usize) else {
+                errors.push(out_of_range(&node.id, ShardList::Primary, shard));
+                continue;
+            };
+            match *slot {
+                None => *slot = Some(i),
+                Some(owner) if owner == i => errors.push(ValidationError::DuplicateShardInList {
+                    node: node.id.clone(),
+                    list: ShardList::Primary,
+                    shard,
+                }),
+                Some(owner) => errors.push(ValidationError::DuplicatePrimary {
+                    shard,
+                    nodes: sorted_pair(&config.nodes[owner as usize].id, &node.id),
+                }),
+            }
+        }
+    }
+    for (i, node) in config.nodes.iter().enumerate() {
+        let stamp = i as u32 + 1;
+        for &shard in &node.replica_shards {
+            let Some(seen) = replica_seen.get_mut(shard as usize) else {
+                errors.push(out_of_range(&node.id, ShardList::Replica, shard));
+                continue;
+            };
+            if *seen == stamp {
+                errors.push(ValidationError::DuplicateShardInList {
+                    node: node.id.clone(),
+                    list: ShardList::Replica,
+                    shard,
+                });
+                continue;
+            }
+            *seen = stamp;
+            // Compared by position, not id: two nodes sharing an id are
+            // already reported as a duplicate id.
+            if primary[shard as usize] == Some(i as u32) {
+                errors.push(ValidationError::ReplicaOnPrimary {
+                    node: node.id.clone(),
+                    shard,
+                });
+            }
+        }
+    }
+    let missing: Vec<ShardId> = (0..shard_count)
+        .filter(|&s| primary[s].is_none())
+        .map(|s| s as ShardId)
+        .collect();
+    if !missing.is_empty() {
+        errors.push(ValidationError::MissingPrimary { shards: missing });
+    }
+}
+
+/// The warnings for `config`. Shard-level warnings need a usable
+/// `shard_count`; with an invalid one only node-level warnings are given.
+pub(crate) fn warnings(config: &ClusterConfig) -> Vec<ValidationWarning> {
+    let mut warnings = Vec::new();
+    let rf = config.replication_factor;
+    if (1..=MAX_SHARD_COUNT).contains(&config.shard_count) {
+        let mut copies = vec![0usize; config.shard_count];
+        for node in &config.nodes {
+            for &s in node.shards.iter().chain(&node.replica_shards) {
+                if let Some(c) = copies.get_mut(s as usize) {
+                    *c += 1;
+                }
+            }
+        }
+        // Group shards by copy count so one message covers each group.
+        let mut under: std::collections::BTreeMap<usize, Vec<ShardId>> = Default::default();
+        let mut over: std::collections::BTreeMap<usize, Vec<ShardId>> = Default::default();
+        for (s, &c) in copies.iter().enumerate() {
+            if c < rf {
+                under.entry(c).or_default().push(s as ShardId);
+            } else if c > rf {
+                over.entry(c).or_default().push(s as ShardId);
+            }
+        }
+        for (copies, shards) in under {
+            warnings.push(ValidationWarning::UnderReplicated {
+                shards,
+                copies,
+                replication_factor: rf,
+                required_acks: config.replication_mode.required_acks(rf),
+            });
+        }
+        for (copies, shards) in over {
+            warnings.push(ValidationWarning::OverReplicated {
+                shards,
+                copies,
+                replication_factor: rf,
+            });
+        }
+    }
+    for node in &config.nodes {
+        if node.shards.is_empty() && node.replica_shards.is_empty() {
+            warnings.push(ValidationWarning::NodeWithoutShards {
+                node: node.id.clone(),
+            });
+        }
+    }
+    warnings
+}
+
+fn sorted_pair(a: &str, b: &str) -> [String; 2] {
+    if a <= b {
+        [a.to_owned(), b.to_owned()]
+    } else {
+        [b.to_owned(), a.to_owned()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_lists_are_shown_as_ranges() {
+        assert_eq!(ShardsHave(&[3]).to_string(), "shard 3 has");
+        assert_eq!(
+            ShardsHave(&[0, 1, 2, 3, 7, 9, 10]).to_string(),
+            "shards 0-3, 7, 9-10 have"
+        );
+        let many: Vec<ShardId> = (0..100).map(|s| s * 2).collect();
+        let text = ShardsHave(&many).to_string();
+        assert!(text.starts_with("shards 0, 2, 4,"), "{text}");
+        assert!(text.ends_with("30 and 84 more have"), "{text}");
+    }
+}

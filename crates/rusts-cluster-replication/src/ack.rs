@@ -1,0 +1,115 @@
+use serde::{Deserialize, Serialize};
+
+/// One copy's answer to a write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationAck {
+    /// The node that answered.
+    pub node_id: String,
+    /// Whether the node stored the write.
+    pub success: bool,
+    /// Why the node failed, when it says.
+    pub error: Option<String>,
+    /// How long the node took to answer, in milliseconds.
+    pub latency_ms: u64,
+}
+
+impl ReplicationAck {
+    /// A successful answer from `node_id`.
+    pub fn success(node_id: impl Into<String>, latency_ms: u64) -> Self {
+        ReplicationAck {
+            node_id: node_id.into(),
+            success: true,
+            error: None,
+            latency_ms,
+        }
+    }
+
+    /// A failed answer from `node_id`, with the reason it gave.
+    pub fn failure(node_id: impl Into<String>, error: impl Into<String>, latency_ms: u64) -> Self {
+        ReplicationAck {
+            node_id: node_id.into(),
+            success: false,
+            error: Some(error.into()),
+            latency_ms,
+        }
+    }
+}
+
+/// The outcome of a replicated write, as
+/// [`ReplicationProtocol::check_quorum`](crate::ReplicationProtocol::check_quorum)
+/// found it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicationResult {
+    /// Distinct nodes whose first answer was a success.
+    pub success_count: usize,
+    /// The copies the write was sent to (the replication factor).
+    pub total_count: usize,
+    /// Every answer, as received, duplicates included.
+    pub acks: Vec<ReplicationAck>,
+    /// Whether `success_count` reached the mode's required acks.
+    pub quorum_reached: bool,
+}
+
+impl ReplicationResult {
+    /// Whether every copy the write was sent to acknowledged success.
+    ///
+    /// ```
+    /// use rusts_cluster_replication::{ReplicationAck, ReplicationMode, ReplicationProtocol};
+    ///
+    /// let protocol = ReplicationProtocol::new(ReplicationMode::Quorum, 3);
+    /// let acks = ["a", "a", "b"].map(|node| ReplicationAck::success(node, 1));
+    /// let result = protocol.check_quorum(&acks)?;
+    /// assert!(result.quorum_reached);
+    /// assert!(!result.all_success(), "two distinct copies of three");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn all_success(&self) -> bool {
+        self.success_count >= self.total_count
+    }
+
+    /// The distinct nodes whose first answer was a failure, in the order
+    /// they answered. Copies that never answered are not listed: they are
+    /// unknown to a result built from answers alone.
+    ///
+    /// ```
+    /// use rusts_cluster_replication::{ReplicationAck, ReplicationMode, ReplicationProtocol};
+    ///
+    /// let protocol = ReplicationProtocol::new(ReplicationMode::Asynchronous, 3);
+    /// let result = protocol.check_quorum(&[
+    ///     ReplicationAck::failure("b", "timeout", 1000),
+    ///     ReplicationAck::success("a", 1),
+    ///     ReplicationAck::failure("b", "timeout", 1000),
+    /// ])?;
+    /// assert_eq!(result.failed_nodes(), ["b"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn failed_nodes(&self) -> Vec<&str> {
+        first_answers(&self.acks)
+            .filter(|ack| !ack.success)
+            .map(|ack| ack.node_id.as_str())
+            .collect()
+    }
+}
+
+/// Each node's first answer, in the order received: later answers from the
+/// same node are ignored, so a node that fails and then succeeds (or the
+/// reverse) counts as its first answer says.
+pub(crate) fn first_answers(acks: &[ReplicationAck]) -> impl Iterator<Item = &ReplicationAck> {
+    // Writes go to a handful of copies, so a scan of the earlier answers is
+    // cheaper than hashing; past that, a set keeps hostile inputs linear.
+    const SCAN_LIMIT: usize = 16;
+    let mut seen = if acks.len() > SCAN_LIMIT {
+        Some(std::collections::HashSet::with_capacity(acks.len()))
+    } else {
+        None
+    };
+    acks.iter().enumerate().filter_map(move |(i, ack)| {
+        let first = match seen.as_mut() {
+            Some(seen) => seen.insert(ack.node_id.as_str()),
+            None => !acks[..i]
+                .iter()
+                .any(|earlier| earlier.node_id == ack.node_id),
+        };
+        first.then_some(ack)
+    })
+}

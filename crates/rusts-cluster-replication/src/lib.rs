@@ -1,0 +1,52 @@
+/*!
+Decides whether a replicated write succeeded: how many copies must
+acknowledge it under each [`ReplicationMode`], and whether the copies'
+acknowledgements reach that number.
+
+Use this crate directly in the part of a storage engine that sends writes to
+a shard's copies and collects their answers. Applications that also load the
+cluster description and route keys should use the `rusts-cluster` facade.
+
+The design decision that shapes this crate is that **a quorum counts distinct
+copies against the copies the write was sent to**, never against the answers
+that happened to arrive. A copy that never answers counts as a failure, and a
+copy that answers twice counts once (its first answer wins). Both are
+mistakes other systems have shipped: counting received answers lets a write
+"succeed" when most copies are silent, and counting duplicates lets one node
+form a quorum alone.
+
+# Example
+
+```
+use rusts_cluster_replication::{ReplicationAck, ReplicationMode, ReplicationProtocol};
+
+let protocol = ReplicationProtocol::new(ReplicationMode::Quorum, 3);
+let acks = [
+    ReplicationAck::success("node1", 2),
+    ReplicationAck::success("node1", 2), // a retry: counted once
+    ReplicationAck::failure("node2", "disk full", 5),
+];
+// One distinct success out of three copies: a quorum needs two.
+let err = protocol.check_quorum(&acks).unwrap_err();
+assert_eq!(err.to_string(), "write reached 1 of the 2 copies a quorum needs");
+
+let acks = [ReplicationAck::success("node1", 2), ReplicationAck::success("node3", 4)];
+let result = protocol.check_quorum(&acks)?;
+assert!(result.quorum_reached && !result.all_success());
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+*/
+
+#![doc(test(attr(deny(warnings))))]
+
+pub use crate::{
+    ack::{ReplicationAck, ReplicationResult},
+    error::ReplicationError,
+    mode::ReplicationMode,
+    protocol::ReplicationProtocol,
+};
+
+mod ack;
+mod error;
+mod mode;
+mod protocol;
