@@ -41,42 +41,44 @@ impl fmt::Display for AddressProblem {
 
 /// Checks that `address` is `host:port`, where the host is an IPv4 address,
 /// an IPv6 address in brackets, or a DNS name, and the port is 1-65535.
-pub(crate) fn check_address(address: &str) -> Result<(), AddressProblem> {
+///
+/// Returns the address in a canonical form, so that two spellings of one
+/// address (`DB1:8086` and `db1:08086`, `[::1]:80` and `[0::1]:80`) compare
+/// equal: IP addresses as the standard library prints them, names in lower
+/// case, the port as a number.
+pub(crate) fn check_address(address: &str) -> Result<String, AddressProblem> {
     if address.is_empty() {
         return Err(AddressProblem::Empty);
     }
-    let (host, port) = if let Some(rest) = address.strip_prefix('[') {
+    if let Some(rest) = address.strip_prefix('[') {
         let (inner, after) = rest.split_once(']').ok_or(AddressProblem::InvalidIpv6)?;
-        inner
-            .parse::<Ipv6Addr>()
-            .map_err(|_| AddressProblem::InvalidIpv6)?;
+        let ip: Ipv6Addr = inner.parse().map_err(|_| AddressProblem::InvalidIpv6)?;
         let port = after.strip_prefix(':').ok_or(AddressProblem::MissingPort)?;
-        (None, port)
+        return Ok(format!("[{ip}]:{}", parse_port(port)?));
+    }
+    let (host, port) = address
+        .rsplit_once(':')
+        .ok_or(AddressProblem::MissingPort)?;
+    if host.contains(':') {
+        return Err(AddressProblem::UnbracketedIpv6);
+    }
+    let port = parse_port(port)?;
+    if let Ok(ip) = host.parse::<Ipv4Addr>() {
+        Ok(format!("{ip}:{port}"))
+    } else if is_dns_name(host) {
+        Ok(format!("{}:{port}", host.to_ascii_lowercase()))
     } else {
-        let (host, port) = address
-            .rsplit_once(':')
-            .ok_or(AddressProblem::MissingPort)?;
-        if host.contains(':') {
-            return Err(AddressProblem::UnbracketedIpv6);
-        }
-        (Some(host), port)
-    };
-    check_port(port)?;
-    match host {
-        Some(host) if host.parse::<Ipv4Addr>().is_err() && !is_dns_name(host) => {
-            Err(AddressProblem::InvalidHost)
-        }
-        _ => Ok(()),
+        Err(AddressProblem::InvalidHost)
     }
 }
 
-fn check_port(port: &str) -> Result<(), AddressProblem> {
+fn parse_port(port: &str) -> Result<u16, AddressProblem> {
     // `u16::from_str` accepts a leading `+`; a port is digits only.
     if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
         return Err(AddressProblem::InvalidPort);
     }
     match port.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(()),
+        Ok(p) if p > 0 => Ok(p),
         _ => Err(AddressProblem::InvalidPort),
     }
 }
@@ -120,8 +122,17 @@ mod tests {
             "node1:80",
             "0.0.0.0:9",
         ] {
-            assert_eq!(check_address(ok), Ok(()), "{ok}");
+            assert!(check_address(ok).is_ok(), "{ok}");
         }
+    }
+
+    #[test]
+    fn spellings_of_one_address_have_one_canonical_form() {
+        let same = |a: &str, b: &str| assert_eq!(check_address(a), check_address(b), "{a} vs {b}");
+        same("DB1.Example.com:8086", "db1.example.com:08086");
+        same("[::1]:8086", "[0:0::1]:8086");
+        same("[2001:DB8::7]:1", "[2001:db8:0:0:0:0:0:7]:001");
+        assert_ne!(check_address("10.0.0.1:80"), check_address("10.0.0.1:81"));
     }
 
     #[test]

@@ -22,8 +22,8 @@ pub const MAX_CONFIG_BYTES: u64 = 32 * 1024 * 1024;
 /// A static description of a cluster: its nodes, which shards each holds,
 /// and how data is sharded and replicated.
 ///
-/// Every process of the cluster reads the same file; `node_id` says which
-/// node the reading process is. Parsing ([`from_toml`], [`from_file`]) checks
+/// Every node reads the same description of the whole cluster; the copies
+/// differ only in `node_id`, which says which node the reading process is. Parsing ([`from_toml`], [`from_file`]) checks
 /// only the file's shape; call [`validate`] (or build a router, which
 /// validates) to check the rules.
 ///

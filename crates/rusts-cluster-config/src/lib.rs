@@ -47,8 +47,9 @@ assert_eq!(err.validation_errors().len(), 2);
 assert!(matches!(err.validation_errors()[0], ValidationError::DuplicateAddress { .. }));
 assert_eq!(
     err.validation_errors()[1].to_string(),
-    "shard 1 has two primaries, \"node1\" and \"node2\"; keep it in one node's `shards` \
-     and move the other to `replica_shards` if that node should keep a copy",
+    "shard 1 is in the `shards` of both \"node1\" and \"node2\", but a shard has one \
+     primary; keep it in one node's `shards` (and in the other's `replica_shards` if that \
+     node should keep a copy)",
 );
 
 // Saving and loading gives back the same config.
@@ -65,6 +66,9 @@ pub use crate::{
     error::{ConfigError, Location},
     validate::{ShardList, ValidationError, ValidationWarning, MAX_SHARD_COUNT},
 };
+
+#[cfg(feature = "proptest")]
+pub mod strategies;
 
 mod address;
 mod config;

@@ -1,4 +1,7 @@
-use std::{collections::HashMap, fmt};
+use std::{
+    collections::{hash_map::Entry, HashMap},
+    fmt,
+};
 
 use rusts_cluster_sharding::{ShardId, ShardingError};
 use thiserror::Error;
@@ -10,7 +13,8 @@ use crate::{address::check_address, AddressProblem, ClusterConfig};
 /// Validation checks `shard_count` against this before it allocates
 /// anything per shard, so a typo such as `shard_count = 1000000000000` fails
 /// at once instead of exhausting memory. The ceiling is four times the
-/// largest cluster the project benchmarks (65,536 shards), and a config that
+/// largest cluster the performance targets are set for (65,536 shards), and
+/// a config that
 /// lists every copy of this many shards still fits in
 /// [`MAX_CONFIG_BYTES`](crate::MAX_CONFIG_BYTES).
 pub const MAX_SHARD_COUNT: usize = 1 << 18;
@@ -66,7 +70,8 @@ pub enum ValidationError {
         /// How many nodes use it.
         count: usize,
     },
-    /// Two nodes share an address.
+    /// Two nodes share an address. Addresses are compared in a canonical
+    /// form: host names ignoring case, IP addresses and ports by value.
     #[error("nodes \"{}\" and \"{}\" both have address \"{address}\"; each node needs its own address", nodes[0], nodes[1])]
     DuplicateAddress {
         /// The shared address.
@@ -137,8 +142,9 @@ pub enum ValidationError {
         /// The repeated shard.
         shard: ShardId,
     },
-    /// Two nodes both claim to be a shard's primary.
-    #[error("shard {shard} has two primaries, \"{}\" and \"{}\"; keep it in one node's `shards` and move the other to `replica_shards` if that node should keep a copy", nodes[0], nodes[1])]
+    /// Two nodes list the same shard in `shards`. With three or more, each
+    /// later node is reported beside the first.
+    #[error("shard {shard} is in the `shards` of both \"{}\" and \"{}\", but a shard has one primary; keep it in one node's `shards` (and in the other's `replica_shards` if that node should keep a copy)", nodes[0], nodes[1])]
     DuplicatePrimary {
         /// The shard.
         shard: ShardId,
@@ -259,8 +265,9 @@ impl fmt::Display for ValidationWarning {
                 if copies < required_acks {
                     write!(
                         f,
-                        ", so writes to them cannot get the {required_acks} acknowledgements \
-                         `replication_mode` requires"
+                        ", so writes to them cannot get the {required_acks} acknowledgement{} \
+                         `replication_mode` requires",
+                        if *required_acks == 1 { "" } else { "s" }
                     )?;
                 }
                 f.write_str("; add replicas in other nodes' `replica_shards`")
@@ -276,7 +283,7 @@ impl fmt::Display for ValidationWarning {
                 ShardsHave(shards)
             ),
             ValidationWarning::NodeWithoutShards { node } => {
-                write!(f, "node \"{node}\" holds no shard; give it shards or replica_shards, or remove it")
+                write!(f, "node \"{node}\" holds no shard; give it `shards` or `replica_shards`, or remove it")
             }
         }
     }
@@ -397,90 +404,103 @@ fn check_node_ids(config: &ClusterConfig, errors: &mut Vec<ValidationError>) {
 }
 
 fn check_addresses(config: &ClusterConfig, errors: &mut Vec<ValidationError>) {
-    let mut owners: HashMap<&str, &str> = HashMap::with_capacity(config.nodes.len());
+    // Keyed by canonical form, so `DB1:8086` and `db1:08086` are one address.
+    let mut owners: HashMap<String, &str> = HashMap::with_capacity(config.nodes.len());
     for node in &config.nodes {
-        if let Err(problem) = check_address(&node.address) {
-            errors.push(ValidationError::InvalidAddress {
-                node: node.id.clone(),
+        let canonical = match check_address(&node.address) {
+            Ok(canonical) => canonical,
+            Err(problem) => {
+                errors.push(ValidationError::InvalidAddress {
+                    node: node.id.clone(),
+                    address: node.address.clone(),
+                    problem,
+                });
+                continue;
+            }
+        };
+        match owners.entry(canonical) {
+            Entry::Occupied(other) => errors.push(ValidationError::DuplicateAddress {
                 address: node.address.clone(),
-                problem,
-            });
-            continue;
-        }
-        if let Some(&other) = owners.get(node.address.as_str()) {
-            errors.push(ValidationError::DuplicateAddress {
-                address: node.address.clone(),
-                nodes: sorted_pair(other, &node.id),
-            });
-        } else {
-            owners.insert(&node.address, &node.id);
+                nodes: sorted_pair(other.get(), &node.id),
+            }),
+            Entry::Vacant(slot) => {
+                slot.insert(&node.id);
+            }
         }
     }
 }
 
 fn check_shard_lists(config: &ClusterConfig, errors: &mut Vec<ValidationError>) {
     let shard_count = config.shard_count;
-    // `primary[s]` is the index of the first node listing shard `s` in
-    // `shards`; `replica_seen[s]` is one plus the index of the last node that
-    // listed it in `replica_shards`. Both are bounded by MAX_SHARD_COUNT.
-    let mut primary: Vec<Option<u32>> = vec![None; shard_count];
-    let mut replica_seen: Vec<u32> = vec![0; shard_count];
+    // Per-shard arrays, bounded by MAX_SHARD_COUNT. `first_primary[s]` is
+    // the first node listing shard `s` in `shards`. The stamps hold one plus
+    // the index of the node that last listed `s`, which finds repeats within
+    // one node's list without a set per node.
+    let mut first_primary: Vec<Option<u32>> = vec![None; shard_count];
+    let mut primary_stamp: Vec<u32> = vec![0; shard_count];
+    let mut replica_stamp: Vec<u32> = vec![0; shard_count];
     let out_of_range = |node: &str, list, shard| ValidationError::ShardOutOfRange {
         node: node.to_owned(),
         list,
         shard,
         shard_count,
     };
+    let repeated = |node: &str, list, shard| ValidationError::DuplicateShardInList {
+        node: node.to_owned(),
+        list,
+        shard,
+    };
 
     for (i, node) in config.nodes.iter().enumerate() {
-        let i = i as u32;
+        let stamp = i as u32 + 1;
         for &shard in &node.shards {
-            let Some(slot) = primary.get_mut(shard as usize) else {
+            let s = shard as usize;
+            if s >= shard_count {
                 errors.push(out_of_range(&node.id, ShardList::Primary, shard));
-                continue;
-            };
-            match *slot {
-                None => *slot = Some(i),
-                Some(owner) if owner == i => errors.push(ValidationError::DuplicateShardInList {
-                    node: node.id.clone(),
-                    list: ShardList::Primary,
-                    shard,
-                }),
-                Some(owner) => errors.push(ValidationError::DuplicatePrimary {
-                    shard,
-                    nodes: sorted_pair(&config.nodes[owner as usize].id, &node.id),
-                }),
+            } else if primary_stamp[s] == stamp {
+                errors.push(repeated(&node.id, ShardList::Primary, shard));
+            } else {
+                primary_stamp[s] = stamp;
+                match first_primary[s] {
+                    None => first_primary[s] = Some(i as u32),
+                    Some(owner) => errors.push(ValidationError::DuplicatePrimary {
+                        shard,
+                        nodes: sorted_pair(&config.nodes[owner as usize].id, &node.id),
+                    }),
+                }
             }
         }
     }
     for (i, node) in config.nodes.iter().enumerate() {
         let stamp = i as u32 + 1;
-        for &shard in &node.replica_shards {
-            let Some(seen) = replica_seen.get_mut(shard as usize) else {
-                errors.push(out_of_range(&node.id, ShardList::Replica, shard));
-                continue;
-            };
-            if *seen == stamp {
-                errors.push(ValidationError::DuplicateShardInList {
-                    node: node.id.clone(),
-                    list: ShardList::Replica,
-                    shard,
-                });
-                continue;
+        // Later nodes may have overwritten this node's primary stamps in the
+        // first pass; stamp them again so the replica check below sees them.
+        for &shard in &node.shards {
+            if let Some(slot) = primary_stamp.get_mut(shard as usize) {
+                *slot = stamp;
             }
-            *seen = stamp;
-            // Compared by position, not id: two nodes sharing an id are
-            // already reported as a duplicate id.
-            if primary[shard as usize] == Some(i as u32) {
-                errors.push(ValidationError::ReplicaOnPrimary {
-                    node: node.id.clone(),
-                    shard,
-                });
+        }
+        for &shard in &node.replica_shards {
+            let s = shard as usize;
+            if s >= shard_count {
+                errors.push(out_of_range(&node.id, ShardList::Replica, shard));
+            } else if replica_stamp[s] == stamp {
+                errors.push(repeated(&node.id, ShardList::Replica, shard));
+            } else {
+                replica_stamp[s] = stamp;
+                // Compared by position, not id: two nodes sharing an id are
+                // already reported as a duplicate id.
+                if primary_stamp[s] == stamp {
+                    errors.push(ValidationError::ReplicaOnPrimary {
+                        node: node.id.clone(),
+                        shard,
+                    });
+                }
             }
         }
     }
     let missing: Vec<ShardId> = (0..shard_count)
-        .filter(|&s| primary[s].is_none())
+        .filter(|&s| first_primary[s].is_none())
         .map(|s| s as ShardId)
         .collect();
     if !missing.is_empty() {
@@ -493,7 +513,9 @@ fn check_shard_lists(config: &ClusterConfig, errors: &mut Vec<ValidationError>) 
 pub(crate) fn warnings(config: &ClusterConfig) -> Vec<ValidationWarning> {
     let mut warnings = Vec::new();
     let rf = config.replication_factor;
-    if (1..=MAX_SHARD_COUNT).contains(&config.shard_count) {
+    // With `replication_factor = 0` (an error of its own) every shard would
+    // look over-replicated; say nothing about copies until it is fixed.
+    if rf > 0 && (1..=MAX_SHARD_COUNT).contains(&config.shard_count) {
         let mut copies = vec![0usize; config.shard_count];
         for node in &config.nodes {
             for &s in node.shards.iter().chain(&node.replica_shards) {

@@ -18,7 +18,10 @@ use crate::{ShardId, ShardKeyRef, ShardingError, Timestamp};
 /// `fxhash::hash64` is the 64-bit FxHash of the measurement fed through
 /// `str`'s standard `Hash` implementation, which is what RusTs computed on
 /// 64-bit machines; using the 64-bit hash explicitly keeps the mapping the
-/// same on 32-bit targets. Time buckets are floor divisions, so times before
+/// same on 32-bit targets. This crate computes it itself, reading bytes as
+/// little-endian words: the `fxhash` crate reads native-endian words, so a
+/// big-endian node would otherwise route measurements to other shards than
+/// its little-endian peers (`docs/decisions/0004-measurement-hash.md`). Time buckets are floor divisions, so times before
 /// 1970 fall into their own contiguous buckets (-1, -2, ...) instead of
 /// sharing bucket 0 with the first hour after the epoch.
 ///
@@ -148,7 +151,7 @@ impl ShardingStrategy {
         }
         let n = u64::from(num_shards);
         let shard = match *self {
-            ShardingStrategy::ByMeasurement => fxhash::hash64(key.measurement) % n,
+            ShardingStrategy::ByMeasurement => measurement_hash(key.measurement) % n,
             ShardingStrategy::BySeries => key.series_id % n,
             ShardingStrategy::ByTime { duration_nanos } => {
                 // `rem_euclid` by a positive `n` is in `0..n`, so the cast
@@ -167,6 +170,37 @@ impl ShardingStrategy {
         // `shard < n <= u32::MAX`, so the cast is lossless.
         shard as ShardId
     }
+}
+
+/// The 64-bit FxHash of `measurement` as `fxhash::hash64(measurement)`
+/// computes it on a little-endian machine, on every machine.
+///
+/// `str`'s `Hash` writes the bytes, then a `0xff` byte; FxHasher64 folds in
+/// 8-byte words, then a 4-byte word, then single bytes, each by
+/// `hash = (hash.rotate_left(5) ^ word) * 0x517cc1b727220a95`.
+#[inline]
+fn measurement_hash(measurement: &str) -> u64 {
+    const SEED: u64 = 0x517c_c1b7_2722_0a95;
+    #[inline]
+    fn fold(hash: u64, word: u64) -> u64 {
+        (hash.rotate_left(5) ^ word).wrapping_mul(SEED)
+    }
+    let mut hash = 0;
+    let mut chunks = measurement.as_bytes().chunks_exact(8);
+    for chunk in &mut chunks {
+        let word: [u8; 8] = chunk.try_into().unwrap_or([0; 8]);
+        hash = fold(hash, u64::from_le_bytes(word));
+    }
+    let mut rest = chunks.remainder();
+    if rest.len() >= 4 {
+        let word = [rest[0], rest[1], rest[2], rest[3]];
+        hash = fold(hash, u64::from(u32::from_le_bytes(word)));
+        rest = &rest[4..];
+    }
+    for &byte in rest {
+        hash = fold(hash, u64::from(byte));
+    }
+    fold(hash, 0xff)
 }
 
 /// The floor bucket of `timestamp` for buckets of `duration_nanos`, or `0`
@@ -267,6 +301,23 @@ mod tests {
                             < n
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    #[cfg(target_endian = "little")]
+    fn measurement_hash_is_fxhash64_on_little_endian() {
+        let mut text = String::new();
+        for i in 0..40u32 {
+            assert_eq!(
+                measurement_hash(&text),
+                fxhash::hash64(text.as_str()),
+                "{text:?}"
+            );
+            text.push(char::from_u32(0x61 + i % 26).unwrap());
+            if i % 7 == 0 {
+                text.push('é');
             }
         }
     }

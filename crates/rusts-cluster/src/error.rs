@@ -18,7 +18,8 @@ use thiserror::Error;
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClusterError {
-    /// The cluster description cannot be read or is invalid.
+    /// The cluster description cannot be read, is not valid TOML of the
+    /// right shape, or breaks a validation rule.
     #[error("{0}")]
     Configuration(String),
     /// A node id that is not in the cluster.
@@ -41,7 +42,7 @@ pub enum ClusterError {
     /// A node could not be reached.
     #[error("network error: {0}")]
     Network(String),
-    /// Text could not be parsed or written (TOML).
+    /// A value could not be written as text (TOML).
     #[error("{0}")]
     Serialization(String),
 }
@@ -62,10 +63,11 @@ fn with_causes(error: &dyn StdError) -> String {
 
 impl From<ConfigError> for ClusterError {
     fn from(error: ConfigError) -> Self {
+        // A file an operator got wrong (unreadable, not TOML, breaking a
+        // rule) is a configuration problem; only failing to write TOML is a
+        // serialization one.
         match error {
-            ConfigError::Parse { .. } | ConfigError::Serialize { .. } => {
-                ClusterError::Serialization(with_causes(&error))
-            }
+            ConfigError::Serialize { .. } => ClusterError::Serialization(with_causes(&error)),
             _ => ClusterError::Configuration(with_causes(&error)),
         }
     }
@@ -134,7 +136,7 @@ mod tests {
         let parse = ClusterConfig::from_toml("node_id = ").unwrap_err();
         assert!(matches!(
             ClusterError::from(parse),
-            ClusterError::Serialization(_)
+            ClusterError::Configuration(_)
         ));
 
         let mut config = ClusterConfig::single_node("n", "127.0.0.1:1");

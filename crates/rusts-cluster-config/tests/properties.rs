@@ -1,0 +1,161 @@
+//! Property tests of the config invariants: generated configs validate,
+//! node order never matters, saving round-trips, and each broken rule is
+//! reported by name.
+
+use proptest::{prelude::*, sample::Index};
+use rusts_cluster_config::{strategies::valid_config, ClusterConfig, ValidationError};
+
+/// The sorted codes of a config's validation errors (empty when valid).
+fn codes(config: &ClusterConfig) -> Vec<&'static str> {
+    let mut codes: Vec<_> = match config.validate() {
+        Ok(()) => Vec::new(),
+        Err(e) => e
+            .validation_errors()
+            .iter()
+            .map(ValidationError::code)
+            .collect(),
+    };
+    codes.sort_unstable();
+    codes
+}
+
+/// One way to break a valid config, and the rule it must trip.
+#[derive(Clone, Debug)]
+enum Breakage {
+    DropPrimary,
+    SecondPrimary,
+    ShardOutOfRange,
+    RepeatInList,
+    ReplicaOnPrimary,
+    UnknownThisNode,
+    DuplicateAddress,
+    ZeroReplicationFactor,
+    ReplicationFactorAboveNodes,
+}
+
+fn any_breakage() -> impl Strategy<Value = Breakage> {
+    prop_oneof![
+        Just(Breakage::DropPrimary),
+        Just(Breakage::SecondPrimary),
+        Just(Breakage::ShardOutOfRange),
+        Just(Breakage::RepeatInList),
+        Just(Breakage::ReplicaOnPrimary),
+        Just(Breakage::UnknownThisNode),
+        Just(Breakage::DuplicateAddress),
+        Just(Breakage::ZeroReplicationFactor),
+        Just(Breakage::ReplicationFactorAboveNodes),
+    ]
+}
+
+/// Applies `breakage` and returns the code that must now be reported, or
+/// `None` where this config cannot be broken that way (one node, say).
+fn apply(config: &mut ClusterConfig, breakage: &Breakage, pick: Index) -> Option<&'static str> {
+    let n = config.nodes.len();
+    let with_primaries: Vec<usize> = (0..n)
+        .filter(|&i| !config.nodes[i].shards.is_empty())
+        .collect();
+    let owner = with_primaries[pick.index(with_primaries.len())];
+    let shard = config.nodes[owner].shards[0];
+    Some(match breakage {
+        Breakage::DropPrimary => {
+            config.nodes[owner].shards.remove(0);
+            "missing-primary"
+        }
+        Breakage::SecondPrimary => {
+            let other = (owner + 1) % n;
+            if other == owner {
+                return None;
+            }
+            // Also drop any replica it held, to trip this rule alone.
+            config.nodes[other].replica_shards.retain(|&s| s != shard);
+            config.nodes[other].shards.push(shard);
+            "duplicate-primary"
+        }
+        Breakage::ShardOutOfRange => {
+            config.nodes[owner]
+                .replica_shards
+                .push(config.shard_count as u32);
+            "shard-out-of-range"
+        }
+        Breakage::RepeatInList => {
+            config.nodes[owner].shards.push(shard);
+            "duplicate-shard-in-list"
+        }
+        Breakage::ReplicaOnPrimary => {
+            config.nodes[owner].replica_shards.push(shard);
+            "replica-on-primary"
+        }
+        Breakage::UnknownThisNode => {
+            config.node_id = "no-such-node".to_owned();
+            "unknown-this-node"
+        }
+        Breakage::DuplicateAddress => {
+            if n < 2 {
+                return None;
+            }
+            config.nodes[1].address = config.nodes[0].address.clone();
+            "duplicate-address"
+        }
+        Breakage::ZeroReplicationFactor => {
+            config.replication_factor = 0;
+            "zero-replication-factor"
+        }
+        Breakage::ReplicationFactorAboveNodes => {
+            config.replication_factor = n + 1;
+            "replication-factor-exceeds-nodes"
+        }
+    })
+}
+
+proptest! {
+    #[test]
+    fn prop_generated_configs_validate_with_no_replication_warning(config in valid_config()) {
+        prop_assert_eq!(codes(&config), Vec::<&str>::new());
+        for warning in config.warnings() {
+            prop_assert_eq!(warning.code(), "node-without-shards", "{}", warning);
+        }
+    }
+
+    #[test]
+    fn prop_saving_round_trips(config in valid_config()) {
+        let text = config.to_toml().unwrap();
+        let back = ClusterConfig::from_toml(&text).unwrap();
+        prop_assert_eq!(&back, &config);
+        prop_assert_eq!(back.to_toml().unwrap(), text, "saving is deterministic");
+    }
+
+    #[test]
+    fn prop_each_breakage_is_reported_by_its_rule(
+        config in valid_config(), breakage in any_breakage(), pick in any::<Index>()
+    ) {
+        let mut broken = config;
+        if let Some(code) = apply(&mut broken, &breakage, pick) {
+            let found = codes(&broken);
+            prop_assert!(found.contains(&code), "{:?} gave {:?}", breakage, found);
+            // Every error's message names something; none is empty.
+            for e in broken.validate().unwrap_err().validation_errors() {
+                prop_assert!(!e.to_string().is_empty());
+            }
+        }
+    }
+
+    #[test]
+    fn prop_node_order_never_changes_validation(
+        config in valid_config(), breakage in any_breakage(), pick in any::<Index>(), seed in any::<u64>()
+    ) {
+        let mut broken = config;
+        apply(&mut broken, &breakage, pick);
+        let mut reordered = broken.clone();
+        // A cheap deterministic shuffle from the seed.
+        let n = reordered.nodes.len();
+        for i in (1..n).rev() {
+            reordered.nodes.swap(i, (seed.rotate_left(i as u32) % (i as u64 + 1)) as usize);
+        }
+        prop_assert_eq!(codes(&reordered), codes(&broken));
+        let mut warnings_a: Vec<_> = broken.warnings().iter().map(|w| w.to_string()).collect();
+        let mut warnings_b: Vec<_> = reordered.warnings().iter().map(|w| w.to_string()).collect();
+        warnings_a.sort();
+        warnings_b.sort();
+        prop_assert_eq!(warnings_a, warnings_b);
+    }
+}
