@@ -36,7 +36,7 @@ use rusts_cluster_sharding::ShardingStrategy;
 /// fixture deleted or moved by mistake fails the test instead of shrinking
 /// it.
 const MIN_VALID_FILES: usize = 7;
-const MIN_INVALID_FILES: usize = 40;
+const MIN_INVALID_FILES: usize = 44;
 
 /// Every `ValidationError` code, which the invalid fixtures together must
 /// cover.

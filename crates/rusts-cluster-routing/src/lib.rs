@@ -15,7 +15,7 @@ route path (the architecture's first design) makes every reader write a
 shared cache line, and measured 1.3-1.6x scaling on 16 cores where a
 read-only snapshot scaled 12.5x (`docs/decisions/0001-snapshot-router.md`).
 [`route`](ShardRouter::route) returns a [`ShardHandle`]: a cheap handle that
-dereferences to the [`Shard`] without copying or allocating.
+dereferences to the [`Shard`](rusts_cluster_sharding::Shard) without copying or allocating.
 
 # Example
 

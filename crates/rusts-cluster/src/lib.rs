@@ -85,3 +85,8 @@ pub mod prelude {
 }
 
 mod error;
+
+/// Compiles and runs the README's Rust examples as doctests.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
