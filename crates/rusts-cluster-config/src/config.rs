@@ -129,6 +129,20 @@ impl ClusterConfig {
     /// directory, no permission), [`ConfigError::TooLarge`],
     /// [`ConfigError::NotUtf8`], and [`ConfigError::Parse`] as for
     /// [`from_toml`](Self::from_toml), with the path.
+    ///
+    /// ```
+    /// use rusts_cluster_config::{ClusterConfig, ConfigError};
+    ///
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// assert_eq!(config.cluster_name, "rusts-prod");
+    /// assert_eq!(config.this_node().map(|n| n.address.as_str()), Some("10.0.1.1:8086"));
+    /// assert_eq!(config.get_node("node2").map(|n| n.shards.len()), Some(8));
+    ///
+    /// let missing = ClusterConfig::from_file("no/such/cluster.toml").unwrap_err();
+    /// assert!(matches!(missing, ConfigError::Io { .. }));
+    /// assert_eq!(missing.to_string(), "cannot read cluster config `no/such/cluster.toml`");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
         let io_error = |source| ConfigError::Io {
@@ -194,6 +208,16 @@ impl ClusterConfig {
     ///
     /// [`ConfigError::Serialize`] if the serializer fails; no config this
     /// crate can build makes it fail.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    ///
+    /// let config = ClusterConfig::single_node("node1", "10.0.1.1:8086");
+    /// let text = config.to_toml()?;
+    /// assert!(text.starts_with("node_id = \"node1\"\ncluster_name = \"rusts\"\n"));
+    /// assert_eq!(ClusterConfig::from_toml(&text)?, config);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn to_toml(&self) -> Result<String, ConfigError> {
         toml::to_string(self).map_err(|source| ConfigError::Serialize { source })
     }

@@ -59,6 +59,7 @@ assert_eq!(ClusterConfig::from_toml(&config.to_toml()?)?, config);
 */
 
 #![doc(test(attr(deny(warnings))))]
+#![forbid(unsafe_code)]
 
 pub use crate::{
     address::AddressProblem,

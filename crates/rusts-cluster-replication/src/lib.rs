@@ -38,6 +38,7 @@ assert!(result.quorum_reached && !result.all_success());
 */
 
 #![doc(test(attr(deny(warnings))))]
+#![forbid(unsafe_code)]
 
 pub use crate::{
     ack::{ReplicationAck, ReplicationResult},

@@ -59,6 +59,7 @@ assert!(!router.route(&ShardKey::new("cpu", 6, 0))?.can_write());
 */
 
 #![doc(test(attr(deny(warnings))))]
+#![forbid(unsafe_code)]
 
 pub use crate::{
     error::RoutingError,

@@ -91,6 +91,16 @@ impl ShardRouter {
     ///
     /// [`RoutingError::InvalidConfig`] listing every problem when
     /// [`ClusterConfig::validate`] fails.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    /// use rusts_cluster_routing::{RoutingError, ShardRouter};
+    ///
+    /// let mut config = ClusterConfig::single_node("node1", "10.0.1.1:8086");
+    /// assert!(ShardRouter::from_config(&config).is_ok());
+    /// config.shard_count = 17; // shard 16 has no primary
+    /// assert!(matches!(ShardRouter::from_config(&config), Err(RoutingError::InvalidConfig(_))));
+    /// ```
     pub fn from_config(config: &ClusterConfig) -> Result<Self, RoutingError> {
         config.validate()?;
         // Validation guarantees: 1 <= shard_count <= MAX_SHARD_COUNT (so it
@@ -154,6 +164,21 @@ impl ShardRouter {
     /// [`RoutingError::ShardNotFound`] if the strategy gives a shard the
     /// table does not have; a router built from a valid config always has
     /// every shard, so this does not happen.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    /// use rusts_cluster_routing::ShardRouter;
+    /// use rusts_cluster_sharding::{ShardKey, ShardKeyRef};
+    ///
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let router = ShardRouter::from_config(&config)?;
+    /// // The example config shards BySeries over 16 shards: series 42 is shard 10.
+    /// let shard = router.route(&ShardKey::new("cpu", 42, 0))?;
+    /// assert_eq!((shard.id, shard.primary.as_str()), (10, "node2"));
+    /// // A borrowed key routes the same without a String.
+    /// assert_eq!(router.route(ShardKeyRef::new("cpu", 42, 0))?.id, 10);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn route<'k>(&self, key: impl Into<ShardKeyRef<'k>>) -> Result<ShardHandle, RoutingError> {
         let shard = self.strategy.compute_shard(key, self.num_shards);
@@ -187,6 +212,20 @@ impl ShardRouter {
 
     /// The shards `node_id` holds, as primary or replica, sorted by id. An
     /// unknown node holds none.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    /// use rusts_cluster_routing::ShardRouter;
+    ///
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let router = ShardRouter::from_config(&config)?;
+    /// let ids = |shards: Vec<_>| shards.iter().map(|s: &rusts_cluster_routing::ShardHandle| s.id).collect::<Vec<_>>();
+    /// assert_eq!(ids(router.shards_for_node("node2")), (0..16).collect::<Vec<_>>());
+    /// assert_eq!(ids(router.primary_shards_for_node("node2")), (8..16).collect::<Vec<_>>());
+    /// assert_eq!(ids(router.local_shards()), (0..8).collect::<Vec<_>>()); // node1
+    /// assert!(router.shards_for_node("node9").is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shards_for_node(&self, node_id: &str) -> Vec<ShardHandle> {
         self.handles(self.nodes.get(node_id).map(|n| n.all.as_slice()))
     }
@@ -208,6 +247,18 @@ impl ShardRouter {
     }
 
     /// Whether this node is the primary of shard `id`.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    /// use rusts_cluster_routing::ShardRouter;
+    ///
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let router = ShardRouter::from_config(&config)?;
+    /// // This process is node1: primary of 0-7, no copy of 8-15.
+    /// assert!(router.is_primary_for(3) && router.holds_shard(3));
+    /// assert!(!router.is_primary_for(12) && !router.holds_shard(12));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_primary_for(&self, id: ShardId) -> bool {
         self.nodes
             .get(&self.node_id)
@@ -247,6 +298,20 @@ impl ShardRouter {
     /// # Errors
     ///
     /// [`RoutingError::ShardNotFound`] when there is no shard `id`.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    /// use rusts_cluster_routing::ShardRouter;
+    /// use rusts_cluster_sharding::ShardState;
+    ///
+    /// let router = ShardRouter::from_config(&ClusterConfig::single_node("n", "10.0.0.1:8086"))?;
+    /// let before = router.get_shard(5).unwrap();
+    /// router.set_shard_state(5, ShardState::ReadOnly)?;
+    /// assert_eq!(before.state, ShardState::Active, "a handle keeps its snapshot");
+    /// assert_eq!(router.get_shard(5).unwrap().state, ShardState::ReadOnly);
+    /// assert!(router.set_shard_state(16, ShardState::Offline).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_shard_state(&self, id: ShardId, state: ShardState) -> Result<(), RoutingError> {
         let index = id as usize;
         if index >= self.num_shards as usize {

@@ -35,6 +35,7 @@ assert_eq!(shard, strategy.compute_shard(&key, 16));
 */
 
 #![doc(test(attr(deny(warnings))))]
+#![forbid(unsafe_code)]
 
 pub use crate::{
     error::ShardingError,

@@ -53,6 +53,7 @@ Tests and benchmarks may need a newer toolchain (`proptest` needs 1.88).
 */
 
 #![doc(test(attr(deny(warnings))))]
+#![forbid(unsafe_code)]
 
 pub use rusts_cluster_config as config;
 pub use rusts_cluster_replication as replication;
