@@ -14,8 +14,7 @@ use crate::{address::check_address, AddressProblem, ClusterConfig};
 /// anything per shard, so a typo such as `shard_count = 1000000000000` fails
 /// at once instead of exhausting memory. The ceiling is four times the
 /// largest cluster the performance targets are set for (65,536 shards), and
-/// a config that
-/// lists every copy of this many shards still fits in
+/// a config that lists every copy of this many shards still fits in
 /// [`MAX_CONFIG_BYTES`](crate::MAX_CONFIG_BYTES).
 pub const MAX_SHARD_COUNT: usize = 1 << 18;
 

@@ -6,29 +6,30 @@
 
 use std::{
     alloc::{GlobalAlloc, Layout, System},
-    sync::atomic::{AtomicUsize, Ordering},
+    cell::Cell,
 };
 
 use rusts_cluster_config::ClusterConfig;
 use rusts_cluster_routing::ShardRouter;
 use rusts_cluster_sharding::{ShardKey, ShardKeyRef, ShardingStrategy};
 
-/// Counts allocations made by the thread that set `COUNTING`. Other test
-/// threads of this binary allocate freely, so only this test's work counts.
+/// Counts allocations per thread, while that thread has `COUNTING` set. The
+/// count is per thread too: the tests of this binary run in parallel, and a
+/// shared counter would see the other test's allocations.
 struct Counting;
 
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
 thread_local! {
-    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the
 // wrapper only counts.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(|c| c.get()) {
-            ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // `try_with`: during thread teardown the thread-locals may be gone.
+        if COUNTING.try_with(Cell::get).unwrap_or(false) {
+            let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
         }
         // SAFETY: forwarded with the caller's layout.
         unsafe { System.alloc(layout) }
@@ -45,11 +46,11 @@ static GLOBAL: Counting = Counting;
 
 /// Allocations made by `f` on this thread.
 fn allocations(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = ALLOCATIONS.with(Cell::get);
     COUNTING.with(|c| c.set(true));
     f();
     COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.load(Ordering::Relaxed) - before
+    ALLOCATIONS.with(Cell::get) - before
 }
 
 #[test]
