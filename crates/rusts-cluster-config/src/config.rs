@@ -14,9 +14,10 @@ use crate::{validate, ConfigError, Location, ValidationWarning};
 /// The largest config file [`ClusterConfig::from_file`] reads: 32 MiB.
 ///
 /// The file is read through a limit, so a wrong path (a log, a disk image)
-/// fails at once instead of being read into memory. Listing every copy of
-/// [`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT) shards three times takes
-/// about 6 MiB, well below it.
+/// fails at once instead of being read into memory. The largest valid
+/// cluster written by [`ClusterConfig::to_toml`]
+/// ([`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT) shards on 256 nodes,
+/// three copies each) is 5.7 MiB, well below it.
 pub const MAX_CONFIG_BYTES: u64 = 32 * 1024 * 1024;
 
 /// A static description of a cluster: its nodes, which shards each holds,
