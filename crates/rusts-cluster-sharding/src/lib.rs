@@ -40,11 +40,13 @@ assert_eq!(shard, strategy.compute_shard(&key, 16));
 pub use crate::{
     error::ShardingError,
     key::{SeriesId, ShardId, ShardKey, ShardKeyRef, Timestamp},
+    mapper::ShardMapper,
     shard::{Shard, ShardState},
     strategy::ShardingStrategy,
 };
 
 mod error;
 mod key;
+mod mapper;
 mod shard;
 mod strategy;

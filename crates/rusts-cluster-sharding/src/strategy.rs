@@ -179,7 +179,7 @@ impl ShardingStrategy {
 /// 8-byte words, then a 4-byte word, then single bytes, each by
 /// `hash = (hash.rotate_left(5) ^ word) * 0x517cc1b727220a95`.
 #[inline]
-fn measurement_hash(measurement: &str) -> u64 {
+pub(crate) fn measurement_hash(measurement: &str) -> u64 {
     const SEED: u64 = 0x517c_c1b7_2722_0a95;
     #[inline]
     fn fold(hash: u64, word: u64) -> u64 {

@@ -1,7 +1,7 @@
 //! Property tests of the sharding invariants.
 
 use proptest::prelude::*;
-use rusts_cluster_sharding::{ShardKey, ShardKeyRef, ShardingStrategy};
+use rusts_cluster_sharding::{ShardKey, ShardKeyRef, ShardMapper, ShardingStrategy};
 
 /// Any strategy value, including the ones validation refuses (zero, negative
 /// and extreme durations): `compute_shard` must be total over all of them.
@@ -33,6 +33,45 @@ fn any_key() -> impl Strategy<Value = ShardKey> {
         Just(-1i64)
     ];
     ("\\PC{0,24}", any::<u64>(), timestamp).prop_map(|(m, id, ts)| ShardKey::new(m, id, ts))
+}
+
+/// Shard counts weighted toward the edges: small, powers of two (the
+/// prepared divisor takes a shortcut for them), and the extremes.
+fn any_shard_count() -> impl Strategy<Value = u32> {
+    prop_oneof![
+        any::<u32>(),
+        0u32..=64,
+        (0u32..32).prop_map(|bits| 1 << bits),
+        Just(u32::MAX),
+        Just(u32::MAX - 1),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    #[test]
+    fn prop_prepared_mapper_is_bit_identical_to_compute_shard(
+        strategy in any_strategy(),
+        key in any_key(),
+        n in any_shard_count(),
+    ) {
+        let mapper = ShardMapper::new(strategy, n);
+        prop_assert_eq!(mapper.compute_shard(&key), strategy.compute_shard(&key, n));
+        let bucket = mapper.time_bucket(key.timestamp);
+        match strategy {
+            ShardingStrategy::ByTime { .. } => {
+                prop_assert_eq!(mapper.shard_of_bucket(bucket), strategy.compute_shard(&key, n));
+            }
+            ShardingStrategy::Composite { .. } => {
+                prop_assert_eq!(
+                    mapper.shard_of_series_in_bucket(key.series_id, bucket),
+                    strategy.compute_shard(&key, n)
+                );
+            }
+            _ => prop_assert_eq!(bucket, 0),
+        }
+    }
 }
 
 proptest! {
