@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
 
+use crate::ReplicationError;
+
 /// One copy's answer to a write.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicationAck {
@@ -37,15 +39,28 @@ impl ReplicationAck {
 
 /// The outcome of a replicated write, as
 /// [`ReplicationProtocol::check_quorum`](crate::ReplicationProtocol::check_quorum)
-/// found it.
+/// or a [`WriteQuorum`](crate::WriteQuorum) found it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicationResult {
     /// Distinct nodes whose first answer was a success.
     pub success_count: usize,
     /// The copies the write was sent to (the replication factor).
     pub total_count: usize,
-    /// Every answer, as received, duplicates included.
+    /// The successes the write needed (`0` under `Asynchronous`).
+    #[serde(default)]
+    pub required_count: usize,
+    /// The answers. From `check_quorum`: every answer, as received,
+    /// duplicates included. From a `WriteQuorum`: each expected node's
+    /// first answer, in the order received (later answers are dropped, so
+    /// a flood of retries cannot grow a pending write).
     pub acks: Vec<ReplicationAck>,
+    /// The copies that had not answered when the write was decided (from a
+    /// `WriteQuorum`; `check_quorum` cannot know them and leaves this
+    /// empty). After [`WriteQuorum::finish`](crate::WriteQuorum::finish) at
+    /// a deadline they are the copies that never answered; after an early
+    /// decision, the copies whose answers were not needed.
+    #[serde(default)]
+    pub missing_nodes: Vec<String>,
     /// Whether `success_count` reached the mode's required acks.
     pub quorum_reached: bool,
 }
@@ -65,6 +80,27 @@ impl ReplicationResult {
     /// ```
     pub fn all_success(&self) -> bool {
         self.success_count >= self.total_count
+    }
+
+    /// The error a failed write reports,
+    /// [`ReplicationError::QuorumNotReached`], or `None` when the quorum
+    /// was reached.
+    ///
+    /// ```
+    /// use rusts_cluster_replication::{ReplicationAck, ReplicationError, ReplicationMode, WriteQuorum};
+    ///
+    /// let mut quorum = WriteQuorum::new(ReplicationMode::Quorum, ["a", "b", "c"]);
+    /// quorum.record(ReplicationAck::success("a", 1))?;
+    /// let result = quorum.into_result(); // the deadline passed
+    /// assert_eq!(result.error(), Some(ReplicationError::QuorumNotReached { got: 1, needed: 2 }));
+    /// assert_eq!(result.missing_nodes, ["b", "c"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn error(&self) -> Option<ReplicationError> {
+        (!self.quorum_reached).then_some(ReplicationError::QuorumNotReached {
+            got: self.success_count,
+            needed: self.required_count,
+        })
     }
 
     /// The distinct nodes whose first answer was a failure, in the order

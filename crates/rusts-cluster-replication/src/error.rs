@@ -1,6 +1,8 @@
+use rusts_cluster_sharding::{ShardId, ShardState};
 use thiserror::Error;
 
-/// An error from this crate: a write whose outcome is a failure.
+/// An error from this crate: a write whose outcome is a failure, or an
+/// answer or write the quorum cannot take.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ReplicationError {
@@ -11,5 +13,37 @@ pub enum ReplicationError {
         got: usize,
         /// Successful copies the mode requires.
         needed: usize,
+    },
+    /// An answer from a node the write was not sent to. It was not counted.
+    #[error(
+        "ack from node \"{node}\" rejected: the write was sent to {expected:?} only; \
+         route each ack to the write it answers"
+    )]
+    UnexpectedNode {
+        /// The node that answered.
+        node: String,
+        /// The copies the write was sent to.
+        expected: Vec<String>,
+    },
+    /// A write to a shard that takes none (`ReadOnly` or `Offline`).
+    #[error(
+        "shard {shard} is {state} and takes no writes; route writes only to shards whose \
+         can_write() is true"
+    )]
+    ShardNotWritable {
+        /// The shard.
+        shard: ShardId,
+        /// Its state.
+        state: ShardState,
+    },
+    /// [`PendingWrites::begin`](crate::PendingWrites::begin) with an id
+    /// that is already in flight. The table is unchanged.
+    #[error(
+        "write id {id} is already in flight; give each write a new id (e.g. from a counter) \
+         and begin it once"
+    )]
+    WriteIdInFlight {
+        /// The write id.
+        id: u64,
     },
 }

@@ -44,10 +44,14 @@ pub use crate::{
     ack::{ReplicationAck, ReplicationResult},
     error::ReplicationError,
     mode::ReplicationMode,
+    pending::PendingWrites,
     protocol::ReplicationProtocol,
+    quorum::{QuorumStatus, WriteQuorum},
 };
 
 mod ack;
 mod error;
 mod mode;
+mod pending;
 mod protocol;
+mod quorum;

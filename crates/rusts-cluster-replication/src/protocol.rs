@@ -1,6 +1,4 @@
-use crate::{
-    ack::first_answers, ReplicationAck, ReplicationError, ReplicationMode, ReplicationResult,
-};
+use crate::{ReplicationAck, ReplicationError, ReplicationMode, ReplicationResult, WriteQuorum};
 
 /// The replication rule of a cluster: a mode and the number of copies each
 /// write is sent to.
@@ -73,17 +71,23 @@ impl ReplicationProtocol {
         &self,
         acks: &[ReplicationAck],
     ) -> Result<ReplicationResult, ReplicationError> {
-        let got = first_answers(acks).filter(|ack| ack.success).count();
-        let needed = self.required_acks();
-        if got < needed {
-            return Err(ReplicationError::QuorumNotReached { got, needed });
+        // The counting is `WriteQuorum`'s, so the two can never disagree
+        // (`prop_check_quorum_agrees_with_write_quorum`). Only the expected
+        // copies differ: this function knows their number, not their names,
+        // so every node that answered is taken as expected.
+        let mut quorum = WriteQuorum::with_required(
+            self.mode,
+            acks.iter().map(|ack| ack.node_id.as_str()),
+            self.required_acks(),
+        );
+        for ack in acks {
+            quorum.count(&ack.node_id, ack.success);
         }
-        Ok(ReplicationResult {
-            success_count: got,
-            total_count: self.replication_factor,
-            acks: acks.to_vec(),
-            quorum_reached: true,
-        })
+        let mut result = quorum.finish()?;
+        result.total_count = self.replication_factor;
+        result.acks = acks.to_vec();
+        result.missing_nodes.clear();
+        Ok(result)
     }
 }
 

@@ -1,0 +1,594 @@
+use std::{collections::HashMap, fmt};
+
+use rusts_cluster_sharding::{Shard, ShardState};
+
+use crate::{ReplicationAck, ReplicationError, ReplicationMode, ReplicationResult};
+
+/// Where a write stands after the answers recorded so far.
+///
+/// The status only ever moves from `Pending` to one of the two decided
+/// states, and a decided status never changes: successes only grow, and the
+/// successes still possible only shrink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QuorumStatus {
+    /// Not decided yet: enough copies are still silent that the write can
+    /// both succeed and fail.
+    Pending,
+    /// Enough distinct expected copies acknowledged success.
+    Reached,
+    /// Enough copies failed (or, after [`WriteQuorum::finish`], stayed
+    /// silent) that the required successes can no longer come.
+    Failed,
+}
+
+impl QuorumStatus {
+    /// Whether the outcome is certain (`Reached` or `Failed`).
+    pub fn is_decided(self) -> bool {
+        !matches!(self, QuorumStatus::Pending)
+    }
+}
+
+impl fmt::Display for QuorumStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            QuorumStatus::Pending => "pending",
+            QuorumStatus::Reached => "reached",
+            QuorumStatus::Failed => "failed",
+        })
+    }
+}
+
+/// What one expected copy has said so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answer {
+    Missing,
+    Success,
+    Failure,
+}
+
+/// Past this many copies a write looks its nodes up in a hash map instead
+/// of scanning them, so a hostile or huge node list stays linear. Real
+/// shards have a handful of copies, where the scan is cheaper than hashing
+/// (the same limit as `check_quorum`'s first-answer scan,
+/// `docs/decisions/0002-quorum-counts-distinct-copies.md`).
+const SCAN_LIMIT: usize = 16;
+
+/// The incremental quorum of one write: fed the copies' answers one by one,
+/// it says the outcome the moment it is certain.
+///
+/// It does no I/O, starts no thread and reads no clock: the engine feeds it
+/// answers as they arrive and calls [`finish`](Self::finish) when the
+/// write's deadline passes. [`PendingWrites`](crate::PendingWrites) keeps
+/// many of them for network threads to complete concurrently.
+///
+/// The rules, all in `docs/replication.md`:
+///
+/// - The write needs [`required`](Self::required) successes from distinct
+///   **expected** copies: [`ReplicationMode::required_acks`] of their number
+///   (a `Rebalancing` shard needs one more, see
+///   [`for_shard`](Self::for_shard)).
+/// - [`record`](Self::record) returns [`QuorumStatus::Reached`] as soon as
+///   that many succeeded, [`QuorumStatus::Failed`] as soon as the successes
+///   plus the copies still silent fall below it, and
+///   [`QuorumStatus::Pending`] otherwise.
+/// - An answer from a node outside the expected copies is rejected with
+///   [`ReplicationError::UnexpectedNode`] and never counted.
+/// - A node's **first** answer wins: a second answer from the same node is
+///   ignored, whatever it says (the rule of `check_quorum`).
+/// - `Asynchronous` is decided at creation: the status is `Reached` before
+///   any answer.
+///
+/// ```
+/// use rusts_cluster_replication::{QuorumStatus, ReplicationAck, ReplicationMode, WriteQuorum};
+///
+/// let mut quorum = WriteQuorum::new(ReplicationMode::Quorum, ["a", "b", "c"]);
+/// assert_eq!(quorum.required(), 2);
+/// assert_eq!(quorum.record(ReplicationAck::success("a", 1))?, QuorumStatus::Pending);
+/// // A retry of the same answer does not count twice.
+/// assert_eq!(quorum.record(ReplicationAck::success("a", 1))?, QuorumStatus::Pending);
+/// // The second distinct success decides: no need to wait for "c".
+/// assert_eq!(quorum.record(ReplicationAck::success("b", 3))?, QuorumStatus::Reached);
+/// // A node that holds no copy is refused.
+/// assert!(quorum.record(ReplicationAck::success("z", 1)).is_err());
+///
+/// let result = quorum.finish()?;
+/// assert_eq!(result.success_count, 2);
+/// assert_eq!(result.missing_nodes, ["c"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct WriteQuorum {
+    mode: ReplicationMode,
+    /// The expected copies, distinct, in the order given.
+    nodes: Vec<String>,
+    /// `answers[i]` is what `nodes[i]` said first.
+    answers: Vec<Answer>,
+    /// Node to index, only past [`SCAN_LIMIT`] copies.
+    index: Option<HashMap<String, usize>>,
+    required: usize,
+    successes: usize,
+    failures: usize,
+    /// Each expected node's first answer, in the order received. Later
+    /// answers are dropped, so a flood of retries cannot grow a write.
+    acks: Vec<ReplicationAck>,
+}
+
+impl WriteQuorum {
+    /// A quorum over `expected_nodes`, the copies the write is sent to
+    /// (`shard.all_nodes()`, or any node ids).
+    ///
+    /// A node listed twice counts once: a node holds at most one copy. The
+    /// required successes are `mode.required_acks(distinct copies)`, so a
+    /// write sent to no copy fails at once unless `Asynchronous`.
+    ///
+    /// ```
+    /// use rusts_cluster_replication::{QuorumStatus, ReplicationMode, WriteQuorum};
+    ///
+    /// assert_eq!(WriteQuorum::new(ReplicationMode::Synchronous, ["a", "b"]).required(), 2);
+    /// let none = WriteQuorum::new(ReplicationMode::Quorum, Vec::<String>::new());
+    /// assert_eq!(none.status(), QuorumStatus::Failed);
+    /// let fire_and_forget = WriteQuorum::new(ReplicationMode::Asynchronous, ["a"]);
+    /// assert_eq!(fire_and_forget.status(), QuorumStatus::Reached);
+    /// ```
+    pub fn new<I>(mode: ReplicationMode, expected_nodes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        let mut quorum = Self::empty(mode);
+        for node in expected_nodes {
+            quorum.expect(node.into());
+        }
+        quorum.required = mode.required_acks(quorum.nodes.len());
+        quorum
+    }
+
+    /// The quorum of a write to `shard`, sent to every copy in
+    /// [`Shard::all_nodes`].
+    ///
+    /// An `Active` shard needs `mode.required_acks(copies)`, as
+    /// [`new`](Self::new). A **`Rebalancing`** shard, whose copies include
+    /// the node a copy is moving to (or being added on), needs one success
+    /// more than the mode requires of the other copies:
+    /// `min(mode.required_acks(copies - 1) + 1, copies)`. Whichever copy is
+    /// the incoming one, and whichever is leaving, the successes then
+    /// include what the mode requires both of the copies without the
+    /// incoming node and of those without the leaving one, so neither the
+    /// old nor the new owners can miss a write that was acknowledged
+    /// (Cassandra's rule of adding the pending replica to the required
+    /// count; `docs/decisions/0007-moving-shards-need-one-more-ack.md`).
+    /// `Synchronous` already needs every copy and `Asynchronous` none, so
+    /// only `Quorum` changes.
+    ///
+    /// # Errors
+    ///
+    /// [`ReplicationError::ShardNotWritable`] when the shard is `ReadOnly`
+    /// or `Offline`: route writes only to shards whose `can_write()` is
+    /// true.
+    ///
+    /// ```
+    /// use rusts_cluster_replication::{ReplicationMode, WriteQuorum};
+    /// use rusts_cluster_sharding::{Shard, ShardState};
+    ///
+    /// let mut shard = Shard::new(0, "a");
+    /// shard.add_replica("b");
+    /// shard.add_replica("c");
+    /// assert_eq!(WriteQuorum::for_shard(ReplicationMode::Quorum, &shard)?.required(), 2);
+    ///
+    /// // "d" is receiving a copy: 2 of the 3 others, plus one.
+    /// shard.add_replica("d");
+    /// shard.state = ShardState::Rebalancing;
+    /// assert_eq!(WriteQuorum::for_shard(ReplicationMode::Quorum, &shard)?.required(), 3);
+    ///
+    /// shard.state = ShardState::ReadOnly;
+    /// assert!(WriteQuorum::for_shard(ReplicationMode::Quorum, &shard).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn for_shard(mode: ReplicationMode, shard: &Shard) -> Result<Self, ReplicationError> {
+        if !shard.can_write() {
+            return Err(ReplicationError::ShardNotWritable {
+                shard: shard.id,
+                state: shard.state,
+            });
+        }
+        let mut quorum = Self::new(mode, shard.all_nodes());
+        if shard.state == ShardState::Rebalancing {
+            quorum.required = rebalancing_required(mode, quorum.nodes.len());
+        }
+        Ok(quorum)
+    }
+
+    /// A quorum over `nodes` that needs exactly `required` successes:
+    /// `check_quorum`'s way in, which knows the count but not the names.
+    pub(crate) fn with_required<'a>(
+        mode: ReplicationMode,
+        nodes: impl IntoIterator<Item = &'a str>,
+        required: usize,
+    ) -> Self {
+        let mut quorum = Self::empty(mode);
+        for node in nodes {
+            quorum.expect(node.to_owned());
+        }
+        quorum.required = required;
+        quorum
+    }
+
+    fn empty(mode: ReplicationMode) -> Self {
+        WriteQuorum {
+            mode,
+            nodes: Vec::new(),
+            answers: Vec::new(),
+            index: None,
+            required: 0,
+            successes: 0,
+            failures: 0,
+            acks: Vec::new(),
+        }
+    }
+
+    /// Adds `node` to the expected copies unless it is there already.
+    fn expect(&mut self, node: String) {
+        if self.position(&node).is_some() {
+            return;
+        }
+        if let Some(index) = self.index.as_mut() {
+            index.insert(node.clone(), self.nodes.len());
+        } else if self.nodes.len() == SCAN_LIMIT {
+            let mut index: HashMap<String, usize> = self
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), i))
+                .collect();
+            index.insert(node.clone(), self.nodes.len());
+            self.index = Some(index);
+        }
+        self.nodes.push(node);
+        self.answers.push(Answer::Missing);
+    }
+
+    fn position(&self, node: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.get(node).copied(),
+            None => self.nodes.iter().position(|n| n == node),
+        }
+    }
+
+    /// Records one copy's answer and returns the status after it.
+    ///
+    /// A node's first answer counts; any later answer from it is ignored
+    /// (and dropped). Recording after the outcome is decided is allowed and
+    /// fills in the final [`ReplicationResult`], but never changes the
+    /// status.
+    ///
+    /// # Errors
+    ///
+    /// [`ReplicationError::UnexpectedNode`] when `ack` comes from a node the
+    /// write was not sent to. It is not counted, and the quorum is
+    /// unchanged.
+    pub fn record(&mut self, ack: ReplicationAck) -> Result<QuorumStatus, ReplicationError> {
+        match self.count(&ack.node_id, ack.success) {
+            Some(true) => {
+                if self.acks.capacity() == 0 {
+                    self.acks.reserve_exact(self.nodes.len());
+                }
+                self.acks.push(ack);
+                Ok(self.status())
+            }
+            Some(false) => Ok(self.status()),
+            None => Err(ReplicationError::UnexpectedNode {
+                node: ack.node_id,
+                expected: self.nodes.clone(),
+            }),
+        }
+    }
+
+    /// Counts `node`'s answer: `Some(true)` when it was the node's first,
+    /// `Some(false)` when the node had answered already (ignored), `None`
+    /// when the node is not expected. The one place answers are counted,
+    /// shared by [`record`](Self::record) and `check_quorum`.
+    pub(crate) fn count(&mut self, node: &str, success: bool) -> Option<bool> {
+        let i = self.position(node)?;
+        if self.answers[i] != Answer::Missing {
+            return Some(false);
+        }
+        if success {
+            self.answers[i] = Answer::Success;
+            self.successes += 1;
+        } else {
+            self.answers[i] = Answer::Failure;
+            self.failures += 1;
+        }
+        Some(true)
+    }
+
+    /// The status after the answers recorded so far.
+    pub fn status(&self) -> QuorumStatus {
+        // `required` is 0 under `Asynchronous`, so it is reached at once.
+        if self.successes >= self.required {
+            QuorumStatus::Reached
+        } else if self.nodes.len() - self.failures < self.required {
+            // The successes so far plus every silent copy: the most this
+            // write can still get.
+            QuorumStatus::Failed
+        } else {
+            QuorumStatus::Pending
+        }
+    }
+
+    /// Ends the write, typically at its deadline: every copy that has not
+    /// answered counts as a failure.
+    ///
+    /// # Errors
+    ///
+    /// [`ReplicationError::QuorumNotReached`] when fewer distinct expected
+    /// copies succeeded than required. Use
+    /// [`into_result`](Self::into_result) to keep the answers of a failed
+    /// write (to log which copies failed).
+    pub fn finish(self) -> Result<ReplicationResult, ReplicationError> {
+        let result = self.into_result();
+        match result.error() {
+            Some(error) => Err(error),
+            None => Ok(result),
+        }
+    }
+
+    /// Ends the write like [`finish`](Self::finish), but returns the
+    /// result whether or not the quorum was reached
+    /// ([`ReplicationResult::quorum_reached`] says which).
+    pub fn into_result(self) -> ReplicationResult {
+        let quorum_reached = self.successes >= self.required;
+        let missing_nodes = self
+            .nodes
+            .into_iter()
+            .zip(&self.answers)
+            .filter(|(_, answer)| **answer == Answer::Missing)
+            .map(|(node, _)| node)
+            .collect();
+        ReplicationResult {
+            success_count: self.successes,
+            total_count: self.answers.len(),
+            required_count: self.required,
+            acks: self.acks,
+            missing_nodes,
+            quorum_reached,
+        }
+    }
+
+    /// The replication mode.
+    pub fn mode(&self) -> ReplicationMode {
+        self.mode
+    }
+
+    /// The successes from distinct expected copies the write needs
+    /// (`0` under `Asynchronous`).
+    pub fn required(&self) -> usize {
+        self.required
+    }
+
+    /// The copies the write was sent to, distinct, in the order given.
+    pub fn expected_nodes(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.nodes.iter().map(String::as_str)
+    }
+
+    /// Distinct expected copies whose first answer was a success.
+    pub fn successes(&self) -> usize {
+        self.successes
+    }
+
+    /// Distinct expected copies whose first answer was a failure.
+    pub fn failures(&self) -> usize {
+        self.failures
+    }
+}
+
+/// The required successes of a `Rebalancing` shard with `copies` copies,
+/// the incoming one included: what the mode requires of the others, plus
+/// one, and never more than there are copies (a one-copy shard cannot list
+/// an incoming node beside its source).
+fn rebalancing_required(mode: ReplicationMode, copies: usize) -> usize {
+    match (mode, copies) {
+        (ReplicationMode::Asynchronous, _) => 0,
+        // Nothing to send to: the write fails, as for an Active shard.
+        (_, 0) => mode.required_acks(0),
+        (_, n) => (mode.required_acks(n - 1) + 1).min(n),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ReplicationMode::*;
+
+    fn ok(node: &str) -> ReplicationAck {
+        ReplicationAck::success(node, 1)
+    }
+
+    fn fail(node: &str) -> ReplicationAck {
+        ReplicationAck::failure(node, "disk full", 1)
+    }
+
+    #[test]
+    fn decides_as_soon_as_reached() {
+        let mut q = WriteQuorum::new(Quorum, ["a", "b", "c"]);
+        assert_eq!(q.status(), QuorumStatus::Pending);
+        assert_eq!(q.record(fail("a")).unwrap(), QuorumStatus::Pending);
+        assert_eq!(q.record(ok("b")).unwrap(), QuorumStatus::Pending);
+        assert_eq!(q.record(ok("c")).unwrap(), QuorumStatus::Reached);
+        let r = q.finish().unwrap();
+        assert_eq!(
+            (r.success_count, r.total_count, r.required_count),
+            (2, 3, 2)
+        );
+        assert_eq!(r.failed_nodes(), ["a"]);
+        assert!(r.missing_nodes.is_empty());
+    }
+
+    #[test]
+    fn decides_as_soon_as_impossible() {
+        // Quorum of 5 needs 3: after 3 failures only 2 can still succeed.
+        let mut q = WriteQuorum::new(Quorum, ["a", "b", "c", "d", "e"]);
+        assert_eq!(q.record(fail("a")).unwrap(), QuorumStatus::Pending);
+        assert_eq!(q.record(fail("b")).unwrap(), QuorumStatus::Pending);
+        assert_eq!(q.record(fail("c")).unwrap(), QuorumStatus::Failed);
+        // Later successes fill in the result but cannot undo the decision.
+        assert_eq!(q.record(ok("d")).unwrap(), QuorumStatus::Failed);
+        let r = q.clone().into_result();
+        assert!(!r.quorum_reached);
+        assert_eq!(r.missing_nodes, ["e"]);
+        assert_eq!(
+            q.finish(),
+            Err(ReplicationError::QuorumNotReached { got: 1, needed: 3 })
+        );
+    }
+
+    #[test]
+    fn synchronous_fails_on_the_first_failure() {
+        let mut q = WriteQuorum::new(Synchronous, ["a", "b", "c"]);
+        assert_eq!(q.record(ok("a")).unwrap(), QuorumStatus::Pending);
+        assert_eq!(q.record(fail("b")).unwrap(), QuorumStatus::Failed);
+    }
+
+    #[test]
+    fn first_answer_wins_and_duplicates_are_dropped() {
+        let mut q = WriteQuorum::new(Quorum, ["a", "b", "c"]);
+        q.record(fail("a")).unwrap();
+        for _ in 0..1000 {
+            assert_eq!(q.record(ok("a")).unwrap(), QuorumStatus::Pending);
+        }
+        assert_eq!((q.successes(), q.failures()), (0, 1));
+        assert_eq!(q.clone().into_result().acks, [fail("a")], "one per node");
+        assert_eq!(q.record(fail("b")).unwrap(), QuorumStatus::Failed);
+    }
+
+    #[test]
+    fn foreign_acks_are_rejected_and_never_counted() {
+        let mut q = WriteQuorum::new(Quorum, ["a", "b", "c"]);
+        let err = q.record(ok("z")).unwrap_err();
+        assert_eq!(
+            err,
+            ReplicationError::UnexpectedNode {
+                node: "z".into(),
+                expected: vec!["a".into(), "b".into(), "c".into()],
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "ack from node \"z\" rejected: the write was sent to [\"a\", \"b\", \"c\"] only; \
+             route each ack to the write it answers"
+        );
+        q.record(ok("a")).unwrap();
+        assert!(q.record(ok("y")).is_err());
+        assert_eq!(q.status(), QuorumStatus::Pending);
+        assert_eq!(q.successes(), 1);
+    }
+
+    #[test]
+    fn finish_turns_silence_into_failure() {
+        let mut q = WriteQuorum::new(Quorum, ["a", "b", "c"]);
+        q.record(ok("a")).unwrap();
+        assert_eq!(
+            q.clone().finish(),
+            Err(ReplicationError::QuorumNotReached { got: 1, needed: 2 })
+        );
+        let r = q.into_result();
+        assert_eq!(r.missing_nodes, ["b", "c"]);
+        assert_eq!(r.error(), Some(ReplicationError::QuorumNotReached { got: 1, needed: 2 }));
+    }
+
+    #[test]
+    fn asynchronous_is_decided_at_creation() {
+        let mut q = WriteQuorum::new(Asynchronous, ["a", "b"]);
+        assert_eq!(q.status(), QuorumStatus::Reached);
+        assert_eq!(q.required(), 0);
+        assert_eq!(q.record(fail("a")).unwrap(), QuorumStatus::Reached);
+        let r = q.finish().unwrap();
+        assert_eq!(r.missing_nodes, ["b"]);
+        assert_eq!(r.failed_nodes(), ["a"]);
+    }
+
+    #[test]
+    fn listed_twice_counts_once() {
+        let q = WriteQuorum::new(Quorum, ["a", "b", "a"]);
+        assert_eq!(q.expected_nodes().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(q.required(), 2);
+    }
+
+    #[test]
+    fn many_copies_use_the_index_and_stay_correct() {
+        let nodes: Vec<String> = (0..40).map(|i| format!("n{i}")).collect();
+        let mut q = WriteQuorum::new(Quorum, nodes.iter().chain(&nodes).cloned());
+        assert_eq!(q.expected_nodes().len(), 40);
+        assert_eq!(q.required(), 21);
+        for node in &nodes[..20] {
+            q.record(ok(node)).unwrap();
+            q.record(ok(node)).unwrap();
+        }
+        assert_eq!(q.status(), QuorumStatus::Pending);
+        assert!(q.record(ok("n40")).is_err());
+        assert_eq!(q.record(ok("n39")).unwrap(), QuorumStatus::Reached);
+    }
+
+    #[test]
+    fn required_acks_for_one_to_five_copies() {
+        // (copies, synchronous, quorum, quorum while rebalancing)
+        let table = [
+            (1, 1, 1, 1),
+            (2, 2, 2, 2),
+            (3, 3, 2, 3),
+            (4, 4, 3, 3),
+            (5, 5, 3, 4),
+        ];
+        for (n, sync, quorum, moving) in table {
+            let mut shard = Shard::new(0, "n0");
+            for i in 1..n {
+                shard.add_replica(format!("n{i}"));
+            }
+            let required =
+                |mode, shard: &Shard| WriteQuorum::for_shard(mode, shard).unwrap().required();
+            assert_eq!(required(Synchronous, &shard), sync, "sync {n}");
+            assert_eq!(required(Quorum, &shard), quorum, "quorum {n}");
+            assert_eq!(required(Asynchronous, &shard), 0, "async {n}");
+            shard.state = ShardState::Rebalancing;
+            assert_eq!(required(Synchronous, &shard), sync, "sync rebalancing {n}");
+            assert_eq!(required(Quorum, &shard), moving, "quorum rebalancing {n}");
+            assert_eq!(required(Asynchronous, &shard), 0, "async rebalancing {n}");
+        }
+    }
+
+    #[test]
+    fn a_moving_shard_cannot_lose_a_write_on_either_side() {
+        // rf 3 moving c -> d: copies a, b, c, d; old owners a b c, new a b d.
+        let mut shard = Shard::new(7, "a");
+        for r in ["b", "c", "d"] {
+            shard.add_replica(r);
+        }
+        shard.state = ShardState::Rebalancing;
+        // a + c is a majority of the old owners but one copy of the new:
+        // the write must not be reached yet.
+        let mut q = WriteQuorum::for_shard(Quorum, &shard).unwrap();
+        q.record(ok("a")).unwrap();
+        assert_eq!(q.record(ok("c")).unwrap(), QuorumStatus::Pending);
+        assert_eq!(q.record(ok("d")).unwrap(), QuorumStatus::Reached);
+        // Two failures make it impossible: 2 successes left, 3 needed.
+        let mut q = WriteQuorum::for_shard(Quorum, &shard).unwrap();
+        q.record(fail("b")).unwrap();
+        assert_eq!(q.record(fail("d")).unwrap(), QuorumStatus::Failed);
+    }
+
+    #[test]
+    fn unwritable_shards_are_refused_with_their_state() {
+        let mut shard = Shard::new(4, "a");
+        for state in [ShardState::ReadOnly, ShardState::Offline] {
+            shard.state = state;
+            let err = WriteQuorum::for_shard(Quorum, &shard).unwrap_err();
+            assert_eq!(err, ReplicationError::ShardNotWritable { shard: 4, state });
+        }
+        shard.state = ShardState::ReadOnly;
+        assert_eq!(
+            WriteQuorum::for_shard(Quorum, &shard).unwrap_err().to_string(),
+            "shard 4 is read-only and takes no writes; route writes only to shards whose \
+             can_write() is true"
+        );
+    }
+}
