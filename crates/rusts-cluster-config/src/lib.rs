@@ -65,7 +65,9 @@ pub use crate::{
     address::AddressProblem,
     config::{ClusterConfig, NodeConfig, MAX_CONFIG_BYTES},
     error::{ConfigError, Location},
-    validate::{ShardList, ValidationError, ValidationWarning, MAX_SHARD_COUNT},
+    validate::{
+        ShardList, ValidationError, ValidationWarning, MAX_REPORTED_ERRORS, MAX_SHARD_COUNT,
+    },
 };
 
 #[cfg(feature = "proptest")]

@@ -18,6 +18,15 @@ use crate::{address::check_address, AddressProblem, ClusterConfig};
 /// [`MAX_CONFIG_BYTES`](crate::MAX_CONFIG_BYTES).
 pub const MAX_SHARD_COUNT: usize = 1 << 18;
 
+/// The most problems [`ClusterConfig::validate`] lists one by one: 1,000.
+///
+/// A broken file can hold millions of problems (a generated list of
+/// 100,000 bad shard ids), and each listed problem copies node ids, so the
+/// list is capped; the problems past the cap (or past 1 MiB of listed text)
+/// are counted in a final [`ValidationError::TooManyProblems`]. Fixing the
+/// listed ones and validating again shows the rest.
+pub const MAX_REPORTED_ERRORS: usize = 1000;
+
 /// Which of a node's two shard lists a problem is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ShardList {
@@ -167,6 +176,17 @@ pub enum ValidationError {
         /// The shards without a primary, ascending.
         shards: Vec<ShardId>,
     },
+    /// More problems than [`MAX_REPORTED_ERRORS`] (or than 1 MiB of text):
+    /// the rest were counted, not listed. Always the last in the list.
+    #[error(
+        "and {omitted} more problem{} not listed (validation lists at most {MAX_REPORTED_ERRORS}); \
+         fix the ones above and validate again",
+        if *omitted == 1 { "" } else { "s" }
+    )]
+    TooManyProblems {
+        /// How many problems were found but not listed.
+        omitted: usize,
+    },
 }
 
 impl ValidationError {
@@ -192,6 +212,7 @@ impl ValidationError {
             ValidationError::DuplicatePrimary { .. } => "duplicate-primary",
             ValidationError::ReplicaOnPrimary { .. } => "replica-on-primary",
             ValidationError::MissingPrimary { .. } => "missing-primary",
+            ValidationError::TooManyProblems { .. } => "too-many-problems",
         }
     }
 }
@@ -334,19 +355,19 @@ impl fmt::Display for ShardsHave<'_> {
 /// time: nodes and shards are indexed once, and no list is scanned inside a
 /// loop over another.
 pub(crate) fn validate(config: &ClusterConfig) -> Vec<ValidationError> {
-    let mut errors = Vec::new();
+    let mut errors = Report::default();
     let nodes = &config.nodes;
 
     if let Err(e) = config.sharding_strategy.validate() {
-        errors.push(e.into());
+        errors.add(|| e.into());
     }
     let shard_count_ok = match config.shard_count {
         0 => {
-            errors.push(ValidationError::ZeroShardCount);
+            errors.add(|| ValidationError::ZeroShardCount);
             false
         }
         n if n > MAX_SHARD_COUNT => {
-            errors.push(ValidationError::ShardCountTooLarge {
+            errors.add(|| ValidationError::ShardCountTooLarge {
                 shard_count: n,
                 max: MAX_SHARD_COUNT,
             });
@@ -355,17 +376,17 @@ pub(crate) fn validate(config: &ClusterConfig) -> Vec<ValidationError> {
         _ => true,
     };
     if config.replication_factor == 0 {
-        errors.push(ValidationError::ZeroReplicationFactor);
+        errors.add(|| ValidationError::ZeroReplicationFactor);
     } else if !nodes.is_empty() && config.replication_factor > nodes.len() {
-        errors.push(ValidationError::ReplicationFactorExceedsNodes {
+        errors.add(|| ValidationError::ReplicationFactorExceedsNodes {
             replication_factor: config.replication_factor,
             nodes: nodes.len(),
         });
     }
     if nodes.is_empty() {
-        errors.push(ValidationError::NoNodes);
+        errors.add(|| ValidationError::NoNodes);
     } else if !nodes.iter().any(|n| n.id == config.node_id) {
-        errors.push(ValidationError::UnknownThisNode {
+        errors.add(|| ValidationError::UnknownThisNode {
             node_id: config.node_id.clone(),
         });
     }
@@ -375,16 +396,59 @@ pub(crate) fn validate(config: &ClusterConfig) -> Vec<ValidationError> {
     if shard_count_ok {
         check_shard_lists(config, &mut errors);
     }
-    errors
+    errors.finish()
 }
 
-fn check_node_ids(config: &ClusterConfig, errors: &mut Vec<ValidationError>) {
+/// The problems found so far, bounded so that no input makes the report
+/// itself exhaust memory.
+///
+/// Most problems copy a node's id (and some an address) into the report,
+/// so without a bound one long id and a long list of bad shards would be
+/// copied once per shard: a 10 KB id and 10,000 out-of-range shards, 40 KB
+/// of TOML, made a 100 MB report. Past [`MAX_REPORTED_ERRORS`] problems or
+/// `MAX_REPORTED_BYTES` of text, problems are counted, not built, and one
+/// [`ValidationError::TooManyProblems`] says how many were left out.
+#[derive(Default)]
+struct Report {
+    errors: Vec<ValidationError>,
+    bytes: usize,
+    omitted: usize,
+}
+
+/// The text the listed problems may hold before the rest are only counted:
+/// 1 MiB, far more than an operator reads.
+const MAX_REPORTED_BYTES: usize = 1 << 20;
+
+impl Report {
+    /// Adds the problem `make` builds, or only counts it once the report is
+    /// full, so that a full report costs no copying.
+    fn add(&mut self, make: impl FnOnce() -> ValidationError) {
+        if self.errors.len() >= MAX_REPORTED_ERRORS || self.bytes >= MAX_REPORTED_BYTES {
+            self.omitted += 1;
+            return;
+        }
+        let error = make();
+        self.bytes += error.to_string().len();
+        self.errors.push(error);
+    }
+
+    fn finish(mut self) -> Vec<ValidationError> {
+        if self.omitted > 0 {
+            self.errors.push(ValidationError::TooManyProblems {
+                omitted: self.omitted,
+            });
+        }
+        self.errors
+    }
+}
+
+fn check_node_ids(config: &ClusterConfig, errors: &mut Report) {
     // Count per id, remembering first appearance so the report follows the
     // file's order.
     let mut counts: HashMap<&str, (usize, usize)> = HashMap::with_capacity(config.nodes.len());
     for (index, node) in config.nodes.iter().enumerate() {
         if node.id.is_empty() {
-            errors.push(ValidationError::EmptyNodeId { index });
+            errors.add(|| ValidationError::EmptyNodeId { index });
             continue;
         }
         counts.entry(&node.id).or_insert((index, 0)).1 += 1;
@@ -395,21 +459,21 @@ fn check_node_ids(config: &ClusterConfig, errors: &mut Vec<ValidationError>) {
         .collect();
     repeated.sort_by_key(|(_, (first, _))| *first);
     for (id, (_, count)) in repeated {
-        errors.push(ValidationError::DuplicateNodeId {
+        errors.add(|| ValidationError::DuplicateNodeId {
             id: id.to_owned(),
             count,
         });
     }
 }
 
-fn check_addresses(config: &ClusterConfig, errors: &mut Vec<ValidationError>) {
+fn check_addresses(config: &ClusterConfig, errors: &mut Report) {
     // Keyed by canonical form, so `DB1:8086` and `db1:08086` are one address.
     let mut owners: HashMap<String, &str> = HashMap::with_capacity(config.nodes.len());
     for node in &config.nodes {
         let canonical = match check_address(&node.address) {
             Ok(canonical) => canonical,
             Err(problem) => {
-                errors.push(ValidationError::InvalidAddress {
+                errors.add(|| ValidationError::InvalidAddress {
                     node: node.id.clone(),
                     address: node.address.clone(),
                     problem,
@@ -418,7 +482,7 @@ fn check_addresses(config: &ClusterConfig, errors: &mut Vec<ValidationError>) {
             }
         };
         match owners.entry(canonical) {
-            Entry::Occupied(other) => errors.push(ValidationError::DuplicateAddress {
+            Entry::Occupied(other) => errors.add(|| ValidationError::DuplicateAddress {
                 address: node.address.clone(),
                 nodes: sorted_pair(other.get(), &node.id),
             }),
@@ -429,7 +493,7 @@ fn check_addresses(config: &ClusterConfig, errors: &mut Vec<ValidationError>) {
     }
 }
 
-fn check_shard_lists(config: &ClusterConfig, errors: &mut Vec<ValidationError>) {
+fn check_shard_lists(config: &ClusterConfig, errors: &mut Report) {
     let shard_count = config.shard_count;
     // Per-shard arrays, bounded by MAX_SHARD_COUNT. `first_primary[s]` is
     // the first node listing shard `s` in `shards`. The stamps hold one plus
@@ -455,14 +519,14 @@ fn check_shard_lists(config: &ClusterConfig, errors: &mut Vec<ValidationError>) 
         for &shard in &node.shards {
             let s = shard as usize;
             if s >= shard_count {
-                errors.push(out_of_range(&node.id, ShardList::Primary, shard));
+                errors.add(|| out_of_range(&node.id, ShardList::Primary, shard));
             } else if primary_stamp[s] == stamp {
-                errors.push(repeated(&node.id, ShardList::Primary, shard));
+                errors.add(|| repeated(&node.id, ShardList::Primary, shard));
             } else {
                 primary_stamp[s] = stamp;
                 match first_primary[s] {
                     None => first_primary[s] = Some(i as u32),
-                    Some(owner) => errors.push(ValidationError::DuplicatePrimary {
+                    Some(owner) => errors.add(|| ValidationError::DuplicatePrimary {
                         shard,
                         nodes: sorted_pair(&config.nodes[owner as usize].id, &node.id),
                     }),
@@ -482,15 +546,15 @@ fn check_shard_lists(config: &ClusterConfig, errors: &mut Vec<ValidationError>) 
         for &shard in &node.replica_shards {
             let s = shard as usize;
             if s >= shard_count {
-                errors.push(out_of_range(&node.id, ShardList::Replica, shard));
+                errors.add(|| out_of_range(&node.id, ShardList::Replica, shard));
             } else if replica_stamp[s] == stamp {
-                errors.push(repeated(&node.id, ShardList::Replica, shard));
+                errors.add(|| repeated(&node.id, ShardList::Replica, shard));
             } else {
                 replica_stamp[s] = stamp;
                 // Compared by position, not id: two nodes sharing an id are
                 // already reported as a duplicate id.
                 if primary_stamp[s] == stamp {
-                    errors.push(ValidationError::ReplicaOnPrimary {
+                    errors.add(|| ValidationError::ReplicaOnPrimary {
                         node: node.id.clone(),
                         shard,
                     });
@@ -503,7 +567,7 @@ fn check_shard_lists(config: &ClusterConfig, errors: &mut Vec<ValidationError>) 
         .map(|s| s as ShardId)
         .collect();
     if !missing.is_empty() {
-        errors.push(ValidationError::MissingPrimary { shards: missing });
+        errors.add(|| ValidationError::MissingPrimary { shards: missing });
     }
 }
 
