@@ -120,15 +120,15 @@ impl<T: Ord> PendingWrites<T> {
         let mut rejected = None;
         // Recording and removing under the same shard lock is what makes
         // the decision reach exactly one caller.
-        let decided = self
-            .entries
-            .remove_if_mut(&id, |_, pending| match pending.quorum.record(ack) {
-                Ok(status) => status.is_decided(),
-                Err(error) => {
-                    rejected = Some(error);
-                    false
-                }
-            });
+        let decided =
+            self.entries
+                .remove_if_mut(&id, |_, pending| match pending.quorum.record(ack) {
+                    Ok(status) => status.is_decided(),
+                    Err(error) => {
+                        rejected = Some(error);
+                        false
+                    }
+                });
         match (decided, rejected) {
             (_, Some(error)) => Err(error),
             (Some((_, pending)), None) => Ok(Some(pending.quorum.into_result())),
@@ -233,7 +233,9 @@ mod tests {
     #[test]
     fn decided_writes_are_returned_by_begin_and_never_kept() {
         let p = PendingWrites::<u64>::new();
-        let r = p.begin(1, WriteQuorum::new(Asynchronous, ["a"]), 10).unwrap();
+        let r = p
+            .begin(1, WriteQuorum::new(Asynchronous, ["a"]), 10)
+            .unwrap();
         assert!(r.unwrap().quorum_reached);
         let r = p.begin(2, WriteQuorum::new(Quorum, Vec::<String>::new()), 10);
         assert!(!r.unwrap().unwrap().quorum_reached);
@@ -268,7 +270,10 @@ mod tests {
             Some(ReplicationError::QuorumNotReached { got: 1, needed: 2 })
         );
         assert_eq!(r.missing_nodes, ["b", "c"]);
-        assert!(p.expire(5).is_empty(), "a clock jumping back expires nothing");
+        assert!(
+            p.expire(5).is_empty(),
+            "a clock jumping back expires nothing"
+        );
         assert_eq!(p.expire(u64::MAX).len(), 1);
         assert!(p.is_empty());
     }

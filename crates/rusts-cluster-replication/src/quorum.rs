@@ -493,7 +493,10 @@ mod tests {
         );
         let r = q.into_result();
         assert_eq!(r.missing_nodes, ["b", "c"]);
-        assert_eq!(r.error(), Some(ReplicationError::QuorumNotReached { got: 1, needed: 2 }));
+        assert_eq!(
+            r.error(),
+            Some(ReplicationError::QuorumNotReached { got: 1, needed: 2 })
+        );
     }
 
     #[test]
@@ -586,7 +589,9 @@ mod tests {
         }
         shard.state = ShardState::ReadOnly;
         assert_eq!(
-            WriteQuorum::for_shard(Quorum, &shard).unwrap_err().to_string(),
+            WriteQuorum::for_shard(Quorum, &shard)
+                .unwrap_err()
+                .to_string(),
             "shard 4 is read-only and takes no writes; route writes only to shards whose \
              can_write() is true"
         );
