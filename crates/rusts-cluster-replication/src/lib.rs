@@ -7,13 +7,28 @@ Use this crate directly in the part of a storage engine that sends writes to
 a shard's copies and collects their answers. Applications that also load the
 cluster description and route keys should use the `rusts-cluster` facade.
 
+Three levels, each built on the one before:
+
+- [`ReplicationProtocol::check_quorum`] decides a write from all its answers
+  at once.
+- [`WriteQuorum`] is fed the answers one by one, checks that each comes from
+  a copy the write was sent to, and says the outcome the moment it is
+  certain ([`QuorumStatus`]). `check_quorum` counts with it, so the two
+  never disagree.
+- [`PendingWrites`] is the table of in-flight writes that network threads
+  complete concurrently: each write's outcome goes to exactly one caller,
+  from the answer that decided it or from [`PendingWrites::expire`] at its
+  deadline. `docs/replication.md` shows the write path that uses it.
+
 The design decision that shapes this crate is that **a quorum counts distinct
 copies against the copies the write was sent to**, never against the answers
 that happened to arrive. A copy that never answers counts as a failure, and a
 copy that answers twice counts once (its first answer wins). Both are
 mistakes other systems have shipped: counting received answers lets a write
 "succeed" when most copies are silent, and counting duplicates lets one node
-form a quorum alone.
+form a quorum alone. An answer from a node that holds no copy is refused,
+and a shard that is moving a copy needs one success more
+(`docs/decisions/0007-moving-shards-need-one-more-ack.md`).
 
 # Example
 

@@ -122,6 +122,24 @@ mod tests {
     }
 
     #[test]
+    fn replication_errors_without_a_variant_keep_their_message() {
+        let foreign = ReplicationError::UnexpectedNode {
+            node: "z".into(),
+            expected: vec!["a".into()],
+        };
+        assert_eq!(
+            ClusterError::from(foreign).to_string(),
+            "replication failed: ack from node \"z\" rejected: the write was sent to [\"a\"] \
+             only; route each ack to the write it answers"
+        );
+        let busy = ReplicationError::WriteIdInFlight { id: 3 };
+        assert!(matches!(
+            ClusterError::from(busy),
+            ClusterError::ReplicationFailed(text) if text.starts_with("write id 3 is already in flight")
+        ));
+    }
+
+    #[test]
     fn config_errors_carry_their_causes_into_the_message() {
         let io = ClusterConfig::from_file("/nonexistent/cluster.toml").unwrap_err();
         let ClusterError::Configuration(text) = ClusterError::from(io) else {

@@ -10,7 +10,7 @@ its own that can be depended on alone:
 | module | crate | what it does |
 |---|---|---|
 | [`sharding`] | `rusts-cluster-sharding` | maps a key (measurement, series id, timestamp) to a shard; describes a shard and its state |
-| [`replication`] | `rusts-cluster-replication` | how many copies must acknowledge a write, and whether they did |
+| [`replication`] | `rusts-cluster-replication` | how many copies must acknowledge a write, and whether they did; the incremental quorum and the table of in-flight writes |
 | [`config`] | `rusts-cluster-config` | loads, validates (naming every problem) and saves the TOML cluster description |
 | [`routing`] | `rusts-cluster-routing` | a lock-free concurrent router from key to shard to nodes |
 
@@ -65,7 +65,8 @@ pub use rusts_cluster_config::{
     ValidationWarning, MAX_CONFIG_BYTES, MAX_SHARD_COUNT,
 };
 pub use rusts_cluster_replication::{
-    ReplicationAck, ReplicationError, ReplicationMode, ReplicationProtocol, ReplicationResult,
+    PendingWrites, QuorumStatus, ReplicationAck, ReplicationError, ReplicationMode,
+    ReplicationProtocol, ReplicationResult, WriteQuorum,
 };
 pub use rusts_cluster_routing::{RoutingError, ShardHandle, ShardRouter};
 pub use rusts_cluster_sharding::{
@@ -79,9 +80,9 @@ pub use crate::error::{ClusterError, Result};
 /// `use rusts_cluster::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ClusterConfig, ClusterError, NodeConfig, ReplicationAck, ReplicationMode,
-        ReplicationProtocol, Shard, ShardKey, ShardKeyRef, ShardRouter, ShardState,
-        ShardingStrategy,
+        ClusterConfig, ClusterError, NodeConfig, PendingWrites, QuorumStatus, ReplicationAck,
+        ReplicationMode, ReplicationProtocol, Shard, ShardKey, ShardKeyRef, ShardRouter,
+        ShardState, ShardingStrategy, WriteQuorum,
     };
 }
 
