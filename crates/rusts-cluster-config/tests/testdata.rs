@@ -11,8 +11,9 @@
 //! - `testdata/invalid/*.toml` declare `# rule: <what the file breaks>`,
 //!   `# expect: <codes>` (the
 //!   [`ValidationError::code`](rusts_cluster_config::ValidationError::code)
-//!   values in order, or `parse` for a file that
-//!   [`ClusterConfig::from_toml`] must refuse) and
+//!   values in order, `code*N` for N in a row, `parse` for a file that
+//!   [`ClusterConfig::from_toml`] must refuse, or `not-utf8` for bytes that
+//!   [`ClusterConfig::from_file`] must refuse) and
 //!   `# expect-message: <text>` that the error's message must contain.
 //!
 //! No validation rule depends on the sharding strategy or the replication
@@ -36,11 +37,11 @@ use rusts_cluster_sharding::ShardingStrategy;
 /// fixture deleted or moved by mistake fails the test instead of shrinking
 /// it.
 const MIN_VALID_FILES: usize = 7;
-const MIN_INVALID_FILES: usize = 44;
+const MIN_INVALID_FILES: usize = 59;
 
 /// Every `ValidationError` code, which the invalid fixtures together must
 /// cover.
-const ALL_ERROR_CODES: [&str; 16] = [
+const ALL_ERROR_CODES: [&str; 17] = [
     "no-nodes",
     "unknown-this-node",
     "empty-node-id",
@@ -57,6 +58,7 @@ const ALL_ERROR_CODES: [&str; 16] = [
     "duplicate-primary",
     "replica-on-primary",
     "missing-primary",
+    "too-many-problems",
 ];
 
 /// Every `ValidationWarning` code, which the valid fixtures together must
@@ -220,6 +222,22 @@ fn malformed_headers_are_refused() {
             "header line below the header",
             format!("{full}{body}# expect: parse\n"),
         ),
+        (
+            "repeat of one",
+            full.replace("no-nodes", "no-nodes*1") + body,
+        ),
+        (
+            "repeat not a number",
+            full.replace("no-nodes", "no-nodes*x") + body,
+        ),
+        (
+            "repeat without a code",
+            full.replace("no-nodes", "*3") + body,
+        ),
+        (
+            "not-utf8 with codes",
+            full.replace("no-nodes", "not-utf8, no-nodes") + body,
+        ),
     ];
     for (what, text) in invalid_cases {
         assert!(
@@ -227,6 +245,17 @@ fn malformed_headers_are_refused() {
             "invalid header with {what} was accepted:\n{text}"
         );
     }
+    assert_eq!(
+        expected_failure(&full.replace("no-nodes", "no-nodes*3, missing-primary")),
+        Ok(Expected {
+            codes: Some(
+                ["no-nodes", "no-nodes", "no-nodes", "missing-primary"]
+                    .map(String::from)
+                    .to_vec()
+            ),
+            message: "m".to_owned(),
+        })
+    );
     assert_eq!(
         expected_failure(&format!("{full}#\n# Prose: with a colon.\n{body}")),
         Ok(Expected {
@@ -325,8 +354,20 @@ struct Expected {
 }
 
 fn check_invalid(path: &Path, seen: &mut BTreeSet<String>) -> Result<(), String> {
-    let text = read(path)?;
+    // The header of a file that is not UTF-8 is read from its bytes as far
+    // as they are text.
+    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let text = String::from_utf8_lossy(&bytes);
     let expected = expected_failure(&text)?;
+    if expected.codes.as_deref() == Some(&["not-utf8".to_owned()]) {
+        return match ClusterConfig::from_file(path) {
+            Err(ref e @ ConfigError::NotUtf8 { .. }) => contains(&e.to_string(), &expected.message),
+            other => Err(format!("expected a not-UTF-8 error, got {other:?}")),
+        };
+    }
+    if std::str::from_utf8(&bytes).is_err() {
+        return Err("not UTF-8, but the header does not say `# expect: not-utf8`".to_owned());
+    }
     let parsed = ClusterConfig::from_toml(&text);
     let Some(codes) = expected.codes else {
         let err = match parsed {
@@ -469,6 +510,9 @@ fn expected_failure(text: &str) -> Result<Expected, String> {
     if codes.iter().any(|c| c == "none") {
         return Err("`# expect: none` in an invalid fixture".to_owned());
     }
+    if codes.len() > 1 && codes.iter().any(|c| c == "not-utf8") {
+        return Err(format!("`not-utf8` mixed with other codes in `{value}`"));
+    }
     if codes == ["parse"] {
         return Ok(Expected {
             codes: None,
@@ -536,21 +580,30 @@ fn header_line(line: &str) -> Option<(&str, &str)> {
     (key == "rule" || key.starts_with("expect")).then(|| (key, value.trim()))
 }
 
-/// A comma-separated list of kebab-case codes.
+/// A comma-separated list of kebab-case codes, each optionally followed by
+/// `*N` (N from 2 to 100,000) for N of them in a row.
 fn codes(value: &str) -> Result<Vec<String>, String> {
-    value
-        .split(',')
-        .map(str::trim)
-        .map(|code| {
-            if !code.is_empty()
-                && code
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            {
-                Ok(code.to_owned())
-            } else {
-                Err(format!("`{code}` in `{value}` is not a kebab-case code"))
-            }
-        })
-        .collect()
+    let mut codes = Vec::new();
+    for item in value.split(',').map(str::trim) {
+        let (code, times) = match item.split_once('*') {
+            None => (item, 1),
+            Some((code, n)) => match n.parse::<usize>() {
+                Ok(n) if (2..=100_000).contains(&n) => (code, n),
+                _ => {
+                    return Err(format!(
+                        "`{item}` in `{value}`: `*N` needs N from 2 to 100000"
+                    ))
+                }
+            },
+        };
+        if code.is_empty()
+            || !code
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(format!("`{code}` in `{value}` is not a kebab-case code"));
+        }
+        codes.extend(std::iter::repeat_n(code.to_owned(), times));
+    }
+    Ok(codes)
 }
