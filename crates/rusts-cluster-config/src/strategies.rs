@@ -107,3 +107,44 @@ pub fn valid_config() -> impl Strategy<Value = ClusterConfig> {
             })
         })
 }
+
+/// A valid cluster of `nodes` nodes (`node0`, `node1`, ...) and `shards`
+/// shards, shard `s` having its primary on node `s % nodes` and its
+/// `replication_factor - 1` replicas on the nodes after it: the fixed,
+/// balanced layout that tests and benchmarks use at any size.
+///
+/// `node_id` is `node0`. Valid whenever `1 <= replication_factor <= nodes`
+/// and `shards` is between 1 and [`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT).
+///
+/// ```
+/// use rusts_cluster_config::strategies::round_robin_cluster;
+///
+/// let config = round_robin_cluster(4096, 256, 3);
+/// assert!(config.validate().is_ok() && config.warnings().is_empty());
+/// ```
+pub fn round_robin_cluster(
+    shards: usize,
+    nodes: usize,
+    replication_factor: usize,
+) -> ClusterConfig {
+    let mut config = ClusterConfig::single_node("node0", "10.0.0.1:8086");
+    config.shard_count = shards;
+    config.replication_factor = replication_factor;
+    config.nodes = (0..nodes)
+        .map(|i| {
+            NodeConfig::new(
+                format!("node{i}"),
+                format!("10.{}.{}.{}:8086", i / 62500, i / 250 % 250, i % 250 + 1),
+            )
+        })
+        .collect();
+    for s in 0..shards {
+        config.nodes[s % nodes].shards.push(s as ShardId);
+        for copy in 1..replication_factor {
+            config.nodes[(s + copy) % nodes]
+                .replica_shards
+                .push(s as ShardId);
+        }
+    }
+    config
+}

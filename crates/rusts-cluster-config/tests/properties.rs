@@ -164,28 +164,11 @@ proptest! {
 /// `from_file` will read, and it loads back valid.
 #[test]
 fn largest_cluster_fits_the_file_limit() {
-    use rusts_cluster_config::{NodeConfig, MAX_CONFIG_BYTES, MAX_SHARD_COUNT};
+    use rusts_cluster_config::{
+        strategies::round_robin_cluster, MAX_CONFIG_BYTES, MAX_SHARD_COUNT,
+    };
 
-    let nodes = 256;
-    let mut config = ClusterConfig::single_node("node0", "10.0.0.1:8086");
-    config.shard_count = MAX_SHARD_COUNT;
-    config.replication_factor = 3;
-    config.nodes = (0..nodes)
-        .map(|i| {
-            NodeConfig::new(
-                format!("node{i}"),
-                format!("10.0.{}.{}:8086", i / 250, i % 250 + 1),
-            )
-        })
-        .collect();
-    for s in 0..MAX_SHARD_COUNT {
-        config.nodes[s % nodes].shards.push(s as u32);
-        for copy in 1..3 {
-            config.nodes[(s + copy) % nodes]
-                .replica_shards
-                .push(s as u32);
-        }
-    }
+    let config = round_robin_cluster(MAX_SHARD_COUNT, 256, 3);
     let text = config.to_toml().unwrap();
     assert!(
         (text.len() as u64) < MAX_CONFIG_BYTES,

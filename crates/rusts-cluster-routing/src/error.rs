@@ -18,4 +18,17 @@ pub enum RoutingError {
         /// The router's shard count.
         shard_count: u32,
     },
+    /// No node has this id.
+    #[error("node \"{node_id}\" is not in the cluster config; use one of the ids under [[nodes]]")]
+    NodeNotFound {
+        /// The id asked for.
+        node_id: String,
+    },
+    /// A batch passed to `route_batch` has more keys than its `u32` key
+    /// indices can count.
+    #[error("a batch of {keys} keys is too large to route at once; split it into batches of at most 4294967295 keys")]
+    BatchTooLarge {
+        /// The batch's length.
+        keys: usize,
+    },
 }

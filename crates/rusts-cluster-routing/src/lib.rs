@@ -62,9 +62,13 @@ assert!(!router.route(&ShardKey::new("cpu", 6, 0))?.can_write());
 #![forbid(unsafe_code)]
 
 pub use crate::{
+    batch::{BatchRoute, ShardGroup},
     error::RoutingError,
-    router::{ShardHandle, ShardRouter},
+    reader::RouterReader,
+    router::{ShardHandle, ShardRouter, ShardView},
 };
 
+mod batch;
 mod error;
+mod reader;
 mod router;

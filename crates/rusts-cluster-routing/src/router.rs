@@ -3,42 +3,78 @@ use std::{fmt, ops::Deref, sync::Arc};
 use arc_swap::{ArcSwap, Guard};
 use fxhash::FxHashMap;
 use rusts_cluster_config::ClusterConfig;
-use rusts_cluster_sharding::{Shard, ShardId, ShardKeyRef, ShardState, ShardingStrategy};
+use rusts_cluster_sharding::{
+    Shard, ShardId, ShardKeyRef, ShardMapper, ShardState, ShardingStrategy,
+};
 
-use crate::RoutingError;
+use crate::{
+    batch::{self, BatchRoute},
+    reader::RouterReader,
+    RoutingError,
+};
 
-/// An immutable shard table, indexed by shard id. Readers only read it; a
-/// change builds a new one.
+/// The cluster's layout, fixed when the router is built: the nodes and which
+/// nodes hold a copy of each shard. Every snapshot shares one.
 #[derive(Debug)]
-struct Snapshot {
-    /// `shards[id]` is shard `id`. The `Arc`s let a new snapshot share every
-    /// shard that did not change.
-    shards: Vec<Arc<Shard>>,
+pub(crate) struct Topology {
+    /// Node ids, sorted. A node's position here is its index in every other
+    /// per-node table.
+    pub(crate) node_ids: Vec<String>,
+    /// Node id to node index.
+    index: FxHashMap<String, u32>,
+    /// The copies of shard `s` are
+    /// `copy_nodes[copy_start[s]..copy_start[s + 1]]`: the primary's node
+    /// index first, then the replicas' in node-id order.
+    copy_start: Vec<u32>,
+    copy_nodes: Vec<u32>,
+    /// The shards each node is primary for, ascending, by node index.
+    primaries: Vec<Vec<ShardId>>,
+    /// The shards each node holds a copy of, ascending, by node index.
+    held: Vec<Vec<ShardId>>,
 }
 
-/// The shards one node holds, ascending. Topology is fixed when the router is
-/// built, so this index lives outside the snapshot.
-#[derive(Debug, Default)]
-struct NodeShards {
-    primaries: Vec<ShardId>,
-    all: Vec<ShardId>,
+impl Topology {
+    /// The node indices of shard `shard`'s copies, primary first.
+    #[inline]
+    pub(crate) fn copies(&self, shard: usize) -> &[u32] {
+        let start = self.copy_start[shard] as usize;
+        let end = self.copy_start[shard + 1] as usize;
+        &self.copy_nodes[start..end]
+    }
+
+    pub(crate) fn node_index(&self, node_id: &str) -> Option<u32> {
+        self.index.get(node_id).copied()
+    }
+}
+
+/// An immutable view of everything that changes at run time, indexed by
+/// shard id and node index. Readers only read it; a change builds a new one.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    pub(crate) topology: Arc<Topology>,
+    /// `shards[id]` is shard `id`. The `Arc`s let a new snapshot share every
+    /// shard that did not change.
+    pub(crate) shards: Vec<Arc<Shard>>,
+    /// Whether each node (by index) is available; all are at first.
+    pub(crate) node_up: Vec<bool>,
 }
 
 /// A concurrent router from keys to shards, for one node of a cluster.
 ///
 /// Build it with [`from_config`](Self::from_config), share it between threads
 /// (`ShardRouter` is `Send + Sync`; wrap it in an `Arc`), and call
-/// [`route`](Self::route) from all of them. Shard states change with
-/// [`set_shard_state`](Self::set_shard_state), concurrently with routing.
+/// [`route`](Self::route) or [`route_batch`](Self::route_batch) from all of
+/// them; a thread that routes in a loop keeps a [`reader`](Self::reader).
+/// Shard states change with [`set_shard_state`](Self::set_shard_state) and
+/// node availability with [`set_node_available`](Self::set_node_available),
+/// concurrently with routing.
 ///
 /// The shards, their nodes and the strategy are fixed when the router is
 /// built; to change the topology, build a router from the new config.
 pub struct ShardRouter {
-    strategy: ShardingStrategy,
-    num_shards: u32,
+    mapper: ShardMapper,
     node_id: String,
     table: ArcSwap<Snapshot>,
-    nodes: FxHashMap<String, NodeShards>,
 }
 
 /// A cheap handle to one shard of a router's snapshot: it dereferences to the
@@ -52,6 +88,32 @@ pub struct ShardRouter {
 pub struct ShardHandle {
     snapshot: Guard<Arc<Snapshot>>,
     index: u32,
+}
+
+impl ShardHandle {
+    /// A borrowed view of the shard, with the node availability seen when
+    /// the handle was taken.
+    #[inline]
+    pub fn view(&self) -> ShardView<'_> {
+        ShardView {
+            snapshot: &self.snapshot,
+            index: self.index,
+        }
+    }
+
+    /// Whether a write to this shard can go ahead now: its state takes
+    /// writes and its primary is not marked down. See
+    /// [`ShardView::accepts_writes`].
+    #[inline]
+    pub fn accepts_writes(&self) -> bool {
+        self.view().accepts_writes()
+    }
+
+    /// The copies of this shard on nodes marked down, primary first. See
+    /// [`ShardView::down_copies`].
+    pub fn down_copies(&self) -> impl Iterator<Item = &str> + '_ {
+        self.view().down_copies()
+    }
 }
 
 impl Deref for ShardHandle {
@@ -69,12 +131,68 @@ impl fmt::Debug for ShardHandle {
     }
 }
 
+/// A borrowed view of one shard in a router's snapshot: what
+/// [`RouterReader::route`] and [`BatchRoute`] groups give. It dereferences to
+/// the [`Shard`] and also knows which of its copies are on nodes marked down
+/// ([`ShardRouter::set_node_available`]).
+#[derive(Clone, Copy)]
+pub struct ShardView<'a> {
+    pub(crate) snapshot: &'a Snapshot,
+    pub(crate) index: u32,
+}
+
+impl<'a> ShardView<'a> {
+    /// The shard.
+    #[inline]
+    pub fn shard(&self) -> &'a Shard {
+        &self.snapshot.shards[self.index as usize]
+    }
+
+    /// Whether a write to this shard can go ahead now: the shard's state
+    /// takes writes ([`Shard::can_write`]) and its primary is not marked
+    /// down. When it is `false`, fail the write at once rather than wait for
+    /// a timeout.
+    #[inline]
+    pub fn accepts_writes(&self) -> bool {
+        let primary = self.snapshot.topology.copies(self.index as usize)[0];
+        self.shard().can_write() && self.snapshot.node_up[primary as usize]
+    }
+
+    /// The ids of this shard's copies on nodes marked down: the primary
+    /// first if it is down, then replicas in node-id order. Empty when every
+    /// copy's node is available.
+    pub fn down_copies(&self) -> impl Iterator<Item = &'a str> + 'a {
+        let snapshot = self.snapshot;
+        snapshot
+            .topology
+            .copies(self.index as usize)
+            .iter()
+            .filter(move |&&node| !snapshot.node_up[node as usize])
+            .map(move |&node| snapshot.topology.node_ids[node as usize].as_str())
+    }
+}
+
+impl Deref for ShardView<'_> {
+    type Target = Shard;
+
+    #[inline]
+    fn deref(&self) -> &Shard {
+        self.shard()
+    }
+}
+
+impl fmt::Debug for ShardView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.shard(), f)
+    }
+}
+
 impl fmt::Debug for ShardRouter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ShardRouter")
             .field("node_id", &self.node_id)
-            .field("strategy", &self.strategy)
-            .field("num_shards", &self.num_shards)
+            .field("strategy", &self.mapper.strategy())
+            .field("num_shards", &self.mapper.shard_count())
             .finish_non_exhaustive()
     }
 }
@@ -84,8 +202,9 @@ impl ShardRouter {
     /// validating the config.
     ///
     /// Runs in time linear in the nodes, the listed shards and the shard
-    /// count: each list is read once. Each shard's replicas are sorted by
-    /// node id, so the order of nodes in the file never changes routing.
+    /// count: each list is read a constant number of times, and the only sort
+    /// is of the node ids. Each shard's replicas are in node-id order, so the
+    /// order of nodes in the file never changes routing.
     ///
     /// # Errors
     ///
@@ -104,52 +223,20 @@ impl ShardRouter {
     pub fn from_config(config: &ClusterConfig) -> Result<Self, RoutingError> {
         config.validate()?;
         // Validation guarantees: 1 <= shard_count <= MAX_SHARD_COUNT (so it
-        // fits u32), every listed id is in range, and every shard has
-        // exactly one primary.
-        let shard_count = config.shard_count;
-        let mut primary_of = vec![0usize; shard_count];
-        for (i, node) in config.nodes.iter().enumerate() {
-            for &s in &node.shards {
-                primary_of[s as usize] = i;
-            }
-        }
-        let mut shards: Vec<Shard> = primary_of
-            .iter()
-            .enumerate()
-            .map(|(id, &p)| {
-                let node = &config.nodes[p];
-                let mut shard = Shard::new(id as ShardId, node.id.clone());
-                shard.address = Some(node.address.clone());
-                shard
-            })
-            .collect();
-        let mut nodes = FxHashMap::default();
-        for node in &config.nodes {
-            for &s in &node.replica_shards {
-                shards[s as usize].replicas.push(node.id.clone());
-            }
-            let mut primaries = node.shards.clone();
-            primaries.sort_unstable();
-            let mut all: Vec<ShardId> = node
-                .shards
-                .iter()
-                .chain(&node.replica_shards)
-                .copied()
-                .collect();
-            all.sort_unstable();
-            nodes.insert(node.id.clone(), NodeShards { primaries, all });
-        }
-        for shard in &mut shards {
-            shard.replicas.sort_unstable();
-        }
+        // fits u32), node ids are distinct, every listed id is in range,
+        // every shard has exactly one primary, and no node lists a shard
+        // twice or as both primary and replica. Node indices fit u32 because
+        // the file size limit bounds the node count far below it.
+        let (topology, shards) = build(config);
+        let node_up = vec![true; topology.node_ids.len()];
         Ok(ShardRouter {
-            strategy: config.sharding_strategy,
-            num_shards: shard_count as u32,
+            mapper: ShardMapper::new(config.sharding_strategy, config.shard_count as u32),
             node_id: config.node_id.clone(),
             table: ArcSwap::from_pointee(Snapshot {
-                shards: shards.into_iter().map(Arc::new).collect(),
+                topology: Arc::new(topology),
+                shards,
+                node_up,
             }),
-            nodes,
         })
     }
 
@@ -181,11 +268,62 @@ impl ShardRouter {
     /// ```
     #[inline]
     pub fn route<'k>(&self, key: impl Into<ShardKeyRef<'k>>) -> Result<ShardHandle, RoutingError> {
-        let shard = self.strategy.compute_shard(key, self.num_shards);
+        let shard = self.mapper.compute_shard(key);
         self.get_shard(shard).ok_or(RoutingError::ShardNotFound {
             shard,
-            shard_count: self.num_shards,
+            shard_count: self.mapper.shard_count(),
         })
+    }
+
+    /// Routes a batch of keys with one snapshot load, grouping the keys'
+    /// indices by shard, in shard-id order.
+    ///
+    /// `keys` may be a slice of [`ShardKey`](rusts_cluster_sharding::ShardKey)s
+    /// or of borrowed [`ShardKeyRef`]s. Every key is in exactly one group;
+    /// a group whose shard cannot take writes is still returned, and says so
+    /// ([`ShardView::accepts_writes`]), so no key is dropped silently. All
+    /// groups see the same snapshot.
+    ///
+    /// Allocates the output only (a few arrays: one entry per key, one per
+    /// shard touched, and scratch space proportional to the batch or to the
+    /// shard count), never per key. The cost is linear in the batch, plus the
+    /// shard count when the batch is at least an eighth of it.
+    ///
+    /// # Errors
+    ///
+    /// [`RoutingError::BatchTooLarge`] for a batch of more than `u32::MAX`
+    /// keys (split it).
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    /// use rusts_cluster_routing::ShardRouter;
+    /// use rusts_cluster_sharding::{ShardKey, ShardState};
+    ///
+    /// let router = ShardRouter::from_config(&ClusterConfig::single_node("n1", "10.0.0.1:8086"))?;
+    /// router.set_shard_state(3, ShardState::ReadOnly)?;
+    /// let keys = [ShardKey::new("cpu", 3, 0), ShardKey::new("cpu", 1, 0), ShardKey::new("cpu", 19, 0)];
+    /// let batch = router.route_batch(&keys)?;
+    /// let groups: Vec<_> = batch
+    ///     .groups()
+    ///     .map(|g| (g.shard().id, g.key_indices().to_vec(), g.shard().accepts_writes()))
+    ///     .collect();
+    /// // BySeries over 16 shards: series 1 is shard 1; series 3 and 19 are shard 3, read-only.
+    /// assert_eq!(groups, [(1, vec![1], true), (3, vec![0, 2], false)]);
+    /// assert_eq!(batch.shard_of(2), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn route_batch<'k, K>(&self, keys: &'k [K]) -> Result<BatchRoute, RoutingError>
+    where
+        &'k K: Into<ShardKeyRef<'k>>,
+    {
+        batch::route_batch(&self.mapper, self.table.load(), keys)
+    }
+
+    /// A reader for one thread: routes single keys without the per-call
+    /// snapshot load, and sees state and availability changes on its next
+    /// call. See [`RouterReader`].
+    pub fn reader(&self) -> RouterReader<'_> {
+        RouterReader::new(&self.mapper, &self.table)
     }
 
     /// The shard with id `id`, if there is one.
@@ -205,7 +343,7 @@ impl ShardRouter {
     /// Every shard, sorted by id.
     pub fn all_shards(&self) -> Vec<ShardHandle> {
         let snapshot = self.table.load_full();
-        (0..self.num_shards)
+        (0..self.mapper.shard_count())
             .map(|id| handle(&snapshot, id))
             .collect()
     }
@@ -227,13 +365,13 @@ impl ShardRouter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn shards_for_node(&self, node_id: &str) -> Vec<ShardHandle> {
-        self.handles(self.nodes.get(node_id).map(|n| n.all.as_slice()))
+        self.handles(node_id, |topology, node| &topology.held[node])
     }
 
     /// The shards `node_id` is primary for, sorted by id. An unknown node is
     /// primary for none.
     pub fn primary_shards_for_node(&self, node_id: &str) -> Vec<ShardHandle> {
-        self.handles(self.nodes.get(node_id).map(|n| n.primaries.as_slice()))
+        self.handles(node_id, |topology, node| &topology.primaries[node])
     }
 
     /// The shards this node holds, as primary or replica, sorted by id.
@@ -260,16 +398,12 @@ impl ShardRouter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn is_primary_for(&self, id: ShardId) -> bool {
-        self.nodes
-            .get(&self.node_id)
-            .is_some_and(|n| n.primaries.binary_search(&id).is_ok())
+        self.local_contains(id, |topology, node| &topology.primaries[node])
     }
 
     /// Whether this node holds a copy of shard `id`, as primary or replica.
     pub fn holds_shard(&self, id: ShardId) -> bool {
-        self.nodes
-            .get(&self.node_id)
-            .is_some_and(|n| n.all.binary_search(&id).is_ok())
+        self.local_contains(id, |topology, node| &topology.held[node])
     }
 
     /// The id of the node this router runs on.
@@ -279,12 +413,12 @@ impl ShardRouter {
 
     /// The sharding strategy.
     pub fn strategy(&self) -> ShardingStrategy {
-        self.strategy
+        self.mapper.strategy()
     }
 
     /// The number of shards.
     pub fn shard_count(&self) -> u32 {
-        self.num_shards
+        self.mapper.shard_count()
     }
 
     /// Sets the state of shard `id`. Routes that start after this returns see
@@ -314,10 +448,10 @@ impl ShardRouter {
     /// ```
     pub fn set_shard_state(&self, id: ShardId, state: ShardState) -> Result<(), RoutingError> {
         let index = id as usize;
-        if index >= self.num_shards as usize {
+        if index >= self.mapper.shard_count() as usize {
             return Err(RoutingError::ShardNotFound {
                 shard: id,
-                shard_count: self.num_shards,
+                shard_count: self.mapper.shard_count(),
             });
         }
         if self.table.load().shards[index].state == state {
@@ -330,16 +464,186 @@ impl ShardRouter {
                 shard.state = state;
                 shards[index] = Arc::new(shard);
             }
-            Snapshot { shards }
+            Snapshot {
+                topology: Arc::clone(&current.topology),
+                shards,
+                node_up: current.node_up.clone(),
+            }
         });
         Ok(())
     }
 
-    fn handles(&self, ids: Option<&[ShardId]>) -> Vec<ShardHandle> {
-        let Some(ids) = ids else { return Vec::new() };
-        let snapshot = self.table.load_full();
-        ids.iter().map(|&id| handle(&snapshot, id)).collect()
+    /// Marks node `node_id` available or down. Routes and plans that start
+    /// after this returns skip its copies for reads and report them in
+    /// [`ShardView::down_copies`]; a shard whose primary is down no longer
+    /// [accepts writes](ShardView::accepts_writes).
+    ///
+    /// Like [`set_shard_state`](Self::set_shard_state), it builds a new
+    /// snapshot in O(shards), and concurrent calls never lose each other's
+    /// changes. The caller's failure detector decides; the router records.
+    ///
+    /// # Errors
+    ///
+    /// [`RoutingError::NodeNotFound`] when no node has this id.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    /// use rusts_cluster_routing::ShardRouter;
+    /// use rusts_cluster_sharding::ShardKey;
+    ///
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let router = ShardRouter::from_config(&config)?;
+    /// router.set_node_available("node1", false)?;
+    /// // Series 2 is shard 2: primary node1 (down), replica node2.
+    /// let shard = router.route(&ShardKey::new("cpu", 2, 0))?;
+    /// assert!(!shard.accepts_writes());
+    /// assert_eq!(shard.down_copies().collect::<Vec<_>>(), ["node1"]);
+    /// assert!(router.set_node_available("node9", false).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_node_available(&self, node_id: &str, available: bool) -> Result<(), RoutingError> {
+        let snapshot = self.table.load();
+        let Some(node) = snapshot.topology.node_index(node_id) else {
+            return Err(RoutingError::NodeNotFound {
+                node_id: node_id.to_owned(),
+            });
+        };
+        let node = node as usize;
+        if snapshot.node_up[node] == available {
+            return Ok(());
+        }
+        drop(snapshot);
+        self.table.rcu(|current| {
+            let mut node_up = current.node_up.clone();
+            node_up[node] = available;
+            Snapshot {
+                topology: Arc::clone(&current.topology),
+                shards: current.shards.clone(),
+                node_up,
+            }
+        });
+        Ok(())
     }
+
+    /// Whether node `node_id` is available (not marked down), or `None` for
+    /// a node that is not in the cluster.
+    pub fn is_node_available(&self, node_id: &str) -> Option<bool> {
+        let snapshot = self.table.load();
+        let node = snapshot.topology.node_index(node_id)?;
+        Some(snapshot.node_up[node as usize])
+    }
+
+    /// Whether this node's list (primaries or held shards) has `id`.
+    fn local_contains(&self, id: ShardId, list: impl Fn(&Topology, usize) -> &[ShardId]) -> bool {
+        let snapshot = self.table.load();
+        let topology = &snapshot.topology;
+        topology
+            .node_index(&self.node_id)
+            .is_some_and(|node| list(topology, node as usize).binary_search(&id).is_ok())
+    }
+
+    fn handles(
+        &self,
+        node_id: &str,
+        list: impl Fn(&Topology, usize) -> &[ShardId],
+    ) -> Vec<ShardHandle> {
+        let snapshot = self.table.load_full();
+        let Some(node) = snapshot.topology.node_index(node_id) else {
+            return Vec::new();
+        };
+        list(&snapshot.topology, node as usize)
+            .iter()
+            .map(|&id| handle(&snapshot, id))
+            .collect()
+    }
+}
+
+/// Builds the topology and the initial shards from a validated config,
+/// reading each list a constant number of times.
+fn build(config: &ClusterConfig) -> (Topology, Vec<Arc<Shard>>) {
+    let shard_count = config.shard_count;
+    // Node indices in id order: sorting the nodes (not the shards) is what
+    // makes replica order independent of the file's node order.
+    let mut order: Vec<usize> = (0..config.nodes.len()).collect();
+    order.sort_unstable_by(|&a, &b| config.nodes[a].id.cmp(&config.nodes[b].id));
+    let nodes: Vec<_> = order.iter().map(|&i| &config.nodes[i]).collect();
+
+    let mut primary_of = vec![0u32; shard_count];
+    let mut replica_count = vec![0u32; shard_count];
+    for (index, node) in nodes.iter().enumerate() {
+        for &s in &node.shards {
+            primary_of[s as usize] = index as u32;
+        }
+        for &s in &node.replica_shards {
+            replica_count[s as usize] += 1;
+        }
+    }
+    // The copies of shard s start at copy_start[s]: a counting sort by shard.
+    let mut copy_start = Vec::with_capacity(shard_count + 1);
+    let mut next = 0u32;
+    for &replicas in &replica_count {
+        copy_start.push(next);
+        next += 1 + replicas;
+    }
+    copy_start.push(next);
+    let mut copy_nodes = vec![0u32; next as usize];
+    // `cursor[s]` is where shard s's next replica goes, after its primary.
+    // Reusing `replica_count` as the cursors saves an allocation.
+    let mut cursor = replica_count;
+    for s in 0..shard_count {
+        copy_nodes[copy_start[s] as usize] = primary_of[s];
+        cursor[s] = copy_start[s] + 1;
+    }
+    // Nodes in id order, so each shard's replicas come out in id order.
+    for (index, node) in nodes.iter().enumerate() {
+        for &s in &node.replica_shards {
+            let slot = &mut cursor[s as usize];
+            copy_nodes[*slot as usize] = index as u32;
+            *slot += 1;
+        }
+    }
+
+    // Walking shards in id order fills the per-node lists already sorted.
+    let mut primaries: Vec<Vec<ShardId>> = nodes
+        .iter()
+        .map(|n| Vec::with_capacity(n.shards.len()))
+        .collect();
+    let mut held: Vec<Vec<ShardId>> = nodes
+        .iter()
+        .map(|n| Vec::with_capacity(n.shards.len() + n.replica_shards.len()))
+        .collect();
+    let mut shards = Vec::with_capacity(shard_count);
+    for s in 0..shard_count {
+        let copies = &copy_nodes[copy_start[s] as usize..copy_start[s + 1] as usize];
+        let primary = nodes[copies[0] as usize];
+        primaries[copies[0] as usize].push(s as ShardId);
+        for &node in copies {
+            held[node as usize].push(s as ShardId);
+        }
+        let mut shard = Shard::new(s as ShardId, primary.id.clone());
+        shard.address = Some(primary.address.clone());
+        shard.replicas = copies[1..]
+            .iter()
+            .map(|&node| nodes[node as usize].id.clone())
+            .collect();
+        shards.push(Arc::new(shard));
+    }
+
+    let node_ids: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
+    let index = node_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), i as u32))
+        .collect();
+    let topology = Topology {
+        node_ids,
+        index,
+        copy_start,
+        copy_nodes,
+        primaries,
+        held,
+    };
+    (topology, shards)
 }
 
 /// A handle that owns a reference to `snapshot`, for handles returned in

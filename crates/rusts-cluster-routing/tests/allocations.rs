@@ -1,4 +1,6 @@
-//! `route` allocates nothing: counted with a global allocator, not timed.
+//! `route` and the reader allocate nothing, and `route_batch` allocates a
+//! fixed number of times whatever the batch size: counted with a global
+//! allocator, not timed. Also measures the router's memory per shard.
 
 // A global allocator is an `unsafe impl`; this test binary is the only
 // place in the workspace that needs one.
@@ -9,7 +11,7 @@ use std::{
     cell::Cell,
 };
 
-use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_config::{strategies::round_robin_cluster, ClusterConfig};
 use rusts_cluster_routing::ShardRouter;
 use rusts_cluster_sharding::{ShardKey, ShardKeyRef, ShardingStrategy};
 
@@ -21,6 +23,8 @@ struct Counting;
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    /// Bytes allocated and not yet freed by this thread while counting.
+    static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the
@@ -30,12 +34,16 @@ unsafe impl GlobalAlloc for Counting {
         // `try_with`: during thread teardown the thread-locals may be gone.
         if COUNTING.try_with(Cell::get).unwrap_or(false) {
             let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+            let _ = LIVE_BYTES.try_with(|n| n.set(n.get() + layout.size() as isize));
         }
         // SAFETY: forwarded with the caller's layout.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if COUNTING.try_with(Cell::get).unwrap_or(false) {
+            let _ = LIVE_BYTES.try_with(|n| n.set(n.get() - layout.size() as isize));
+        }
         // SAFETY: `ptr` came from `System.alloc` with this layout.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -114,4 +122,67 @@ fn the_counter_sees_allocations() {
         std::hint::black_box(vec![1u8; 16]);
     });
     assert_eq!(count, 1);
+}
+
+#[test]
+fn the_reader_allocates_nothing() {
+    let router = ShardRouter::from_config(&round_robin_cluster(64, 8, 3)).unwrap();
+    let mut reader = router.reader();
+    let keys: Vec<ShardKey> = (0..1000u64).map(|i| ShardKey::new("cpu", i, 0)).collect();
+    let _warm_up = reader.route(&keys[0]).unwrap().id;
+    let mut checksum = 0u64;
+    let count = allocations(|| {
+        for key in &keys {
+            let shard = reader.route(key).unwrap();
+            checksum += u64::from(shard.id) + u64::from(shard.accepts_writes());
+            checksum += shard.down_copies().count() as u64;
+        }
+    });
+    assert_eq!(
+        count,
+        0,
+        "{count} allocations for {} reader routes",
+        keys.len()
+    );
+    assert!(checksum > 0);
+}
+
+#[test]
+fn route_batch_allocates_per_batch_not_per_key() {
+    // 4096 shards: 100 keys are grouped by sorting, 100,000 by counting.
+    let router = ShardRouter::from_config(&round_robin_cluster(4096, 16, 2)).unwrap();
+    drop(router.route(&ShardKey::new("m", 0, 0)).unwrap());
+    for count in [100usize, 1_000, 100_000] {
+        let keys: Vec<ShardKey> = (0..count as u64)
+            .map(|i| ShardKey::new("cpu", i.wrapping_mul(0x9E37_79B9_7F4A_7C15), 0))
+            .collect();
+        let borrowed: Vec<ShardKeyRef<'_>> = keys.iter().map(ShardKeyRef::from).collect();
+        let mut groups = 0;
+        let owned = allocations(|| groups += router.route_batch(&keys).unwrap().group_count());
+        let by_ref = allocations(|| groups += router.route_batch(&borrowed).unwrap().group_count());
+        assert!(groups > 0);
+        // The output's arrays plus, when sorting, one scratch array.
+        assert!(owned <= 4, "{owned} allocations for a batch of {count}");
+        assert_eq!(by_ref, owned, "borrowed keys cost the same");
+    }
+}
+
+/// The router's memory per shard for the 65,536-shard, 256-node, RF 3
+/// cluster, as docs/performance.md reports it (run with `--nocapture` to
+/// see the figure). The bound catches a regression to a per-shard map or
+/// per-copy index allocations.
+#[test]
+fn memory_per_shard_stays_small() {
+    let config = round_robin_cluster(65_536, 256, 3);
+    let before = LIVE_BYTES.with(Cell::get);
+    COUNTING.with(|c| c.set(true));
+    let router = ShardRouter::from_config(&config).unwrap();
+    COUNTING.with(|c| c.set(false));
+    let bytes = LIVE_BYTES.with(Cell::get) - before;
+    let per_shard = bytes as f64 / 65_536.0;
+    println!(
+        "router for 65,536 shards, 256 nodes, RF 3: {bytes} bytes, {per_shard:.0} bytes per shard"
+    );
+    assert!(per_shard < 400.0, "{per_shard:.0} bytes per shard");
+    drop(router);
 }

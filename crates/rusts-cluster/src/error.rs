@@ -95,6 +95,7 @@ impl From<RoutingError> for ClusterError {
         match error {
             RoutingError::InvalidConfig(e) => e.into(),
             RoutingError::ShardNotFound { shard, .. } => ClusterError::ShardNotFound(shard),
+            RoutingError::NodeNotFound { node_id } => ClusterError::NodeNotFound(node_id),
             _ => ClusterError::Configuration(with_causes(&error)),
         }
     }

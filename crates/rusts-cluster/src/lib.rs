@@ -68,10 +68,12 @@ pub use rusts_cluster_replication::{
     PendingWrites, QuorumStatus, ReplicationAck, ReplicationError, ReplicationMode,
     ReplicationProtocol, ReplicationResult, WriteQuorum,
 };
-pub use rusts_cluster_routing::{RoutingError, ShardHandle, ShardRouter};
+pub use rusts_cluster_routing::{
+    BatchRoute, RouterReader, RoutingError, ShardGroup, ShardHandle, ShardRouter, ShardView,
+};
 pub use rusts_cluster_sharding::{
-    SeriesId, Shard, ShardId, ShardKey, ShardKeyRef, ShardState, ShardingError, ShardingStrategy,
-    Timestamp,
+    SeriesId, Shard, ShardId, ShardKey, ShardKeyRef, ShardMapper, ShardState, ShardingError,
+    ShardingStrategy, Timestamp,
 };
 
 pub use crate::error::{ClusterError, Result};

@@ -1,0 +1,67 @@
+//! Baselines and inputs shared by the benchmarks: the naive router the
+//! issue compares us with, and a fixed pseudo-random key sequence.
+
+use dashmap::DashMap;
+use rusts_cluster::{ClusterConfig, Shard, ShardKey, ShardingStrategy};
+
+/// The naive router: the architecture's first design written plainly, a
+/// `DashMap<u32, Shard>` with the standard hasher that deep-clones the shard
+/// on every route.
+#[derive(Debug)]
+pub struct NaiveRouter {
+    strategy: ShardingStrategy,
+    shard_count: u32,
+    shards: DashMap<u32, Shard>,
+}
+
+impl NaiveRouter {
+    /// Builds it with [`naive_build`].
+    pub fn new(config: &ClusterConfig) -> Self {
+        NaiveRouter {
+            strategy: config.sharding_strategy,
+            shard_count: config.shard_count as u32,
+            shards: naive_build(config),
+        }
+    }
+
+    /// Routes a key: compute the shard, look it up, clone it.
+    pub fn route(&self, key: &ShardKey) -> Shard {
+        let id = self.strategy.compute_shard(key, self.shard_count);
+        self.shards.get(&id).map(|s| s.clone()).unwrap()
+    }
+}
+
+/// The naive build: for every shard, scan every node's lists.
+pub fn naive_build(config: &ClusterConfig) -> DashMap<u32, Shard> {
+    let map = DashMap::new();
+    for s in 0..config.shard_count as u32 {
+        let primary = config.nodes.iter().find(|n| n.shards.contains(&s)).unwrap();
+        let mut shard = Shard::new(s, primary.id.clone());
+        shard.address = Some(primary.address.clone());
+        for node in &config.nodes {
+            if node.replica_shards.contains(&s) {
+                shard.replicas.push(node.id.clone());
+            }
+        }
+        map.insert(s, shard);
+    }
+    map
+}
+
+/// `count` pseudo-random keys over four measurements: the same sequence
+/// every run.
+pub fn keys(count: usize) -> Vec<ShardKey> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    (0..count)
+        .map(|i| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ShardKey::new(
+                ["cpu", "mem", "disk", "net"][i % 4],
+                x >> 11,
+                (x >> 3) as i64,
+            )
+        })
+        .collect()
+}
