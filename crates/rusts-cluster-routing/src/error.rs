@@ -24,6 +24,15 @@ pub enum RoutingError {
         /// The id asked for.
         node_id: String,
     },
+    /// A query asked not to be planned as a full fan-out, and it would read
+    /// every shard.
+    #[error("query would read all {shard_count} shards: {reason}")]
+    QueryNotPruned {
+        /// The router's shard count.
+        shard_count: u32,
+        /// Why the strategy cannot narrow it, and how to narrow it.
+        reason: String,
+    },
     /// A batch passed to `route_batch` has more keys than its `u32` key
     /// indices can count.
     #[error("a batch of {keys} keys is too large to route at once; split it into batches of at most 4294967295 keys")]

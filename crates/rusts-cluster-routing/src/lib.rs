@@ -64,11 +64,13 @@ assert!(!router.route(&ShardKey::new("cpu", 6, 0))?.can_write());
 pub use crate::{
     batch::{BatchRoute, ShardGroup},
     error::RoutingError,
+    query::{NodeTarget, Query, QueryPlan},
     reader::RouterReader,
     router::{ShardHandle, ShardRouter, ShardView},
 };
 
 mod batch;
 mod error;
+mod query;
 mod reader;
 mod router;

@@ -1,4 +1,4 @@
-use std::{fmt, ops::Deref, sync::Arc};
+use std::{collections::HashMap, fmt, ops::Deref, sync::Arc};
 
 use arc_swap::{ArcSwap, Guard};
 use fxhash::FxHashMap;
@@ -20,6 +20,10 @@ pub(crate) struct Topology {
     /// Node ids, sorted. A node's position here is its index in every other
     /// per-node table.
     pub(crate) node_ids: Vec<String>,
+    /// Each node's address, by node index.
+    pub(crate) addresses: Vec<String>,
+    /// Each node's tags, by node index.
+    pub(crate) tags: Vec<HashMap<String, String>>,
     /// Node id to node index.
     index: FxHashMap<String, u32>,
     /// The copies of shard `s` are
@@ -533,6 +537,11 @@ impl ShardRouter {
         Some(snapshot.node_up[node as usize])
     }
 
+    /// The current snapshot and the mapper, for the query planner.
+    pub(crate) fn parts(&self) -> (Guard<Arc<Snapshot>>, &ShardMapper, &str) {
+        (self.table.load(), &self.mapper, &self.node_id)
+    }
+
     /// Whether this node's list (primaries or held shards) has `id`.
     fn local_contains(&self, id: ShardId, list: impl Fn(&Topology, usize) -> &[ShardId]) -> bool {
         let snapshot = self.table.load();
@@ -636,6 +645,8 @@ fn build(config: &ClusterConfig) -> (Topology, Vec<Arc<Shard>>) {
         .map(|(i, id)| (id.clone(), i as u32))
         .collect();
     let topology = Topology {
+        addresses: nodes.iter().map(|n| n.address.clone()).collect(),
+        tags: nodes.iter().map(|n| n.tags.clone()).collect(),
         node_ids,
         index,
         copy_start,

@@ -69,7 +69,8 @@ pub use rusts_cluster_replication::{
     ReplicationProtocol, ReplicationResult, WriteQuorum,
 };
 pub use rusts_cluster_routing::{
-    BatchRoute, RouterReader, RoutingError, ShardGroup, ShardHandle, ShardRouter, ShardView,
+    BatchRoute, NodeTarget, Query, QueryPlan, RouterReader, RoutingError, ShardGroup, ShardHandle,
+    ShardRouter, ShardView,
 };
 pub use rusts_cluster_sharding::{
     SeriesId, Shard, ShardId, ShardKey, ShardKeyRef, ShardMapper, ShardState, ShardingError,

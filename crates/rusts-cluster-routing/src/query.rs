@@ -1,0 +1,442 @@
+use std::{fmt, ops::Range};
+
+use rusts_cluster_sharding::{
+    SeriesId, ShardId, ShardKeyRef, ShardMapper, ShardingStrategy, Timestamp,
+};
+
+use crate::{router::Snapshot, RoutingError, ShardRouter};
+
+/// What a query reads: optionally a measurement, a set of series ids and a
+/// half-open time range `[start, end)` in nanoseconds; each part left out
+/// matches everything.
+///
+/// ```
+/// use rusts_cluster_routing::Query;
+///
+/// let query = Query::new()
+///     .measurement("cpu")
+///     .series(&[1, 2])
+///     .time_range(1_700_000_000_000_000_000..1_700_003_600_000_000_000);
+/// assert_eq!(query.series_ids(), Some(&[1, 2][..]));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Query {
+    measurement: Option<String>,
+    series: Option<Vec<SeriesId>>,
+    time_range: Option<Range<Timestamp>>,
+    preferred_tag: Option<(String, String)>,
+    require_pruning: bool,
+}
+
+impl Query {
+    /// A query that matches every point.
+    pub fn new() -> Self {
+        Query::default()
+    }
+
+    /// Only points of this measurement.
+    #[must_use]
+    pub fn measurement(mut self, measurement: impl Into<String>) -> Self {
+        self.measurement = Some(measurement.into());
+        self
+    }
+
+    /// Only points of these series. An empty list matches nothing.
+    #[must_use]
+    pub fn series(mut self, series_ids: &[SeriesId]) -> Self {
+        self.series = Some(series_ids.to_vec());
+        self
+    }
+
+    /// Only points with `range.start <= timestamp < range.end`, in
+    /// nanoseconds. An empty range (`end <= start`) matches nothing.
+    #[must_use]
+    pub fn time_range(mut self, range: Range<Timestamp>) -> Self {
+        self.time_range = Some(range);
+        self
+    }
+
+    /// Read from copies on nodes tagged `key = value` (for example
+    /// `zone = "us-east-1a"`) before others; see
+    /// [`ShardRouter::plan_query`] for the whole order.
+    #[must_use]
+    pub fn prefer_tag(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.preferred_tag = Some((key.into(), value.into()));
+        self
+    }
+
+    /// Refuse to plan this query when it would read every shard of a
+    /// cluster of more than one shard: [`ShardRouter::plan_query`] returns
+    /// [`RoutingError::QueryNotPruned`] naming why, instead of a full
+    /// fan-out.
+    #[must_use]
+    pub fn require_pruning(mut self) -> Self {
+        self.require_pruning = true;
+        self
+    }
+
+    /// The measurement, if the query names one.
+    pub fn measurement_name(&self) -> Option<&str> {
+        self.measurement.as_deref()
+    }
+
+    /// The series ids, if the query names any.
+    pub fn series_ids(&self) -> Option<&[SeriesId]> {
+        self.series.as_deref()
+    }
+
+    /// The time range, if the query has one.
+    pub fn range(&self) -> Option<Range<Timestamp>> {
+        self.time_range.clone()
+    }
+
+    /// Whether a point with this key matches the query.
+    pub fn matches<'k>(&self, key: impl Into<ShardKeyRef<'k>>) -> bool {
+        let key = key.into();
+        self.measurement
+            .as_deref()
+            .is_none_or(|m| m == key.measurement)
+            && self
+                .series
+                .as_deref()
+                .is_none_or(|s| s.contains(&key.series_id))
+            && self
+                .time_range
+                .as_ref()
+                .is_none_or(|r| r.contains(&key.timestamp))
+    }
+}
+
+/// The shards a query must read and, for each, the node to read it from.
+/// Returned by [`ShardRouter::plan_query`].
+///
+/// A plan never leaves out a shard that could hold a matching point. A shard
+/// with no readable copy (offline, or every copy on a node marked down) is
+/// listed in [`unavailable_shards`](Self::unavailable_shards), never
+/// dropped: the caller chooses between a partial result and an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueryPlan {
+    shards: Vec<ShardId>,
+    targets: Vec<NodeTarget>,
+    unavailable: Vec<ShardId>,
+    shard_count: u32,
+}
+
+impl QueryPlan {
+    /// Every shard the query must read, ascending and distinct, whether or
+    /// not a copy is available.
+    pub fn shards(&self) -> &[ShardId] {
+        &self.shards
+    }
+
+    /// The nodes to read from, sorted by node id, each with the shards to
+    /// read there. Each available shard is in exactly one target.
+    pub fn targets(&self) -> &[NodeTarget] {
+        &self.targets
+    }
+
+    /// The shards of [`shards`](Self::shards) that no readable copy can
+    /// serve, ascending. A query over them returns partial results.
+    pub fn unavailable_shards(&self) -> &[ShardId] {
+        &self.unavailable
+    }
+
+    /// Whether every shard the query needs has a readable copy.
+    pub fn is_complete(&self) -> bool {
+        self.unavailable.is_empty()
+    }
+
+    /// Whether the plan reads fewer than all the cluster's shards.
+    pub fn is_pruned(&self) -> bool {
+        self.shards.len() < self.shard_count as usize
+    }
+}
+
+/// One node a query reads from, and the shards to read there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeTarget {
+    /// The node's id.
+    pub node_id: String,
+    /// The node's address.
+    pub address: String,
+    /// The shards to read on this node, ascending.
+    pub shards: Vec<ShardId>,
+}
+
+impl ShardRouter {
+    /// Plans a query: the smallest set of shards that can hold matching
+    /// points, and which copy of each to read.
+    ///
+    /// **Pruning** uses what the strategy placed data by, with the same
+    /// arithmetic as [`route`](Self::route), so the plan holds every shard
+    /// `route` gives for any matching key:
+    ///
+    /// | strategy | query names | shards read |
+    /// |---|---|---|
+    /// | `ByMeasurement` | a measurement | that measurement's shard |
+    /// | `BySeries` | series ids | those series' shards |
+    /// | `ByTime` | a time range | the shards of the buckets it covers; all once it covers `n` buckets |
+    /// | `Composite` | series ids and a time range | each series' shard in each bucket covered |
+    /// | any | an empty series list or an empty range | none |
+    /// | any | nothing the strategy uses | all |
+    ///
+    /// **Replica choice**: for each shard, the first readable copy on an
+    /// available node in this order: this node, if it holds a copy (a local
+    /// read costs no network); then copies on nodes with the query's
+    /// [preferred tag](Query::prefer_tag); then the primary; then the
+    /// replicas in node-id order. A shard that is offline or whose copies
+    /// are all on nodes marked down
+    /// ([`set_node_available`](Self::set_node_available)) goes to
+    /// [`QueryPlan::unavailable_shards`].
+    ///
+    /// Costs O(shards read + series named + nodes), plus the shard count
+    /// when the query names series or a range.
+    ///
+    /// # Errors
+    ///
+    /// [`RoutingError::QueryNotPruned`] when the query asked for
+    /// [`require_pruning`](Query::require_pruning) and would read every
+    /// shard.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    /// use rusts_cluster_routing::{Query, ShardRouter};
+    ///
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let router = ShardRouter::from_config(&config)?; // BySeries, 16 shards
+    /// let plan = router.plan_query(&Query::new().measurement("cpu").series(&[1, 17, 9]))?;
+    /// assert_eq!(plan.shards(), [1, 9]); // 17 % 16 = 1
+    /// // This process is node1, which holds shard 1; shard 9 is only on node2.
+    /// let targets: Vec<_> = plan.targets().iter().map(|t| (t.node_id.as_str(), t.shards.clone())).collect();
+    /// assert_eq!(targets, [("node1", vec![1]), ("node2", vec![9])]);
+    /// assert!(plan.is_pruned() && plan.is_complete());
+    ///
+    /// router.set_node_available("node2", false)?;
+    /// let plan = router.plan_query(&Query::new().series(&[1, 9]))?;
+    /// assert_eq!(plan.unavailable_shards(), [9]);
+    ///
+    /// assert!(router.plan_query(&Query::new().measurement("cpu").require_pruning()).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn plan_query(&self, query: &Query) -> Result<QueryPlan, RoutingError> {
+        let (snapshot, mapper, node_id) = self.parts();
+        let shard_count = mapper.shard_count();
+        let shards = match prune(mapper, query) {
+            Pruned::Shards(shards) => shards,
+            Pruned::All(why) => {
+                if query.require_pruning && shard_count > 1 {
+                    return Err(RoutingError::QueryNotPruned {
+                        shard_count,
+                        reason: why.to_string(),
+                    });
+                }
+                (0..shard_count).collect()
+            }
+        };
+        Ok(choose_copies(&snapshot, node_id, query, shards))
+    }
+}
+
+/// The shards a query needs, or why it needs all of them.
+enum Pruned {
+    Shards(Vec<ShardId>),
+    All(Unpruned),
+}
+
+/// Why a query reads every shard.
+enum Unpruned {
+    /// The strategy places data by something the query does not name.
+    Unnamed(ShardingStrategy),
+    /// The time range covers at least as many buckets as there are shards.
+    WideRange { buckets: u128 },
+    /// The named series or measurement map to every shard.
+    EveryShard,
+}
+
+impl fmt::Display for Unpruned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unpruned::Unnamed(ShardingStrategy::ByMeasurement) => {
+                f.write_str("the cluster shards by measurement and the query names no measurement; add .measurement(...)")
+            }
+            Unpruned::Unnamed(ShardingStrategy::BySeries) => {
+                f.write_str("the cluster shards by series and the query names no series ids; add .series(...)")
+            }
+            Unpruned::Unnamed(ShardingStrategy::ByTime { .. }) => {
+                f.write_str("the cluster shards by time and the query has no time range; add .time_range(...)")
+            }
+            Unpruned::Unnamed(ShardingStrategy::Composite { .. }) => f.write_str(
+                "the cluster shards by series and time, and the query lacks series ids or a time range; name both",
+            ),
+            Unpruned::WideRange { buckets } => write!(
+                f,
+                "the time range covers {buckets} time buckets, at least one per shard; narrow the range"
+            ),
+            Unpruned::EveryShard => f.write_str("the series named map to every shard; name fewer series"),
+        }
+    }
+}
+
+/// The shards that can hold points matching `query`: exact for the cases
+/// in the table of [`ShardRouter::plan_query`].
+fn prune(mapper: &ShardMapper, query: &Query) -> Pruned {
+    let n = mapper.shard_count();
+    // A set of shards as a bitmap over the shard table, collected in order.
+    let mut marked: Option<Vec<bool>> = None;
+    let mut mark = |shard: ShardId| {
+        marked.get_or_insert_with(|| vec![false; n as usize])[shard as usize] = true
+    };
+    let buckets = query
+        .time_range
+        .as_ref()
+        .map(|range| bucket_span(mapper, range));
+    // An empty series list or an empty range matches no point at all.
+    if query.series.as_ref().is_some_and(Vec::is_empty) || buckets == Some(None) {
+        return Pruned::Shards(Vec::new());
+    }
+    let buckets = buckets.flatten();
+    match mapper.strategy() {
+        ShardingStrategy::ByMeasurement => match &query.measurement {
+            Some(m) => {
+                return Pruned::Shards(vec![mapper.compute_shard(ShardKeyRef::new(m, 0, 0))])
+            }
+            None => return Pruned::All(Unpruned::Unnamed(mapper.strategy())),
+        },
+        ShardingStrategy::BySeries => match &query.series {
+            Some(series) => series
+                .iter()
+                .for_each(|&s| mark(mapper.compute_shard(ShardKeyRef::new("", s, 0)))),
+            None => return Pruned::All(Unpruned::Unnamed(mapper.strategy())),
+        },
+        ShardingStrategy::ByTime { .. } => match buckets {
+            Some((first, count)) if count < u128::from(n) => {
+                // Consecutive buckets map to consecutive shards mod n.
+                let start = mapper.shard_of_bucket(first);
+                mark_cyclic(&mut mark, n, start, count as u32);
+            }
+            Some((_, count)) => return Pruned::All(Unpruned::WideRange { buckets: count }),
+            None => return Pruned::All(Unpruned::Unnamed(mapper.strategy())),
+        },
+        ShardingStrategy::Composite { .. } => match (&query.series, buckets) {
+            (Some(series), Some((first, count))) => {
+                for &s in series {
+                    // Series s in buckets first.. is the run of u64 values
+                    // s + first, s + first + 1, ... (two's complement), each
+                    // taken mod n. The run is consecutive mod n except where
+                    // it wraps past u64::MAX and restarts at 0, so it is at
+                    // most two cyclic runs of shards; one that is n long
+                    // covers every shard.
+                    let first_value = s.wrapping_add(first as u64);
+                    let head = u128::from(u64::MAX - first_value) + 1;
+                    let pieces = [
+                        (mapper.shard_of_series_in_bucket(s, first), count.min(head)),
+                        (0, count.saturating_sub(head)),
+                    ];
+                    for (start, len) in pieces {
+                        if len >= u128::from(n) {
+                            return Pruned::All(Unpruned::WideRange { buckets: count });
+                        }
+                        mark_cyclic(&mut mark, n, start, len as u32);
+                    }
+                }
+            }
+            _ => return Pruned::All(Unpruned::Unnamed(mapper.strategy())),
+        },
+    }
+    let marked = marked.unwrap_or_default();
+    let shards: Vec<ShardId> = marked
+        .iter()
+        .enumerate()
+        .filter(|(_, &m)| m)
+        .map(|(shard, _)| shard as ShardId)
+        .collect();
+    if shards.len() == n as usize && n > 1 {
+        Pruned::All(Unpruned::EveryShard)
+    } else {
+        Pruned::Shards(shards)
+    }
+}
+
+/// The first bucket a non-empty range covers and how many buckets it
+/// covers, or `None` for an empty range.
+fn bucket_span(mapper: &ShardMapper, range: &Range<Timestamp>) -> Option<(i64, u128)> {
+    if range.end <= range.start {
+        return None;
+    }
+    // `end > start >= i64::MIN`, so `end - 1` does not overflow.
+    let first = mapper.time_bucket(range.start);
+    let last = mapper.time_bucket(range.end - 1);
+    Some((first, (i128::from(last) - i128::from(first) + 1) as u128))
+}
+
+/// Marks `count` shards (fewer than `n`) starting at `start`, wrapping
+/// from `n - 1` to 0.
+fn mark_cyclic(mark: &mut impl FnMut(ShardId), n: u32, start: ShardId, count: u32) {
+    let mut shard = start;
+    for _ in 0..count {
+        mark(shard);
+        shard = if shard + 1 == n { 0 } else { shard + 1 };
+    }
+}
+
+/// Picks a copy of each shard to read and groups the shards by node.
+fn choose_copies(
+    snapshot: &Snapshot,
+    node_id: &str,
+    query: &Query,
+    shards: Vec<ShardId>,
+) -> QueryPlan {
+    let topology = &snapshot.topology;
+    let nodes = topology.node_ids.len();
+    let local = topology.node_index(node_id);
+    let preferred: Vec<bool> = match &query.preferred_tag {
+        Some((key, value)) => topology
+            .tags
+            .iter()
+            .map(|tags| tags.get(key) == Some(value))
+            .collect(),
+        None => vec![false; nodes],
+    };
+    let mut per_node: Vec<Vec<ShardId>> = vec![Vec::new(); nodes];
+    let mut unavailable = Vec::new();
+    for &shard in &shards {
+        let readable = snapshot.shards[shard as usize].can_read();
+        let copies = topology.copies(shard as usize);
+        let up = |node: &&u32| snapshot.node_up[**node as usize];
+        let chosen = readable
+            .then(|| {
+                copies
+                    .iter()
+                    .filter(up)
+                    .find(|&&node| Some(node) == local)
+                    .or_else(|| {
+                        copies
+                            .iter()
+                            .filter(up)
+                            .find(|&&node| preferred[node as usize])
+                    })
+                    .or_else(|| copies.iter().find(up))
+            })
+            .flatten();
+        match chosen {
+            Some(&node) => per_node[node as usize].push(shard),
+            None => unavailable.push(shard),
+        }
+    }
+    let targets = per_node
+        .into_iter()
+        .enumerate()
+        .filter(|(_, shards)| !shards.is_empty())
+        .map(|(node, shards)| NodeTarget {
+            node_id: topology.node_ids[node].clone(),
+            address: topology.addresses[node].clone(),
+            shards,
+        })
+        .collect();
+    QueryPlan {
+        shards,
+        targets,
+        unavailable,
+        shard_count: snapshot.shards.len() as u32,
+    }
+}
