@@ -1,0 +1,190 @@
+//! Replication benchmarks, each beside its baseline in the same run.
+//!
+//! - `write_quorum`: `WriteQuorum::record` per answer (three copies,
+//!   `Quorum`), beside `check_quorum` on the same answers and the
+//!   first-answer scan `check_quorum` used before it counted with
+//!   `WriteQuorum` (the *limit*: a count with no names checked).
+//! - `pending_writes`: answers per second through `PendingWrites` with 1, 2
+//!   and all threads delivering them, beside the same table written plainly
+//!   as a `Mutex<HashMap<u64, WriteQuorum>>` (std hasher).
+//!
+//! Run: `cargo bench -p rusts-cluster-benches --bench replication -- --warm-up-time 1 --measurement-time 3`.
+
+use std::{
+    collections::HashMap,
+    hint::black_box,
+    sync::{Barrier, Mutex},
+    thread,
+    time::{Duration, Instant},
+};
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use rusts_cluster::{
+    PendingWrites, ReplicationAck, ReplicationMode, ReplicationProtocol, ReplicationResult,
+    WriteQuorum,
+};
+
+const COPIES: [&str; 3] = ["node1", "node2", "node3"];
+
+fn acks() -> Vec<ReplicationAck> {
+    COPIES
+        .iter()
+        .enumerate()
+        .map(|(i, node)| ReplicationAck::success(*node, i as u64))
+        .collect()
+}
+
+/// `check_quorum` as it was before it counted with `WriteQuorum`: the
+/// number of distinct first successes, names unchecked.
+fn scan_count(acks: &[ReplicationAck]) -> usize {
+    acks.iter()
+        .enumerate()
+        .filter(|(i, ack)| ack.success && !acks[..*i].iter().any(|a| a.node_id == ack.node_id))
+        .count()
+}
+
+fn write_quorum(c: &mut Criterion) {
+    let template = WriteQuorum::new(ReplicationMode::Quorum, COPIES);
+    let acks = acks();
+    let protocol = ReplicationProtocol::new(ReplicationMode::Quorum, 3);
+    let mut group = c.benchmark_group("write_quorum");
+    group.throughput(Throughput::Elements(acks.len() as u64));
+    // Three answers per iteration; the quorum and the answers are built
+    // outside the timing, so this is the cost of `record` alone.
+    group.bench_function("record_3_acks", |b| {
+        b.iter_batched(
+            || (template.clone(), acks.clone()),
+            |(mut quorum, acks)| {
+                for ack in acks {
+                    black_box(quorum.record(ack).unwrap());
+                }
+                quorum
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("check_quorum_3_acks", |b| {
+        b.iter(|| black_box(protocol.check_quorum(black_box(&acks)).unwrap()))
+    });
+    group.bench_function("limit_scan_count_3_acks", |b| {
+        b.iter(|| black_box(scan_count(black_box(&acks))))
+    });
+    group.finish();
+}
+
+/// The table the engine would write without this crate.
+trait Table: Sync {
+    fn begin(&self, id: u64, quorum: WriteQuorum);
+    fn ack(&self, id: u64, ack: ReplicationAck) -> Option<ReplicationResult>;
+}
+
+impl Table for PendingWrites<u64> {
+    fn begin(&self, id: u64, quorum: WriteQuorum) {
+        assert!(PendingWrites::begin(self, id, quorum, u64::MAX)
+            .unwrap()
+            .is_none());
+    }
+
+    fn ack(&self, id: u64, ack: ReplicationAck) -> Option<ReplicationResult> {
+        PendingWrites::ack(self, id, ack).unwrap()
+    }
+}
+
+impl Table for Mutex<HashMap<u64, WriteQuorum>> {
+    fn begin(&self, id: u64, quorum: WriteQuorum) {
+        assert!(self.lock().unwrap().insert(id, quorum).is_none());
+    }
+
+    fn ack(&self, id: u64, ack: ReplicationAck) -> Option<ReplicationResult> {
+        let mut map = self.lock().unwrap();
+        let quorum = map.get_mut(&id)?;
+        if quorum.record(ack).unwrap().is_decided() {
+            map.remove(&id).map(WriteQuorum::into_result)
+        } else {
+            None
+        }
+    }
+}
+
+/// Writes in flight at once: the table is refilled with this many, their
+/// answers delivered, and so on, so that the table stays the size an engine
+/// keeps (and its working set in cache) however many answers criterion asks
+/// for.
+const WINDOW: u64 = 4_096;
+
+/// Delivers about `acks` answers (three per write: the first leaves the
+/// write pending, the second decides it, the third is late) from `threads`
+/// threads; returns the time for exactly `acks` of them. Beginning the
+/// writes and dealing their answers is not timed.
+fn deliver<T: Table>(table: &T, threads: usize, acks: u64) -> Duration {
+    let writes = acks.div_ceil(3).max(1);
+    let rounds = writes.div_ceil(WINDOW);
+    let template = WriteQuorum::new(ReplicationMode::Quorum, COPIES);
+    let queues: Vec<Mutex<Vec<(u64, ReplicationAck)>>> =
+        (0..threads).map(|_| Mutex::new(Vec::new())).collect();
+    let (start, end) = (Barrier::new(threads + 1), Barrier::new(threads + 1));
+    let total = thread::scope(|scope| {
+        for queue in &queues {
+            let (start, end) = (&start, &end);
+            scope.spawn(move || {
+                for _ in 0..rounds {
+                    start.wait();
+                    let acks = std::mem::take(&mut *queue.lock().unwrap());
+                    for (id, ack) in acks {
+                        black_box(table.ack(id, ack));
+                    }
+                    end.wait();
+                }
+            });
+        }
+        let mut total = Duration::ZERO;
+        for round in 0..rounds {
+            let ids = round * WINDOW..((round + 1) * WINDOW).min(writes);
+            // The answers to one write arrive on different threads, so
+            // threads contend on the same writes as network threads do.
+            let mut i = 0usize;
+            for id in ids {
+                table.begin(id, template.clone());
+                for node in COPIES {
+                    queues[i % threads]
+                        .lock()
+                        .unwrap()
+                        .push((id, ReplicationAck::success(node, 1)));
+                    i += 1;
+                }
+            }
+            start.wait();
+            let started = Instant::now();
+            end.wait();
+            total += started.elapsed();
+        }
+        total
+    });
+    total.mul_f64(acks as f64 / (writes * 3) as f64)
+}
+
+fn pending_writes(c: &mut Criterion) {
+    let all = thread::available_parallelism().map_or(2, |n| n.get());
+    let mut counts = vec![1, 2, all];
+    counts.dedup();
+    let mut group = c.benchmark_group("pending_writes");
+    group.throughput(Throughput::Elements(1));
+    group.sample_size(20);
+    for threads in counts {
+        let label = if threads == all {
+            format!("{threads}_threads_all")
+        } else {
+            format!("{threads}_threads")
+        };
+        group.bench_function(BenchmarkId::new("ours_dashmap", &label), |b| {
+            b.iter_custom(|acks| deliver(&PendingWrites::<u64>::new(), threads, acks))
+        });
+        group.bench_function(BenchmarkId::new("baseline_mutex_hashmap", &label), |b| {
+            b.iter_custom(|acks| deliver(&Mutex::new(HashMap::new()), threads, acks))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, write_quorum, pending_writes);
+criterion_main!(benches);
