@@ -328,7 +328,9 @@ impl ClusterConfig {
     }
 
     /// Problems that do not stop routing but put data at risk: shards with
-    /// fewer or more copies than `replication_factor`, nodes without shards.
+    /// fewer or more copies than `replication_factor`, nodes without shards,
+    /// shards whose copies share a zone (the `zone` tag) needlessly, and
+    /// primaries or replicas unbalanced by more than one shard.
     ///
     /// ```
     /// use rusts_cluster_config::{ClusterConfig, ValidationWarning};
@@ -337,14 +339,16 @@ impl ClusterConfig {
     /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
     /// config.validate()?;
     /// assert_eq!(
-    ///     config.warnings(),
-    ///     [ValidationWarning::UnderReplicated {
+    ///     config.warnings()[0],
+    ///     ValidationWarning::UnderReplicated {
     ///         shards: (8..16).collect(),
     ///         copies: 1,
     ///         replication_factor: 2,
     ///         required_acks: 2,
-    ///     }]
+    ///     }
     /// );
+    /// // And so node2 holds 8 replicas, node1 none.
+    /// assert_eq!(config.warnings()[1].code(), "replica-imbalance");
     /// assert_eq!(
     ///     config.warnings()[0].to_string(),
     ///     "shards 8-15 have only 1 copy but `replication_factor` is 2, so writes to them cannot \

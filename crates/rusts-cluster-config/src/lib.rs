@@ -65,6 +65,10 @@ pub use crate::{
     address::AddressProblem,
     config::{ClusterConfig, NodeConfig, MAX_CONFIG_BYTES},
     error::{ConfigError, Location},
+    locate::SourceMap,
+    placement::{
+        balance, plan_moves, zone_count, MovePlan, NodeMoves, ShardMove, DEFAULT_ZONE_TAG,
+    },
     validate::{
         ShardList, ValidationError, ValidationWarning, MAX_REPORTED_ERRORS, MAX_SHARD_COUNT,
     },
@@ -76,4 +80,6 @@ pub mod strategies;
 mod address;
 mod config;
 mod error;
+mod locate;
+mod placement;
 mod validate;

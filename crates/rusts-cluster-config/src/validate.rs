@@ -253,6 +253,47 @@ pub enum ValidationWarning {
         /// The node's id.
         node: String,
     },
+    /// Shards whose copies sit in fewer zones than they could: fewer than
+    /// the smaller of their copy count and the number of zones. Losing one
+    /// zone then loses more copies of them than it must (every copy, when
+    /// they all share one zone). A zone is a value of the zone tag (`zone`
+    /// for [`ClusterConfig::warnings`]); nodes without the tag count as one
+    /// zone together. Given only when some node has the tag.
+    ZoneSpread {
+        /// The shards, ascending.
+        shards: Vec<ShardId>,
+        /// The tag that names zones.
+        zone_tag: String,
+        /// How many zones the nodes form.
+        zones: usize,
+    },
+    /// Nodes' primary counts differ by more than one: the busiest node takes
+    /// more of the writes than it needs to.
+    PrimaryImbalance {
+        /// A node with the most primaries (the smallest id among them).
+        most: String,
+        /// Its primary count.
+        most_count: usize,
+        /// A node with the fewest primaries (the smallest id among them).
+        least: String,
+        /// Its primary count.
+        least_count: usize,
+    },
+    /// Replica counts of nodes in one zone differ by more than one. Nodes
+    /// are compared within their zone only: zone spread can require a
+    /// small zone's nodes to hold more copies than a large zone's.
+    ReplicaImbalance {
+        /// The zone (the zone tag's value; `None` for nodes without it).
+        zone: Option<String>,
+        /// A node with the most replicas (the smallest id among them).
+        most: String,
+        /// Its replica count.
+        most_count: usize,
+        /// A node with the fewest replicas (the smallest id among them).
+        least: String,
+        /// Its replica count.
+        least_count: usize,
+    },
 }
 
 impl ValidationWarning {
@@ -263,6 +304,9 @@ impl ValidationWarning {
             ValidationWarning::UnderReplicated { .. } => "under-replicated",
             ValidationWarning::OverReplicated { .. } => "over-replicated",
             ValidationWarning::NodeWithoutShards { .. } => "node-without-shards",
+            ValidationWarning::ZoneSpread { .. } => "zone-spread",
+            ValidationWarning::PrimaryImbalance { .. } => "primary-imbalance",
+            ValidationWarning::ReplicaImbalance { .. } => "replica-imbalance",
         }
     }
 }
@@ -305,6 +349,45 @@ impl fmt::Display for ValidationWarning {
             ValidationWarning::NodeWithoutShards { node } => {
                 write!(f, "node \"{node}\" holds no shard; give it `shards` or `replica_shards`, or remove it")
             }
+            ValidationWarning::ZoneSpread {
+                shards,
+                zone_tag,
+                zones,
+            } => write!(
+                f,
+                "{} copies in fewer zones than they could (the nodes form {zones} zones by tag \
+                 `{zone_tag}`), so losing one zone loses more copies than it must; put each \
+                 copy of a shard in a different zone",
+                ShardsHave(shards)
+            ),
+            ValidationWarning::PrimaryImbalance {
+                most,
+                most_count,
+                least,
+                least_count,
+            } => write!(
+                f,
+                "primaries are unbalanced: node \"{most}\" is primary for {most_count} shards \
+                 but node \"{least}\" for {least_count}; move shards from the first node's \
+                 `shards` to nodes that hold a copy and have fewer, until counts differ by at most one"
+            ),
+            ValidationWarning::ReplicaImbalance {
+                zone,
+                most,
+                most_count,
+                least,
+                least_count,
+            } => write!(
+                f,
+                "replicas are unbalanced{}: node \"{most}\" holds {most_count} replicas but \
+                 node \"{least}\" {least_count}; move replicas from the first node's \
+                 `replica_shards` to nodes in the same zone that lack those shards, until \
+                 counts differ by at most one",
+                match zone {
+                    Some(zone) => format!(" in zone \"{zone}\""),
+                    None => String::new(),
+                }
+            ),
         }
     }
 }
@@ -571,9 +654,17 @@ fn check_shard_lists(config: &ClusterConfig, errors: &mut Report) {
     }
 }
 
+/// The warnings for `config`, with zones named by the `zone` tag.
+pub(crate) fn warnings(config: &ClusterConfig) -> Vec<ValidationWarning> {
+    warnings_for_zone_tag(config, crate::DEFAULT_ZONE_TAG)
+}
+
 /// The warnings for `config`. Shard-level warnings need a usable
 /// `shard_count`; with an invalid one only node-level warnings are given.
-pub(crate) fn warnings(config: &ClusterConfig) -> Vec<ValidationWarning> {
+pub(crate) fn warnings_for_zone_tag(
+    config: &ClusterConfig,
+    zone_tag: &str,
+) -> Vec<ValidationWarning> {
     let mut warnings = Vec::new();
     let rf = config.replication_factor;
     // With `replication_factor = 0` (an error of its own) every shard would
@@ -620,6 +711,7 @@ pub(crate) fn warnings(config: &ClusterConfig) -> Vec<ValidationWarning> {
             });
         }
     }
+    crate::placement::spread_and_balance_warnings(config, zone_tag, &mut warnings);
     warnings
 }
 

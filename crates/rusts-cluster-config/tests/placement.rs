@@ -1,0 +1,181 @@
+//! Property tests of placement (`balance`) and move planning
+//! (`plan_moves`): balance bounds, distinct nodes, zone spread, minimal
+//! movement when a node is added or removed.
+//!
+//! The case count is small enough for debug builds; set
+//! `RUSTS_PLACEMENT_CASES` (e.g. 2000) for a longer run.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use proptest::prelude::*;
+use rusts_cluster_config::{balance, plan_moves, ClusterConfig, NodeConfig, DEFAULT_ZONE_TAG};
+
+fn cases() -> u32 {
+    std::env::var("RUSTS_PLACEMENT_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16)
+}
+
+fn node(i: usize, zones: usize) -> NodeConfig {
+    let mut node = NodeConfig::new(
+        format!("node{i}"),
+        format!("10.0.{}.{}:8086", i / 200, i % 200 + 1),
+    );
+    node.tags = HashMap::from([("zone".to_owned(), format!("z{}", i % zones))]);
+    node
+}
+
+/// A cluster of `nodes` empty nodes in `zones` zones.
+fn skeleton(nodes: usize, zones: usize, shards: usize, rf: usize) -> ClusterConfig {
+    let mut config = ClusterConfig::single_node("node0", "10.0.0.1:8086");
+    config.nodes = (0..nodes).map(|i| node(i, zones)).collect();
+    config.shard_count = shards;
+    config.replication_factor = rf;
+    config
+}
+
+/// Every property a balanced placement has, checked directly (not only
+/// through the warnings, which could share a bug with the placement).
+fn check_balanced(config: &ClusterConfig) -> Result<(), TestCaseError> {
+    config
+        .validate()
+        .map_err(|e| TestCaseError::fail(format!("does not validate: {e}")))?;
+    let (s, r, n) = (
+        config.shard_count,
+        config.replication_factor,
+        config.nodes.len(),
+    );
+    let warnings = config.warnings();
+    if s * r >= n {
+        prop_assert!(
+            warnings.is_empty(),
+            "warnings: {:?}",
+            warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>()
+        );
+    } else {
+        for w in &warnings {
+            prop_assert_eq!(w.code(), "node-without-shards", "{}", w);
+        }
+    }
+    let mut holders: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); s];
+    let mut zones_of: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); s];
+    for node in &config.nodes {
+        for &sh in node.shards.iter().chain(&node.replica_shards) {
+            prop_assert!(
+                holders[sh as usize].insert(&node.id),
+                "shard {} twice on {}",
+                sh,
+                node.id
+            );
+            zones_of[sh as usize].insert(node.tags.get("zone").map_or("", String::as_str));
+        }
+    }
+    let zones: BTreeSet<&str> = config
+        .nodes
+        .iter()
+        .map(|n| n.tags.get("zone").map_or("", String::as_str))
+        .collect();
+    for sh in 0..s {
+        prop_assert_eq!(holders[sh].len(), r, "shard {} copies", sh);
+        prop_assert_eq!(zones_of[sh].len(), r.min(zones.len()), "shard {} zones", sh);
+    }
+    let primaries: Vec<usize> = config.nodes.iter().map(|n| n.shards.len()).collect();
+    let (lo, hi) = (
+        primaries.iter().min().unwrap(),
+        primaries.iter().max().unwrap(),
+    );
+    prop_assert!(hi - lo <= 1, "primaries {:?}", primaries);
+    let mut per_zone: BTreeMap<&str, Vec<(usize, usize)>> = BTreeMap::new();
+    for node in &config.nodes {
+        per_zone
+            .entry(node.tags.get("zone").map_or("", String::as_str))
+            .or_default()
+            .push((
+                node.shards.len() + node.replica_shards.len(),
+                node.replica_shards.len(),
+            ));
+    }
+    for (zone, counts) in per_zone {
+        for pick in [|c: &(usize, usize)| c.0, |c: &(usize, usize)| c.1] {
+            let values: Vec<usize> = counts.iter().map(pick).collect();
+            let (lo, hi) = (values.iter().min().unwrap(), values.iter().max().unwrap());
+            prop_assert!(hi - lo <= 1, "zone {}: {:?}", zone, counts);
+        }
+    }
+    Ok(())
+}
+
+/// (nodes, zones, shards, rf) over the ranges the CLI issue names.
+fn sizes() -> impl Strategy<Value = (usize, usize, usize, usize)> {
+    (1usize..=40, 1usize..=5, 1usize..=4096)
+        .prop_flat_map(|(n, z, s)| (Just(n), Just(z), Just(s), 1..=n.min(5)))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn prop_generated_placements_are_balanced((n, z, s, r) in sizes()) {
+        let placed = balance(&skeleton(n, z, s, r), DEFAULT_ZONE_TAG).unwrap();
+        check_balanced(&placed)?;
+        // Balancing a balanced placement moves nothing.
+        let again = balance(&placed, DEFAULT_ZONE_TAG).unwrap();
+        let plan = plan_moves(&placed, &again);
+        prop_assert_eq!(plan.copies_added, 0);
+    }
+
+    #[test]
+    fn prop_adding_a_node_moves_at_most_its_share((n, z, s, r) in sizes()) {
+        let old = balance(&skeleton(n, z, s, r), DEFAULT_ZONE_TAG).unwrap();
+        let changed = old.with_node_changes(vec![node(n, z)], &[]).unwrap();
+        let new = balance(&changed, DEFAULT_ZONE_TAG).unwrap();
+        check_balanced(&new)?;
+        let plan = plan_moves(&old, &new);
+        let added = new.nodes.last().unwrap();
+        let share = added.shards.len() + added.replica_shards.len();
+        if z == 1 {
+            prop_assert!(plan.copies_added <= share + 1, "moved {} copies, the new node's share is {}", plan.copies_added, share);
+            prop_assert!(share <= (s * r).div_ceil(n + 1));
+        } else {
+            // A zone that fills up (one copy of every shard) forces copies
+            // of shards the new node does not take to move too; see
+            // docs/decisions/0009. Measured at most 1.25x the share.
+            prop_assert!(plan.copies_added <= 2 * share + 1, "moved {} copies, the new node's share is {}", plan.copies_added, share);
+        }
+        // With two or more copies, some copy of every shard stays put.
+        prop_assert!(!plan.has_problems() || r == 1, "{:?}", plan.shards.iter().find(|m| m.every_copy_changes));
+    }
+
+    #[test]
+    fn prop_removing_a_node_moves_only_its_copies((n, z, s, r) in sizes(), pick in any::<prop::sample::Index>()) {
+        prop_assume!(n > r);
+        let old = balance(&skeleton(n, z, s, r), DEFAULT_ZONE_TAG).unwrap();
+        let gone = old.nodes[pick.index(n)].clone();
+        let changed = old.with_node_changes(vec![], std::slice::from_ref(&gone.id)).unwrap();
+        let new = balance(&changed, DEFAULT_ZONE_TAG).unwrap();
+        check_balanced(&new)?;
+        let plan = plan_moves(&old, &new);
+        let its = gone.shards.len() + gone.replica_shards.len();
+        if z > 1 || s < 4 * n {
+            // As above; and with few shards per node, which nodes round up
+            // can matter: changed zone sizes can force other moves.
+            prop_assert!(plan.copies_added <= 2 * its + 1, "moved {} copies, the node had {}", plan.copies_added, its);
+            return Ok(());
+        }
+        prop_assert_eq!(plan.copies_removed, its, "only the removed node's copies go");
+        prop_assert_eq!(plan.copies_added, its);
+        for m in &plan.shards {
+            prop_assert!(m.removed.iter().all(|id| *id == gone.id), "shard {} loses {:?}", m.shard, m.removed);
+        }
+    }
+}
+
+/// A broken placement would fail the checks above: this one has a node
+/// with every primary.
+#[test]
+fn the_balance_check_can_fail() {
+    let mut config = skeleton(3, 1, 6, 1);
+    config.nodes[0].shards = (0..6).collect();
+    assert!(check_balanced(&config).is_err());
+}
