@@ -100,9 +100,9 @@ const SCAN_LIMIT: usize = 16;
 pub struct WriteQuorum {
     mode: ReplicationMode,
     /// The expected copies, distinct, in the order given.
-    nodes: Vec<String>,
-    /// `answers[i]` is what `nodes[i]` said first.
-    answers: Vec<Answer>,
+    /// Each with what it said first, side by side so that an answer
+    /// touches one allocation, not two.
+    nodes: Vec<(String, Answer)>,
     /// Node to index, only past [`SCAN_LIMIT`] copies.
     index: Option<HashMap<String, usize>>,
     required: usize,
@@ -217,7 +217,6 @@ impl WriteQuorum {
         WriteQuorum {
             mode,
             nodes: Vec::new(),
-            answers: Vec::new(),
             index: None,
             required: 0,
             successes: 0,
@@ -238,19 +237,18 @@ impl WriteQuorum {
                 .nodes
                 .iter()
                 .enumerate()
-                .map(|(i, n)| (n.clone(), i))
+                .map(|(i, (n, _))| (n.clone(), i))
                 .collect();
             index.insert(node.clone(), self.nodes.len());
             self.index = Some(index);
         }
-        self.nodes.push(node);
-        self.answers.push(Answer::Missing);
+        self.nodes.push((node, Answer::Missing));
     }
 
     fn position(&self, node: &str) -> Option<usize> {
         match &self.index {
             Some(index) => index.get(node).copied(),
-            None => self.nodes.iter().position(|n| n == node),
+            None => self.nodes.iter().position(|(n, _)| n == node),
         }
     }
 
@@ -278,7 +276,7 @@ impl WriteQuorum {
             Some(false) => Ok(self.status()),
             None => Err(ReplicationError::UnexpectedNode {
                 node: ack.node_id,
-                expected: self.nodes.clone(),
+                expected: self.expected_nodes().map(str::to_owned).collect(),
             }),
         }
     }
@@ -289,14 +287,15 @@ impl WriteQuorum {
     /// shared by [`record`](Self::record) and `check_quorum`.
     pub(crate) fn count(&mut self, node: &str, success: bool) -> Option<bool> {
         let i = self.position(node)?;
-        if self.answers[i] != Answer::Missing {
+        let answer = &mut self.nodes[i].1;
+        if *answer != Answer::Missing {
             return Some(false);
         }
         if success {
-            self.answers[i] = Answer::Success;
+            *answer = Answer::Success;
             self.successes += 1;
         } else {
-            self.answers[i] = Answer::Failure;
+            *answer = Answer::Failure;
             self.failures += 1;
         }
         Some(true)
@@ -338,16 +337,16 @@ impl WriteQuorum {
     /// ([`ReplicationResult::quorum_reached`] says which).
     pub fn into_result(self) -> ReplicationResult {
         let quorum_reached = self.successes >= self.required;
+        let total_count = self.nodes.len();
         let missing_nodes = self
             .nodes
             .into_iter()
-            .zip(&self.answers)
-            .filter(|(_, answer)| **answer == Answer::Missing)
+            .filter(|(_, answer)| *answer == Answer::Missing)
             .map(|(node, _)| node)
             .collect();
         ReplicationResult {
             success_count: self.successes,
-            total_count: self.answers.len(),
+            total_count,
             required_count: self.required,
             acks: self.acks,
             missing_nodes,
@@ -368,7 +367,7 @@ impl WriteQuorum {
 
     /// The copies the write was sent to, distinct, in the order given.
     pub fn expected_nodes(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.nodes.iter().map(String::as_str)
+        self.nodes.iter().map(|(node, _)| node.as_str())
     }
 
     /// Distinct expected copies whose first answer was a success.
