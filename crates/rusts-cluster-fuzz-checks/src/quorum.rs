@@ -1,0 +1,214 @@
+use std::collections::HashMap;
+
+use arbitrary::{Arbitrary, Unstructured};
+use rusts_cluster_replication::{
+    QuorumStatus, ReplicationAck, ReplicationError, ReplicationMode, ReplicationProtocol,
+    WriteQuorum,
+};
+use rusts_cluster_sharding::{Shard, ShardState};
+
+use crate::config::{Count, Mode, Name};
+
+/// What the `quorum` target reads from the fuzzer's bytes.
+#[derive(Arbitrary, Debug)]
+struct QuorumInput {
+    mode: Mode,
+    replication_factor: Count,
+    acks: Vec<Ack>,
+    /// The copies an incremental [`WriteQuorum`] expects.
+    expected: Vec<Name>,
+    /// Whether that quorum is for a `Rebalancing` shard.
+    rebalancing: bool,
+}
+
+#[derive(Arbitrary, Debug)]
+struct Ack {
+    node: Name,
+    success: bool,
+    error: Option<String>,
+    latency_ms: u64,
+}
+
+/// The `quorum` target: any mode, any replication factor (0 and
+/// `usize::MAX` included) and any sequence of answers (duplicates, unknown
+/// and empty node names, failures, none at all).
+///
+/// Checks, against a count made here with a hash map, that
+/// `check_quorum` never claims a quorum with fewer distinct nodes whose
+/// first answer was a success than the mode needs (`Synchronous`: every
+/// copy and at least one; `Quorum`: a strict majority; `Asynchronous`:
+/// none), never refuses one that has them, reports the right counts, keeps
+/// every answer, and lists the failed nodes right.
+///
+/// Then feeds the same answers, one by one, to a [`WriteQuorum`] over the
+/// `expected` copies (through [`WriteQuorum::for_shard`] for a `Rebalancing`
+/// shard when asked) and checks that an answer from a node it does not
+/// expect is refused and not counted, that a decided status never changes,
+/// that `Reached` always has what the mode needs of the distinct expected
+/// copies, that `Failed` is only given when the silent copies can no longer
+/// make up the difference, and that `finish` agrees.
+pub fn quorum(data: &[u8]) {
+    let Ok(input) = QuorumInput::arbitrary_take_rest(Unstructured::new(data)) else {
+        return;
+    };
+    let mode = input.mode.mode();
+    let rf = input.replication_factor.value();
+    let acks: Vec<ReplicationAck> = input
+        .acks
+        .iter()
+        .map(|a| ReplicationAck {
+            node_id: a.node.to_id(),
+            success: a.success,
+            error: a.error.clone(),
+            latency_ms: a.latency_ms,
+        })
+        .collect();
+
+    // Each node's first answer, counted independently of the crate.
+    let mut first: HashMap<&str, bool> = HashMap::new();
+    let mut failed_in_order = Vec::new();
+    for ack in &acks {
+        if !first.contains_key(ack.node_id.as_str()) {
+            first.insert(&ack.node_id, ack.success);
+            if !ack.success {
+                failed_in_order.push(ack.node_id.as_str());
+            }
+        }
+    }
+    let distinct_successes = first.values().filter(|&&s| s).count();
+    // u128 so that `2 * got` cannot overflow for any usize.
+    let enough = |got: usize| match mode {
+        ReplicationMode::Synchronous => got >= rf.max(1),
+        ReplicationMode::Quorum => 2 * got as u128 > rf as u128,
+        ReplicationMode::Asynchronous => true,
+    };
+
+    let protocol = ReplicationProtocol::new(mode, rf);
+    match protocol.check_quorum(&acks) {
+        Ok(result) => {
+            assert!(
+                enough(distinct_successes),
+                "{mode:?} with replication factor {rf} claimed a quorum with \
+                 {distinct_successes} distinct successful copies: {acks:?}"
+            );
+            assert!(result.quorum_reached);
+            assert_eq!(result.success_count, distinct_successes);
+            assert_eq!(result.total_count, rf);
+            assert_eq!(result.acks, acks, "every answer is kept as received");
+            assert_eq!(result.failed_nodes(), failed_in_order);
+            assert_eq!(result.all_success(), distinct_successes >= rf);
+        }
+        Err(ReplicationError::QuorumNotReached { got, needed }) => {
+            assert!(
+                !enough(distinct_successes),
+                "{mode:?} with replication factor {rf} refused a write with \
+                 {distinct_successes} distinct successful copies"
+            );
+            assert_eq!(got, distinct_successes);
+            assert!(got < needed);
+            assert_eq!(needed, protocol.required_acks());
+        }
+        Err(other) => panic!("unexpected error {other:?}"),
+    }
+
+    write_quorum(mode, &input, &acks);
+}
+
+fn write_quorum(mode: ReplicationMode, input: &QuorumInput, acks: &[ReplicationAck]) {
+    let expected: Vec<String> = input.expected.iter().map(Name::to_id).collect();
+    let mut distinct: Vec<&str> = Vec::new();
+    for node in &expected {
+        if !distinct.contains(&node.as_str()) {
+            distinct.push(node);
+        }
+    }
+    let n = distinct.len();
+    let mut quorum = if input.rebalancing && !expected.is_empty() {
+        let mut shard = Shard::new(0, expected[0].clone());
+        for node in &expected[1..] {
+            shard.add_replica(node.clone());
+        }
+        shard.state = ShardState::Rebalancing;
+        let quorum = WriteQuorum::for_shard(mode, &shard)
+            .unwrap_or_else(|e| panic!("a Rebalancing shard takes writes: {e}"));
+        // Moving needs at least what the mode needs of the copies, and never
+        // more than every copy.
+        let copies = shard.all_nodes().count();
+        assert!(quorum.required() >= mode.required_acks(copies).min(copies));
+        assert!(quorum.required() <= copies.max(mode.required_acks(copies)));
+        quorum
+    } else {
+        let quorum = WriteQuorum::new(mode, expected.iter().cloned());
+        assert_eq!(quorum.required(), mode.required_acks(n));
+        quorum
+    };
+    assert_eq!(
+        quorum.expected_nodes().len(),
+        quorum.expected_nodes().count()
+    );
+    let required = quorum.required();
+    let enough = |got: usize| match mode {
+        ReplicationMode::Synchronous => got >= n.max(1),
+        ReplicationMode::Quorum => 2 * got > n,
+        ReplicationMode::Asynchronous => true,
+    };
+
+    let mut first: HashMap<&str, bool> = HashMap::new();
+    let mut decided: Option<QuorumStatus> = None;
+    let mut last = quorum.status();
+    for ack in acks {
+        let known = distinct.contains(&ack.node_id.as_str());
+        match quorum.record(ack.clone()) {
+            Ok(status) => {
+                assert!(
+                    known,
+                    "an answer from {:?}, not expected, was counted",
+                    ack.node_id
+                );
+                first.entry(&ack.node_id).or_insert(ack.success);
+                last = status;
+            }
+            Err(ReplicationError::UnexpectedNode { node, .. }) => {
+                assert!(!known, "expected node {node:?} was refused");
+                assert_eq!(node, ack.node_id);
+            }
+            Err(other) => panic!("record gave {other:?}"),
+        }
+        let successes = first.values().filter(|&&s| s).count();
+        let failures = first.len() - successes;
+        assert_eq!(quorum.successes(), successes);
+        assert_eq!(quorum.failures(), failures);
+        assert_eq!(last, quorum.status());
+        match last {
+            QuorumStatus::Reached => assert!(
+                enough(successes) && successes >= required,
+                "{mode:?}: Reached with {successes} of {n} distinct copies"
+            ),
+            QuorumStatus::Failed => assert!(
+                successes + (n - successes - failures) < required,
+                "{mode:?}: Failed while {} copies are silent and {successes} succeeded of {required}",
+                n - successes - failures
+            ),
+            QuorumStatus::Pending => {}
+        }
+        if let Some(d) = decided {
+            assert_eq!(last, d, "a decided status changed");
+        } else if last.is_decided() {
+            decided = Some(last);
+        }
+    }
+    let successes = first.values().filter(|&&s| s).count();
+    match quorum.finish() {
+        Ok(result) => {
+            assert!(successes >= required && enough(successes));
+            assert_eq!(result.success_count, successes);
+            assert!(decided != Some(QuorumStatus::Failed));
+        }
+        Err(ReplicationError::QuorumNotReached { got, needed }) => {
+            assert_eq!((got, needed), (successes, required));
+            assert!(got < needed);
+            assert!(decided != Some(QuorumStatus::Reached));
+        }
+        Err(other) => panic!("finish gave {other:?}"),
+    }
+}

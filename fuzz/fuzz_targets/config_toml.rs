@@ -1,0 +1,8 @@
+//! The `config_toml` fuzz target: see `rusts_cluster_fuzz_checks::config_toml` for what
+//! it checks. The check lives in that crate so that a stable `cargo test`
+//! replays this target's corpus through the same code.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    rusts_cluster_fuzz_checks::config_toml(data);
+});
