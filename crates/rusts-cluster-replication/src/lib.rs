@@ -70,3 +70,8 @@ mod mode;
 mod pending;
 mod protocol;
 mod quorum;
+
+/// Compiles and runs the examples of `docs/replication.md` as doctests.
+#[doc = include_str!("../../../docs/replication.md")]
+#[cfg(doctest)]
+pub struct ReplicationDocDoctests;
