@@ -596,6 +596,8 @@ impl State {
                     .sum()
             })
             .collect();
+        let mut counts = vec![0u32; z];
+        let needs_lo = self.lo.iter().any(|&lo| lo > 0);
         for round in 0..self.r {
             for s in 0..self.s {
                 // One copy per shard per round, so that every shard gets
@@ -609,16 +611,36 @@ impl State {
                 // extra moves (with ties by order, node 0's shards all sat
                 // on nodes 2 and 4 of 6, and removing it moved 40% more).
                 let mut best: Option<(i64, i64, u64, u32)> = None;
-                #[allow(clippy::needless_range_loop)] // zone indexes two arrays
+                #[allow(clippy::needless_range_loop)] // zone indexes five arrays
+                // Per-zone checks once per copy, not once per node: this
+                // loop runs shards x copies x nodes times.
+                counts.iter_mut().for_each(|c| *c = 0);
+                for &v in self.slots(s) {
+                    if v != NONE {
+                        counts[self.zone_of[v as usize] as usize] += 1;
+                    }
+                }
+                let needy = needs_lo && (0..z).any(|i| counts[i] < self.lo[i]);
                 for zone in 0..z {
+                    if counts[zone] >= self.hi[zone] || (needy && counts[zone] >= self.lo[zone]) {
+                        continue;
+                    }
                     let zone_deficit = self.zone_quota[zone] as i64 - zone_load[zone];
                     for &v in &self.zone_nodes[zone] {
-                        if !self.can_take(s, v, NONE) {
+                        if self.holds(s, v) {
                             continue;
                         }
-                        let key = (self.deficit(v), zone_deficit, mix(s as u64, v), v);
-                        if best.is_none_or(|b| (key.0, key.1, key.2) > (b.0, b.1, b.2)) {
-                            best = Some(key);
+                        let deficit = self.deficit(v);
+                        let better = match best {
+                            None => true,
+                            Some(b) => {
+                                (deficit, zone_deficit) > (b.0, b.1)
+                                    || ((deficit, zone_deficit) == (b.0, b.1)
+                                        && mix(s as u64, v) > b.2)
+                            }
+                        };
+                        if better {
+                            best = Some((deficit, zone_deficit, mix(s as u64, v), v));
                         }
                     }
                 }
