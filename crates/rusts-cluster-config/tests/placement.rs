@@ -140,7 +140,7 @@ proptest! {
         } else {
             // A zone that fills up (one copy of every shard) forces copies
             // of shards the new node does not take to move too; see
-            // docs/decisions/0009. Measured at most 1.25x the share.
+            // docs/decisions/0009.
             prop_assert!(plan.copies_added <= 2 * share + 1, "moved {} copies, the new node's share is {}", plan.copies_added, share);
         }
         // With two or more copies, some copy of every shard stays put.
