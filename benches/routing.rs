@@ -14,11 +14,14 @@
 //! table: `cargo run -p rusts-cluster-benches --bin bench-ratios`.
 //! Thread scaling is in `concurrency.rs`.
 
-use std::{collections::HashSet, hint::black_box};
+use std::{
+    collections::{HashMap, HashSet},
+    hint::black_box,
+};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use rusts_cluster::{
-    ClusterConfig, ReplicationAck, ReplicationMode, ReplicationProtocol, Shard, ShardKeyRef,
+    ClusterConfig, Query, ReplicationAck, ReplicationMode, ReplicationProtocol, Shard, ShardKeyRef,
     ShardMapper, ShardRouter, ShardingStrategy,
 };
 use rusts_cluster_benches::{keys, naive_build, NaiveRouter};
@@ -124,7 +127,9 @@ fn route_batch(c: &mut Criterion) {
 
 fn compute_shard(c: &mut Criterion) {
     let keys = keys(1024);
-    let n = 4096;
+    // Not a power of two: the prepared divisor's shortcut for those (a mask)
+    // would flatter it.
+    let n = 1000;
     let mut group = c.benchmark_group("compute_shard");
     group.throughput(Throughput::Elements(keys.len() as u64));
     let strategies = [
@@ -171,6 +176,9 @@ fn compute_shard(c: &mut Criterion) {
 /// (shards, nodes) for the build and validation groups, all RF 3.
 const SIZES: [(usize, usize); 3] = [(16, 4), (4096, 256), (65_536, 256)];
 
+/// Times the build only: each variant's output is dropped outside the
+/// timing (`iter_with_large_drop`), since freeing an old table is not part
+/// of building a new one.
 fn from_config(c: &mut Criterion) {
     let mut group = c.benchmark_group("from_config");
     group.sample_size(10);
@@ -178,10 +186,10 @@ fn from_config(c: &mut Criterion) {
         let config = round_robin_cluster(shards, nodes, 3);
         group.throughput(Throughput::Elements(shards as u64));
         group.bench_with_input(BenchmarkId::new("naive", shards), &config, |b, config| {
-            b.iter(|| naive_build(config))
+            b.iter_with_large_drop(|| naive_build(config))
         });
         group.bench_with_input(BenchmarkId::new("ours", shards), &config, |b, config| {
-            b.iter(|| ShardRouter::from_config(config).unwrap())
+            b.iter_with_large_drop(|| ShardRouter::from_config(config).unwrap())
         });
         // limit: copying the finished table, the allocations any build makes.
         let built: Vec<Shard> = ShardRouter::from_config(&config)
@@ -191,7 +199,7 @@ fn from_config(c: &mut Criterion) {
             .map(|s| Shard::clone(s))
             .collect();
         group.bench_with_input(BenchmarkId::new("limit", shards), &built, |b, built| {
-            b.iter(|| built.clone())
+            b.iter_with_large_drop(|| built.clone())
         });
     }
     group.finish();
@@ -302,6 +310,99 @@ fn check_quorum(c: &mut Criterion) {
     group.finish();
 }
 
+fn plan_query(c: &mut Criterion) {
+    const HOUR: i64 = 3_600_000_000_000;
+    let now = 472_222 * HOUR;
+    let series: Vec<u64> = keys(1000).iter().map(|k| k.series_id).collect();
+    let cases = [
+        (
+            "ByTime_1h",
+            ShardingStrategy::by_time(HOUR).unwrap(),
+            Query::new().time_range(now - HOUR..now),
+        ),
+        (
+            "ByTime_30d",
+            ShardingStrategy::by_time(HOUR).unwrap(),
+            Query::new().time_range(now - 720 * HOUR..now),
+        ),
+        (
+            "Composite_1h_10_series",
+            ShardingStrategy::composite(HOUR).unwrap(),
+            Query::new()
+                .series(&series[..10])
+                .time_range(now - HOUR..now),
+        ),
+        (
+            "Composite_30d_10_series",
+            ShardingStrategy::composite(HOUR).unwrap(),
+            Query::new()
+                .series(&series[..10])
+                .time_range(now - 720 * HOUR..now),
+        ),
+        (
+            "BySeries_1000_series",
+            ShardingStrategy::BySeries,
+            Query::new().series(&series),
+        ),
+    ];
+    let mut group = c.benchmark_group("plan_query");
+    for (name, strategy, query) in cases {
+        // 4096 shards on 64 nodes with RF 3.
+        let mut config = round_robin_cluster(4096, 64, 3);
+        config.sharding_strategy = strategy;
+        let router = ShardRouter::from_config(&config).unwrap();
+        let mapper = ShardMapper::new(strategy, 4096);
+        // naive: no pruning, every shard read from its primary.
+        group.bench_function(BenchmarkId::new("naive", name), |b| {
+            b.iter(|| {
+                let mut per_node: HashMap<String, Vec<u32>> = HashMap::new();
+                for shard in router.all_shards() {
+                    per_node
+                        .entry(shard.primary.clone())
+                        .or_default()
+                        .push(shard.id);
+                }
+                per_node
+            })
+        });
+        group.bench_function(BenchmarkId::new("ours", name), |b| {
+            b.iter(|| router.plan_query(&query).unwrap())
+        });
+        // limit: the shard ids alone, by the shortest code that gets them
+        // right for this query, with no replica choice.
+        group.bench_function(BenchmarkId::new("limit", name), |b| {
+            b.iter(|| {
+                let mut shards: Vec<u32> = match (query.series_ids(), query.range()) {
+                    (Some(ids), Some(range)) => {
+                        let (first, last) = (
+                            mapper.time_bucket(range.start),
+                            mapper.time_bucket(range.end - 1),
+                        );
+                        ids.iter()
+                            .flat_map(|&s| {
+                                (first..=last).map(move |b| mapper.shard_of_series_in_bucket(s, b))
+                            })
+                            .collect()
+                    }
+                    (Some(ids), None) => ids
+                        .iter()
+                        .map(|&s| mapper.compute_shard(ShardKeyRef::new("", s, 0)))
+                        .collect(),
+                    (None, Some(range)) => (mapper.time_bucket(range.start)
+                        ..=mapper.time_bucket(range.end - 1))
+                        .map(|b| mapper.shard_of_bucket(b))
+                        .collect(),
+                    (None, None) => (0..4096).collect(),
+                };
+                shards.sort_unstable();
+                shards.dedup();
+                shards
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     compute_shard,
@@ -310,6 +411,7 @@ criterion_group!(
     from_config,
     validate,
     toml_parse,
-    check_quorum
+    check_quorum,
+    plan_query
 );
 criterion_main!(benches);

@@ -120,13 +120,26 @@ where
     if u32::try_from(keys.len()).is_err() {
         return Err(RoutingError::BatchTooLarge { keys: keys.len() });
     }
-    let shard_of: Vec<ShardId> = keys.iter().map(|key| mapper.compute_shard(key)).collect();
     let shard_count = snapshot.shards.len();
-    let (indices, groups) = if shard_count <= keys.len().saturating_mul(DENSE_SHARDS_PER_KEY) {
-        group_by_counting(&shard_of, shard_count)
-    } else {
-        group_by_sorting(&shard_of)
-    };
+    let (shard_of, indices, groups) =
+        if shard_count <= keys.len().saturating_mul(DENSE_SHARDS_PER_KEY) {
+            // Count while mapping: one pass over the keys fewer.
+            let mut counts = vec![0u32; shard_count];
+            let shard_of: Vec<ShardId> = keys
+                .iter()
+                .map(|key| {
+                    let shard = mapper.compute_shard(key);
+                    counts[shard as usize] += 1;
+                    shard
+                })
+                .collect();
+            let (indices, groups) = group_by_counting(&shard_of, counts);
+            (shard_of, indices, groups)
+        } else {
+            let shard_of: Vec<ShardId> = keys.iter().map(|key| mapper.compute_shard(key)).collect();
+            let (indices, groups) = group_by_sorting(&shard_of);
+            (shard_of, indices, groups)
+        };
     Ok(BatchRoute {
         snapshot,
         shard_of,
@@ -135,14 +148,11 @@ where
     })
 }
 
-/// Groups with a counting sort over the whole shard table: two passes over
-/// the keys and one over the shards.
-fn group_by_counting(shard_of: &[ShardId], shard_count: usize) -> (Vec<u32>, Vec<(ShardId, u32)>) {
-    let mut next = vec![0u32; shard_count];
-    for &shard in shard_of {
-        next[shard as usize] += 1;
-    }
-    let mut groups = Vec::with_capacity(shard_count.min(shard_of.len()));
+/// Groups with a counting sort over the whole shard table, given each
+/// shard's key count: one pass over the shards and one over the keys.
+fn group_by_counting(shard_of: &[ShardId], counts: Vec<u32>) -> (Vec<u32>, Vec<(ShardId, u32)>) {
+    let mut next = counts;
+    let mut groups = Vec::with_capacity(next.len().min(shard_of.len()));
     let mut end = 0u32;
     for (shard, slot) in next.iter_mut().enumerate() {
         if *slot > 0 {

@@ -281,10 +281,11 @@ impl fmt::Display for Unpruned {
 /// in the table of [`ShardRouter::plan_query`].
 fn prune(mapper: &ShardMapper, query: &Query) -> Pruned {
     let n = mapper.shard_count();
-    // A set of shards as a bitmap over the shard table, collected in order.
-    let mut marked: Option<Vec<bool>> = None;
+    // A set of shards as a bitset over the shard table, collected in order.
+    let mut marked: Option<Vec<u64>> = None;
     let mut mark = |shard: ShardId| {
-        marked.get_or_insert_with(|| vec![false; n as usize])[shard as usize] = true
+        marked.get_or_insert_with(|| vec![0; (n as usize).div_ceil(64)])[shard as usize / 64] |=
+            1 << (shard % 64)
     };
     let buckets = query
         .time_range
@@ -344,12 +345,15 @@ fn prune(mapper: &ShardMapper, query: &Query) -> Pruned {
         },
     }
     let marked = marked.unwrap_or_default();
-    let shards: Vec<ShardId> = marked
-        .iter()
-        .enumerate()
-        .filter(|(_, &m)| m)
-        .map(|(shard, _)| shard as ShardId)
-        .collect();
+    let count = marked.iter().map(|word| word.count_ones() as usize).sum();
+    let mut shards: Vec<ShardId> = Vec::with_capacity(count);
+    for (index, &word) in marked.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            shards.push(index as ShardId * 64 + bits.trailing_zeros());
+            bits &= bits - 1;
+        }
+    }
     if shards.len() == n as usize && n > 1 {
         Pruned::All(Unpruned::EveryShard)
     } else {
@@ -389,50 +393,66 @@ fn choose_copies(
     let topology = &snapshot.topology;
     let nodes = topology.node_ids.len();
     let local = topology.node_index(node_id);
-    let preferred: Vec<bool> = match &query.preferred_tag {
-        Some((key, value)) => topology
+    // Only built when the query prefers a tag.
+    let preferred: Option<Vec<bool>> = query.preferred_tag.as_ref().map(|(key, value)| {
+        topology
             .tags
             .iter()
             .map(|tags| tags.get(key) == Some(value))
-            .collect(),
-        None => vec![false; nodes],
-    };
-    let mut per_node: Vec<Vec<ShardId>> = vec![Vec::new(); nodes];
+            .collect()
+    });
+    let is_preferred = |node: u32| preferred.as_ref().is_some_and(|p| p[node as usize]);
+    // The node each shard is read from (`u32::MAX`: none), then a counting
+    // sort by node, so each target's list is allocated once, at its size.
+    const NONE: u32 = u32::MAX;
+    let mut per_node = vec![0u32; nodes];
     let mut unavailable = Vec::new();
-    for &shard in &shards {
-        let readable = snapshot.shards[shard as usize].can_read();
-        let copies = topology.copies(shard as usize);
-        let up = |node: &&u32| snapshot.node_up[**node as usize];
-        let chosen = readable
-            .then(|| {
-                copies
-                    .iter()
-                    .filter(up)
-                    .find(|&&node| Some(node) == local)
-                    .or_else(|| {
-                        copies
-                            .iter()
-                            .filter(up)
-                            .find(|&&node| preferred[node as usize])
-                    })
-                    .or_else(|| copies.iter().find(up))
-            })
-            .flatten();
-        match chosen {
-            Some(&node) => per_node[node as usize].push(shard),
-            None => unavailable.push(shard),
-        }
-    }
-    let targets = per_node
-        .into_iter()
-        .enumerate()
-        .filter(|(_, shards)| !shards.is_empty())
-        .map(|(node, shards)| NodeTarget {
-            node_id: topology.node_ids[node].clone(),
-            address: topology.addresses[node].clone(),
-            shards,
+    let chosen: Vec<u32> = shards
+        .iter()
+        .map(|&shard| {
+            let copies = topology.copies(shard as usize);
+            let up = |node: &&u32| snapshot.node_up[**node as usize];
+            let node = snapshot.shards[shard as usize]
+                .can_read()
+                .then(|| {
+                    copies
+                        .iter()
+                        .filter(up)
+                        .find(|&&node| Some(node) == local)
+                        .or_else(|| copies.iter().filter(up).find(|&&node| is_preferred(node)))
+                        .or_else(|| copies.iter().find(up))
+                })
+                .flatten();
+            match node {
+                Some(&node) => {
+                    per_node[node as usize] += 1;
+                    node
+                }
+                None => {
+                    unavailable.push(shard);
+                    NONE
+                }
+            }
         })
         .collect();
+    let mut targets: Vec<NodeTarget> = Vec::new();
+    // `slot[node]`: the node's index in `targets`.
+    let mut slot = vec![NONE; nodes];
+    for (node, &count) in per_node.iter().enumerate() {
+        if count > 0 {
+            slot[node] = targets.len() as u32;
+            targets.push(NodeTarget {
+                node_id: topology.node_ids[node].clone(),
+                address: topology.addresses[node].clone(),
+                shards: Vec::with_capacity(count as usize),
+            });
+        }
+    }
+    for (&shard, &node) in shards.iter().zip(&chosen) {
+        if node != NONE {
+            targets[slot[node as usize] as usize].shards.push(shard);
+        }
+    }
     QueryPlan {
         shards,
         targets,
