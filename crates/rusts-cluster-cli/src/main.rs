@@ -24,7 +24,7 @@ use rusts_cluster_config::{
     ValidationWarning, DEFAULT_ZONE_TAG,
 };
 use rusts_cluster_replication::ReplicationMode;
-use rusts_cluster_routing::ShardRouter;
+use rusts_cluster_routing::{Query, ShardRouter};
 use rusts_cluster_sharding::{ShardKeyRef, ShardingStrategy};
 use serde_json::{json, Value};
 
@@ -54,6 +54,13 @@ enum Command {
         after_help = "Example:\n  rusts-cluster route examples/cluster.toml --measurement cpu --series-id 42 --timestamp 1700000000000000000"
     )]
     Route(RouteArgs),
+    /// Plan a query: the shards it must read and the node to read each from.
+    #[command(
+        after_help = "Example:\n  rusts-cluster plan-query examples/cluster.toml --series-id 1 --series-id 9 --down node2\n\n\
+Exit code 1 when a needed shard has no readable copy (the plan is still printed),\n\
+or with --require-pruning when the query would read every shard."
+    )]
+    PlanQuery(PlanQueryArgs),
     /// Write a new, balanced, zone-aware config for a set of nodes.
     #[command(
         after_help = "Example:\n  rusts-cluster generate --node a=10.0.1.1:8086,zone=z1 --node b=10.0.1.2:8086,zone=z2 \\\n    --shards 64 --replication-factor 2 --output cluster.toml"
@@ -126,6 +133,37 @@ struct RouteArgs {
     /// The timestamp of the key, in nanoseconds since the epoch.
     #[arg(long, allow_hyphen_values = true)]
     timestamp: i64,
+    #[command(flatten)]
+    format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+struct PlanQueryArgs {
+    /// The config file.
+    file: PathBuf,
+    /// Only points of this measurement.
+    #[arg(long)]
+    measurement: Option<String>,
+    /// Only points of this series; repeat for several.
+    #[arg(long = "series-id")]
+    series_ids: Vec<u64>,
+    /// The start of the time range, in nanoseconds since the epoch
+    /// (inclusive).
+    #[arg(long, allow_hyphen_values = true, requires = "to")]
+    from: Option<i64>,
+    /// The end of the time range, in nanoseconds since the epoch
+    /// (exclusive).
+    #[arg(long, allow_hyphen_values = true, requires = "from")]
+    to: Option<i64>,
+    /// Plan as if this node were down; repeat for several.
+    #[arg(long = "down")]
+    down: Vec<String>,
+    /// Read from copies on nodes with this TAG=VALUE first, e.g. zone=us-east-1a.
+    #[arg(long, value_parser = parse_tag)]
+    prefer: Option<(String, String)>,
+    /// Refuse (exit 1) a query that would read every shard.
+    #[arg(long)]
+    require_pruning: bool,
     #[command(flatten)]
     format: FormatArg,
 }
@@ -209,6 +247,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate(args),
         Command::Show(args) => show(args),
         Command::Route(args) => route(args),
+        Command::PlanQuery(args) => plan_query(args),
         Command::Generate(args) => generate(args),
         Command::Rebalance(args) => rebalance(args),
         Command::Diff(args) => diff(args),
@@ -494,6 +533,90 @@ fn route(args: RouteArgs) -> Outcome {
     ]);
     println!("{table}");
     Ok(())
+}
+
+fn plan_query(args: PlanQueryArgs) -> Outcome {
+    let config = load_valid(&args.file)?;
+    let router = ShardRouter::from_config(&config).map_err(problem)?;
+    for node in &args.down {
+        router.set_node_available(node, false).map_err(problem)?;
+    }
+    let mut query = Query::new();
+    if let Some(m) = &args.measurement {
+        query = query.measurement(m);
+    }
+    if !args.series_ids.is_empty() {
+        query = query.series(&args.series_ids);
+    }
+    if let (Some(from), Some(to)) = (args.from, args.to) {
+        query = query.time_range(from..to);
+    }
+    if let Some((key, value)) = &args.prefer {
+        query = query.prefer_tag(key, value);
+    }
+    if args.require_pruning {
+        query = query.require_pruning();
+    }
+    let plan = router.plan_query(&query).map_err(problem)?;
+    if args.format.format == Format::Json {
+        print_json(&json!({
+            "shards": plan.shards(),
+            "shard_count": config.shard_count,
+            "pruned": plan.is_pruned(),
+            "complete": plan.is_complete(),
+            "targets": plan.targets().iter().map(|t| json!({
+                "node_id": t.node_id,
+                "address": t.address,
+                "shards": t.shards,
+            })).collect::<Vec<_>>(),
+            "unavailable": plan.unavailable_shards(),
+        }));
+    } else {
+        println!(
+            "reads {} of {} shards{}",
+            plan.shards().len(),
+            config.shard_count,
+            if plan.is_pruned() {
+                " (pruned)"
+            } else {
+                " (every shard)"
+            }
+        );
+        let mut table = table_of(&["node", "address", "shards"]);
+        for t in plan.targets() {
+            table.add_row(vec![
+                t.node_id.clone(),
+                t.address.clone(),
+                id_list(&t.shards),
+            ]);
+        }
+        println!("{table}");
+    }
+    if plan.is_complete() {
+        Ok(())
+    } else {
+        Err(problem(format_args!(
+            "shards {} have no readable copy (offline, or every copy on a node that is down); \
+             a query over them returns partial results",
+            id_list(plan.unavailable_shards())
+        )))
+    }
+}
+
+/// Shard ids as `1, 2, 9`.
+fn id_list(ids: &[u32]) -> String {
+    ids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `TAG=VALUE`.
+fn parse_tag(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .filter(|(k, v)| !k.is_empty() && !v.is_empty())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not TAG=VALUE, e.g. zone=us-east-1a"))
 }
 
 fn generate(args: GenerateArgs) -> Outcome {

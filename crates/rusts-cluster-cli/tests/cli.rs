@@ -306,3 +306,90 @@ fn diff_flags_a_shard_whose_every_copy_changes() {
         ));
     cli().arg("diff").arg(&old.0).arg(&old.0).assert().code(0);
 }
+
+#[test]
+fn plan_query_prints_the_shards_and_the_nodes_to_read() {
+    // The example shards BySeries over 16 shards; node1 holds 0-7, node2
+    // holds 0-15; this process is node1.
+    let (plan, code) = json(&[
+        "plan-query",
+        "examples/cluster.toml",
+        "--series-id",
+        "1",
+        "--series-id",
+        "9",
+        "--series-id",
+        "17",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(plan["shards"], serde_json::json!([1, 9]));
+    assert_eq!(plan["pruned"], true);
+    assert_eq!(plan["targets"][0]["node_id"], "node1");
+    assert_eq!(plan["targets"][0]["shards"], serde_json::json!([1]));
+    assert_eq!(plan["targets"][1]["node_id"], "node2");
+    cli()
+        .args(["plan-query", "examples/cluster.toml", "--series-id", "9"])
+        .assert()
+        .code(0)
+        .stdout(
+            predicate::str::contains("reads 1 of 16 shards (pruned)")
+                .and(predicate::str::contains("10.0.1.2:8086")),
+        );
+}
+
+#[test]
+fn plan_query_exits_1_on_missing_copies_and_on_refused_fan_outs() {
+    // Shard 9 lives only on node2.
+    let (plan, code) = json(&[
+        "plan-query",
+        "examples/cluster.toml",
+        "--series-id",
+        "9",
+        "--down",
+        "node2",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(plan["unavailable"], serde_json::json!([9]));
+    cli()
+        .args([
+            "plan-query",
+            "examples/cluster.toml",
+            "--series-id",
+            "9",
+            "--down",
+            "node2",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("shards 9 have no readable copy"));
+    cli()
+        .args([
+            "plan-query",
+            "examples/cluster.toml",
+            "--measurement",
+            "cpu",
+            "--require-pruning",
+        ])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("query would read all 16 shards")
+                .and(predicate::str::contains("names no series ids")),
+        );
+    cli()
+        .args(["plan-query", "examples/cluster.toml", "--down", "node9"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "node \"node9\" is not in the cluster config",
+        ));
+    // --from without --to is a usage error.
+    cli()
+        .args(["plan-query", "examples/cluster.toml", "--from", "0"])
+        .assert()
+        .code(2);
+}

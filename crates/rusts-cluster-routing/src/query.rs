@@ -257,13 +257,13 @@ impl fmt::Display for Unpruned {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Unpruned::Unnamed(ShardingStrategy::ByMeasurement) => {
-                f.write_str("the cluster shards by measurement and the query names no measurement; add .measurement(...)")
+                f.write_str("the cluster shards by measurement and the query names no measurement; name a measurement")
             }
             Unpruned::Unnamed(ShardingStrategy::BySeries) => {
-                f.write_str("the cluster shards by series and the query names no series ids; add .series(...)")
+                f.write_str("the cluster shards by series and the query names no series ids; name series ids")
             }
             Unpruned::Unnamed(ShardingStrategy::ByTime { .. }) => {
-                f.write_str("the cluster shards by time and the query has no time range; add .time_range(...)")
+                f.write_str("the cluster shards by time and the query has no time range; give a time range")
             }
             Unpruned::Unnamed(ShardingStrategy::Composite { .. }) => f.write_str(
                 "the cluster shards by series and time, and the query lacks series ids or a time range; name both",
