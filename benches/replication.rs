@@ -9,6 +9,10 @@
 //!   as a `Mutex<HashMap<u64, WriteQuorum>>` (std hasher).
 //!
 //! Run: `cargo bench -p rusts-cluster-benches --bench replication -- --warm-up-time 1 --measurement-time 3`.
+//! By default the three answers to a write are dealt to different threads,
+//! as they come from different nodes' connections; `ACKS_BY_WRITE=1` deals
+//! all of a write's answers to one thread instead (an experiment on where
+//! the cost of sharing lies; see docs/performance.md).
 
 use std::{
     collections::HashMap,
@@ -137,7 +141,17 @@ fn deliver<T: Table>(table: &T, threads: usize, acks: u64) -> Duration {
             scope.spawn(move || {
                 for _ in 0..rounds {
                     start.wait();
-                    let acks = std::mem::take(&mut *queue.lock().unwrap());
+                    let dealt = std::mem::take(&mut *queue.lock().unwrap());
+                    // Rebuild the answers on this thread, as a network
+                    // thread decodes them: freeing a string another thread
+                    // allocated contends on that thread's malloc arena,
+                    // which would be a cost of this harness, not of the
+                    // table.
+                    let acks: Vec<(u64, ReplicationAck)> = dealt
+                        .iter()
+                        .map(|(id, ack)| (*id, ReplicationAck::success(ack.node_id.as_str(), 1)))
+                        .collect();
+                    drop(dealt);
                     let began = Instant::now();
                     for (id, ack) in acks {
                         black_box(table.ack(id, ack));
@@ -154,10 +168,11 @@ fn deliver<T: Table>(table: &T, threads: usize, acks: u64) -> Duration {
             // The answers to one write arrive on different threads, as
             // they do from different nodes' connections.
             let mut i = 0usize;
+            let by_write = std::env::var_os("ACKS_BY_WRITE").is_some();
             for id in ids {
                 table.begin(id, template.clone());
                 for node in COPIES {
-                    queues[i % threads]
+                    queues[if by_write { id as usize } else { i } % threads]
                         .lock()
                         .unwrap()
                         .push((id, ReplicationAck::success(node, 1)));

@@ -74,3 +74,8 @@ mod error;
 mod query;
 mod reader;
 mod router;
+
+/// Compiles and runs the examples of `docs/queries.md` as doctests.
+#[doc = include_str!("../../../docs/queries.md")]
+#[cfg(doctest)]
+pub struct QueriesDocDoctests;

@@ -176,7 +176,7 @@ impl ShardRouter {
     /// | `ByMeasurement` | a measurement | that measurement's shard |
     /// | `BySeries` | series ids | those series' shards |
     /// | `ByTime` | a time range | the shards of the buckets it covers; all once it covers `n` buckets |
-    /// | `Composite` | series ids and a time range | each series' shard in each bucket covered |
+    /// | `Composite` | series ids and a time range | each series' shard in each bucket covered; all once one series' run of buckets reaches every shard |
     /// | any | an empty series list or an empty range | none |
     /// | any | nothing the strategy uses | all |
     ///
@@ -250,7 +250,7 @@ enum Unpruned {
     /// The time range covers at least as many buckets as there are shards.
     WideRange { buckets: u128 },
     /// The named series or measurement map to every shard.
-    EveryShard,
+    EveryShard(ShardingStrategy),
 }
 
 impl fmt::Display for Unpruned {
@@ -272,7 +272,10 @@ impl fmt::Display for Unpruned {
                 f,
                 "the time range covers {buckets} time buckets, at least one per shard; narrow the range"
             ),
-            Unpruned::EveryShard => f.write_str("the series named map to every shard; name fewer series"),
+            Unpruned::EveryShard(ShardingStrategy::Composite { .. }) => f.write_str(
+                "the series named, over the time range, map to every shard; name fewer series or narrow the range",
+            ),
+            Unpruned::EveryShard(_) => f.write_str("the series named map to every shard; name fewer series"),
         }
     }
 }
@@ -355,7 +358,7 @@ fn prune(mapper: &ShardMapper, query: &Query) -> Pruned {
         }
     }
     if shards.len() == n as usize && n > 1 {
-        Pruned::All(Unpruned::EveryShard)
+        Pruned::All(Unpruned::EveryShard(mapper.strategy()))
     } else {
         Pruned::Shards(shards)
     }

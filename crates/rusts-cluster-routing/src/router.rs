@@ -113,6 +113,12 @@ impl ShardHandle {
         self.view().accepts_writes()
     }
 
+    /// The number of this shard's copies on nodes not marked down. See
+    /// [`ShardView::available_copies`].
+    pub fn available_copies(&self) -> usize {
+        self.view().available_copies()
+    }
+
     /// The copies of this shard on nodes marked down, primary first. See
     /// [`ShardView::down_copies`].
     pub fn down_copies(&self) -> impl Iterator<Item = &str> + '_ {
@@ -160,6 +166,20 @@ impl<'a> ShardView<'a> {
     pub fn accepts_writes(&self) -> bool {
         let primary = self.snapshot.topology.copies(self.index as usize)[0];
         self.shard().can_write() && self.snapshot.node_up[primary as usize]
+    }
+
+    /// The number of this shard's copies on nodes not marked down. Compare
+    /// it with the write's required acks (`ReplicationMode::required_acks`
+    /// of the replication crate) to fail a write that cannot reach its quorum at once: with two copies
+    /// in `Quorum` mode, one copy down already leaves too few.
+    pub fn available_copies(&self) -> usize {
+        let snapshot = self.snapshot;
+        snapshot
+            .topology
+            .copies(self.index as usize)
+            .iter()
+            .filter(|&&node| snapshot.node_up[node as usize])
+            .count()
     }
 
     /// The ids of this shard's copies on nodes marked down: the primary

@@ -124,11 +124,13 @@ fn availability_changes_are_seen_by_the_next_call() {
     assert_eq!(router.is_node_available("node7"), None);
     assert!(before.accepts_writes(), "a handle keeps its snapshot");
     assert!(!reader.route(&key).unwrap().accepts_writes());
+    assert_eq!(reader.route(&key).unwrap().available_copies(), 1);
     assert_eq!(
         reader.route(&key).unwrap().down_copies().collect::<Vec<_>>(),
         ["node1"]
     );
     router.set_node_available("node0", false).unwrap();
+    assert_eq!(router.route(&key).unwrap().available_copies(), 0);
     assert_eq!(
         router.route(&key).unwrap().down_copies().collect::<Vec<_>>(),
         ["node1", "node0"],
