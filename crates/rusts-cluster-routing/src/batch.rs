@@ -123,17 +123,21 @@ where
     let shard_count = snapshot.shards.len();
     let (shard_of, indices, groups) =
         if shard_count <= keys.len().saturating_mul(DENSE_SHARDS_PER_KEY) {
-            // Count while mapping: one pass over the keys fewer.
+            // Count while mapping, one pass over the keys fewer, and mark
+            // each shard touched in a bitset, so that finding the groups
+            // visits the touched shards only, not the whole table.
             let mut counts = vec![0u32; shard_count];
+            let mut touched = vec![0u64; shard_count.div_ceil(64)];
             let shard_of: Vec<ShardId> = keys
                 .iter()
                 .map(|key| {
                     let shard = mapper.compute_shard(key);
                     counts[shard as usize] += 1;
+                    touched[shard as usize / 64] |= 1 << (shard % 64);
                     shard
                 })
                 .collect();
-            let (indices, groups) = group_by_counting(&shard_of, counts);
+            let (indices, groups) = group_by_counting(&shard_of, counts, &touched);
             (shard_of, indices, groups)
         } else {
             let shard_of: Vec<ShardId> = keys.iter().map(|key| mapper.compute_shard(key)).collect();
@@ -148,19 +152,27 @@ where
     })
 }
 
-/// Groups with a counting sort over the whole shard table, given each
-/// shard's key count: one pass over the shards and one over the keys.
-fn group_by_counting(shard_of: &[ShardId], counts: Vec<u32>) -> (Vec<u32>, Vec<(ShardId, u32)>) {
+/// Groups with a counting sort over the shard table, given each shard's
+/// key count and the set of shards touched: one pass over the touched
+/// shards and one over the keys.
+fn group_by_counting(
+    shard_of: &[ShardId],
+    counts: Vec<u32>,
+    touched: &[u64],
+) -> (Vec<u32>, Vec<(ShardId, u32)>) {
     let mut next = counts;
     let mut groups = Vec::with_capacity(next.len().min(shard_of.len()));
     let mut end = 0u32;
-    for (shard, slot) in next.iter_mut().enumerate() {
-        if *slot > 0 {
+    for (word_index, &word) in touched.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            let shard = word_index * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
             let start = end;
-            end += *slot;
+            end += next[shard];
             groups.push((shard as ShardId, end));
             // From here on, `next[shard]` is where the shard's next key goes.
-            *slot = start;
+            next[shard] = start;
         }
     }
     let mut indices = vec![0u32; shard_of.len()];

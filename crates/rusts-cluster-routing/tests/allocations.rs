@@ -161,8 +161,9 @@ fn route_batch_allocates_per_batch_not_per_key() {
         let owned = allocations(|| groups += router.route_batch(&keys).unwrap().group_count());
         let by_ref = allocations(|| groups += router.route_batch(&borrowed).unwrap().group_count());
         assert!(groups > 0);
-        // The output's arrays plus, when sorting, one scratch array.
-        assert!(owned <= 4, "{owned} allocations for a batch of {count}");
+        // The output's three arrays, plus two scratch arrays when counting
+        // (counts and the touched-shard bitset) or one when sorting.
+        assert!(owned <= 5, "{owned} allocations for a batch of {count}");
         assert_eq!(by_ref, owned, "borrowed keys cost the same");
     }
 }

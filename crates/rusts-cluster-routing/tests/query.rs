@@ -347,6 +347,12 @@ fn refusing_an_unprunable_query_says_why() {
             "lacks series ids or a time range",
         ),
         (
+            // Series 0, 3, 6 and 9 over three buckets: every shard.
+            ShardingStrategy::composite(hour).unwrap(),
+            Query::new().series(&[0, 3, 6, 9]).time_range(0..3 * hour),
+            "over the time range, map to every shard; name fewer series or narrow the range",
+        ),
+        (
             ShardingStrategy::BySeries,
             Query::new().series(&(0..12).collect::<Vec<_>>()),
             "map to every shard",
