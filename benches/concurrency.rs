@@ -20,9 +20,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rusts_cluster::{Shard, ShardKey, ShardRouter};
-use rusts_cluster_benches::{keys, NaiveRouter};
-use rusts_cluster_config::strategies::round_robin_cluster;
+use rusts_cluster::ShardKey;
+use rusts_cluster_benches::{keys, Contenders};
 
 /// Runs `work` on `threads` threads for `duration`; each call routes one
 /// chunk of keys and returns how many. Returns aggregate keys per second.
@@ -110,15 +109,8 @@ fn main() {
         )
     };
     // 64 shards on 8 nodes with RF 3, as in the `route` group.
-    let config = round_robin_cluster(64, 8, 3);
-    let router = ShardRouter::from_config(&config).unwrap();
-    let naive = NaiveRouter::new(&config);
-    let limit: Vec<Shard> = router
-        .all_shards()
-        .iter()
-        .map(|s| Shard::clone(s))
-        .collect();
-    let (strategy, n) = (config.sharding_strategy, config.shard_count as u32);
+    let contenders = Contenders::new(64, 8, 3);
+    let (router, naive) = (&contenders.router, &contenders.naive);
     let keys = keys(4096);
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
 
@@ -145,7 +137,7 @@ fn main() {
         }),
         ("limit", &|t, stop| {
             drive(t, stop, &keys, |k| {
-                black_box(limit[strategy.compute_shard(k, n) as usize].state);
+                black_box(contenders.limit_route(k).state);
             })
         }),
     ];

@@ -65,3 +65,45 @@ pub fn keys(count: usize) -> Vec<ShardKey> {
         })
         .collect()
 }
+
+/// The contenders of the routing benches on one cluster: our router, the
+/// naive router and the limit, a plain `Vec<Shard>` indexed with the
+/// strategy's `%`.
+#[derive(Debug)]
+pub struct Contenders {
+    /// The cluster: `round_robin_cluster(shards, nodes, rf)`.
+    pub config: ClusterConfig,
+    /// Ours.
+    pub router: rusts_cluster::ShardRouter,
+    /// The naive baseline.
+    pub naive: NaiveRouter,
+    /// The limit's table.
+    pub limit: Vec<Shard>,
+}
+
+impl Contenders {
+    /// All three on `round_robin_cluster(shards, nodes, rf)`.
+    pub fn new(shards: usize, nodes: usize, rf: usize) -> Self {
+        let config = rusts_cluster_config::strategies::round_robin_cluster(shards, nodes, rf);
+        let router = rusts_cluster::ShardRouter::from_config(&config).unwrap();
+        let naive = NaiveRouter::new(&config);
+        let limit = router
+            .all_shards()
+            .iter()
+            .map(|s| Shard::clone(s))
+            .collect();
+        Contenders {
+            config,
+            router,
+            naive,
+            limit,
+        }
+    }
+
+    /// The limit's route: index the table with the strategy's `%`.
+    #[inline]
+    pub fn limit_route(&self, key: &ShardKey) -> &Shard {
+        let n = self.config.shard_count as u32;
+        &self.limit[self.config.sharding_strategy.compute_shard(key, n) as usize]
+    }
+}

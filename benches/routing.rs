@@ -24,21 +24,13 @@ use rusts_cluster::{
     ClusterConfig, Query, ReplicationAck, ReplicationMode, ReplicationProtocol, Shard, ShardKeyRef,
     ShardMapper, ShardRouter, ShardingStrategy,
 };
-use rusts_cluster_benches::{keys, naive_build, NaiveRouter};
+use rusts_cluster_benches::{keys, naive_build, Contenders};
 use rusts_cluster_config::strategies::round_robin_cluster;
 
 fn route(c: &mut Criterion) {
     // 64 shards on 8 nodes with RF 3, as in shared/experiments/router-structures.
-    let config = round_robin_cluster(64, 8, 3);
-    let router = ShardRouter::from_config(&config).unwrap();
-    let naive = NaiveRouter::new(&config);
-    let limit: Vec<Shard> = router
-        .all_shards()
-        .iter()
-        .map(|s| Shard::clone(s))
-        .collect();
-    let strategy = config.sharding_strategy;
-    let n = config.shard_count as u32;
+    let contenders = Contenders::new(64, 8, 3);
+    let (router, naive) = (&contenders.router, &contenders.naive);
     let keys = keys(1024);
 
     let mut group = c.benchmark_group("route");
@@ -76,7 +68,7 @@ fn route(c: &mut Criterion) {
     group.bench_function("limit", |b| {
         b.iter(|| {
             for key in &keys {
-                black_box(limit[strategy.compute_shard(key, n) as usize].state);
+                black_box(contenders.limit_route(key).state);
             }
         })
     });
@@ -85,16 +77,8 @@ fn route(c: &mut Criterion) {
 
 fn route_batch(c: &mut Criterion) {
     // 4096 shards on 64 nodes with RF 3.
-    let config = round_robin_cluster(4096, 64, 3);
-    let router = ShardRouter::from_config(&config).unwrap();
-    let naive = NaiveRouter::new(&config);
-    let limit: Vec<Shard> = router
-        .all_shards()
-        .iter()
-        .map(|s| Shard::clone(s))
-        .collect();
-    let strategy = config.sharding_strategy;
-    let n = config.shard_count as u32;
+    let contenders = Contenders::new(4096, 64, 3);
+    let (router, naive) = (&contenders.router, &contenders.naive);
 
     let mut group = c.benchmark_group("route_batch");
     for count in [1_000usize, 100_000] {
@@ -117,7 +101,7 @@ fn route_batch(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("limit", count), &keys, |b, keys| {
             b.iter(|| {
                 for key in keys {
-                    black_box(limit[strategy.compute_shard(key, n) as usize].state);
+                    black_box(contenders.limit_route(key).state);
                 }
             })
         });
