@@ -18,7 +18,10 @@ fn check_batch(router: &ShardRouter, keys: &[ShardKey], batch: &BatchRoute) {
     let mut last = None;
     for group in batch.groups() {
         let id = group.shard().id;
-        assert!(last < Some(id), "groups ascending and distinct: {last:?} then {id}");
+        assert!(
+            last < Some(id),
+            "groups ascending and distinct: {last:?} then {id}"
+        );
         last = Some(id);
         assert!(!group.key_indices().is_empty(), "no empty group");
         assert!(group.key_indices().windows(2).all(|w| w[0] < w[1]));
@@ -99,7 +102,16 @@ fn a_group_that_cannot_take_writes_is_kept_and_says_so() {
         .collect();
     assert_eq!(
         writable,
-        [(0, true), (1, false), (2, false), (3, true), (4, true), (5, false), (6, true), (7, true)]
+        [
+            (0, true),
+            (1, false),
+            (2, false),
+            (3, true),
+            (4, true),
+            (5, false),
+            (6, true),
+            (7, true)
+        ]
     );
     let group = batch.groups().nth(2).unwrap();
     assert_eq!(group.shard().down_copies().collect::<Vec<_>>(), ["node2"]);
@@ -126,13 +138,21 @@ fn availability_changes_are_seen_by_the_next_call() {
     assert!(!reader.route(&key).unwrap().accepts_writes());
     assert_eq!(reader.route(&key).unwrap().available_copies(), 1);
     assert_eq!(
-        reader.route(&key).unwrap().down_copies().collect::<Vec<_>>(),
+        reader
+            .route(&key)
+            .unwrap()
+            .down_copies()
+            .collect::<Vec<_>>(),
         ["node1"]
     );
     router.set_node_available("node0", false).unwrap();
     assert_eq!(router.route(&key).unwrap().available_copies(), 0);
     assert_eq!(
-        router.route(&key).unwrap().down_copies().collect::<Vec<_>>(),
+        router
+            .route(&key)
+            .unwrap()
+            .down_copies()
+            .collect::<Vec<_>>(),
         ["node1", "node0"],
         "primary first, then replicas"
     );
