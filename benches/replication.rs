@@ -6,7 +6,9 @@
 //!   first-answer scan, no names checked).
 //! - `pending_writes`: answers per second through `PendingWrites` with 1, 2
 //!   and all threads delivering them, beside the same table written plainly
-//!   as a `Mutex<HashMap<u64, WriteQuorum>>` (std hasher).
+//!   as a `Mutex<HashMap<u64, WriteQuorum>>` (std hasher), and beside a
+//!   table that does nothing (`harness_noop`: the harness's own cost and
+//!   scaling).
 //!
 //! Run: `cargo bench -p rusts-cluster-benches --bench replication -- --warm-up-time 1 --measurement-time 3`.
 //! By default the three answers to a write are dealt to different threads,
@@ -85,6 +87,21 @@ fn write_quorum(c: &mut Criterion) {
 trait Table: Sync {
     fn begin(&self, id: u64, quorum: WriteQuorum);
     fn ack(&self, id: u64, ack: ReplicationAck) -> Option<ReplicationResult>;
+}
+
+/// A table that does nothing: what the harness itself costs and how far it
+/// scales (dealing, thread wake-ups, dropping the answers).
+struct Noop;
+
+impl Table for Noop {
+    fn begin(&self, _id: u64, quorum: WriteQuorum) {
+        drop(quorum);
+    }
+
+    fn ack(&self, id: u64, ack: ReplicationAck) -> Option<ReplicationResult> {
+        black_box((id, ack));
+        None
+    }
 }
 
 impl Table for PendingWrites<u64> {
@@ -233,6 +250,9 @@ fn pending_writes(c: &mut Criterion) {
         } else {
             format!("{threads}_threads")
         };
+        group.bench_function(BenchmarkId::new("harness_noop", &label), |b| {
+            b.iter_custom(|acks| deliver(&Noop, threads, acks))
+        });
         group.bench_function(BenchmarkId::new("ours_dashmap", &label), |b| {
             b.iter_custom(|acks| deliver(&PendingWrites::<u64>::new(), threads, acks))
         });
