@@ -65,6 +65,7 @@ pub use crate::{
 };
 
 mod ack;
+mod copies;
 mod error;
 mod mode;
 mod pending;

@@ -1,4 +1,11 @@
-use std::time::Instant;
+use std::{
+    fmt,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Mutex, MutexGuard, PoisonError,
+    },
+    time::Instant,
+};
 
 use dashmap::{mapref::entry::Entry as MapEntry, DashMap};
 use fxhash::FxBuildHasher;
@@ -22,9 +29,18 @@ use crate::{ReplicationAck, ReplicationError, ReplicationResult, WriteQuorum};
 /// `T` is the deadline's type: [`Instant`] by default, or any ordered
 /// clock value (a simulated one in tests). The table reads no clock itself.
 ///
-/// It is a [`DashMap`] with FxHash: many threads, each touching different
-/// write ids, lock only one of its shards per call (figures in
-/// `docs/performance.md`, "Replication").
+/// # Layout
+///
+/// Write `id` lives in slot `id % capacity` ([`with_capacity`](Self::with_capacity),
+/// 4,096 slots by default), each slot with its own lock on its own cache
+/// lines, so threads answering different writes share no memory, and a
+/// write's quorum is kept inline in its slot (no heap allocation for up to
+/// five copies with ids of at most 22 bytes). Give writes ids from a
+/// counter and keep fewer writes in flight than there are slots, and every
+/// write has a slot of its own. A write whose slot is taken by another
+/// write goes to an overflow map (a [`DashMap`]), slower but unbounded:
+/// any ids work, and nothing is refused for lack of room. Why, with the
+/// figures: `docs/decisions/0010-in-flight-writes-in-slots.md`.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -47,24 +63,71 @@ use crate::{ReplicationAck, ReplicationError, ReplicationResult, WriteQuorum};
 /// assert!(pending.expire(Instant::now()).is_empty());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
 pub struct PendingWrites<T = Instant> {
-    entries: DashMap<u64, Pending<T>, FxBuildHasher>,
+    slots: Box<[Slot<T>]>,
+    /// Writes whose slot held another write when they began.
+    overflow: DashMap<u64, Pending<T>, FxBuildHasher>,
+    /// How many writes are in `overflow`. Read before looking there, so an
+    /// answer to a write in a slot, or to no write, never touches the map.
+    spilled: AtomicUsize,
 }
 
+/// One slot: a lock and the write it holds, alone on its cache lines (128
+/// bytes: the pair of lines Intel cores fetch together) so that threads
+/// answering writes in different slots never contend.
+#[repr(align(128))]
+struct Slot<T>(Mutex<Option<Pending<T>>>);
+
 /// One write in flight.
-#[derive(Debug)]
 struct Pending<T> {
+    id: u64,
     quorum: WriteQuorum,
     deadline: T,
 }
 
+/// The slots of [`PendingWrites::new`].
+const DEFAULT_SLOTS: usize = 4_096;
+
+/// The most slots a table takes: 2^20, about 400 MiB of slots.
+const MAX_SLOTS: usize = 1 << 20;
+
+/// A poisoned lock means a panic elsewhere while it was held; the table's
+/// own code cannot panic under a lock, and every write it holds is whole,
+/// so the table goes on.
+fn lock<V>(mutex: &Mutex<V>) -> MutexGuard<'_, V> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl<T: Ord> PendingWrites<T> {
-    /// An empty table.
+    /// An empty table with 4,096 slots: room for that many writes in
+    /// flight, with ids from a counter, before any goes to the overflow
+    /// map.
     pub fn new() -> Self {
+        Self::with_capacity(DEFAULT_SLOTS)
+    }
+
+    /// An empty table with `slots` slots, rounded up to a power of two
+    /// (at least 1, at most 2^20). Each slot takes 384 bytes with the
+    /// default deadline type; size it to the writes the engine keeps in
+    /// flight (rate × deadline). More writes than slots still work: the
+    /// extra ones go to the overflow map.
+    pub fn with_capacity(slots: usize) -> Self {
+        let slots = slots.clamp(1, MAX_SLOTS).next_power_of_two();
         PendingWrites {
-            entries: DashMap::with_hasher(FxBuildHasher::default()),
+            slots: (0..slots).map(|_| Slot(Mutex::new(None))).collect(),
+            overflow: DashMap::with_hasher(FxBuildHasher::default()),
+            spilled: AtomicUsize::new(0),
         }
+    }
+
+    /// The number of slots.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn slot(&self, id: u64) -> &Mutex<Option<Pending<T>>> {
+        // The length is a power of two: the mask is `id % len`.
+        &self.slots[id as usize & (self.slots.len() - 1)].0
     }
 
     /// Starts tracking write `id`, to be decided by its answers or at
@@ -90,10 +153,29 @@ impl<T: Ord> PendingWrites<T> {
         if quorum.status().is_decided() {
             return Ok(Some(quorum.into_result()));
         }
-        match self.entries.entry(id) {
+        // Every call about `id` takes this slot's lock first, so two
+        // `begin`s of one id cannot both pass the checks below.
+        let mut slot = lock(self.slot(id));
+        let in_slot = slot.as_ref().is_some_and(|pending| pending.id == id);
+        if in_slot || (self.spilled.load(Ordering::SeqCst) > 0 && self.overflow.contains_key(&id)) {
+            return Err(ReplicationError::WriteIdInFlight { id });
+        }
+        let pending = Pending {
+            id,
+            quorum,
+            deadline,
+        };
+        if slot.is_none() {
+            *slot = Some(pending);
+            return Ok(None);
+        }
+        match self.overflow.entry(id) {
             MapEntry::Occupied(_) => Err(ReplicationError::WriteIdInFlight { id }),
-            MapEntry::Vacant(slot) => {
-                slot.insert(Pending { quorum, deadline });
+            MapEntry::Vacant(entry) => {
+                // Counted before it can be found, so an answer never
+                // misses it.
+                self.spilled.fetch_add(1, Ordering::SeqCst);
+                entry.insert(pending);
                 Ok(None)
             }
         }
@@ -117,11 +199,41 @@ impl<T: Ord> PendingWrites<T> {
         id: u64,
         ack: ReplicationAck,
     ) -> Result<Option<ReplicationResult>, ReplicationError> {
+        let decided = {
+            let mut slot = lock(self.slot(id));
+            match slot.as_mut() {
+                Some(pending) if pending.id == id => {
+                    // Recording and removing under the same lock is what
+                    // makes the decision reach exactly one caller.
+                    if pending.quorum.record(ack)?.is_decided() {
+                        slot.take()
+                    } else {
+                        None
+                    }
+                }
+                _ => {
+                    drop(slot);
+                    return self.ack_spilled(id, ack);
+                }
+            }
+        };
+        // The result is built after the lock is released.
+        Ok(decided.map(|pending| pending.quorum.into_result()))
+    }
+
+    /// [`ack`](Self::ack) for a write that is not in its slot: in the
+    /// overflow map, or nowhere.
+    fn ack_spilled(
+        &self,
+        id: u64,
+        ack: ReplicationAck,
+    ) -> Result<Option<ReplicationResult>, ReplicationError> {
+        if self.spilled.load(Ordering::SeqCst) == 0 {
+            return Ok(None);
+        }
         let mut rejected = None;
-        // Recording and removing under the same shard lock is what makes
-        // the decision reach exactly one caller.
         let decided =
-            self.entries
+            self.overflow
                 .remove_if_mut(&id, |_, pending| match pending.quorum.record(ack) {
                     Ok(status) => status.is_decided(),
                     Err(error) => {
@@ -129,11 +241,13 @@ impl<T: Ord> PendingWrites<T> {
                         false
                     }
                 });
-        match (decided, rejected) {
-            (_, Some(error)) => Err(error),
-            (Some((_, pending)), None) => Ok(Some(pending.quorum.into_result())),
-            (None, None) => Ok(None),
+        if let Some(error) = rejected {
+            return Err(error);
         }
+        Ok(decided.map(|(_, pending)| {
+            self.spilled.fetch_sub(1, Ordering::SeqCst);
+            pending.quorum.into_result()
+        }))
     }
 
     /// Decides and removes every write whose deadline is at or before
@@ -144,42 +258,73 @@ impl<T: Ord> PendingWrites<T> {
     /// Safe to call concurrently with [`ack`](Self::ack): a write an answer
     /// decides in the meantime is returned by that `ack` and not here. A
     /// clock that jumps backward expires nothing; one that jumps forward
-    /// expires everything it passed. The cost is a scan of the whole
-    /// table, so call it on a timer (every few milliseconds), not per write.
+    /// expires everything it passed. The cost is a scan of every slot and
+    /// of the overflow map, so call it on a timer (every few
+    /// milliseconds), not per write.
     pub fn expire(&self, now: T) -> Vec<(u64, ReplicationResult)> {
-        // Collect first: removing while iterating would deadlock on the
-        // shard the iterator holds.
-        let due: Vec<u64> = self
-            .entries
-            .iter()
-            .filter(|entry| entry.deadline <= now)
-            .map(|entry| *entry.key())
-            .collect();
-        due.into_iter()
-            .filter_map(|id| {
+        let mut due = Vec::new();
+        for slot in self.slots.iter() {
+            let mut slot = lock(&slot.0);
+            if slot.as_ref().is_some_and(|pending| pending.deadline <= now) {
+                due.extend(slot.take());
+            }
+        }
+        if self.spilled.load(Ordering::SeqCst) > 0 {
+            // Collect first: removing while iterating would deadlock on
+            // the shard the iterator holds.
+            let ids: Vec<u64> = self
+                .overflow
+                .iter()
+                .filter(|entry| entry.deadline <= now)
+                .map(|entry| *entry.key())
+                .collect();
+            for id in ids {
                 // Checked again under the write lock: an answer may have
                 // decided the write, and a new one begun with its id.
-                self.entries
+                if let Some((_, pending)) = self
+                    .overflow
                     .remove_if(&id, |_, pending| pending.deadline <= now)
-                    .map(|(id, pending)| (id, pending.quorum.into_result()))
-            })
+                {
+                    self.spilled.fetch_sub(1, Ordering::SeqCst);
+                    due.push(pending);
+                }
+            }
+        }
+        // Results are built with no lock held.
+        due.into_iter()
+            .map(|pending| (pending.id, pending.quorum.into_result()))
             .collect()
     }
 
-    /// The number of writes in flight.
+    /// The number of writes in flight. A scan of every slot, like
+    /// [`expire`](Self::expire): for tests and metrics, not the write path.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        let in_slots = self
+            .slots
+            .iter()
+            .filter(|slot| lock(&slot.0).is_some())
+            .count();
+        in_slots + self.overflow.len()
     }
 
-    /// Whether no write is in flight.
+    /// Whether no write is in flight (a scan, as [`len`](Self::len)).
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.slots.iter().all(|slot| lock(&slot.0).is_none()) && self.overflow.is_empty()
     }
 }
 
 impl<T: Ord> Default for PendingWrites<T> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+impl<T> fmt::Debug for PendingWrites<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingWrites")
+            .field("capacity", &self.slots.len())
+            .field("spilled", &self.spilled.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
     }
 }
 
@@ -276,6 +421,77 @@ mod tests {
         );
         assert_eq!(p.expire(u64::MAX).len(), 1);
         assert!(p.is_empty());
+    }
+
+    #[test]
+    fn capacity_is_a_power_of_two_within_bounds() {
+        let capacity = |slots| PendingWrites::<u64>::with_capacity(slots).capacity();
+        assert_eq!(capacity(0), 1);
+        assert_eq!(capacity(3), 4);
+        assert_eq!(capacity(4_096), 4_096);
+        assert_eq!(capacity(usize::MAX), MAX_SLOTS);
+        assert_eq!(PendingWrites::<u64>::new().capacity(), DEFAULT_SLOTS);
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn a_slot_is_three_pairs_of_cache_lines() {
+        // The figure `with_capacity` documents.
+        assert_eq!(std::mem::size_of::<Slot<Instant>>(), 384);
+    }
+
+    #[test]
+    fn writes_whose_slot_is_taken_spill_and_are_decided_once() {
+        let p = PendingWrites::<u64>::with_capacity(4);
+        // Ids 0..16 share 4 slots: 12 go to the overflow map.
+        for id in 0..16 {
+            assert_eq!(p.begin(id, abc(), 10).unwrap(), None);
+        }
+        assert_eq!(p.len(), 16);
+        assert_eq!(p.spilled.load(Ordering::SeqCst), 12);
+        for id in (0..16).rev() {
+            assert_eq!(p.ack(id, ok("a")).unwrap(), None);
+            assert!(p.ack(id, ok("z")).is_err(), "foreign, in slot or not");
+            assert!(p.ack(id, ok("b")).unwrap().unwrap().quorum_reached);
+            assert_eq!(p.ack(id, ok("c")).unwrap(), None, "late");
+        }
+        assert!(p.is_empty());
+        assert_eq!(p.spilled.load(Ordering::SeqCst), 0);
+        assert_eq!(p.ack(3, ok("a")).unwrap(), None, "unknown id: dropped");
+    }
+
+    #[test]
+    fn an_id_in_flight_is_refused_wherever_it_lives() {
+        let p = PendingWrites::<u64>::with_capacity(1);
+        p.begin(1, abc(), 10).unwrap(); // the slot
+        p.begin(2, abc(), 10).unwrap(); // the overflow map
+        let in_flight = |id| Err(ReplicationError::WriteIdInFlight { id });
+        assert_eq!(p.begin(1, abc(), 10), in_flight(1));
+        assert_eq!(p.begin(2, abc(), 10), in_flight(2));
+        // Write 1 decided: the slot is free, but 2 is still in flight.
+        p.ack(1, fail("a")).unwrap();
+        assert!(p.ack(1, fail("b")).unwrap().is_some());
+        assert_eq!(p.begin(2, abc(), 10), in_flight(2));
+        // A new write takes the free slot.
+        assert_eq!(p.begin(3, abc(), 10).unwrap(), None);
+        assert_eq!(p.len(), 2);
+    }
+
+    #[test]
+    fn expire_takes_due_writes_from_slots_and_overflow() {
+        let p = PendingWrites::<u64>::with_capacity(2);
+        for id in 0..6 {
+            p.begin(id, abc(), id).unwrap();
+        }
+        let mut expired: Vec<u64> = p.expire(3).into_iter().map(|(id, _)| id).collect();
+        expired.sort_unstable();
+        assert_eq!(expired, [0, 1, 2, 3]);
+        assert_eq!(p.len(), 2);
+        let mut expired: Vec<u64> = p.expire(9).into_iter().map(|(id, _)| id).collect();
+        expired.sort_unstable();
+        assert_eq!(expired, [4, 5]);
+        assert!(p.is_empty());
+        assert_eq!(p.spilled.load(Ordering::SeqCst), 0);
     }
 
     #[test]

@@ -1,8 +1,11 @@
-use std::{collections::HashMap, fmt};
+use std::fmt;
 
 use rusts_cluster_sharding::{Shard, ShardState};
 
-use crate::{ReplicationAck, ReplicationError, ReplicationMode, ReplicationResult};
+use crate::{
+    copies::{Answer, Copies},
+    ReplicationAck, ReplicationError, ReplicationMode, ReplicationResult,
+};
 
 /// Where a write stands after the answers recorded so far.
 ///
@@ -37,21 +40,6 @@ impl fmt::Display for QuorumStatus {
         })
     }
 }
-
-/// What one expected copy has said so far.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Answer {
-    Missing,
-    Success,
-    Failure,
-}
-
-/// Past this many copies a write looks its nodes up in a hash map instead
-/// of scanning them, so a hostile or huge node list stays linear. Real
-/// shards have a handful of copies, where the scan is cheaper than hashing
-/// (the same limit as `check_quorum`'s first-answer scan,
-/// `docs/decisions/0002-quorum-counts-distinct-copies.md`).
-const SCAN_LIMIT: usize = 16;
 
 /// The incremental quorum of one write: fed the copies' answers one by one,
 /// it says the outcome the moment it is certain.
@@ -96,21 +84,36 @@ const SCAN_LIMIT: usize = 16;
 /// assert_eq!(result.missing_nodes, ["c"]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WriteQuorum {
     mode: ReplicationMode,
-    /// The expected copies, distinct, in the order given.
-    /// Each with what it said first, side by side so that an answer
-    /// touches one allocation, not two.
-    nodes: Vec<(String, Answer)>,
-    /// Node to index, only past [`SCAN_LIMIT`] copies.
-    index: Option<HashMap<String, usize>>,
+    /// The expected copies, distinct, in the order given, each with its
+    /// first answer. Inline for the usual handful of copies: a quorum owns
+    /// no heap memory, so the thread that decides a write frees nothing
+    /// another thread allocated (`src/copies.rs`).
+    copies: Copies,
     required: usize,
     successes: usize,
     failures: usize,
-    /// Each expected node's first answer, in the order received. Later
+    /// First answers recorded so far.
+    answered: usize,
+    /// The error texts of first answers that gave one, by copy. Later
     /// answers are dropped, so a flood of retries cannot grow a write.
-    acks: Vec<ReplicationAck>,
+    errors: Vec<(usize, String)>,
+}
+
+impl fmt::Debug for WriteQuorum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WriteQuorum")
+            .field("mode", &self.mode)
+            .field("status", &self.status())
+            .field("required", &self.required)
+            .field("successes", &self.successes)
+            .field("failures", &self.failures)
+            .field("copies", &self.copies)
+            .field("errors", &self.errors)
+            .finish()
+    }
 }
 
 impl WriteQuorum {
@@ -137,9 +140,9 @@ impl WriteQuorum {
     {
         let mut quorum = Self::empty(mode);
         for node in expected_nodes {
-            quorum.expect(node.into());
+            quorum.copies.insert_string(node.into());
         }
-        quorum.required = mode.required_acks(quorum.nodes.len());
+        quorum.required = mode.required_acks(quorum.copies.len());
         quorum
     }
 
@@ -191,10 +194,18 @@ impl WriteQuorum {
                 state: shard.state,
             });
         }
-        let mut quorum = Self::new(mode, shard.all_nodes());
-        if shard.state == ShardState::Rebalancing {
-            quorum.required = rebalancing_required(mode, quorum.nodes.len());
+        // Names copied straight from the shard: no allocation for the
+        // usual handful of copies with short ids.
+        let mut quorum = Self::empty(mode);
+        for node in shard.all_nodes() {
+            quorum.copies.insert(node);
         }
+        let copies = quorum.copies.len();
+        quorum.required = if shard.state == ShardState::Rebalancing {
+            rebalancing_required(mode, copies)
+        } else {
+            mode.required_acks(copies)
+        };
         Ok(quorum)
     }
 
@@ -207,7 +218,7 @@ impl WriteQuorum {
     ) -> Self {
         let mut quorum = Self::empty(mode);
         for node in nodes {
-            quorum.expect(node.to_owned());
+            quorum.copies.insert(node);
         }
         quorum.required = required;
         quorum
@@ -216,39 +227,12 @@ impl WriteQuorum {
     fn empty(mode: ReplicationMode) -> Self {
         WriteQuorum {
             mode,
-            nodes: Vec::new(),
-            index: None,
+            copies: Copies::new(),
             required: 0,
             successes: 0,
             failures: 0,
-            acks: Vec::new(),
-        }
-    }
-
-    /// Adds `node` to the expected copies unless it is there already.
-    fn expect(&mut self, node: String) {
-        if self.position(&node).is_some() {
-            return;
-        }
-        if let Some(index) = self.index.as_mut() {
-            index.insert(node.clone(), self.nodes.len());
-        } else if self.nodes.len() == SCAN_LIMIT {
-            let mut index: HashMap<String, usize> = self
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(i, (n, _))| (n.clone(), i))
-                .collect();
-            index.insert(node.clone(), self.nodes.len());
-            self.index = Some(index);
-        }
-        self.nodes.push((node, Answer::Missing));
-    }
-
-    fn position(&self, node: &str) -> Option<usize> {
-        match &self.index {
-            Some(index) => index.get(node).copied(),
-            None => self.nodes.iter().position(|(n, _)| n == node),
+            answered: 0,
+            errors: Vec::new(),
         }
     }
 
@@ -265,20 +249,26 @@ impl WriteQuorum {
     /// write was not sent to. It is not counted, and the quorum is
     /// unchanged.
     pub fn record(&mut self, ack: ReplicationAck) -> Result<QuorumStatus, ReplicationError> {
-        match self.count(&ack.node_id, ack.success) {
-            Some(true) => {
-                if self.acks.capacity() == 0 {
-                    self.acks.reserve_exact(self.nodes.len());
-                }
-                self.acks.push(ack);
-                Ok(self.status())
-            }
-            Some(false) => Ok(self.status()),
-            None => Err(ReplicationError::UnexpectedNode {
-                node: ack.node_id,
+        let ReplicationAck {
+            node_id,
+            success,
+            error,
+            latency_ms,
+        } = ack;
+        let Some(i) = self.copies.position(&node_id) else {
+            return Err(ReplicationError::UnexpectedNode {
+                node: node_id,
                 expected: self.expected_nodes().map(str::to_owned).collect(),
-            }),
+            });
+        };
+        // The answer is kept as its parts, and its node id (allocated by
+        // the thread that decoded it) is freed here, by that same thread.
+        if self.count_at(i, success, latency_ms) {
+            if let Some(error) = error {
+                self.errors.push((i, error));
+            }
         }
+        Ok(self.status())
     }
 
     /// Counts `node`'s answer: `Some(true)` when it was the node's first,
@@ -286,19 +276,31 @@ impl WriteQuorum {
     /// when the node is not expected. The one place answers are counted,
     /// shared by [`record`](Self::record) and `check_quorum`.
     pub(crate) fn count(&mut self, node: &str, success: bool) -> Option<bool> {
-        let i = self.position(node)?;
-        let answer = &mut self.nodes[i].1;
-        if *answer != Answer::Missing {
-            return Some(false);
+        let i = self.copies.position(node)?;
+        Some(self.count_at(i, success, 0))
+    }
+
+    /// Counts the answer of the copy at `i`; false when it had answered.
+    fn count_at(&mut self, i: usize, success: bool, latency_ms: u64) -> bool {
+        let order = u32::try_from(self.answered).unwrap_or(u32::MAX);
+        let Some(copy) = self.copies.get_mut(i) else {
+            return false;
+        };
+        if copy.answer != Answer::Missing {
+            return false;
         }
+        copy.answer = Answer::Given {
+            success,
+            order,
+            latency_ms,
+        };
+        self.answered += 1;
         if success {
-            *answer = Answer::Success;
             self.successes += 1;
         } else {
-            *answer = Answer::Failure;
             self.failures += 1;
         }
-        Some(true)
+        true
     }
 
     /// The status after the answers recorded so far.
@@ -306,7 +308,7 @@ impl WriteQuorum {
         // `required` is 0 under `Asynchronous`, so it is reached at once.
         if self.successes >= self.required {
             QuorumStatus::Reached
-        } else if self.nodes.len() - self.failures < self.required {
+        } else if self.copies.len() - self.failures < self.required {
             // The successes so far plus every silent copy: the most this
             // write can still get.
             QuorumStatus::Failed
@@ -336,21 +338,47 @@ impl WriteQuorum {
     /// result whether or not the quorum was reached
     /// ([`ReplicationResult::quorum_reached`] says which).
     pub fn into_result(self) -> ReplicationResult {
-        let quorum_reached = self.successes >= self.required;
-        let total_count = self.nodes.len();
-        let missing_nodes = self
-            .nodes
-            .into_iter()
-            .filter(|(_, answer)| *answer == Answer::Missing)
-            .map(|(node, _)| node)
-            .collect();
+        let WriteQuorum {
+            copies,
+            required,
+            successes,
+            answered,
+            mut errors,
+            ..
+        } = self;
+        // Each first answer, rebuilt with its node id and in the order
+        // received; each error text goes back to its answer.
+        errors.sort_unstable_by_key(|(i, _)| *i);
+        let mut errors = errors.into_iter().peekable();
+        let mut acks = Vec::with_capacity(answered);
+        let mut missing_nodes = Vec::new();
+        for (i, copy) in copies.as_slice().iter().enumerate() {
+            match copy.answer {
+                Answer::Missing => missing_nodes.push(copy.name_string()),
+                Answer::Given {
+                    success,
+                    order,
+                    latency_ms,
+                } => {
+                    let error = errors.next_if(|(at, _)| *at == i).map(|(_, text)| text);
+                    let ack = ReplicationAck {
+                        node_id: copy.name_string(),
+                        success,
+                        error,
+                        latency_ms,
+                    };
+                    acks.push((order, ack));
+                }
+            }
+        }
+        acks.sort_by_key(|(order, _)| *order);
         ReplicationResult {
-            success_count: self.successes,
-            total_count,
-            required_count: self.required,
-            acks: self.acks,
+            success_count: successes,
+            total_count: copies.len(),
+            required_count: required,
+            acks: acks.into_iter().map(|(_, ack)| ack).collect(),
             missing_nodes,
-            quorum_reached,
+            quorum_reached: successes >= required,
         }
     }
 
@@ -367,7 +395,7 @@ impl WriteQuorum {
 
     /// The copies the write was sent to, distinct, in the order given.
     pub fn expected_nodes(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.nodes.iter().map(|(node, _)| node.as_str())
+        self.copies.as_slice().iter().map(|copy| copy.name())
     }
 
     /// Distinct expected copies whose first answer was a success.
