@@ -13,7 +13,7 @@
 //!
 //! Run: `cargo bench -p rusts-cluster-benches --bench pending_writes`.
 //! `THREADS=1,2,4,8,16` picks the thread counts (default: 1, 2 and every
-//! core), `REPS` the repetitions (default 7), `WRITES` the writes per
+//! core), `REPS` the repetitions (default 9), `WRITES` the writes per
 //! measurement (default 400000, three answers each). With `--test` (as
 //! `cargo bench -- --test` passes) everything runs once on one round of
 //! writes, only to check that it works.
@@ -278,7 +278,7 @@ fn main() {
         (1, WINDOW)
     } else {
         (
-            env_number("REPS", 7).max(1),
+            env_number("REPS", 9).max(1),
             env_number("WRITES", 400_000).max(1),
         )
     };
@@ -308,6 +308,22 @@ fn main() {
         let header: Vec<String> = counts.iter().map(|n| format!("{n} threads")).collect();
         println!("| table | {} |", header.join(" | "));
         println!("|---|{}", "---:|".repeat(counts.len()));
+        // ratios[table][count][rep]: each repetition's rate over its own
+        // 1-thread rate.
+        let ratios: Vec<Vec<Vec<f64>>> = rates
+            .iter()
+            .map(|by_count| {
+                by_count
+                    .iter()
+                    .map(|reps| {
+                        reps.iter()
+                            .zip(&by_count[0])
+                            .map(|(n, one)| n / one)
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
         for (t, table) in tables.iter().enumerate() {
             let cells: Vec<String> = (0..counts.len())
                 .map(|c| {
@@ -315,16 +331,39 @@ fn main() {
                     if c == 0 {
                         format!("{rate:.2} M/s")
                     } else {
-                        let mut ratios: Vec<f64> = rates[t][c]
-                            .iter()
-                            .zip(&rates[t][0])
-                            .map(|(n, one)| n / one)
-                            .collect();
-                        format!("{rate:.2} M/s ({:.2}x)", median(&mut ratios))
+                        format!("{rate:.2} M/s ({:.2}x)", median(&mut ratios[t][c].clone()))
                     }
                 })
                 .collect();
             println!("| {table} | {} |", cells.join(" | "));
+        }
+        // How much of the harness's own scaling each table keeps, within
+        // each repetition: where the machine's two threads share a core
+        // (or another tenant's work), the do-nothing table's ratio drops
+        // too, and this one does not move with it.
+        for (c, threads) in counts.iter().enumerate().skip(1) {
+            let kept: Vec<String> = tables
+                .iter()
+                .enumerate()
+                .skip(1)
+                .map(|(t, table)| {
+                    let mut kept: Vec<f64> = ratios[t][c]
+                        .iter()
+                        .zip(&ratios[0][c])
+                        .map(|(ours, noop)| ours / noop)
+                        .collect();
+                    format!("{table} {:.2}", median(&mut kept))
+                })
+                .collect();
+            let mut noop = ratios[0][c].clone();
+            noop.sort_by(f64::total_cmp);
+            println!(
+                "\n{threads} threads: the harness alone scaled {:.2}x to {:.2}x across \
+                 repetitions; share of its scaling kept: {}",
+                noop[0],
+                noop[noop.len() - 1],
+                kept.join(", ")
+            );
         }
     }
 }
