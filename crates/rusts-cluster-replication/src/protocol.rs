@@ -83,11 +83,20 @@ impl ReplicationProtocol {
         for ack in acks {
             quorum.count(&ack.node_id, ack.success);
         }
-        let mut result = quorum.finish()?;
-        result.total_count = self.replication_factor;
-        result.acks = acks.to_vec();
-        result.missing_nodes.clear();
-        Ok(result)
+        // The result is built here, not by `finish`: it holds the answers
+        // as given, and the names `finish` would copy are not needed.
+        let (got, needed) = (quorum.successes(), quorum.required());
+        if got < needed {
+            return Err(ReplicationError::QuorumNotReached { got, needed });
+        }
+        Ok(ReplicationResult {
+            success_count: got,
+            total_count: self.replication_factor,
+            required_count: needed,
+            acks: acks.to_vec(),
+            missing_nodes: Vec::new(),
+            quorum_reached: true,
+        })
     }
 }
 
