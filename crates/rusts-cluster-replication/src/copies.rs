@@ -90,90 +90,86 @@ pub(crate) enum Answer {
     },
 }
 
-/// One expected copy.
-#[derive(Clone, Default)]
-pub(crate) struct Expected {
-    name: Name,
-    pub(crate) answer: Answer,
-}
-
-impl Expected {
-    pub(crate) fn name(&self) -> &str {
-        self.name.as_str()
-    }
-
-    /// The node id as an owned string, for a result.
-    pub(crate) fn name_string(&self) -> String {
-        self.name.as_str().to_owned()
-    }
-}
-
-impl fmt::Debug for Expected {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}: {:?}", self.name.as_str(), self.answer)
-    }
-}
-
+/// The distinct expected copies of a write, in the order given, and what
+/// each said first.
+///
+/// `repr(C)`, answers first: in a slot of `PendingWrites`, the lock, the
+/// write's id, its counters and these answers (everything an answer
+/// writes) share the slot's first 128 bytes, and the names, which answers
+/// only read, come after.
 #[derive(Clone)]
-enum Storage {
-    Inline {
-        len: u8,
-        items: [Expected; INLINE_COPIES],
-    },
-    Heap(Vec<Expected>),
-}
-
-/// The distinct expected copies of a write, in the order given.
-#[derive(Clone)]
+#[repr(C)]
 pub(crate) struct Copies {
-    storage: Storage,
+    answers: [Answer; INLINE_COPIES],
+    /// The copies inline; 0 once they moved to `spill`.
+    len: u32,
+    names: [Name; INLINE_COPIES],
+    /// Every copy, once there are more than [`INLINE_COPIES`].
+    spill: Option<Box<Spill>>,
+}
+
+/// The copies of a write to more than [`INLINE_COPIES`] nodes.
+#[derive(Clone)]
+struct Spill {
+    answers: Vec<Answer>,
+    names: Vec<Name>,
     /// Node id to position, only past [`SCAN_LIMIT`] copies.
-    #[allow(
-        clippy::box_collection,
-        reason = "boxed, the index costs every quorum 8 bytes instead of 48, in every slot \
-                  of the table of in-flight writes; only quorums of over 16 copies build it"
-    )]
-    index: Option<Box<HashMap<Box<str>, usize>>>,
+    index: Option<HashMap<Box<str>, usize>>,
 }
 
 impl Copies {
     pub(crate) fn new() -> Self {
         Copies {
-            storage: Storage::Inline {
-                len: 0,
-                items: Default::default(),
-            },
-            index: None,
+            answers: [Answer::Missing; INLINE_COPIES],
+            len: 0,
+            names: Default::default(),
+            spill: None,
         }
     }
 
-    pub(crate) fn as_slice(&self) -> &[Expected] {
-        match &self.storage {
-            Storage::Inline { len, items } => &items[..usize::from(*len)],
-            Storage::Heap(items) => items,
+    fn names(&self) -> &[Name] {
+        match &self.spill {
+            Some(spill) => &spill.names,
+            None => &self.names[..self.len as usize],
         }
     }
 
-    pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut Expected> {
-        match &mut self.storage {
-            Storage::Inline { len, items } => items[..usize::from(*len)].get_mut(i),
-            Storage::Heap(items) => items.get_mut(i),
+    pub(crate) fn answers(&self) -> &[Answer] {
+        match &self.spill {
+            Some(spill) => &spill.answers,
+            None => &self.answers[..self.len as usize],
         }
+    }
+
+    pub(crate) fn answer_mut(&mut self, i: usize) -> Option<&mut Answer> {
+        match &mut self.spill {
+            Some(spill) => spill.answers.get_mut(i),
+            None => self.answers[..self.len as usize].get_mut(i),
+        }
+    }
+
+    /// Each copy's node id, in order.
+    pub(crate) fn ids(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.names().iter().map(Name::as_str)
+    }
+
+    /// Each copy's node id and first answer, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, Answer)> + '_ {
+        self.ids().zip(self.answers().iter().copied())
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.as_slice().len()
+        self.names().len()
     }
 
     /// Where `node` is among the copies.
     pub(crate) fn position(&self, node: &str) -> Option<usize> {
-        match &self.index {
-            Some(index) => index.get(node).copied(),
-            None => self
-                .as_slice()
-                .iter()
-                .position(|copy| copy.name.as_bytes() == node.as_bytes()),
+        if let Some(index) = self.spill.as_ref().and_then(|spill| spill.index.as_ref()) {
+            return index.get(node).copied();
         }
+        self.names()
+            .iter()
+            .position(|name| name.as_bytes() == node.as_bytes())
     }
 
     /// Adds `node` unless it is there already.
@@ -192,42 +188,52 @@ impl Copies {
     }
 
     fn push(&mut self, name: Name) {
-        let at = self.len();
-        if let Some(index) = self.index.as_mut() {
+        let inline = self.len as usize;
+        if self.spill.is_none() && inline < INLINE_COPIES {
+            self.names[inline] = name;
+            self.answers[inline] = Answer::Missing;
+            self.len += 1;
+            return;
+        }
+        let spill = self.spill.get_or_insert_with(|| {
+            let mut names = Vec::with_capacity(INLINE_COPIES * 2);
+            names.extend(self.names.iter_mut().map(std::mem::take));
+            Box::new(Spill {
+                answers: self.answers.to_vec(),
+                names,
+                index: None,
+            })
+        });
+        self.len = 0;
+        let at = spill.names.len();
+        if let Some(index) = spill.index.as_mut() {
             index.insert(name.as_str().into(), at);
         } else if at == SCAN_LIMIT {
-            let mut index: HashMap<Box<str>, usize> = self
-                .as_slice()
+            let mut index: HashMap<Box<str>, usize> = spill
+                .names
                 .iter()
                 .enumerate()
-                .map(|(i, copy)| (copy.name.as_str().into(), i))
+                .map(|(i, name)| (name.as_str().into(), i))
                 .collect();
             index.insert(name.as_str().into(), at);
-            self.index = Some(Box::new(index));
+            spill.index = Some(index);
         }
-        let copy = Expected {
-            name,
-            answer: Answer::Missing,
-        };
-        match &mut self.storage {
-            Storage::Inline { len, items } if usize::from(*len) < INLINE_COPIES => {
-                items[usize::from(*len)] = copy;
-                *len += 1;
-            }
-            Storage::Inline { items, .. } => {
-                let mut heap = Vec::with_capacity(INLINE_COPIES * 2);
-                heap.extend(items.iter_mut().map(std::mem::take));
-                heap.push(copy);
-                self.storage = Storage::Heap(heap);
-            }
-            Storage::Heap(items) => items.push(copy),
-        }
+        spill.names.push(name);
+        spill.answers.push(Answer::Missing);
+    }
+}
+
+#[cfg(test)]
+impl Copies {
+    /// Where the `n`th inline answer ends, in bytes from the start.
+    pub(crate) fn answers_end(n: usize) -> usize {
+        std::mem::offset_of!(Copies, answers) + n * std::mem::size_of::<Answer>()
     }
 }
 
 impl fmt::Debug for Copies {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.as_slice()).finish()
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -241,7 +247,7 @@ mod tests {
         for name in ["", "a", "node-17", "é✓", &"y".repeat(INLINE_NAME), &long] {
             let mut copies = Copies::new();
             copies.insert(name);
-            assert_eq!(copies.as_slice()[0].name(), name);
+            assert_eq!(copies.ids().next(), Some(name));
             assert_eq!(copies.position(name), Some(0));
         }
         assert!(matches!(Name::new(&long), Name::Heap(_)));
@@ -256,15 +262,13 @@ mod tests {
             copies.insert_string(name.clone());
             copies.insert(name);
             assert_eq!(copies.len(), i + 1, "listed twice counts once");
-            assert_eq!(
-                matches!(copies.storage, Storage::Inline { .. }),
-                i < INLINE_COPIES
-            );
-            assert_eq!(copies.index.is_some(), i >= SCAN_LIMIT);
+            assert_eq!(copies.spill.is_none(), i < INLINE_COPIES);
+            let indexed = copies.spill.as_ref().is_some_and(|s| s.index.is_some());
+            assert_eq!(indexed, i >= SCAN_LIMIT);
         }
         for (i, name) in names.iter().enumerate() {
             assert_eq!(copies.position(name), Some(i));
-            assert_eq!(copies.as_slice()[i].name(), name);
+            assert_eq!(copies.ids().nth(i), Some(name.as_str()));
         }
         assert_eq!(copies.position("n40"), None);
     }

@@ -78,7 +78,9 @@ pub struct PendingWrites<T = Instant> {
 #[repr(align(128))]
 struct Slot<T>(Mutex<Option<Pending<T>>>);
 
-/// One write in flight.
+/// One write in flight. `repr(C)`: the id and the quorum's counters and
+/// answers right after the slot's lock, in its first 128 bytes.
+#[repr(C)]
 struct Pending<T> {
     id: u64,
     quorum: WriteQuorum,
@@ -438,6 +440,31 @@ mod tests {
     fn a_slot_is_three_pairs_of_cache_lines() {
         // The figure `with_capacity` documents.
         assert_eq!(std::mem::size_of::<Slot<Instant>>(), 384);
+    }
+
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn an_answer_writes_only_the_first_128_bytes_of_its_slot() {
+        let slot: Slot<Instant> = Slot(Mutex::new(None));
+        let quorum = WriteQuorum::new(Quorum, ["a", "b", "c", "d"]);
+        *lock(&slot.0) = Some(Pending {
+            id: 1,
+            quorum,
+            deadline: Instant::now(),
+        });
+        let guard = lock(&slot.0);
+        let pending = guard.as_ref().expect("just put");
+        let base = &slot as *const Slot<Instant> as usize;
+        let write = pending as *const Pending<Instant> as usize - base;
+        let quorum = &pending.quorum as *const WriteQuorum as usize - base;
+        // The lock word is before the write; the id, the counters and the
+        // answers of up to four copies follow it within one line pair.
+        assert_eq!(write, 8);
+        assert!(
+            quorum + WriteQuorum::written_by_answers(4) <= 128,
+            "quorum at {quorum}, answers end {} bytes in",
+            WriteQuorum::written_by_answers(4)
+        );
     }
 
     #[test]

@@ -85,18 +85,20 @@ impl fmt::Display for QuorumStatus {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
+// `repr(C)`, the fields an answer writes first: see `Copies`.
+#[repr(C)]
 pub struct WriteQuorum {
+    required: usize,
+    successes: usize,
+    failures: usize,
+    /// First answers recorded so far.
+    answered: usize,
     mode: ReplicationMode,
     /// The expected copies, distinct, in the order given, each with its
     /// first answer. Inline for the usual handful of copies: a quorum owns
     /// no heap memory, so the thread that decides a write frees nothing
     /// another thread allocated (`src/copies.rs`).
     copies: Copies,
-    required: usize,
-    successes: usize,
-    failures: usize,
-    /// First answers recorded so far.
-    answered: usize,
     /// The error texts of first answers that gave one, by copy. Later
     /// answers are dropped, so a flood of retries cannot grow a write.
     errors: Vec<(usize, String)>,
@@ -283,13 +285,13 @@ impl WriteQuorum {
     /// Counts the answer of the copy at `i`; false when it had answered.
     fn count_at(&mut self, i: usize, success: bool, latency_ms: u64) -> bool {
         let order = u32::try_from(self.answered).unwrap_or(u32::MAX);
-        let Some(copy) = self.copies.get_mut(i) else {
+        let Some(answer) = self.copies.answer_mut(i) else {
             return false;
         };
-        if copy.answer != Answer::Missing {
+        if *answer != Answer::Missing {
             return false;
         }
-        copy.answer = Answer::Given {
+        *answer = Answer::Given {
             success,
             order,
             latency_ms,
@@ -352,9 +354,9 @@ impl WriteQuorum {
         let mut errors = errors.into_iter().peekable();
         let mut acks = Vec::with_capacity(answered);
         let mut missing_nodes = Vec::new();
-        for (i, copy) in copies.as_slice().iter().enumerate() {
-            match copy.answer {
-                Answer::Missing => missing_nodes.push(copy.name_string()),
+        for (i, (node, answer)) in copies.iter().enumerate() {
+            match answer {
+                Answer::Missing => missing_nodes.push(node.to_owned()),
                 Answer::Given {
                     success,
                     order,
@@ -362,7 +364,7 @@ impl WriteQuorum {
                 } => {
                     let error = errors.next_if(|(at, _)| *at == i).map(|(_, text)| text);
                     let ack = ReplicationAck {
-                        node_id: copy.name_string(),
+                        node_id: node.to_owned(),
                         success,
                         error,
                         latency_ms,
@@ -395,7 +397,7 @@ impl WriteQuorum {
 
     /// The copies the write was sent to, distinct, in the order given.
     pub fn expected_nodes(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
-        self.copies.as_slice().iter().map(|copy| copy.name())
+        self.copies.ids()
     }
 
     /// Distinct expected copies whose first answer was a success.
@@ -406,6 +408,15 @@ impl WriteQuorum {
     /// Distinct expected copies whose first answer was a failure.
     pub fn failures(&self) -> usize {
         self.failures
+    }
+}
+
+#[cfg(test)]
+impl WriteQuorum {
+    /// Where the counters and the first `copies` answers end, in bytes
+    /// from the start: what an answer writes.
+    pub(crate) fn written_by_answers(copies: usize) -> usize {
+        std::mem::offset_of!(WriteQuorum, copies) + Copies::answers_end(copies)
     }
 }
 
