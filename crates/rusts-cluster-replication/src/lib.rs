@@ -18,7 +18,10 @@ Three levels, each built on the one before:
 - [`PendingWrites`] is the table of in-flight writes that network threads
   complete concurrently: each write's outcome goes to exactly one caller,
   from the answer that decided it or from [`PendingWrites::expire`] at its
-  deadline. `docs/replication.md` shows the write path that uses it.
+  deadline. Each write sits in a slot of its own (its id modulo the
+  capacity), so threads answering different writes share no memory
+  (`docs/decisions/0010-in-flight-writes-in-slots.md`).
+  `docs/replication.md` shows the write path that uses it.
 
 The design decision that shapes this crate is that **a quorum counts distinct
 copies against the copies the write was sent to**, never against the answers
