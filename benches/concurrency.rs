@@ -21,7 +21,7 @@ use std::{
 };
 
 use rusts_cluster::ShardKey;
-use rusts_cluster_benches::{keys, Contenders};
+use rusts_cluster_benches::{keys, thread_counts, Contenders};
 
 /// Runs `work` on `threads` threads for `duration`; each call routes one
 /// chunk of keys and returns how many. Returns aggregate keys per second.
@@ -75,26 +75,6 @@ fn drive(
 /// One thread's routing loop: given its index and the stop flag, returns
 /// the keys it routed.
 type Work<'a> = dyn Fn(usize, &AtomicBool) -> u64 + Sync + 'a;
-
-fn thread_counts() -> Vec<usize> {
-    let cores = thread::available_parallelism().map_or(1, |n| n.get());
-    let mut counts: Vec<usize> = match env::var("THREADS") {
-        Ok(list) => list
-            .split(',')
-            .map(|t| {
-                t.trim()
-                    .parse()
-                    .expect("THREADS is a comma-separated list of numbers")
-            })
-            .collect(),
-        Err(_) => vec![1, 2, cores],
-    };
-    counts.retain(|&t| t > 0);
-    counts.push(1); // the baseline of the scaling column
-    counts.sort_unstable();
-    counts.dedup();
-    counts
-}
 
 fn main() {
     let test_mode = env::args().any(|a| a == "--test");

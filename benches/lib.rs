@@ -1,5 +1,6 @@
 //! Baselines and inputs shared by the benchmarks: the naive router the
-//! issue compares us with, and a fixed pseudo-random key sequence.
+//! issue compares us with, a fixed pseudo-random key sequence, and the
+//! thread counts of the scaling benches.
 
 use dashmap::DashMap;
 use rusts_cluster::{ClusterConfig, Shard, ShardKey, ShardingStrategy};
@@ -106,4 +107,27 @@ impl Contenders {
         let n = self.config.shard_count as u32;
         &self.limit[self.config.sharding_strategy.compute_shard(key, n) as usize]
     }
+}
+
+/// The thread counts a scaling bench runs: `THREADS` (a comma-separated
+/// list), or 1, 2 and every core; always with 1, the baseline of the
+/// scaling column, first.
+pub fn thread_counts() -> Vec<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut counts: Vec<usize> = match std::env::var("THREADS") {
+        Ok(list) => list
+            .split(',')
+            .map(|t| {
+                t.trim()
+                    .parse()
+                    .expect("THREADS is a comma-separated list of numbers")
+            })
+            .collect(),
+        Err(_) => vec![1, 2, cores],
+    };
+    counts.retain(|&t| t > 0);
+    counts.push(1);
+    counts.sort_unstable();
+    counts.dedup();
+    counts
 }

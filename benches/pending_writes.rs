@@ -35,6 +35,7 @@ use fxhash::FxBuildHasher;
 use rusts_cluster::{
     PendingWrites, ReplicationAck, ReplicationMode, ReplicationResult, WriteQuorum,
 };
+use rusts_cluster_benches::thread_counts;
 
 const COPIES: [&str; 3] = ["node1", "node2", "node3"];
 
@@ -243,28 +244,6 @@ fn env_number(name: &str, default: u64) -> u64 {
         text.parse()
             .unwrap_or_else(|_| panic!("{name}={text:?} is not a number"))
     })
-}
-
-fn thread_counts() -> Vec<usize> {
-    let all = thread::available_parallelism().map_or(2, |n| n.get());
-    let mut counts: Vec<usize> = match env::var("THREADS") {
-        Ok(list) => list
-            .split(',')
-            .map(|n| {
-                n.trim()
-                    .parse()
-                    .expect("THREADS is a comma-separated list of numbers")
-            })
-            .collect(),
-        Err(_) => vec![1, 2, all],
-    };
-    counts.retain(|&n| n > 0);
-    counts.sort_unstable();
-    counts.dedup();
-    if counts.first() != Some(&1) {
-        counts.insert(0, 1);
-    }
-    counts
 }
 
 fn median(values: &mut [f64]) -> f64 {
