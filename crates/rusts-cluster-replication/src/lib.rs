@@ -75,6 +75,20 @@ mod pending;
 mod protocol;
 mod quorum;
 
+/// Answers the unit tests feed to quorums and tables.
+#[cfg(test)]
+mod test_acks {
+    use crate::ReplicationAck;
+
+    pub(crate) fn ok(node: &str) -> ReplicationAck {
+        ReplicationAck::success(node, 1)
+    }
+
+    pub(crate) fn fail(node: &str) -> ReplicationAck {
+        ReplicationAck::failure(node, "disk full", 1)
+    }
+}
+
 /// Compiles and runs the examples of `docs/replication.md` as doctests.
 #[doc = include_str!("../../../docs/replication.md")]
 #[cfg(doctest)]

@@ -333,15 +333,8 @@ impl<T> fmt::Debug for PendingWrites<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_acks::{fail, ok};
     use crate::ReplicationMode::*;
-
-    fn ok(node: &str) -> ReplicationAck {
-        ReplicationAck::success(node, 1)
-    }
-
-    fn fail(node: &str) -> ReplicationAck {
-        ReplicationAck::failure(node, "disk full", 1)
-    }
 
     fn abc() -> WriteQuorum {
         WriteQuorum::new(Quorum, ["a", "b", "c"])

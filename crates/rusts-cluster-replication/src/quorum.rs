@@ -436,15 +436,8 @@ fn rebalancing_required(mode: ReplicationMode, copies: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_acks::{fail, ok};
     use ReplicationMode::*;
-
-    fn ok(node: &str) -> ReplicationAck {
-        ReplicationAck::success(node, 1)
-    }
-
-    fn fail(node: &str) -> ReplicationAck {
-        ReplicationAck::failure(node, "disk full", 1)
-    }
 
     #[test]
     fn decides_as_soon_as_reached() {
