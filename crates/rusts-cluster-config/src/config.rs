@@ -36,6 +36,12 @@ pub const MAX_CONFIG_BYTES: u64 = 32 * 1024 * 1024;
 pub struct ClusterConfig {
     /// The id of the node this process runs as; must name a node in `nodes`.
     pub node_id: String,
+    /// The config's generation: a number that grows by at least one with
+    /// every change an operator deploys, so that nodes can tell which
+    /// config each runs and a router refuses to go back to an older one
+    /// (`ShardRouter::apply` in the routing crate). Default: 0.
+    #[serde(default)]
+    pub generation: u64,
     /// A name for the cluster. Default: `"rusts"`.
     #[serde(default = "default_cluster_name")]
     pub cluster_name: String,
@@ -215,7 +221,7 @@ impl ClusterConfig {
     ///
     /// let config = ClusterConfig::single_node("node1", "10.0.1.1:8086");
     /// let text = config.to_toml()?;
-    /// assert!(text.starts_with("node_id = \"node1\"\ncluster_name = \"rusts\"\n"));
+    /// assert!(text.starts_with("node_id = \"node1\"\ngeneration = 0\ncluster_name = \"rusts\"\n"));
     /// assert_eq!(ClusterConfig::from_toml(&text)?, config);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -241,6 +247,7 @@ impl ClusterConfig {
         node.shards = (0..shard_count as ShardId).collect();
         ClusterConfig {
             node_id,
+            generation: 0,
             cluster_name: default_cluster_name(),
             replication_mode: ReplicationMode::default(),
             replication_factor: default_replication_factor(),

@@ -91,6 +91,7 @@ pub fn valid_config() -> impl Strategy<Value = ClusterConfig> {
             }
             ClusterConfig {
                 node_id: format!("node{this}"),
+                generation: 0,
                 cluster_name: "prop".to_owned(),
                 replication_mode: mode,
                 replication_factor: rf,

@@ -340,6 +340,7 @@ impl StructuredConfig {
         };
         ClusterConfig {
             node_id,
+            generation: 0,
             cluster_name: "fuzz".to_owned(),
             replication_mode: self.replication_mode.mode(),
             replication_factor: self.replication_factor.value(),
