@@ -2,7 +2,7 @@ use std::{
     collections::{BTreeMap, HashMap},
     fs::File,
     io::Read,
-    path::Path,
+    path::{Path, PathBuf},
 };
 
 use rusts_cluster_replication::ReplicationMode;
@@ -151,26 +151,7 @@ impl ClusterConfig {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
-        let path = path.as_ref();
-        let io_error = |source| ConfigError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let mut bytes = Vec::new();
-        File::open(path)
-            .and_then(|file| file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
-            .map_err(io_error)?;
-        if bytes.len() as u64 > MAX_CONFIG_BYTES {
-            return Err(ConfigError::TooLarge {
-                path: path.to_owned(),
-                limit: MAX_CONFIG_BYTES,
-            });
-        }
-        let text = std::str::from_utf8(&bytes).map_err(|e| ConfigError::NotUtf8 {
-            path: path.to_owned(),
-            location: Location::of_offset(&bytes, e.valid_up_to()),
-        })?;
-        parse(text, Some(path))
+        ConfigFile::read(path)?.parse()
     }
 
     /// Parses a config from TOML text.
@@ -366,6 +347,85 @@ impl ClusterConfig {
     /// ```
     pub fn warnings(&self) -> Vec<ValidationWarning> {
         validate::warnings(self)
+    }
+}
+
+/// A config file's text, read once, with its path: for tools that parse
+/// the config and then point at problems in the text (with a
+/// [`SourceMap`](crate::SourceMap)).
+///
+/// Reading once matters when the path is a FIFO or a process substitution
+/// (`<(cat cluster.toml)`): a second open would block forever or read
+/// nothing.
+///
+/// ```
+/// use rusts_cluster_config::{ConfigFile, SourceMap};
+///
+/// let file = ConfigFile::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+/// let config = file.parse()?;
+/// assert_eq!(config.shard_count, 16);
+/// assert!(SourceMap::parse(file.text()).is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct ConfigFile {
+    path: PathBuf,
+    text: String,
+}
+
+impl ConfigFile {
+    /// Reads the file (at most [`MAX_CONFIG_BYTES`]) and checks that it is
+    /// UTF-8. It opens the path once and reads it once.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Io`] when the file cannot be read (missing, a
+    /// directory, no permission), [`ConfigError::TooLarge`] and
+    /// [`ConfigError::NotUtf8`].
+    pub fn read(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let io_error = |source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut bytes = Vec::new();
+        File::open(path)
+            .and_then(|file| file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(io_error)?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::TooLarge {
+                path: path.to_owned(),
+                limit: MAX_CONFIG_BYTES,
+            });
+        }
+        let text = String::from_utf8(bytes).map_err(|e| ConfigError::NotUtf8 {
+            path: path.to_owned(),
+            location: Location::of_offset(e.as_bytes(), e.utf8_error().valid_up_to()),
+        })?;
+        Ok(ConfigFile {
+            path: path.to_owned(),
+            text,
+        })
+    }
+
+    /// Parses the text, as [`ClusterConfig::from_toml`] but with the path
+    /// in its errors.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Parse`], with the path, line and column.
+    pub fn parse(&self) -> Result<ClusterConfig, ConfigError> {
+        parse(&self.text, Some(&self.path))
+    }
+
+    /// The path the file was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's text.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 }
 
