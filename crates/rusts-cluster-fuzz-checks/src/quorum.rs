@@ -41,8 +41,8 @@ struct Ack {
 /// every answer, and lists the failed nodes right.
 ///
 /// Then feeds the same answers, one by one, to a [`WriteQuorum`] over the
-/// `expected` copies (through [`WriteQuorum::for_shard`] for a `Rebalancing`
-/// shard when asked) and checks that an answer from a node it does not
+/// `expected` copies (through [`WriteQuorum::for_shard`], counted against
+/// the replication factor, for a `Rebalancing` shard when asked) and checks that an answer from a node it does not
 /// expect is refused and not counted, that a decided status never changes,
 /// that `Reached` always has what the mode needs of the distinct expected
 /// copies, that `Failed` is only given when the silent copies can no longer
@@ -123,19 +123,41 @@ fn write_quorum(mode: ReplicationMode, input: &QuorumInput, acks: &[ReplicationA
         }
     }
     let n = distinct.len();
+    let rf = input.replication_factor.value();
+    // What "enough successes" means: against the replication factor for a
+    // shard's quorum, against the copies listed for `WriteQuorum::new`.
+    // u128 so that `2 * got` cannot overflow for any usize.
+    let promised = if input.rebalancing && !expected.is_empty() {
+        rf
+    } else {
+        n
+    };
+    let enough = |got: usize| match mode {
+        ReplicationMode::Synchronous => got >= promised.max(1),
+        ReplicationMode::Quorum => 2 * got as u128 > promised as u128,
+        ReplicationMode::Asynchronous => true,
+    };
     let mut quorum = if input.rebalancing && !expected.is_empty() {
         let mut shard = Shard::new(0, expected[0].clone());
         for node in &expected[1..] {
             shard.add_replica(node.clone());
         }
         shard.state = ShardState::Rebalancing;
-        let quorum = WriteQuorum::for_shard(mode, &shard)
+        let quorum = WriteQuorum::for_shard(ReplicationProtocol::new(mode, rf), &shard)
             .unwrap_or_else(|e| panic!("a Rebalancing shard takes writes: {e}"));
-        // Moving needs at least what the mode needs of the copies, and never
-        // more than every copy.
-        let copies = shard.all_nodes().count();
-        assert!(quorum.required() >= mode.required_acks(copies).min(copies));
-        assert!(quorum.required() <= copies.max(mode.required_acks(copies)));
+        // Moving needs one success more than the factor requires, up to
+        // every copy, and never less than the factor requires.
+        let base = match mode {
+            ReplicationMode::Asynchronous => 0,
+            ReplicationMode::Synchronous => rf.max(1),
+            ReplicationMode::Quorum => rf / 2 + 1,
+        };
+        let moving = if base == 0 {
+            0
+        } else {
+            base.saturating_add(1).min(n).max(base)
+        };
+        assert_eq!(quorum.required(), moving, "{mode:?} rf {rf}, {n} copies");
         quorum
     } else {
         let quorum = WriteQuorum::new(mode, expected.iter().cloned());
@@ -147,11 +169,6 @@ fn write_quorum(mode: ReplicationMode, input: &QuorumInput, acks: &[ReplicationA
         quorum.expected_nodes().count()
     );
     let required = quorum.required();
-    let enough = |got: usize| match mode {
-        ReplicationMode::Synchronous => got >= n.max(1),
-        ReplicationMode::Quorum => 2 * got > n,
-        ReplicationMode::Asynchronous => true,
-    };
 
     let mut first: HashMap<&str, bool> = HashMap::new();
     let mut decided: Option<QuorumStatus> = None;

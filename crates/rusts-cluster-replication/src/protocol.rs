@@ -1,3 +1,5 @@
+use rusts_cluster_sharding::ShardState;
+
 use crate::{ReplicationAck, ReplicationError, ReplicationMode, ReplicationResult, WriteQuorum};
 
 /// The replication rule of a cluster: a mode and the number of copies each
@@ -39,6 +41,47 @@ impl ReplicationProtocol {
     /// The successful acknowledgements a write needs.
     pub fn required_acks(&self) -> usize {
         self.mode.required_acks(self.replication_factor)
+    }
+
+    /// The successes a write to one shard needs, given how many copies the
+    /// shard has and its state: the one rule that
+    /// [`WriteQuorum::for_shard`] and a router's `write_quorum` apply.
+    ///
+    /// It counts against the replication factor, never against the copies
+    /// the shard happens to have, so the promise holds for under- and
+    /// over-replicated shards alike:
+    ///
+    /// - `Active` (and any state but `Rebalancing`): `required_acks()`,
+    ///   what [`check_quorum`](Self::check_quorum) requires.
+    /// - `Rebalancing`: one success more, since one of the copies is
+    ///   arriving or leaving, but never more than the shard has copies and
+    ///   never less than `required_acks()`:
+    ///   `max(required_acks(), min(required_acks() + 1, copies))`. With the
+    ///   usual `copies = replication_factor + 1` this is decision 0007's
+    ///   `required_acks(copies - 1) + 1`
+    ///   (`docs/decisions/0007-moving-shards-need-one-more-ack.md`).
+    /// - `Asynchronous` requires 0 in every state.
+    ///
+    /// A shard with fewer copies than this number can acknowledge no
+    /// write; `ClusterConfig::warnings` reports such shards.
+    ///
+    /// ```
+    /// use rusts_cluster_replication::{ReplicationMode, ReplicationProtocol};
+    /// use rusts_cluster_sharding::ShardState;
+    ///
+    /// let protocol = ReplicationProtocol::new(ReplicationMode::Quorum, 3);
+    /// assert_eq!(protocol.required_acks_for(3, ShardState::Active), 2);
+    /// assert_eq!(protocol.required_acks_for(1, ShardState::Active), 2, "under-replicated");
+    /// assert_eq!(protocol.required_acks_for(5, ShardState::Active), 2, "over-replicated");
+    /// assert_eq!(protocol.required_acks_for(4, ShardState::Rebalancing), 3);
+    /// ```
+    pub fn required_acks_for(&self, copies: usize, state: ShardState) -> usize {
+        let required = self.required_acks();
+        if state == ShardState::Rebalancing && self.mode != ReplicationMode::Asynchronous {
+            required.max(required.saturating_add(1).min(copies))
+        } else {
+            required
+        }
     }
 
     /// Decides a write from the answers its copies gave.

@@ -1,10 +1,10 @@
 use std::fmt;
 
-use rusts_cluster_sharding::{Shard, ShardState};
+use rusts_cluster_sharding::Shard;
 
 use crate::{
     copies::{Answer, Copies},
-    ReplicationAck, ReplicationError, ReplicationMode, ReplicationResult,
+    ReplicationAck, ReplicationError, ReplicationMode, ReplicationProtocol, ReplicationResult,
 };
 
 /// Where a write stands after the answers recorded so far.
@@ -53,8 +53,9 @@ impl fmt::Display for QuorumStatus {
 ///
 /// - The write needs [`required`](Self::required) successes from distinct
 ///   **expected** copies: [`ReplicationMode::required_acks`] of their number
-///   (a `Rebalancing` shard needs one more, see
-///   [`for_shard`](Self::for_shard)).
+///   for [`new`](Self::new); for [`for_shard`](Self::for_shard), what the
+///   mode requires of the replication factor (a `Rebalancing` shard needs
+///   one more).
 /// - [`record`](Self::record) returns [`QuorumStatus::Reached`] as soon as
 ///   that many succeeded, [`QuorumStatus::Failed`] as soon as the successes
 ///   plus the copies still silent fall below it, and
@@ -148,22 +149,23 @@ impl WriteQuorum {
         quorum
     }
 
-    /// The quorum of a write to `shard`, sent to every copy in
-    /// [`Shard::all_nodes`].
+    /// The quorum of a write to `shard` under `protocol`, sent to every
+    /// copy in [`Shard::all_nodes`].
     ///
-    /// An `Active` shard needs `mode.required_acks(copies)`, as
-    /// [`new`](Self::new). A **`Rebalancing`** shard, whose copies include
-    /// the node a copy is moving to (or being added on), needs one success
-    /// more than the mode requires of the other copies:
-    /// `min(mode.required_acks(copies - 1) + 1, copies)`. Whichever copy is
-    /// the incoming one, and whichever is leaving, the successes then
-    /// include what the mode requires both of the copies without the
-    /// incoming node and of those without the leaving one, so neither the
-    /// old nor the new owners can miss a write that was acknowledged
-    /// (Cassandra's rule of adding the pending replica to the required
-    /// count; `docs/decisions/0007-moving-shards-need-one-more-ack.md`).
-    /// `Synchronous` already needs every copy and `Asynchronous` none, so
-    /// only `Quorum` changes.
+    /// The required successes count against the protocol's
+    /// **replication factor**, not against the copies the shard happens to
+    /// have: [`ReplicationProtocol::required_acks_for`] gives the number.
+    /// An under-replicated shard (one copy where the factor is 2, under
+    /// `Quorum`) therefore never acknowledges with fewer successes than the
+    /// mode promises, and the decision always agrees with
+    /// [`ReplicationProtocol::check_quorum`] for the same answers. A
+    /// **`Rebalancing`** shard needs one success more
+    /// (`docs/decisions/0007-moving-shards-need-one-more-ack.md`).
+    ///
+    /// `shard` may be a `&Shard` or anything that dereferences to one
+    /// through [`AsRef`]: a `ShardHandle` or `ShardView` of the routing
+    /// crate, so that `WriteQuorum::for_shard(protocol, &router.route(key)?)`
+    /// compiles. A router's own `write_quorum(shard_id)` does this for you.
     ///
     /// # Errors
     ///
@@ -172,24 +174,33 @@ impl WriteQuorum {
     /// true.
     ///
     /// ```
-    /// use rusts_cluster_replication::{ReplicationMode, WriteQuorum};
+    /// use rusts_cluster_replication::{ReplicationMode, ReplicationProtocol, WriteQuorum};
     /// use rusts_cluster_sharding::{Shard, ShardState};
     ///
+    /// let protocol = ReplicationProtocol::new(ReplicationMode::Quorum, 3);
     /// let mut shard = Shard::new(0, "a");
     /// shard.add_replica("b");
     /// shard.add_replica("c");
-    /// assert_eq!(WriteQuorum::for_shard(ReplicationMode::Quorum, &shard)?.required(), 2);
+    /// assert_eq!(WriteQuorum::for_shard(protocol, &shard)?.required(), 2);
     ///
-    /// // "d" is receiving a copy: 2 of the 3 others, plus one.
+    /// // "d" is receiving a copy: 2, plus one.
     /// shard.add_replica("d");
     /// shard.state = ShardState::Rebalancing;
-    /// assert_eq!(WriteQuorum::for_shard(ReplicationMode::Quorum, &shard)?.required(), 3);
+    /// assert_eq!(WriteQuorum::for_shard(protocol, &shard)?.required(), 3);
+    ///
+    /// // Under-replicated: one copy where the factor is 3 still needs 2.
+    /// let lonely = Shard::new(1, "a");
+    /// assert_eq!(WriteQuorum::for_shard(protocol, &lonely)?.required(), 2);
     ///
     /// shard.state = ShardState::ReadOnly;
-    /// assert!(WriteQuorum::for_shard(ReplicationMode::Quorum, &shard).is_err());
+    /// assert!(WriteQuorum::for_shard(protocol, &shard).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn for_shard(mode: ReplicationMode, shard: &Shard) -> Result<Self, ReplicationError> {
+    pub fn for_shard(
+        protocol: ReplicationProtocol,
+        shard: impl AsRef<Shard>,
+    ) -> Result<Self, ReplicationError> {
+        let shard = shard.as_ref();
         if !shard.can_write() {
             return Err(ReplicationError::ShardNotWritable {
                 shard: shard.id,
@@ -198,16 +209,11 @@ impl WriteQuorum {
         }
         // Names copied straight from the shard: no allocation for the
         // usual handful of copies with short ids.
-        let mut quorum = Self::empty(mode);
+        let mut quorum = Self::empty(protocol.mode());
         for node in shard.all_nodes() {
             quorum.copies.insert(node);
         }
-        let copies = quorum.copies.len();
-        quorum.required = if shard.state == ShardState::Rebalancing {
-            rebalancing_required(mode, copies)
-        } else {
-            mode.required_acks(copies)
-        };
+        quorum.required = protocol.required_acks_for(quorum.copies.len(), shard.state);
         Ok(quorum)
     }
 
@@ -420,23 +426,11 @@ impl WriteQuorum {
     }
 }
 
-/// The required successes of a `Rebalancing` shard with `copies` copies,
-/// the incoming one included: what the mode requires of the others, plus
-/// one, and never more than there are copies (a one-copy shard cannot list
-/// an incoming node beside its source).
-fn rebalancing_required(mode: ReplicationMode, copies: usize) -> usize {
-    match (mode, copies) {
-        (ReplicationMode::Asynchronous, _) => 0,
-        // Nothing to send to: the write fails, as for an Active shard.
-        (_, 0) => mode.required_acks(0),
-        (_, n) => (mode.required_acks(n - 1) + 1).min(n),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_acks::{fail, ok};
+    use rusts_cluster_sharding::ShardState;
     use ReplicationMode::*;
 
     #[test]
@@ -565,28 +559,70 @@ mod tests {
 
     #[test]
     fn required_acks_for_one_to_five_copies() {
-        // (copies, synchronous, quorum, quorum while rebalancing)
+        // (replication factor, synchronous, quorum, quorum while a copy
+        // moves: the shard then has rf + 1 copies)
         let table = [
-            (1, 1, 1, 1),
-            (2, 2, 2, 2),
+            (1, 1, 1, 2),
+            (2, 2, 2, 3),
             (3, 3, 2, 3),
-            (4, 4, 3, 3),
+            (4, 4, 3, 4),
             (5, 5, 3, 4),
         ];
-        for (n, sync, quorum, moving) in table {
+        for (rf, sync, quorum, moving) in table {
             let mut shard = Shard::new(0, "n0");
-            for i in 1..n {
+            for i in 1..rf {
                 shard.add_replica(format!("n{i}"));
             }
-            let required =
-                |mode, shard: &Shard| WriteQuorum::for_shard(mode, shard).unwrap().required();
-            assert_eq!(required(Synchronous, &shard), sync, "sync {n}");
-            assert_eq!(required(Quorum, &shard), quorum, "quorum {n}");
-            assert_eq!(required(Asynchronous, &shard), 0, "async {n}");
+            let required = |mode, shard: &Shard| {
+                WriteQuorum::for_shard(ReplicationProtocol::new(mode, rf), shard)
+                    .unwrap()
+                    .required()
+            };
+            assert_eq!(required(Synchronous, &shard), sync, "sync {rf}");
+            assert_eq!(required(Quorum, &shard), quorum, "quorum {rf}");
+            assert_eq!(required(Asynchronous, &shard), 0, "async {rf}");
+            shard.add_replica("incoming");
             shard.state = ShardState::Rebalancing;
-            assert_eq!(required(Synchronous, &shard), sync, "sync rebalancing {n}");
-            assert_eq!(required(Quorum, &shard), moving, "quorum rebalancing {n}");
-            assert_eq!(required(Asynchronous, &shard), 0, "async rebalancing {n}");
+            assert_eq!(
+                required(Synchronous, &shard),
+                sync + 1,
+                "sync rebalancing {rf}"
+            );
+            assert_eq!(required(Quorum, &shard), moving, "quorum rebalancing {rf}");
+            assert_eq!(required(Asynchronous, &shard), 0, "async rebalancing {rf}");
+        }
+    }
+
+    #[test]
+    fn under_and_over_replicated_shards_count_against_the_factor() {
+        // (replication factor, copies, quorum, synchronous)
+        let table = [
+            (2, 1, 2, 2),
+            (3, 1, 2, 3),
+            (3, 2, 2, 3),
+            (3, 5, 2, 3),
+            (1, 3, 1, 1),
+        ];
+        for (rf, copies, quorum, sync) in table {
+            let mut shard = Shard::new(0, "n0");
+            for i in 1..copies {
+                shard.add_replica(format!("n{i}"));
+            }
+            for (mode, required) in [(Quorum, quorum), (Synchronous, sync), (Asynchronous, 0)] {
+                let protocol = ReplicationProtocol::new(mode, rf);
+                let q = WriteQuorum::for_shard(protocol, &shard).unwrap();
+                assert_eq!(q.required(), required, "{mode} rf {rf} copies {copies}");
+                // Fewer copies than required: failed before any answer,
+                // as check_quorum would fail every set of answers.
+                let expected = if required > copies {
+                    QuorumStatus::Failed
+                } else if required == 0 {
+                    QuorumStatus::Reached
+                } else {
+                    QuorumStatus::Pending
+                };
+                assert_eq!(q.status(), expected, "{mode} rf {rf} copies {copies}");
+            }
         }
     }
 
@@ -600,12 +636,12 @@ mod tests {
         shard.state = ShardState::Rebalancing;
         // a + c is a majority of the old owners but one copy of the new:
         // the write must not be reached yet.
-        let mut q = WriteQuorum::for_shard(Quorum, &shard).unwrap();
+        let mut q = WriteQuorum::for_shard(ReplicationProtocol::new(Quorum, 3), &shard).unwrap();
         q.record(ok("a")).unwrap();
         assert_eq!(q.record(ok("c")).unwrap(), QuorumStatus::Pending);
         assert_eq!(q.record(ok("d")).unwrap(), QuorumStatus::Reached);
         // Two failures make it impossible: 2 successes left, 3 needed.
-        let mut q = WriteQuorum::for_shard(Quorum, &shard).unwrap();
+        let mut q = WriteQuorum::for_shard(ReplicationProtocol::new(Quorum, 3), &shard).unwrap();
         q.record(fail("b")).unwrap();
         assert_eq!(q.record(fail("d")).unwrap(), QuorumStatus::Failed);
     }
@@ -615,12 +651,13 @@ mod tests {
         let mut shard = Shard::new(4, "a");
         for state in [ShardState::ReadOnly, ShardState::Offline] {
             shard.state = state;
-            let err = WriteQuorum::for_shard(Quorum, &shard).unwrap_err();
+            let err =
+                WriteQuorum::for_shard(ReplicationProtocol::new(Quorum, 3), &shard).unwrap_err();
             assert_eq!(err, ReplicationError::ShardNotWritable { shard: 4, state });
         }
         shard.state = ShardState::ReadOnly;
         assert_eq!(
-            WriteQuorum::for_shard(Quorum, &shard)
+            WriteQuorum::for_shard(ReplicationProtocol::new(Quorum, 3), &shard)
                 .unwrap_err()
                 .to_string(),
             "shard 4 is read-only and takes no writes; route writes only to shards whose \

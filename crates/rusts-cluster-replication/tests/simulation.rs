@@ -29,8 +29,8 @@ use std::{
 };
 
 use rusts_cluster_replication::{
-    PendingWrites, ReplicationAck, ReplicationError, ReplicationMode, ReplicationResult,
-    WriteQuorum,
+    PendingWrites, ReplicationAck, ReplicationError, ReplicationMode, ReplicationProtocol,
+    ReplicationResult, WriteQuorum,
 };
 use rusts_cluster_sharding::{Shard, ShardState};
 
@@ -67,6 +67,10 @@ const TICK_EVERY: usize = 64;
 struct Plan {
     mode: ReplicationMode,
     rebalancing: bool,
+    /// The replication factor the write is counted against; usually the
+    /// settled copies, sometimes more or fewer (an under- or
+    /// over-replicated shard).
+    rf: usize,
     copies: Vec<String>,
     /// `answers[i]`: whether `copies[i]` stores the write (every copy of
     /// its answer says the same).
@@ -105,14 +109,20 @@ enum Source {
     Expire { now: u64 },
 }
 
-/// The required successes, computed here independently of the crate.
-fn required(mode: ReplicationMode, rebalancing: bool, n: usize) -> usize {
-    match mode {
-        ReplicationMode::Asynchronous => 0,
-        _ if n == 0 => 1,
-        ReplicationMode::Synchronous => n,
-        ReplicationMode::Quorum if rebalancing && n >= 2 => ((n - 1) / 2 + 2).min(n),
-        ReplicationMode::Quorum => n / 2 + 1,
+/// The required successes for a shard of `n` copies counted against
+/// replication factor `rf`, computed here independently of the crate.
+fn required(mode: ReplicationMode, rebalancing: bool, rf: usize, n: usize) -> usize {
+    let base = match mode {
+        ReplicationMode::Asynchronous => return 0,
+        _ if rf == 0 => 1,
+        ReplicationMode::Synchronous => rf,
+        ReplicationMode::Quorum => rf / 2 + 1,
+    };
+    // A moving shard needs one more, up to its copies, never below base.
+    if rebalancing {
+        (base + 1).min(n).max(base)
+    } else {
+        base
     }
 }
 
@@ -137,10 +147,23 @@ fn plan_write(rng: &mut Rng, now: u64) -> Plan {
     }
     let answers = copies.iter().map(|_| !rng.chance(15)).collect();
     let rebalancing = rng.chance(20);
+    // The settled copies are the factor: every copy, or all but the
+    // incoming one of a moving shard; one write in ten is counted against
+    // another factor, as for an under- or over-replicated shard.
+    let rf = if n == 0 {
+        0
+    } else if rng.chance(10) {
+        1 + rng.below(5) as usize
+    } else if rebalancing && n >= 2 {
+        n - 1
+    } else {
+        n
+    };
     Plan {
         mode,
         rebalancing,
-        required: required(mode, rebalancing, n),
+        rf,
+        required: required(mode, rebalancing, rf, n),
         copies,
         answers,
         deadline: now + 20 + rng.below(3_000),
@@ -158,7 +181,8 @@ fn quorum_of(plan: &Plan) -> WriteQuorum {
     if plan.rebalancing {
         shard.state = ShardState::Rebalancing;
     }
-    WriteQuorum::for_shard(plan.mode, &shard).expect("a writable shard")
+    WriteQuorum::for_shard(ReplicationProtocol::new(plan.mode, plan.rf), &shard)
+        .expect("a writable shard")
 }
 
 /// The invariants of one decision; panics with what broke.
@@ -186,7 +210,10 @@ fn check_decision(id: u64, plan: &Plan, result: &ReplicationResult, source: Sour
     );
     match source {
         Source::Begin => {
-            let decided_at_creation = plan.mode == ReplicationMode::Asynchronous || n == 0;
+            // Asynchronous is reached at once; a shard with fewer copies
+            // than its factor requires can never reach it and fails at once.
+            let decided_at_creation =
+                plan.mode == ReplicationMode::Asynchronous || n == 0 || plan.required > n;
             assert!(decided_at_creation, "write {id}: begin decided {plan:?}");
             assert_eq!(
                 result.quorum_reached,

@@ -91,6 +91,14 @@ impl Shard {
     }
 }
 
+/// Lets functions that take `impl AsRef<Shard>` accept a `&Shard` as well
+/// as the routing crate's handles, which implement it too.
+impl AsRef<Shard> for Shard {
+    fn as_ref(&self) -> &Shard {
+        self
+    }
+}
+
 /// Whether a shard takes reads and writes.
 ///
 /// | state | reads | writes |
