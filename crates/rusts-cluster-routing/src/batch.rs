@@ -70,6 +70,11 @@ impl BatchRoute {
     pub fn key_count(&self) -> usize {
         self.shard_of.len()
     }
+
+    /// The generation of the config the whole batch was routed with.
+    pub fn generation(&self) -> u64 {
+        self.snapshot.topology.generation
+    }
 }
 
 impl fmt::Debug for BatchRoute {

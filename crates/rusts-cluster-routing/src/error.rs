@@ -1,5 +1,5 @@
 use rusts_cluster_config::ConfigError;
-use rusts_cluster_sharding::ShardId;
+use rusts_cluster_sharding::{ShardId, ShardState, ShardingStrategy};
 use thiserror::Error;
 
 /// An error from this crate.
@@ -32,6 +32,50 @@ pub enum RoutingError {
         shard_count: u32,
         /// Why the strategy cannot narrow it, and how to narrow it.
         reason: String,
+    },
+    /// A write was asked of a shard whose state takes no writes.
+    #[error("shard {shard} is {state} and takes no writes; route writes only to shards whose accepts_writes() is true")]
+    ShardNotWritable {
+        /// The shard.
+        shard: ShardId,
+        /// Its state (`ReadOnly` or `Offline`).
+        state: ShardState,
+    },
+    /// `apply` was given a config whose generation is not newer than the
+    /// one the router runs: an old file delivered late, or the same file
+    /// twice.
+    #[error("config generation {offered} is not newer than generation {current}, which this router runs; raise `generation` above {current} in the new file")]
+    StaleGeneration {
+        /// The router's generation.
+        current: u64,
+        /// The generation of the config given.
+        offered: u64,
+    },
+    /// `apply` was given a config for another node.
+    #[error("the new config is for node \"{offered}\" but this router runs as node \"{current}\"; give each node the file with its own `node_id`")]
+    NodeIdChanged {
+        /// The router's node id.
+        current: String,
+        /// The `node_id` of the config given.
+        offered: String,
+    },
+    /// `apply` was given a config with another shard count: every key
+    /// would move to another shard.
+    #[error("the new config has {offered} shards but this router has {current}; changing the shard count moves every key, so it cannot be applied to a running router")]
+    ShardCountChanged {
+        /// The router's shard count.
+        current: u32,
+        /// The `shard_count` of the config given.
+        offered: usize,
+    },
+    /// `apply` was given a config with another sharding strategy: keys
+    /// would move to other shards.
+    #[error("the new config shards {offered:?} but this router shards {current:?}; changing the strategy moves keys to other shards, so it cannot be applied to a running router")]
+    StrategyChanged {
+        /// The router's strategy.
+        current: ShardingStrategy,
+        /// The `sharding_strategy` of the config given.
+        offered: ShardingStrategy,
     },
     /// A batch passed to `route_batch` has more keys than its `u32` key
     /// indices can count.

@@ -62,13 +62,15 @@ assert!(!router.route(&ShardKey::new("cpu", 6, 0))?.can_write());
 #![forbid(unsafe_code)]
 
 pub use crate::{
+    apply::ConfigChange,
     batch::{BatchRoute, ShardGroup},
     error::RoutingError,
-    query::{NodeTarget, Query, QueryPlan},
+    query::{NodeTarget, Query, QueryPlan, ReadConsistency, ShardRead},
     reader::RouterReader,
-    router::{ShardHandle, ShardRouter, ShardView},
+    router::{ShardCopy, ShardHandle, ShardRouter, ShardView},
 };
 
+mod apply;
 mod batch;
 mod error;
 mod query;

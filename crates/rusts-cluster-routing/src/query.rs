@@ -1,10 +1,100 @@
-use std::{fmt, ops::Range};
+use std::{fmt, ops::Range, sync::Arc};
 
+use rusts_cluster_replication::ReplicationProtocol;
 use rusts_cluster_sharding::{
-    SeriesId, ShardId, ShardKeyRef, ShardMapper, ShardingStrategy, Timestamp,
+    SeriesId, ShardId, ShardKeyRef, ShardMapper, ShardState, ShardingStrategy, Timestamp,
 };
 
-use crate::{router::Snapshot, RoutingError, ShardRouter};
+use crate::{
+    router::{Snapshot, Topology},
+    RoutingError, ShardCopy, ShardRouter,
+};
+
+/// How many copies of each shard a query reads: the read side of the
+/// replication rule.
+///
+/// | level | copies read of a shard with `c` copies, whose writes need `w` successes |
+/// |---|---|
+/// | `One` (default) | 1 |
+/// | `Quorum` | `c - w + 1` (at least 1): the fewest that meet every set of `w` copies |
+/// | `All` | `c` |
+///
+/// `w` is the shard's write rule
+/// ([`ReplicationProtocol::required_acks_for`], what
+/// [`ShardRouter::write_quorum`] requires). For a shard with
+/// `replication_factor` copies, `Quorum` reads
+/// `replication_factor - required_acks(replication_factor) + 1`: 2 of 3
+/// under `Quorum`, 2 of 4, 3 of 5, and 1 under `Synchronous`. Any `c - w + 1`
+/// copies include at least one of any `w`, so a `Quorum` read meets every
+/// copy that acknowledged every acknowledged write, and after merging the
+/// answers it misses none. Under `Asynchronous` a write is acknowledged
+/// before any copy answers (`w = 0`), so no level can promise that; there
+/// `Quorum` reads every copy, the most a read can do.
+///
+/// `One` reads the nearest copy: fastest, but it may miss a write that
+/// copy did not get. `All` reads every copy: it fails as soon as one copy
+/// is down, and gives no more than `Quorum` about acknowledged writes.
+/// See `docs/queries.md` for the table per mode and factor.
+///
+/// ```
+/// use rusts_cluster_replication::{ReplicationMode, ReplicationProtocol};
+/// use rusts_cluster_routing::ReadConsistency;
+/// use rusts_cluster_sharding::ShardState;
+///
+/// let quorum = ReplicationProtocol::new(ReplicationMode::Quorum, 3);
+/// let active = ShardState::Active;
+/// assert_eq!(ReadConsistency::One.copies_to_read(quorum, 3, active), 1);
+/// assert_eq!(ReadConsistency::Quorum.copies_to_read(quorum, 3, active), 2);
+/// assert_eq!(ReadConsistency::All.copies_to_read(quorum, 3, active), 3);
+///
+/// let sync = ReplicationProtocol::new(ReplicationMode::Synchronous, 3);
+/// assert_eq!(ReadConsistency::Quorum.copies_to_read(sync, 3, active), 1);
+/// let none = ReplicationProtocol::new(ReplicationMode::Asynchronous, 3);
+/// assert_eq!(ReadConsistency::Quorum.copies_to_read(none, 3, active), 3);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ReadConsistency {
+    /// One copy of each shard: the nearest available one.
+    #[default]
+    One,
+    /// Enough copies of each shard to meet every acknowledged write.
+    Quorum,
+    /// Every copy of each shard.
+    All,
+}
+
+impl ReadConsistency {
+    /// The copies to read of a shard with `copies` copies, in `state`,
+    /// under `protocol`; see the table on [`ReadConsistency`]. Between 1
+    /// and `copies` (1 for a shard with no copy).
+    pub fn copies_to_read(
+        self,
+        protocol: ReplicationProtocol,
+        copies: usize,
+        state: ShardState,
+    ) -> usize {
+        let copies = copies.max(1);
+        match self {
+            ReadConsistency::One => 1,
+            ReadConsistency::All => copies,
+            ReadConsistency::Quorum => {
+                let write = protocol.required_acks_for(copies, state);
+                (copies + 1).saturating_sub(write).clamp(1, copies)
+            }
+        }
+    }
+}
+
+impl fmt::Display for ReadConsistency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReadConsistency::One => "one",
+            ReadConsistency::Quorum => "quorum",
+            ReadConsistency::All => "all",
+        })
+    }
+}
 
 /// What a query reads: optionally a measurement, a set of series ids and a
 /// half-open time range `[start, end)` in nanoseconds; each part left out
@@ -26,6 +116,7 @@ pub struct Query {
     time_range: Option<Range<Timestamp>>,
     preferred_tag: Option<(String, String)>,
     require_pruning: bool,
+    consistency: ReadConsistency,
 }
 
 impl Query {
@@ -75,6 +166,19 @@ impl Query {
         self
     }
 
+    /// How many copies of each shard to read: see [`ReadConsistency`].
+    /// The default is [`ReadConsistency::One`].
+    #[must_use]
+    pub fn consistency(mut self, level: ReadConsistency) -> Self {
+        self.consistency = level;
+        self
+    }
+
+    /// The read level the query asks for.
+    pub fn consistency_level(&self) -> ReadConsistency {
+        self.consistency
+    }
+
     /// The measurement, if the query names one.
     pub fn measurement_name(&self) -> Option<&str> {
         self.measurement.as_deref()
@@ -107,41 +211,63 @@ impl Query {
     }
 }
 
-/// The shards a query must read and, for each, the node to read it from.
+/// The shards a query must read and, for each, the copies to read it from.
 /// Returned by [`ShardRouter::plan_query`].
 ///
 /// A plan never leaves out a shard that could hold a matching point. A shard
-/// with no readable copy (offline, or every copy on a node marked down) is
-/// listed in [`unavailable_shards`](Self::unavailable_shards), never
-/// dropped: the caller chooses between a partial result and an error.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// with fewer readable copies than the query's [`ReadConsistency`] needs
+/// (offline, or too many copies on nodes marked down) is listed in
+/// [`unavailable_shards`](Self::unavailable_shards), never dropped and never
+/// served with fewer: the caller chooses between a partial result and an
+/// error.
+///
+/// [`targets`](Self::targets) groups the copies to read by node, for
+/// sending one request per node; [`reads`](Self::reads) gives each shard's
+/// read set and its **fallbacks**, the other readable copies in the same
+/// preference order, to retry or hedge a slow copy without planning again.
+///
+/// The plan holds the layout it was made with (a reference-counted share
+/// of the router's, not a copy), so it stays consistent if the router
+/// [applies](ShardRouter::apply) a newer config meanwhile.
+#[derive(Clone)]
 pub struct QueryPlan {
     shards: Vec<ShardId>,
     targets: Vec<NodeTarget>,
     unavailable: Vec<ShardId>,
     shard_count: u32,
+    consistency: ReadConsistency,
+    topology: Arc<Topology>,
+    /// The readable copies of `shards[i]`, in preference order, are
+    /// `order[read_start[i]..read_start[i + 1]]` (node indices).
+    read_start: Vec<u32>,
+    order: Vec<u32>,
+    /// The copies to read of `shards[i]`.
+    needed: Vec<u32>,
 }
 
 impl QueryPlan {
     /// Every shard the query must read, ascending and distinct, whether or
-    /// not a copy is available.
+    /// not enough copies are available.
     pub fn shards(&self) -> &[ShardId] {
         &self.shards
     }
 
     /// The nodes to read from, sorted by node id, each with the shards to
-    /// read there. Each available shard is in exactly one target.
+    /// read there. Each available shard is listed under as many nodes as
+    /// its level needs copies ([`ShardRead::copies_needed`]): one at
+    /// [`ReadConsistency::One`].
     pub fn targets(&self) -> &[NodeTarget] {
         &self.targets
     }
 
-    /// The shards of [`shards`](Self::shards) that no readable copy can
-    /// serve, ascending. A query over them returns partial results.
+    /// The shards of [`shards`](Self::shards) that do not have as many
+    /// readable copies as the level needs, ascending. A query over them
+    /// returns partial results, or fails.
     pub fn unavailable_shards(&self) -> &[ShardId] {
         &self.unavailable
     }
 
-    /// Whether every shard the query needs has a readable copy.
+    /// Whether every shard the query needs has enough readable copies.
     pub fn is_complete(&self) -> bool {
         self.unavailable.is_empty()
     }
@@ -149,6 +275,175 @@ impl QueryPlan {
     /// Whether the plan reads fewer than all the cluster's shards.
     pub fn is_pruned(&self) -> bool {
         self.shards.len() < self.shard_count as usize
+    }
+
+    /// The read level the plan was made for.
+    pub fn consistency(&self) -> ReadConsistency {
+        self.consistency
+    }
+
+    /// The generation of the config the plan was made with.
+    pub fn generation(&self) -> u64 {
+        self.topology.generation
+    }
+
+    /// Each shard's read set and fallbacks, in the order of
+    /// [`shards`](Self::shards).
+    pub fn reads(&self) -> impl ExactSizeIterator<Item = ShardRead<'_>> + '_ {
+        (0..self.shards.len()).map(move |i| ShardRead { plan: self, i })
+    }
+
+    /// The read set and fallbacks of `shard`, or `None` when the plan does
+    /// not read it.
+    pub fn read(&self, shard: ShardId) -> Option<ShardRead<'_>> {
+        let i = self.shards.binary_search(&shard).ok()?;
+        Some(ShardRead { plan: self, i })
+    }
+}
+
+impl PartialEq for QueryPlan {
+    /// Plans are equal when they read the same shards from the same nodes
+    /// (by id) in the same order, at the same level and generation.
+    fn eq(&self, other: &Self) -> bool {
+        fn ids(plan: &QueryPlan) -> impl Iterator<Item = &str> + '_ {
+            plan.order
+                .iter()
+                .map(|&node| plan.topology.node_ids[node as usize].as_str())
+        }
+        self.shards == other.shards
+            && self.targets == other.targets
+            && self.unavailable == other.unavailable
+            && self.shard_count == other.shard_count
+            && self.consistency == other.consistency
+            && self.generation() == other.generation()
+            && self.read_start == other.read_start
+            && self.needed == other.needed
+            && ids(self).eq(ids(other))
+    }
+}
+
+impl Eq for QueryPlan {}
+
+impl fmt::Debug for QueryPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueryPlan")
+            .field("generation", &self.generation())
+            .field("consistency", &self.consistency)
+            .field("shards", &self.shards)
+            .field("targets", &self.targets)
+            .field("unavailable", &self.unavailable)
+            .field("reads", &self.reads().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// One shard of a [`QueryPlan`]: the copies to read it from, and the
+/// copies to fall back to.
+///
+/// ```
+/// use rusts_cluster_config::strategies::round_robin_cluster;
+/// use rusts_cluster_routing::{Query, ReadConsistency, ShardRouter};
+///
+/// // 8 nodes, 3 copies per shard, Quorum: a quorum read takes 2 copies.
+/// let router = ShardRouter::from_config(&round_robin_cluster(16, 8, 3))?;
+/// let plan = router.plan_query(&Query::new().series(&[5]).consistency(ReadConsistency::Quorum))?;
+/// let read = plan.read(5).unwrap();
+/// assert_eq!(read.copies_needed(), 2);
+/// let targets: Vec<_> = read.targets().map(|c| c.node_id).collect();
+/// let fallbacks: Vec<_> = read.fallbacks().map(|c| c.node_id).collect();
+/// assert_eq!((targets, fallbacks), (vec!["node5", "node6"], vec!["node7"]));
+///
+/// router.set_node_available("node6", false)?;
+/// let plan = router.plan_query(&Query::new().series(&[5]).consistency(ReadConsistency::Quorum))?;
+/// let targets: Vec<_> = plan.read(5).unwrap().targets().map(|c| c.node_id).collect();
+/// assert_eq!(targets, ["node5", "node7"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy)]
+pub struct ShardRead<'p> {
+    plan: &'p QueryPlan,
+    i: usize,
+}
+
+impl<'p> ShardRead<'p> {
+    /// The shard.
+    pub fn shard(&self) -> ShardId {
+        self.plan.shards[self.i]
+    }
+
+    /// How many copies the plan's level needs of this shard
+    /// ([`ReadConsistency::copies_to_read`]).
+    pub fn copies_needed(&self) -> usize {
+        self.plan.needed[self.i] as usize
+    }
+
+    /// Whether enough readable copies are available: then the plan lists
+    /// the shard in [`targets`](QueryPlan::targets), and otherwise in
+    /// [`unavailable_shards`](QueryPlan::unavailable_shards).
+    pub fn is_available(&self) -> bool {
+        self.nodes().len() >= self.copies_needed()
+    }
+
+    /// Every readable copy on an available node, in preference order: this
+    /// node, copies on nodes with the preferred tag, the primary, then the
+    /// replicas in node-id order. Empty for an offline shard.
+    pub fn copies(&self) -> impl ExactSizeIterator<Item = ShardCopy<'p>> + 'p {
+        self.copies_of(self.nodes())
+    }
+
+    /// The copies to read: the first [`copies_needed`](Self::copies_needed)
+    /// of [`copies`](Self::copies), or none when the shard is unavailable.
+    pub fn targets(&self) -> impl ExactSizeIterator<Item = ShardCopy<'p>> + 'p {
+        let nodes = self.nodes();
+        let read = if self.is_available() {
+            self.copies_needed()
+        } else {
+            0
+        };
+        self.copies_of(&nodes[..read])
+    }
+
+    /// The readable copies not in [`targets`](Self::targets), in the same
+    /// order: where to retry or hedge a read that is slow or fails. Every
+    /// copy of an unavailable shard.
+    pub fn fallbacks(&self) -> impl ExactSizeIterator<Item = ShardCopy<'p>> + 'p {
+        let nodes = self.nodes();
+        let read = if self.is_available() {
+            self.copies_needed()
+        } else {
+            0
+        };
+        self.copies_of(&nodes[read..])
+    }
+
+    fn nodes(&self) -> &'p [u32] {
+        let plan = self.plan;
+        &plan.order[plan.read_start[self.i] as usize..plan.read_start[self.i + 1] as usize]
+    }
+
+    fn copies_of(&self, nodes: &'p [u32]) -> impl ExactSizeIterator<Item = ShardCopy<'p>> + 'p {
+        let topology: &'p Topology = &self.plan.topology;
+        let primary = topology.copies(self.shard() as usize)[0];
+        nodes
+            .iter()
+            .map(move |&node| ShardCopy::new(topology, node, node == primary, true))
+    }
+}
+
+impl fmt::Debug for ShardRead<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShardRead")
+            .field("shard", &self.shard())
+            .field("copies_needed", &self.copies_needed())
+            .field(
+                "targets",
+                &self.targets().map(|c| c.node_id).collect::<Vec<_>>(),
+            )
+            .field(
+                "fallbacks",
+                &self.fallbacks().map(|c| c.node_id).collect::<Vec<_>>(),
+            )
+            .finish()
     }
 }
 
@@ -180,17 +475,20 @@ impl ShardRouter {
     /// | any | an empty series list or an empty range | none |
     /// | any | nothing the strategy uses | all |
     ///
-    /// **Replica choice**: for each shard, the first readable copy on an
-    /// available node in this order: this node, if it holds a copy (a local
-    /// read costs no network); then copies on nodes with the query's
-    /// [preferred tag](Query::prefer_tag); then the primary; then the
-    /// replicas in node-id order. A shard that is offline or whose copies
-    /// are all on nodes marked down
-    /// ([`set_node_available`](Self::set_node_available)) goes to
+    /// **Copies**: for each shard, as many readable copies on available
+    /// nodes as the query's [`ReadConsistency`] needs (one by default), the
+    /// first in this order: this node, if it holds a copy (a local read
+    /// costs no network; it wins over a preferred tag); then copies on nodes
+    /// with the query's [preferred tag](Query::prefer_tag); then the
+    /// primary; then the replicas in node-id order. The other readable
+    /// copies, in the same order, are the shard's fallbacks
+    /// ([`QueryPlan::reads`]). A shard that is offline, or has fewer copies
+    /// on available nodes than the level needs
+    /// ([`set_node_available`](Self::set_node_available)), goes to
     /// [`QueryPlan::unavailable_shards`].
     ///
-    /// Costs O(shards read + series named + nodes), plus the shard count
-    /// when the query names series or a range.
+    /// Costs O(shards read × copies + series named + nodes), plus the shard
+    /// count when the query names series or a range.
     ///
     /// # Errors
     ///
@@ -386,7 +684,8 @@ fn mark_cyclic(mark: &mut impl FnMut(ShardId), n: u32, start: ShardId, count: u3
     }
 }
 
-/// Picks a copy of each shard to read and groups the shards by node.
+/// Orders each shard's readable copies, takes as many as the level needs,
+/// and groups the shards by node.
 fn choose_copies(
     snapshot: &Snapshot,
     node_id: &str,
@@ -405,39 +704,45 @@ fn choose_copies(
             .collect()
     });
     let is_preferred = |node: u32| preferred.as_ref().is_some_and(|p| p[node as usize]);
-    // The node each shard is read from (`u32::MAX`: none), then a counting
+    let up = |node: u32| snapshot.node_up[node as usize];
+    let level = query.consistency;
+    // Each shard's readable copies in preference order, then a counting
     // sort by node, so each target's list is allocated once, at its size.
-    const NONE: u32 = u32::MAX;
+    let mut read_start = Vec::with_capacity(shards.len() + 1);
+    let mut order: Vec<u32> = Vec::with_capacity(shards.len());
+    let mut needed = Vec::with_capacity(shards.len());
     let mut per_node = vec![0u32; nodes];
     let mut unavailable = Vec::new();
-    let chosen: Vec<u32> = shards
-        .iter()
-        .map(|&shard| {
-            let copies = topology.copies(shard as usize);
-            let up = |node: &&u32| snapshot.node_up[**node as usize];
-            let node = snapshot.shards[shard as usize]
-                .can_read()
-                .then(|| {
-                    copies
-                        .iter()
-                        .filter(up)
-                        .find(|&&node| Some(node) == local)
-                        .or_else(|| copies.iter().filter(up).find(|&&node| is_preferred(node)))
-                        .or_else(|| copies.iter().find(up))
-                })
-                .flatten();
-            match node {
-                Some(&node) => {
-                    per_node[node as usize] += 1;
-                    node
-                }
-                None => {
-                    unavailable.push(shard);
-                    NONE
-                }
+    for &shard in &shards {
+        let start = order.len();
+        read_start.push(start as u32);
+        let copies = topology.copies(shard as usize);
+        let state = snapshot.shards[shard as usize].state;
+        let need = level.copies_to_read(topology.protocol, copies.len(), state);
+        needed.push(need as u32);
+        if state.can_read() {
+            if let Some(local) = local.filter(|&l| copies.contains(&l) && up(l)) {
+                order.push(local);
             }
-        })
-        .collect();
+            let others = || {
+                copies
+                    .iter()
+                    .copied()
+                    .filter(|&n| up(n) && Some(n) != local)
+            };
+            order.extend(others().filter(|&n| is_preferred(n)));
+            order.extend(others().filter(|&n| !is_preferred(n)));
+        }
+        if order.len() - start >= need {
+            for &node in &order[start..start + need] {
+                per_node[node as usize] += 1;
+            }
+        } else {
+            unavailable.push(shard);
+        }
+    }
+    read_start.push(order.len() as u32);
+    const NONE: u32 = u32::MAX;
     let mut targets: Vec<NodeTarget> = Vec::new();
     // `slot[node]`: the node's index in `targets`.
     let mut slot = vec![NONE; nodes];
@@ -451,9 +756,13 @@ fn choose_copies(
             });
         }
     }
-    for (&shard, &node) in shards.iter().zip(&chosen) {
-        if node != NONE {
-            targets[slot[node as usize] as usize].shards.push(shard);
+    for (i, &shard) in shards.iter().enumerate() {
+        let start = read_start[i] as usize;
+        let need = needed[i] as usize;
+        if read_start[i + 1] as usize - start >= need {
+            for &node in &order[start..start + need] {
+                targets[slot[node as usize] as usize].shards.push(shard);
+            }
         }
     }
     QueryPlan {
@@ -461,5 +770,10 @@ fn choose_copies(
         targets,
         unavailable,
         shard_count: snapshot.shards.len() as u32,
+        consistency: level,
+        topology: Arc::clone(topology),
+        read_start,
+        order,
+        needed,
     }
 }

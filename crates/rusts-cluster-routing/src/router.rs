@@ -1,10 +1,16 @@
-use std::{collections::HashMap, fmt, ops::Deref, sync::Arc};
+use std::{
+    collections::HashMap,
+    fmt,
+    ops::Deref,
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
 
 use arc_swap::{ArcSwap, Guard};
 use fxhash::FxHashMap;
 use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_replication::{ReplicationMode, ReplicationProtocol, WriteQuorum};
 use rusts_cluster_sharding::{
-    Shard, ShardId, ShardKeyRef, ShardMapper, ShardState, ShardingStrategy,
+    CopyRole, Shard, ShardId, ShardKeyRef, ShardMapper, ShardState, ShardingStrategy,
 };
 
 use crate::{
@@ -13,10 +19,15 @@ use crate::{
     RoutingError,
 };
 
-/// The cluster's layout, fixed when the router is built: the nodes and which
-/// nodes hold a copy of each shard. Every snapshot shares one.
+/// One config generation's layout: the nodes, which nodes hold a copy of
+/// each shard, and the replication rule. Replaced whole by
+/// [`ShardRouter::apply`]; state and availability changes share it.
 #[derive(Debug)]
 pub(crate) struct Topology {
+    /// The config's generation.
+    pub(crate) generation: u64,
+    /// The config's replication mode and factor.
+    pub(crate) protocol: ReplicationProtocol,
     /// Node ids, sorted. A node's position here is its index in every other
     /// per-node table.
     pub(crate) node_ids: Vec<String>,
@@ -29,8 +40,8 @@ pub(crate) struct Topology {
     /// The copies of shard `s` are
     /// `copy_nodes[copy_start[s]..copy_start[s + 1]]`: the primary's node
     /// index first, then the replicas' in node-id order.
-    copy_start: Vec<u32>,
-    copy_nodes: Vec<u32>,
+    pub(crate) copy_start: Vec<u32>,
+    pub(crate) copy_nodes: Vec<u32>,
     /// The shards each node is primary for, ascending, by node index.
     primaries: Vec<Vec<ShardId>>,
     /// The shards each node holds a copy of, ascending, by node index.
@@ -69,16 +80,21 @@ pub(crate) struct Snapshot {
 /// (`ShardRouter` is `Send + Sync`; wrap it in an `Arc`), and call
 /// [`route`](Self::route) or [`route_batch`](Self::route_batch) from all of
 /// them; a thread that routes in a loop keeps a [`reader`](Self::reader).
-/// Shard states change with [`set_shard_state`](Self::set_shard_state) and
+/// Shard states change with [`set_shard_state`](Self::set_shard_state),
 /// node availability with [`set_node_available`](Self::set_node_available),
-/// concurrently with routing.
+/// and the whole placement with [`apply`](Self::apply) (a newer config
+/// generation), all concurrently with routing: every answer comes wholly
+/// from one snapshot, and readers never wait.
 ///
-/// The shards, their nodes and the strategy are fixed when the router is
-/// built; to change the topology, build a router from the new config.
+/// The node it runs as, the shard count and the strategy are fixed when the
+/// router is built: changing the count or the strategy moves every key.
 pub struct ShardRouter {
     mapper: ShardMapper,
     node_id: String,
-    table: ArcSwap<Snapshot>,
+    pub(crate) table: ArcSwap<Snapshot>,
+    /// Serializes the writers (state, availability and config changes), so
+    /// each reads the snapshot it replaces. Readers never take it.
+    writer: Mutex<()>,
 }
 
 /// A cheap handle to one shard of a router's snapshot: it dereferences to the
@@ -123,6 +139,34 @@ impl ShardHandle {
     /// [`ShardView::down_copies`].
     pub fn down_copies(&self) -> impl Iterator<Item = &str> + '_ {
         self.view().down_copies()
+    }
+
+    /// Every copy of this shard: node id, address, role, availability. See
+    /// [`ShardView::copies`].
+    pub fn copies(&self) -> impl ExactSizeIterator<Item = ShardCopy<'_>> + '_ {
+        self.view().copies()
+    }
+
+    /// The generation of the config this handle was routed with.
+    pub fn generation(&self) -> u64 {
+        self.view().generation()
+    }
+
+    /// The write rule of this shard in this handle's generation; see
+    /// [`ShardRouter::write_quorum`].
+    ///
+    /// # Errors
+    ///
+    /// [`RoutingError::ShardNotWritable`] when the shard's state takes no
+    /// writes.
+    pub fn write_quorum(&self) -> Result<WriteQuorum, RoutingError> {
+        self.view().write_quorum()
+    }
+}
+
+impl AsRef<Shard> for ShardHandle {
+    fn as_ref(&self) -> &Shard {
+        self
     }
 }
 
@@ -194,6 +238,114 @@ impl<'a> ShardView<'a> {
             .filter(move |&&node| !snapshot.node_up[node as usize])
             .map(move |&node| snapshot.topology.node_ids[node as usize].as_str())
     }
+
+    /// Every copy of this shard, with its node's id and address, its role
+    /// and whether its node is available: the primary first, then the
+    /// replicas in node-id order. Everything an engine needs to send a
+    /// write to each copy, without keeping the config beside the router.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    /// use rusts_cluster_routing::ShardRouter;
+    /// use rusts_cluster_sharding::{CopyRole, ShardKeyRef};
+    ///
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let router = ShardRouter::from_config(&config)?;
+    /// router.set_node_available("node2", false)?;
+    /// let shard = router.route(ShardKeyRef::new("cpu", 3, 0))?;
+    /// let copies: Vec<_> = shard
+    ///     .copies()
+    ///     .map(|c| (c.node_id, c.address, c.role, c.available))
+    ///     .collect();
+    /// assert_eq!(copies, [
+    ///     ("node1", "10.0.1.1:8086", CopyRole::Primary, true),
+    ///     ("node2", "10.0.1.2:8086", CopyRole::Replica, false),
+    /// ]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn copies(&self) -> impl ExactSizeIterator<Item = ShardCopy<'a>> + 'a {
+        let snapshot = self.snapshot;
+        snapshot
+            .topology
+            .copies(self.index as usize)
+            .iter()
+            .enumerate()
+            .map(move |(i, &node)| {
+                ShardCopy::new(
+                    &snapshot.topology,
+                    node,
+                    i == 0,
+                    snapshot.node_up[node as usize],
+                )
+            })
+    }
+
+    /// The generation of the config this view was routed with.
+    pub fn generation(&self) -> u64 {
+        self.snapshot.topology.generation
+    }
+
+    /// The write rule of this shard in this view's generation; see
+    /// [`ShardRouter::write_quorum`].
+    ///
+    /// # Errors
+    ///
+    /// [`RoutingError::ShardNotWritable`] when the shard's state takes no
+    /// writes.
+    pub fn write_quorum(&self) -> Result<WriteQuorum, RoutingError> {
+        let shard = self.shard();
+        if !shard.can_write() {
+            return Err(RoutingError::ShardNotWritable {
+                shard: shard.id,
+                state: shard.state,
+            });
+        }
+        WriteQuorum::for_shard(self.snapshot.topology.protocol, shard).map_err(|_| {
+            RoutingError::ShardNotWritable {
+                shard: shard.id,
+                state: shard.state,
+            }
+        })
+    }
+}
+
+impl AsRef<Shard> for ShardView<'_> {
+    fn as_ref(&self) -> &Shard {
+        self.shard()
+    }
+}
+
+/// One copy of a shard: where it is, what it is, and whether its node is
+/// available. Given by [`ShardView::copies`], [`ShardHandle::copies`] and
+/// the read sets of a [`QueryPlan`](crate::QueryPlan).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct ShardCopy<'a> {
+    /// The id of the node that holds the copy.
+    pub node_id: &'a str,
+    /// That node's `host:port` address.
+    pub address: &'a str,
+    /// Whether the copy is the shard's primary or a replica.
+    pub role: CopyRole,
+    /// Whether the node is available (not marked down with
+    /// [`ShardRouter::set_node_available`]).
+    pub available: bool,
+}
+
+impl<'a> ShardCopy<'a> {
+    /// The copy of `topology`'s shard on node index `node`.
+    pub(crate) fn new(topology: &'a Topology, node: u32, primary: bool, available: bool) -> Self {
+        ShardCopy {
+            node_id: &topology.node_ids[node as usize],
+            address: &topology.addresses[node as usize],
+            role: if primary {
+                CopyRole::Primary
+            } else {
+                CopyRole::Replica
+            },
+            available,
+        }
+    }
 }
 
 impl Deref for ShardView<'_> {
@@ -251,7 +403,10 @@ impl ShardRouter {
         // every shard has exactly one primary, and no node lists a shard
         // twice or as both primary and replica. Node indices fit u32 because
         // the file size limit bounds the node count far below it.
-        let (topology, shards) = build(config);
+        let topology = Topology::build(config);
+        let shards = (0..config.shard_count)
+            .map(|s| Arc::new(topology.shard(s, ShardState::Active)))
+            .collect();
         let node_up = vec![true; topology.node_ids.len()];
         Ok(ShardRouter {
             mapper: ShardMapper::new(config.sharding_strategy, config.shard_count as u32),
@@ -261,6 +416,7 @@ impl ShardRouter {
                 shards,
                 node_up,
             }),
+            writer: Mutex::new(()),
         })
     }
 
@@ -441,8 +597,71 @@ impl ShardRouter {
     }
 
     /// The number of shards.
+    ///
+    /// A `u32` because shard ids are (`ShardId`): a config's `shard_count`
+    /// is a `usize` like every count read from a file, and validation keeps
+    /// it at most [`MAX_SHARD_COUNT`](rusts_cluster_config::MAX_SHARD_COUNT),
+    /// so it always fits.
     pub fn shard_count(&self) -> u32 {
         self.mapper.shard_count()
+    }
+
+    /// The generation of the config the router runs now: the one it was
+    /// built from, or the last one [`apply`](Self::apply) took.
+    pub fn generation(&self) -> u64 {
+        self.table.load().topology.generation
+    }
+
+    /// The replication mode and factor of the config the router runs now.
+    pub fn protocol(&self) -> ReplicationProtocol {
+        self.table.load().topology.protocol
+    }
+
+    /// The replication mode of the config the router runs now.
+    pub fn replication_mode(&self) -> ReplicationMode {
+        self.protocol().mode()
+    }
+
+    /// The replication factor of the config the router runs now.
+    pub fn replication_factor(&self) -> usize {
+        self.protocol().replication_factor()
+    }
+
+    /// The write rule of shard `shard` in the config the router runs now: a
+    /// [`WriteQuorum`] over the shard's copies that needs what the
+    /// replication mode requires of the **replication factor**
+    /// ([`ReplicationProtocol::required_acks_for`]), so an under-replicated
+    /// shard never acknowledges below the promise and the decision agrees
+    /// with [`ReplicationProtocol::check_quorum`]. Feed it the copies'
+    /// answers, or hand it to a
+    /// [`PendingWrites`](rusts_cluster_replication::PendingWrites).
+    ///
+    /// # Errors
+    ///
+    /// [`RoutingError::ShardNotFound`] when there is no shard `shard`, and
+    /// [`RoutingError::ShardNotWritable`] when its state takes no writes.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    /// use rusts_cluster_replication::{QuorumStatus, ReplicationAck};
+    /// use rusts_cluster_routing::ShardRouter;
+    ///
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let router = ShardRouter::from_config(&config)?; // Quorum, replication_factor = 2
+    /// let mut quorum = router.write_quorum(3)?; // node1 and node2
+    /// assert_eq!(quorum.record(ReplicationAck::success("node1", 1))?, QuorumStatus::Pending);
+    /// assert_eq!(quorum.record(ReplicationAck::success("node2", 1))?, QuorumStatus::Reached);
+    ///
+    /// // Shard 10 has one copy: 2 successes can never come, as `validate` warns.
+    /// assert_eq!(router.write_quorum(10)?.status(), QuorumStatus::Failed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_quorum(&self, shard: ShardId) -> Result<WriteQuorum, RoutingError> {
+        let handle = self.get_shard(shard).ok_or(RoutingError::ShardNotFound {
+            shard,
+            shard_count: self.mapper.shard_count(),
+        })?;
+        handle.write_quorum()
     }
 
     /// Sets the state of shard `id`. Routes that start after this returns see
@@ -481,19 +700,17 @@ impl ShardRouter {
         if self.table.load().shards[index].state == state {
             return Ok(());
         }
-        self.table.rcu(|current| {
-            let mut shards = current.shards.clone();
-            if shards[index].state != state {
-                let mut shard = Shard::clone(&shards[index]);
-                shard.state = state;
-                shards[index] = Arc::new(shard);
-            }
-            Snapshot {
-                topology: Arc::clone(&current.topology),
-                shards,
-                node_up: current.node_up.clone(),
-            }
-        });
+        let _writer = self.lock_writer();
+        let current = self.table.load();
+        let mut shards = current.shards.clone();
+        let mut shard = Shard::clone(&shards[index]);
+        shard.state = state;
+        shards[index] = Arc::new(shard);
+        self.table.store(Arc::new(Snapshot {
+            topology: Arc::clone(&current.topology),
+            shards,
+            node_up: current.node_up.clone(),
+        }));
         Ok(())
     }
 
@@ -526,26 +743,30 @@ impl ShardRouter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_node_available(&self, node_id: &str, available: bool) -> Result<(), RoutingError> {
-        let snapshot = self.table.load();
-        let Some(node) = snapshot.topology.node_index(node_id) else {
-            return Err(RoutingError::NodeNotFound {
-                node_id: node_id.to_owned(),
-            });
+        let not_found = || RoutingError::NodeNotFound {
+            node_id: node_id.to_owned(),
         };
-        let node = node as usize;
-        if snapshot.node_up[node] == available {
+        let snapshot = self.table.load();
+        let node = snapshot
+            .topology
+            .node_index(node_id)
+            .ok_or_else(not_found)?;
+        if snapshot.node_up[node as usize] == available {
             return Ok(());
         }
         drop(snapshot);
-        self.table.rcu(|current| {
-            let mut node_up = current.node_up.clone();
-            node_up[node] = available;
-            Snapshot {
-                topology: Arc::clone(&current.topology),
-                shards: current.shards.clone(),
-                node_up,
-            }
-        });
+        let _writer = self.lock_writer();
+        // Look the node up again: a config applied meanwhile may have
+        // renumbered or removed it.
+        let current = self.table.load();
+        let node = current.topology.node_index(node_id).ok_or_else(not_found)? as usize;
+        let mut node_up = current.node_up.clone();
+        node_up[node] = available;
+        self.table.store(Arc::new(Snapshot {
+            topology: Arc::clone(&current.topology),
+            shards: current.shards.clone(),
+            node_up,
+        }));
         Ok(())
     }
 
@@ -555,6 +776,13 @@ impl ShardRouter {
         let snapshot = self.table.load();
         let node = snapshot.topology.node_index(node_id)?;
         Some(snapshot.node_up[node as usize])
+    }
+
+    /// Takes the writers' lock. The lock guards no data of its own (each
+    /// writer replaces the snapshot whole), so a writer that panicked left
+    /// nothing half-done and the lock is taken even when poisoned.
+    pub(crate) fn lock_writer(&self) -> MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The current snapshot and the mapper, for the query planner.
@@ -587,94 +815,104 @@ impl ShardRouter {
     }
 }
 
-/// Builds the topology and the initial shards from a validated config,
-/// reading each list a constant number of times.
-fn build(config: &ClusterConfig) -> (Topology, Vec<Arc<Shard>>) {
-    let shard_count = config.shard_count;
-    // Node indices in id order: sorting the nodes (not the shards) is what
-    // makes replica order independent of the file's node order.
-    let mut order: Vec<usize> = (0..config.nodes.len()).collect();
-    order.sort_unstable_by(|&a, &b| config.nodes[a].id.cmp(&config.nodes[b].id));
-    let nodes: Vec<_> = order.iter().map(|&i| &config.nodes[i]).collect();
+impl Topology {
+    /// Builds the topology of a validated config, reading each list a
+    /// constant number of times.
+    pub(crate) fn build(config: &ClusterConfig) -> Topology {
+        let shard_count = config.shard_count;
+        // Node indices in id order: sorting the nodes (not the shards) is
+        // what makes replica order independent of the file's node order.
+        let mut order: Vec<usize> = (0..config.nodes.len()).collect();
+        order.sort_unstable_by(|&a, &b| config.nodes[a].id.cmp(&config.nodes[b].id));
+        let nodes: Vec<_> = order.iter().map(|&i| &config.nodes[i]).collect();
 
-    let mut primary_of = vec![0u32; shard_count];
-    let mut replica_count = vec![0u32; shard_count];
-    for (index, node) in nodes.iter().enumerate() {
-        for &s in &node.shards {
-            primary_of[s as usize] = index as u32;
+        let mut primary_of = vec![0u32; shard_count];
+        let mut replica_count = vec![0u32; shard_count];
+        for (index, node) in nodes.iter().enumerate() {
+            for &s in &node.shards {
+                primary_of[s as usize] = index as u32;
+            }
+            for &s in &node.replica_shards {
+                replica_count[s as usize] += 1;
+            }
         }
-        for &s in &node.replica_shards {
-            replica_count[s as usize] += 1;
+        // The copies of shard s start at copy_start[s]: a counting sort by
+        // shard.
+        let mut copy_start = Vec::with_capacity(shard_count + 1);
+        let mut next = 0u32;
+        for &replicas in &replica_count {
+            copy_start.push(next);
+            next += 1 + replicas;
         }
-    }
-    // The copies of shard s start at copy_start[s]: a counting sort by shard.
-    let mut copy_start = Vec::with_capacity(shard_count + 1);
-    let mut next = 0u32;
-    for &replicas in &replica_count {
         copy_start.push(next);
-        next += 1 + replicas;
-    }
-    copy_start.push(next);
-    let mut copy_nodes = vec![0u32; next as usize];
-    // `cursor[s]` is where shard s's next replica goes, after its primary.
-    // Reusing `replica_count` as the cursors saves an allocation.
-    let mut cursor = replica_count;
-    for s in 0..shard_count {
-        copy_nodes[copy_start[s] as usize] = primary_of[s];
-        cursor[s] = copy_start[s] + 1;
-    }
-    // Nodes in id order, so each shard's replicas come out in id order.
-    for (index, node) in nodes.iter().enumerate() {
-        for &s in &node.replica_shards {
-            let slot = &mut cursor[s as usize];
-            copy_nodes[*slot as usize] = index as u32;
-            *slot += 1;
+        let mut copy_nodes = vec![0u32; next as usize];
+        // `cursor[s]` is where shard s's next replica goes, after its
+        // primary. Reusing `replica_count` as the cursors saves an
+        // allocation.
+        let mut cursor = replica_count;
+        for s in 0..shard_count {
+            copy_nodes[copy_start[s] as usize] = primary_of[s];
+            cursor[s] = copy_start[s] + 1;
+        }
+        // Nodes in id order, so each shard's replicas come out in id order.
+        for (index, node) in nodes.iter().enumerate() {
+            for &s in &node.replica_shards {
+                let slot = &mut cursor[s as usize];
+                copy_nodes[*slot as usize] = index as u32;
+                *slot += 1;
+            }
+        }
+
+        // Walking shards in id order fills the per-node lists already sorted.
+        let mut primaries: Vec<Vec<ShardId>> = nodes
+            .iter()
+            .map(|n| Vec::with_capacity(n.shards.len()))
+            .collect();
+        let mut held: Vec<Vec<ShardId>> = nodes
+            .iter()
+            .map(|n| Vec::with_capacity(n.shards.len() + n.replica_shards.len()))
+            .collect();
+        for s in 0..shard_count {
+            let copies = &copy_nodes[copy_start[s] as usize..copy_start[s + 1] as usize];
+            primaries[copies[0] as usize].push(s as ShardId);
+            for &node in copies {
+                held[node as usize].push(s as ShardId);
+            }
+        }
+
+        let node_ids: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
+        let index = node_ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i as u32))
+            .collect();
+        Topology {
+            generation: config.generation,
+            protocol: ReplicationProtocol::new(config.replication_mode, config.replication_factor),
+            addresses: nodes.iter().map(|n| n.address.clone()).collect(),
+            tags: nodes.iter().map(|n| n.tags.clone()).collect(),
+            node_ids,
+            index,
+            copy_start,
+            copy_nodes,
+            primaries,
+            held,
         }
     }
 
-    // Walking shards in id order fills the per-node lists already sorted.
-    let mut primaries: Vec<Vec<ShardId>> = nodes
-        .iter()
-        .map(|n| Vec::with_capacity(n.shards.len()))
-        .collect();
-    let mut held: Vec<Vec<ShardId>> = nodes
-        .iter()
-        .map(|n| Vec::with_capacity(n.shards.len() + n.replica_shards.len()))
-        .collect();
-    let mut shards = Vec::with_capacity(shard_count);
-    for s in 0..shard_count {
-        let copies = &copy_nodes[copy_start[s] as usize..copy_start[s + 1] as usize];
-        let primary = nodes[copies[0] as usize];
-        primaries[copies[0] as usize].push(s as ShardId);
-        for &node in copies {
-            held[node as usize].push(s as ShardId);
-        }
-        let mut shard = Shard::new(s as ShardId, primary.id.clone());
-        shard.address = Some(primary.address.clone());
+    /// Shard `s` as this topology places it, in `state`.
+    pub(crate) fn shard(&self, s: usize, state: ShardState) -> Shard {
+        let copies = self.copies(s);
+        let primary = copies[0] as usize;
+        let mut shard = Shard::new(s as ShardId, self.node_ids[primary].clone());
+        shard.address = Some(self.addresses[primary].clone());
         shard.replicas = copies[1..]
             .iter()
-            .map(|&node| nodes[node as usize].id.clone())
+            .map(|&node| self.node_ids[node as usize].clone())
             .collect();
-        shards.push(Arc::new(shard));
+        shard.state = state;
+        shard
     }
-
-    let node_ids: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
-    let index = node_ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.clone(), i as u32))
-        .collect();
-    let topology = Topology {
-        addresses: nodes.iter().map(|n| n.address.clone()).collect(),
-        tags: nodes.iter().map(|n| n.tags.clone()).collect(),
-        node_ids,
-        index,
-        copy_start,
-        copy_nodes,
-        primaries,
-        held,
-    };
-    (topology, shards)
 }
 
 /// A handle that owns a reference to `snapshot`, for handles returned in

@@ -41,7 +41,7 @@ pub use crate::{
     error::ShardingError,
     key::{SeriesId, ShardId, ShardKey, ShardKeyRef, Timestamp},
     mapper::ShardMapper,
-    shard::{Shard, ShardState},
+    shard::{CopyRole, Shard, ShardState},
     strategy::ShardingStrategy,
 };
 

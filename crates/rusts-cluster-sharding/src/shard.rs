@@ -91,6 +91,33 @@ impl Shard {
     }
 }
 
+/// What a copy of a shard is to its shard.
+///
+/// Every shard has one [`Primary`](CopyRole::Primary) copy (the node that
+/// lists it in `shards`) and any number of
+/// [`Replica`](CopyRole::Replica) copies (nodes that list it in
+/// `replica_shards`). Both receive every write and both serve reads; the
+/// primary is preferred for reads when no closer copy is known. More roles
+/// may be added (copies that are joining or leaving during a move), so
+/// match with a wildcard arm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum CopyRole {
+    /// The copy on the node that lists the shard in its `shards`.
+    Primary,
+    /// A copy on a node that lists the shard in its `replica_shards`.
+    Replica,
+}
+
+impl fmt::Display for CopyRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CopyRole::Primary => "primary",
+            CopyRole::Replica => "replica",
+        })
+    }
+}
+
 /// Lets functions that take `impl AsRef<Shard>` accept a `&Shard` as well
 /// as the routing crate's handles, which implement it too.
 impl AsRef<Shard> for Shard {

@@ -96,6 +96,9 @@ impl From<RoutingError> for ClusterError {
             RoutingError::InvalidConfig(e) => e.into(),
             RoutingError::ShardNotFound { shard, .. } => ClusterError::ShardNotFound(shard),
             RoutingError::NodeNotFound { node_id } => ClusterError::NodeNotFound(node_id),
+            RoutingError::ShardNotWritable { .. } => {
+                ClusterError::ReplicationFailed(with_causes(&error))
+            }
             _ => ClusterError::Configuration(with_causes(&error)),
         }
     }

@@ -61,20 +61,20 @@ pub use rusts_cluster_routing as routing;
 pub use rusts_cluster_sharding as sharding;
 
 pub use rusts_cluster_config::{
-    AddressProblem, ClusterConfig, ConfigError, Location, NodeConfig, ShardList, ValidationError,
-    ValidationWarning, MAX_CONFIG_BYTES, MAX_SHARD_COUNT,
+    AddressProblem, ClusterConfig, ConfigError, ConfigFile, Location, NodeConfig, ShardList,
+    ValidationError, ValidationWarning, MAX_CONFIG_BYTES, MAX_SHARD_COUNT,
 };
 pub use rusts_cluster_replication::{
     PendingWrites, QuorumStatus, ReplicationAck, ReplicationError, ReplicationMode,
     ReplicationProtocol, ReplicationResult, WriteQuorum,
 };
 pub use rusts_cluster_routing::{
-    BatchRoute, NodeTarget, Query, QueryPlan, RouterReader, RoutingError, ShardGroup, ShardHandle,
-    ShardRouter, ShardView,
+    BatchRoute, ConfigChange, NodeTarget, Query, QueryPlan, ReadConsistency, RouterReader,
+    RoutingError, ShardCopy, ShardGroup, ShardHandle, ShardRead, ShardRouter, ShardView,
 };
 pub use rusts_cluster_sharding::{
-    SeriesId, Shard, ShardId, ShardKey, ShardKeyRef, ShardMapper, ShardState, ShardingError,
-    ShardingStrategy, Timestamp,
+    CopyRole, SeriesId, Shard, ShardId, ShardKey, ShardKeyRef, ShardMapper, ShardState,
+    ShardingError, ShardingStrategy, Timestamp,
 };
 
 pub use crate::error::{ClusterError, Result};
@@ -83,9 +83,9 @@ pub use crate::error::{ClusterError, Result};
 /// `use rusts_cluster::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        ClusterConfig, ClusterError, NodeConfig, PendingWrites, QuorumStatus, ReplicationAck,
-        ReplicationMode, ReplicationProtocol, Shard, ShardKey, ShardKeyRef, ShardRouter,
-        ShardState, ShardingStrategy, WriteQuorum,
+        ClusterConfig, ClusterError, NodeConfig, PendingWrites, Query, QueryPlan, QuorumStatus,
+        ReadConsistency, ReplicationAck, ReplicationMode, ReplicationProtocol, Shard, ShardKey,
+        ShardKeyRef, ShardRouter, ShardState, ShardingStrategy, WriteQuorum,
     };
 }
 

@@ -1,0 +1,196 @@
+//! Taking a newer config into a running router.
+
+use std::sync::Arc;
+
+use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_sharding::ShardId;
+
+use crate::{
+    router::{Snapshot, Topology},
+    RoutingError, ShardRouter,
+};
+
+/// What [`ShardRouter::apply`] changed: the generations, the shards whose
+/// copies moved, and the nodes that came, went or changed address.
+///
+/// Every list is sorted (shards by id, nodes by id). An engine uses it to
+/// start copying the shards it now holds, stop serving the ones it lost,
+/// and open or close connections.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConfigChange {
+    /// The generation the router ran before.
+    pub previous_generation: u64,
+    /// The generation it runs now.
+    pub generation: u64,
+    /// The shards whose copies changed: another primary, or a replica
+    /// added or removed.
+    pub changed_shards: Vec<ShardId>,
+    /// Nodes in the new config that the old one did not have.
+    pub added_nodes: Vec<String>,
+    /// Nodes of the old config that the new one does not have.
+    pub removed_nodes: Vec<String>,
+    /// Nodes in both whose address changed.
+    pub readdressed_nodes: Vec<String>,
+}
+
+impl ConfigChange {
+    /// Whether the new config places every shard where the old one did, on
+    /// the same nodes at the same addresses (it may still change the
+    /// replication mode or factor, or tags).
+    pub fn is_placement_unchanged(&self) -> bool {
+        self.changed_shards.is_empty()
+            && self.added_nodes.is_empty()
+            && self.removed_nodes.is_empty()
+            && self.readdressed_nodes.is_empty()
+    }
+}
+
+impl ShardRouter {
+    /// Takes a newer generation of the cluster config, live.
+    ///
+    /// The new config must have a greater `generation`, the same `node_id`,
+    /// the same `shard_count` and the same `sharding_strategy` (either of
+    /// the last two would move keys to other shards), and it must be valid.
+    /// Then the router's snapshot is replaced in one atomic store: a
+    /// `route`, `route_batch`, reader or `plan_query` running at the same
+    /// time sees wholly the old config or wholly the new one, never a mix,
+    /// and never waits. Handles, batches and plans taken before keep the
+    /// generation they were made with ([`ShardView::generation`](crate::ShardView::generation)).
+    ///
+    /// What was set at run time is kept: each shard keeps the state set
+    /// with [`set_shard_state`](Self::set_shard_state), and each node still
+    /// present keeps its availability
+    /// ([`set_node_available`](Self::set_node_available)); new nodes start
+    /// available. The replication mode and factor may change; the write
+    /// rule ([`write_quorum`](Self::write_quorum)) and the read sets of
+    /// [`plan_query`](Self::plan_query) follow the new ones.
+    ///
+    /// Costs about as much as [`from_config`](Self::from_config): it
+    /// validates and lays out the new config, in time linear in its size.
+    /// Shards whose copies and primary address did not change keep their
+    /// old shared entry. Concurrent `apply`, `set_shard_state` and
+    /// `set_node_available` calls take turns.
+    ///
+    /// # Errors
+    ///
+    /// Each leaves the router unchanged:
+    ///
+    /// - [`RoutingError::StaleGeneration`] when the generation is not
+    ///   greater than [`generation`](Self::generation);
+    /// - [`RoutingError::NodeIdChanged`] for another `node_id`;
+    /// - [`RoutingError::ShardCountChanged`] or
+    ///   [`RoutingError::StrategyChanged`];
+    /// - [`RoutingError::InvalidConfig`], listing every problem.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    /// use rusts_cluster_routing::{RoutingError, ShardRouter};
+    /// use rusts_cluster_sharding::{ShardKeyRef, ShardState};
+    ///
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let router = ShardRouter::from_config(&config)?;
+    /// router.set_shard_state(9, ShardState::ReadOnly)?;
+    ///
+    /// // Generation 1: node1 also keeps a replica of shard 10.
+    /// let mut next = config.clone();
+    /// next.generation = 1;
+    /// next.nodes[0].replica_shards.push(10);
+    /// let change = router.apply(&next)?;
+    /// assert_eq!((change.previous_generation, change.generation), (0, 1));
+    /// assert_eq!(change.changed_shards, [10]);
+    /// assert_eq!(router.route(ShardKeyRef::new("cpu", 10, 0))?.replicas, ["node1"]);
+    /// assert_eq!(router.get_shard(9).unwrap().state, ShardState::ReadOnly, "states are kept");
+    ///
+    /// // The same file again is refused, and changes nothing.
+    /// assert!(matches!(router.apply(&next), Err(RoutingError::StaleGeneration { current: 1, offered: 1 })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply(&self, config: &ClusterConfig) -> Result<ConfigChange, RoutingError> {
+        let _writer = self.lock_writer();
+        let current = self.table.load_full();
+        let old = &current.topology;
+        if config.generation <= old.generation {
+            return Err(RoutingError::StaleGeneration {
+                current: old.generation,
+                offered: config.generation,
+            });
+        }
+        if config.node_id != self.node_id() {
+            return Err(RoutingError::NodeIdChanged {
+                current: self.node_id().to_owned(),
+                offered: config.node_id.clone(),
+            });
+        }
+        if config.shard_count != self.shard_count() as usize {
+            return Err(RoutingError::ShardCountChanged {
+                current: self.shard_count(),
+                offered: config.shard_count,
+            });
+        }
+        if config.sharding_strategy != self.strategy() {
+            return Err(RoutingError::StrategyChanged {
+                current: self.strategy(),
+                offered: config.sharding_strategy,
+            });
+        }
+        config.validate()?;
+
+        let new = Topology::build(config);
+        // Each new node's index in the old topology, if it was there.
+        let was: Vec<Option<u32>> = new.node_ids.iter().map(|id| old.node_index(id)).collect();
+        let mut change = ConfigChange {
+            previous_generation: old.generation,
+            generation: new.generation,
+            ..ConfigChange::default()
+        };
+        for (node, id) in new.node_ids.iter().enumerate() {
+            match was[node] {
+                None => change.added_nodes.push(id.clone()),
+                Some(before) if old.addresses[before as usize] != new.addresses[node] => {
+                    change.readdressed_nodes.push(id.clone())
+                }
+                Some(_) => {}
+            }
+        }
+        change.removed_nodes = old
+            .node_ids
+            .iter()
+            .filter(|id| new.node_index(id).is_none())
+            .cloned()
+            .collect();
+
+        let shards = current
+            .shards
+            .iter()
+            .enumerate()
+            .map(|(s, before)| {
+                let same_copies = new
+                    .copies(s)
+                    .iter()
+                    .map(|&node| was[node as usize])
+                    .eq(old.copies(s).iter().map(|&node| Some(node)));
+                let primary = new.copies(s)[0] as usize;
+                let same_address = before.address.as_deref() == Some(&new.addresses[primary]);
+                if !same_copies {
+                    change.changed_shards.push(s as ShardId);
+                }
+                if same_copies && same_address {
+                    Arc::clone(before)
+                } else {
+                    Arc::new(new.shard(s, before.state))
+                }
+            })
+            .collect();
+        let node_up = was
+            .iter()
+            .map(|before| before.is_none_or(|node| current.node_up[node as usize]))
+            .collect();
+        self.table.store(Arc::new(Snapshot {
+            topology: Arc::new(new),
+            shards,
+            node_up,
+        }));
+        Ok(change)
+    }
+}

@@ -1,0 +1,363 @@
+//! `ShardRouter::apply`: what it refuses (leaving the router unchanged),
+//! what it keeps (states, availability), what it reports, and that routes,
+//! batches, readers and plans running beside it always see one whole
+//! generation.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use rusts_cluster_config::{strategies::round_robin_cluster, ClusterConfig, NodeConfig};
+use rusts_cluster_replication::{QuorumStatus, ReplicationAck, ReplicationMode};
+use rusts_cluster_routing::{Query, ReadConsistency, RoutingError, ShardRouter};
+use rusts_cluster_sharding::{ShardKeyRef, ShardState, ShardingStrategy};
+
+/// Four nodes, 8 shards, two copies each: shard s on node s%4 and s+1%4.
+fn base() -> ClusterConfig {
+    round_robin_cluster(8, 4, 2)
+}
+
+/// What a router shows of its placement: each shard's primary and replicas.
+fn placement(router: &ShardRouter) -> Vec<(String, Vec<String>)> {
+    router
+        .all_shards()
+        .iter()
+        .map(|s| (s.primary.clone(), s.replicas.clone()))
+        .collect()
+}
+
+#[test]
+fn refusals_name_the_problem_and_leave_the_router_unchanged() {
+    let config = base();
+    let router = ShardRouter::from_config(&config).unwrap();
+    let before = placement(&router);
+    let mut moved = config.clone();
+    moved.nodes[0].shards.retain(|&s| s != 0);
+    moved.nodes[1].shards.push(0);
+    moved.nodes[1].replica_shards.retain(|&s| s != 0);
+    moved.nodes[0].replica_shards.push(0);
+
+    // Same generation: stale.
+    let err = router.apply(&moved).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RoutingError::StaleGeneration {
+                current: 0,
+                offered: 0
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "config generation 0 is not newer than generation 0, which this router runs; raise \
+         `generation` above 0 in the new file"
+    );
+
+    let mut other_node = moved.clone();
+    other_node.generation = 1;
+    other_node.node_id = "node1".into();
+    assert!(matches!(
+        router.apply(&other_node).unwrap_err(),
+        RoutingError::NodeIdChanged { current, offered } if current == "node0" && offered == "node1"
+    ));
+
+    let mut more_shards = round_robin_cluster(16, 4, 2);
+    more_shards.generation = 1;
+    let err = router.apply(&more_shards).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RoutingError::ShardCountChanged {
+                current: 8,
+                offered: 16
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("moves every key"), "{err}");
+
+    let mut by_measurement = moved.clone();
+    by_measurement.generation = 1;
+    by_measurement.sharding_strategy = ShardingStrategy::ByMeasurement;
+    assert!(matches!(
+        router.apply(&by_measurement).unwrap_err(),
+        RoutingError::StrategyChanged {
+            current: ShardingStrategy::BySeries,
+            offered: ShardingStrategy::ByMeasurement
+        }
+    ));
+
+    let mut invalid = moved.clone();
+    invalid.generation = 1;
+    invalid.nodes[2].shards.push(0); // a second primary for shard 0
+    assert!(matches!(
+        router.apply(&invalid).unwrap_err(),
+        RoutingError::InvalidConfig(e) if e.validation_errors().len() == 1
+    ));
+
+    assert_eq!(router.generation(), 0);
+    assert_eq!(
+        placement(&router),
+        before,
+        "every refusal left it unchanged"
+    );
+
+    moved.generation = 7;
+    let change = router.apply(&moved).unwrap();
+    assert_eq!(change.changed_shards, [0]);
+    assert_eq!(router.generation(), 7);
+    assert_eq!(router.get_shard(0).unwrap().primary, "node1");
+    assert_eq!(router.get_shard(0).unwrap().replicas, ["node0"]);
+    moved.generation = 6;
+    assert!(matches!(
+        router.apply(&moved).unwrap_err(),
+        RoutingError::StaleGeneration {
+            current: 7,
+            offered: 6
+        }
+    ));
+}
+
+#[test]
+fn states_and_availability_are_kept_and_new_nodes_start_available() {
+    let config = base();
+    let router = ShardRouter::from_config(&config).unwrap();
+    router.set_shard_state(2, ShardState::ReadOnly).unwrap();
+    router.set_shard_state(5, ShardState::Offline).unwrap();
+    router.set_node_available("node3", false).unwrap();
+    router.set_node_available("node2", false).unwrap();
+
+    // Generation 1: node2 leaves, node4 joins and takes over node2's
+    // copies, node1 moves to another address.
+    let mut next = config.clone();
+    next.generation = 1;
+    let mut node4 = NodeConfig::new("node4", "10.0.0.9:8086");
+    node4.shards = std::mem::take(&mut next.nodes[2].shards);
+    node4.replica_shards = std::mem::take(&mut next.nodes[2].replica_shards);
+    next.nodes.remove(2);
+    next.nodes.push(node4);
+    next.nodes[1].address = "10.0.1.2:8086".into();
+
+    let change = router.apply(&next).unwrap();
+    assert_eq!((change.previous_generation, change.generation), (0, 1));
+    // node2 held shards 2 and 6 (primary) and 1 and 5 (replica).
+    assert_eq!(change.changed_shards, [1, 2, 5, 6]);
+    assert_eq!(change.added_nodes, ["node4"]);
+    assert_eq!(change.removed_nodes, ["node2"]);
+    assert_eq!(change.readdressed_nodes, ["node1"]);
+    assert!(!change.is_placement_unchanged());
+
+    assert_eq!(router.get_shard(2).unwrap().state, ShardState::ReadOnly);
+    assert_eq!(router.get_shard(5).unwrap().state, ShardState::Offline);
+    assert_eq!(router.get_shard(2).unwrap().primary, "node4");
+    assert_eq!(router.is_node_available("node3"), Some(false), "kept");
+    assert_eq!(
+        router.is_node_available("node4"),
+        Some(true),
+        "new: available"
+    );
+    assert_eq!(router.is_node_available("node2"), None, "gone");
+    // Shard 1's primary is node1: its address is the new one.
+    assert_eq!(
+        router.get_shard(1).unwrap().address.as_deref(),
+        Some("10.0.1.2:8086")
+    );
+    let copies: Vec<_> = router
+        .get_shard(0)
+        .unwrap()
+        .copies()
+        .map(|c| (c.node_id.to_owned(), c.address.to_owned()))
+        .collect();
+    assert_eq!(
+        copies,
+        [
+            ("node0".to_owned(), "10.0.0.1:8086".to_owned()),
+            ("node1".to_owned(), "10.0.1.2:8086".to_owned())
+        ]
+    );
+    // A node set down before keeps being skipped after.
+    // Shard 2's copies are node4 and node3; reading both needs node3.
+    let all = Query::new().series(&[2]).consistency(ReadConsistency::All);
+    let plan = router.plan_query(&all).unwrap();
+    assert_eq!(plan.unavailable_shards(), [2], "node3 is still down");
+    let copies: Vec<_> = plan.read(2).unwrap().copies().map(|c| c.node_id).collect();
+    assert_eq!(copies, ["node4"]);
+    assert!(router.set_node_available("node2", true).is_err());
+
+    // Nothing moved: an unchanged placement, and shard entries shared.
+    let mut same = next.clone();
+    same.generation = 2;
+    same.replication_factor = 1;
+    let change = router.apply(&same).unwrap();
+    assert!(change.is_placement_unchanged(), "{change:?}");
+    assert_eq!(router.replication_factor(), 1);
+}
+
+#[test]
+fn the_write_rule_follows_the_applied_config() {
+    let mut config = base();
+    let router = ShardRouter::from_config(&config).unwrap();
+    assert_eq!(router.write_quorum(0).unwrap().required(), 2);
+    config.generation = 1;
+    config.replication_mode = ReplicationMode::Asynchronous;
+    router.apply(&config).unwrap();
+    assert_eq!(router.replication_mode(), ReplicationMode::Asynchronous);
+    assert_eq!(
+        router.write_quorum(0).unwrap().status(),
+        QuorumStatus::Reached
+    );
+    router.set_shard_state(0, ShardState::ReadOnly).unwrap();
+    assert!(matches!(
+        router.write_quorum(0).unwrap_err(),
+        RoutingError::ShardNotWritable {
+            shard: 0,
+            state: ShardState::ReadOnly
+        }
+    ));
+    assert!(matches!(
+        router.write_quorum(8).unwrap_err(),
+        RoutingError::ShardNotFound { shard: 8, .. }
+    ));
+    let mut q = router.write_quorum(1).unwrap();
+    assert!(q.record(ReplicationAck::success("node3", 1)).is_err());
+}
+
+/// Two placements of the same 64 shards over 6 nodes, 3 copies each:
+/// generation parity says which one a router runs.
+fn placements() -> [ClusterConfig; 2] {
+    let a = round_robin_cluster(64, 6, 3);
+    // b: every shard one node further along.
+    let mut b = a.clone();
+    let n = b.nodes.len();
+    for (i, node) in b.nodes.iter_mut().enumerate() {
+        let from = &a.nodes[(i + n - 1) % n];
+        node.shards = from.shards.clone();
+        node.replica_shards = from.replica_shards.clone();
+    }
+    [a, b]
+}
+
+#[test]
+fn concurrent_answers_come_wholly_from_one_generation() {
+    let configs = placements();
+    let expected: Vec<Vec<(String, Vec<String>)>> = configs
+        .iter()
+        .map(|c| placement(&ShardRouter::from_config(c).unwrap()))
+        .collect();
+    assert_ne!(expected[0], expected[1]);
+    let router = ShardRouter::from_config(&configs[0]).unwrap();
+    let done = AtomicBool::new(false);
+    let answers = AtomicU64::new(0);
+    // Times a reader saw another generation than in its previous answer:
+    // the applier goes on until every reader has, so the test always
+    // checks answers taken while configs change.
+    let changes_seen = AtomicU64::new(0);
+    let keys: Vec<_> = (0..256u64).map(|s| ShardKeyRef::new("cpu", s, 0)).collect();
+
+    std::thread::scope(|scope| {
+        for thread in 0..3 {
+            let (router, done, expected, answers, keys, changes_seen) =
+                (&router, &done, &expected, &answers, &keys, &changes_seen);
+            scope.spawn(move || {
+                let mut reader = router.reader();
+                let mut seen = 0u64;
+                let mut last_generation = 0;
+                let mut i = thread as u64;
+                while !done.load(Ordering::Acquire) || seen < 200 {
+                    i += 1;
+                    let generation = match i % 4 {
+                        0 => {
+                            let shard = router.route(keys[(i % 256) as usize]).unwrap();
+                            let want =
+                                &expected[(shard.generation() % 2) as usize][shard.id as usize];
+                            assert_eq!((&shard.primary, &shard.replicas), (&want.0, &want.1));
+                            let nodes: Vec<_> = shard.copies().map(|c| c.node_id).collect();
+                            assert_eq!(nodes[0], want.0, "copies and shard agree");
+                            assert_eq!(nodes[1..], want.1[..]);
+                            shard.generation()
+                        }
+                        1 => {
+                            let shard = reader.route(keys[(i % 256) as usize]).unwrap();
+                            let want =
+                                &expected[(shard.generation() % 2) as usize][shard.id as usize];
+                            assert_eq!((&shard.primary, &shard.replicas), (&want.0, &want.1));
+                            shard.generation()
+                        }
+                        2 => {
+                            let batch = router.route_batch(keys).unwrap();
+                            let want = &expected[(batch.generation() % 2) as usize];
+                            for group in batch.groups() {
+                                let shard = group.shard();
+                                assert_eq!(shard.generation(), batch.generation());
+                                let placed = &want[shard.id as usize];
+                                assert_eq!(
+                                    (&shard.primary, &shard.replicas),
+                                    (&placed.0, &placed.1)
+                                );
+                            }
+                            batch.generation()
+                        }
+                        _ => {
+                            let plan = router
+                                .plan_query(&Query::new().consistency(ReadConsistency::All))
+                                .unwrap();
+                            let want = &expected[(plan.generation() % 2) as usize];
+                            for read in plan.reads() {
+                                let mut nodes: Vec<_> =
+                                    read.targets().map(|c| c.node_id.to_owned()).collect();
+                                let placed = &want[read.shard() as usize];
+                                let mut all = placed.1.clone();
+                                all.push(placed.0.clone());
+                                nodes.sort();
+                                all.sort();
+                                assert_eq!(nodes, all, "shard {}", read.shard());
+                            }
+                            plan.generation()
+                        }
+                    };
+                    if generation != last_generation {
+                        changes_seen.fetch_add(1, Ordering::Relaxed);
+                        last_generation = generation;
+                    }
+                    seen += 1;
+                }
+                answers.fetch_add(seen, Ordering::Relaxed);
+            });
+        }
+        let mut generation = 0;
+        while generation < 1_000 || changes_seen.load(Ordering::Relaxed) < 30 {
+            generation += 1;
+            assert!(
+                generation < 10_000_000,
+                "the readers never saw a config change"
+            );
+            let mut next = configs[(generation % 2) as usize].clone();
+            next.generation = generation;
+            let change = router.apply(&next).unwrap();
+            assert_eq!(change.changed_shards.len(), 64);
+        }
+        done.store(true, Ordering::Release);
+    });
+    assert!(router.generation() >= 1_000);
+    assert!(answers.load(Ordering::Relaxed) >= 600);
+}
+
+#[test]
+fn a_change_of_replicas_alone_is_seen_and_reported() {
+    let config = base();
+    let router = ShardRouter::from_config(&config).unwrap();
+    router.set_shard_state(4, ShardState::Rebalancing).unwrap();
+    // Shard 4: primary node0, replica node1 -> replicas node1 and node3.
+    let mut next = config.clone();
+    next.generation = 1;
+    next.nodes[3].replica_shards.push(4);
+    let change = router.apply(&next).unwrap();
+    assert_eq!(change.changed_shards, [4]);
+    let shard = router.get_shard(4).unwrap();
+    assert_eq!(shard.primary, "node0");
+    assert_eq!(shard.replicas, ["node1", "node3"]);
+    assert_eq!(shard.state, ShardState::Rebalancing);
+    assert_eq!(shard.copies().len(), 3);
+    // Rebalancing, rf 2, 3 copies: one success more than 2 is 3.
+    assert_eq!(router.write_quorum(4).unwrap().required(), 3);
+}
