@@ -70,7 +70,8 @@ pub use crate::{
         balance, plan_moves, zone_count, MovePlan, NodeMoves, ShardMove, DEFAULT_ZONE_TAG,
     },
     validate::{
-        ShardList, ValidationError, ValidationWarning, MAX_REPORTED_ERRORS, MAX_SHARD_COUNT,
+        ShardList, ValidationError, ValidationWarning, MAX_REPORTED_ERRORS, MAX_REPORTED_WARNINGS,
+        MAX_SHARD_COUNT,
     },
 };
 

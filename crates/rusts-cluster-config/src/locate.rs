@@ -7,7 +7,7 @@ use toml::{
     Spanned,
 };
 
-use crate::{Location, ShardList, ValidationError};
+use crate::{error::LineIndex, Location, ShardList, ValidationError};
 
 /// A config file's text parsed with positions, to find where a
 /// [`ValidationError`] is in it.
@@ -31,6 +31,7 @@ use crate::{Location, ShardList, ValidationError};
 pub struct SourceMap<'a> {
     text: &'a str,
     root: Spanned<DeTable<'a>>,
+    lines: LineIndex,
 }
 
 impl fmt::Debug for SourceMap<'_> {
@@ -42,37 +43,41 @@ impl fmt::Debug for SourceMap<'_> {
 }
 
 impl<'a> SourceMap<'a> {
-    /// Parses `text`; `None` when it is not TOML (then
-    /// [`ClusterConfig::from_toml`](crate::ClusterConfig::from_toml) has
-    /// already given the location).
+    /// Parses `text` and indexes its lines; `None` when it is not TOML
+    /// (then [`ClusterConfig::from_toml`](crate::ClusterConfig::from_toml)
+    /// has already given the location).
     pub fn parse(text: &'a str) -> Option<SourceMap<'a>> {
         let root = DeTable::parse(text).ok()?;
-        Some(SourceMap { text, root })
+        Some(SourceMap {
+            text,
+            root,
+            lines: LineIndex::new(text.as_bytes()),
+        })
     }
 
     /// The line and column `error` points at: the value of the key it is
-    /// about, or the offending element of a shard list. `None` for a
-    /// problem that has no one place (`missing-primary`) or that the text
-    /// does not show (a value left at its default).
+    /// about, or the offending element of a shard list (each repeat of a
+    /// shard at its own place). `None` for a problem that has no one place
+    /// (`missing-primary`), that the text does not show (a value left at
+    /// its default), or whose node or element is not in this text (an
+    /// error of another config).
+    ///
+    /// Each lookup goes straight to its node and element by the positions
+    /// the error carries, and scans at most 4 KiB of text for the column,
+    /// so locating every listed problem costs about as much as parsing.
     pub fn locate(&self, error: &ValidationError) -> Option<Location> {
         let span = match error {
             ValidationError::NoNodes => self.key("nodes"),
             ValidationError::UnknownThisNode { .. } => self.key("node_id"),
-            ValidationError::EmptyNodeId { index } => {
-                self.nodes().nth(*index).and_then(|n| field(n, "id"))
+            ValidationError::EmptyNodeId { index } => self.field(*index, "id", None),
+            ValidationError::DuplicateNodeId { id, index, .. } => {
+                self.field(*index, "id", Some(id))
             }
-            ValidationError::DuplicateNodeId { id, .. } => self
-                .nodes()
-                .filter(|n| node_id(n) == Some(id.as_str()))
-                .nth(1)
-                .and_then(|n| field(n, "id")),
-            ValidationError::DuplicateAddress { address, .. } => self
-                .nodes()
-                .filter(|n| field_str(n, "address") == Some(address.as_str()))
-                .last()
-                .and_then(|n| field(n, "address")),
-            ValidationError::InvalidAddress { node, .. } => {
-                self.node(node, 0).and_then(|n| field(n, "address"))
+            ValidationError::DuplicateAddress { address, index, .. } => {
+                self.field(*index, "address", Some(address))
+            }
+            ValidationError::InvalidAddress { address, index, .. } => {
+                self.field(*index, "address", Some(address))
             }
             ValidationError::ZeroShardCount | ValidationError::ShardCountTooLarge { .. } => {
                 self.key("shard_count")
@@ -83,74 +88,77 @@ impl<'a> SourceMap<'a> {
             }
             ValidationError::InvalidStrategy(_) => self.key("sharding_strategy"),
             ValidationError::ShardOutOfRange {
-                node, list, shard, ..
-            } => self.element(node, *list, *shard, 0),
-            ValidationError::DuplicateShardInList { node, list, shard } => {
-                self.element(node, *list, *shard, 1)
+                list,
+                shard,
+                index,
+                element,
+                ..
             }
-            ValidationError::DuplicatePrimary { shard, nodes } => {
-                // The later of the two nodes in the file is the one reported.
-                let later = self
-                    .nodes()
-                    .filter_map(|n| node_id(n))
-                    .filter(|id| nodes.iter().any(|x| x == id))
-                    .last()?;
-                self.element(later, ShardList::Primary, *shard, 0)
-            }
-            ValidationError::ReplicaOnPrimary { node, shard } => {
-                self.element(node, ShardList::Replica, *shard, 0)
-            }
+            | ValidationError::DuplicateShardInList {
+                list,
+                shard,
+                index,
+                element,
+                ..
+            } => self.element(*index, *list, *element, *shard),
+            ValidationError::DuplicatePrimary {
+                shard,
+                index,
+                element,
+                ..
+            } => self.element(*index, ShardList::Primary, *element, *shard),
+            ValidationError::ReplicaOnPrimary {
+                shard,
+                index,
+                element,
+                ..
+            } => self.element(*index, ShardList::Replica, *element, *shard),
             _ => None,
         }?;
-        Some(Location::of_offset(self.text.as_bytes(), span))
+        Some(self.lines.locate(self.text.as_bytes(), span))
     }
 
     fn key(&self, key: &str) -> Option<usize> {
         self.root.get_ref().get(key).map(|v| v.span().start)
     }
 
-    fn nodes(&self) -> impl Iterator<Item = &DeTable<'a>> {
+    /// The node table at position `index` of `nodes`.
+    fn node(&self, index: usize) -> Option<&DeTable<'a>> {
         self.root
             .get_ref()
-            .get("nodes")
-            .and_then(|v| v.get_ref().as_array())
-            .into_iter()
-            .flat_map(|a| a.iter())
-            .filter_map(|v| v.get_ref().as_table())
+            .get("nodes")?
+            .get_ref()
+            .as_array()?
+            .get(index)?
+            .get_ref()
+            .as_table()
     }
 
-    /// The `nth` (from 0) node table whose `id` is `id`.
-    fn node(&self, id: &str, nth: usize) -> Option<&DeTable<'a>> {
-        self.nodes().filter(|n| node_id(n) == Some(id)).nth(nth)
+    /// The start of node `index`'s `key`, when its string value is
+    /// `expected` (when given): a check that the error is about this text.
+    fn field(&self, index: usize, key: &str, expected: Option<&str>) -> Option<usize> {
+        let value = self.node(index)?.get(key)?;
+        match expected {
+            Some(expected) if value.get_ref().as_str() != Some(expected) => None,
+            _ => Some(value.span().start),
+        }
     }
 
-    /// The start of the `nth` occurrence of `shard` in node `id`'s list.
-    fn element(&self, id: &str, list: ShardList, shard: u32, nth: usize) -> Option<usize> {
+    /// The start of element `element` of node `index`'s list, when it is
+    /// `shard`.
+    fn element(&self, index: usize, list: ShardList, element: usize, shard: u32) -> Option<usize> {
         let key = match list {
             ShardList::Primary => "shards",
             ShardList::Replica => "replica_shards",
         };
-        // With duplicate node ids, the element is in one of them: search all.
-        self.nodes()
-            .filter(|n| node_id(n) == Some(id))
-            .filter_map(|n| n.get(key)?.get_ref().as_array())
-            .flat_map(|a| a.iter())
-            .filter(|v| integer(v.get_ref()) == Some(u64::from(shard)))
-            .nth(nth)
-            .map(|v| v.span().start)
+        let value = self
+            .node(index)?
+            .get(key)?
+            .get_ref()
+            .as_array()?
+            .get(element)?;
+        (integer(value.get_ref()) == Some(u64::from(shard))).then(|| value.span().start)
     }
-}
-
-fn node_id<'t>(node: &'t DeTable<'_>) -> Option<&'t str> {
-    field_str(node, "id")
-}
-
-fn field(node: &DeTable<'_>, key: &str) -> Option<usize> {
-    node.get(key).map(|v| v.span().start)
-}
-
-fn field_str<'t>(node: &'t DeTable<'_>, key: &str) -> Option<&'t str> {
-    node.get(key)?.get_ref().as_str()
 }
 
 fn integer(value: &DeValue<'_>) -> Option<u64> {

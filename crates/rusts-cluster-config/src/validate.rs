@@ -27,6 +27,15 @@ pub const MAX_SHARD_COUNT: usize = 1 << 18;
 /// listed ones and validating again shows the rest.
 pub const MAX_REPORTED_ERRORS: usize = 1000;
 
+/// The most warnings [`ClusterConfig::warnings`] lists one by one: 1,000.
+///
+/// A hostile or generated file can give hundreds of thousands of warnings
+/// (one `node-without-shards` per node: a tester's file printed 199,986
+/// lines, 25 MB), so warnings are bounded as problems are
+/// ([`MAX_REPORTED_ERRORS`]): past 1,000 warnings or 1 MiB of text, the
+/// rest are counted in a final [`ValidationWarning::TooManyWarnings`].
+pub const MAX_REPORTED_WARNINGS: usize = 1000;
+
 /// Which of a node's two shard lists a problem is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ShardList {
@@ -77,15 +86,21 @@ pub enum ValidationError {
         id: String,
         /// How many nodes use it.
         count: usize,
+        /// The position in `nodes` (from 0) of the second node with this
+        /// id, where the repeat is first seen.
+        index: usize,
     },
     /// Two nodes share an address. Addresses are compared in a canonical
     /// form: host names ignoring case, IP addresses and ports by value.
     #[error("nodes \"{}\" and \"{}\" both have address \"{address}\"; each node needs its own address", nodes[0], nodes[1])]
     DuplicateAddress {
-        /// The shared address.
+        /// The shared address, as the later node writes it.
         address: String,
         /// Two of the nodes that use it, sorted.
         nodes: [String; 2],
+        /// The position in `nodes` (from 0) of the later node: the one
+        /// whose address an earlier node already uses.
+        index: usize,
     },
     /// A node's address is not `host:port`.
     #[error("node \"{node}\" has address \"{address}\", which is not host:port: {problem}")]
@@ -96,6 +111,8 @@ pub enum ValidationError {
         address: String,
         /// What is wrong with it.
         problem: AddressProblem,
+        /// The node's position in `nodes`, from 0.
+        index: usize,
     },
     /// `shard_count` is 0.
     #[error("`shard_count` is 0; a cluster needs at least one shard")]
@@ -137,6 +154,10 @@ pub enum ValidationError {
         shard: ShardId,
         /// The config's `shard_count`.
         shard_count: usize,
+        /// The node's position in `nodes`, from 0.
+        index: usize,
+        /// The shard's position in the list, from 0.
+        element: usize,
     },
     /// A node lists the same shard twice in one list.
     #[error(
@@ -149,6 +170,11 @@ pub enum ValidationError {
         list: ShardList,
         /// The repeated shard.
         shard: ShardId,
+        /// The node's position in `nodes`, from 0.
+        index: usize,
+        /// The position in the list (from 0) of this repeat: a shard listed
+        /// three times gives two errors, one at each repeat.
+        element: usize,
     },
     /// Two nodes list the same shard in `shards`. With three or more, each
     /// later node is reported beside the first.
@@ -158,6 +184,12 @@ pub enum ValidationError {
         shard: ShardId,
         /// Two of the nodes listing it in `shards`, sorted.
         nodes: [String; 2],
+        /// The position in `nodes` (from 0) of the later node: the one
+        /// that lists the shard after the first node did.
+        index: usize,
+        /// The position of the shard in that node's `shards`, from 0 (its
+        /// first listing there).
+        element: usize,
     },
     /// A node lists a shard both as primary and as replica.
     #[error("node \"{node}\" lists shard {shard} in both `shards` and `replica_shards`; a node holds at most one copy of a shard, so remove it from `replica_shards`")]
@@ -166,6 +198,10 @@ pub enum ValidationError {
         node: String,
         /// The shard.
         shard: ShardId,
+        /// The node's position in `nodes`, from 0.
+        index: usize,
+        /// The position of the shard in the node's `replica_shards`, from 0.
+        element: usize,
     },
     /// Shards that no node lists in `shards`.
     #[error(
@@ -294,6 +330,13 @@ pub enum ValidationWarning {
         /// Its replica count.
         least_count: usize,
     },
+    /// More warnings than [`MAX_REPORTED_WARNINGS`] (or than 1 MiB of
+    /// text): the rest were counted, not listed. Always the last in the
+    /// list.
+    TooManyWarnings {
+        /// How many warnings were found but not listed.
+        omitted: usize,
+    },
 }
 
 impl ValidationWarning {
@@ -307,6 +350,7 @@ impl ValidationWarning {
             ValidationWarning::ZoneSpread { .. } => "zone-spread",
             ValidationWarning::PrimaryImbalance { .. } => "primary-imbalance",
             ValidationWarning::ReplicaImbalance { .. } => "replica-imbalance",
+            ValidationWarning::TooManyWarnings { .. } => "too-many-warnings",
         }
     }
 }
@@ -388,6 +432,12 @@ impl fmt::Display for ValidationWarning {
                     None => String::new(),
                 }
             ),
+            ValidationWarning::TooManyWarnings { omitted } => write!(
+                f,
+                "and {omitted} more warning{} not listed (warnings are listed up to \
+                 {MAX_REPORTED_WARNINGS}); fix the ones above and check again",
+                if *omitted == 1 { "" } else { "s" }
+            ),
         }
     }
 }
@@ -438,7 +488,7 @@ impl fmt::Display for ShardsHave<'_> {
 /// time: nodes and shards are indexed once, and no list is scanned inside a
 /// loop over another.
 pub(crate) fn validate(config: &ClusterConfig) -> Vec<ValidationError> {
-    let mut errors = Report::default();
+    let mut errors = Errors::default();
     let nodes = &config.nodes;
 
     if let Err(e) = config.sharding_strategy.validate() {
@@ -479,7 +529,7 @@ pub(crate) fn validate(config: &ClusterConfig) -> Vec<ValidationError> {
     if shard_count_ok {
         check_shard_lists(config, &mut errors);
     }
-    errors.finish()
+    errors.finish(|omitted| ValidationError::TooManyProblems { omitted })
 }
 
 /// The problems found so far, bounded so that no input makes the report
@@ -491,68 +541,108 @@ pub(crate) fn validate(config: &ClusterConfig) -> Vec<ValidationError> {
 /// of TOML, made a 100 MB report. Past [`MAX_REPORTED_ERRORS`] problems or
 /// `MAX_REPORTED_BYTES` of text, problems are counted, not built, and one
 /// [`ValidationError::TooManyProblems`] says how many were left out.
-#[derive(Default)]
-struct Report {
-    errors: Vec<ValidationError>,
+///
+/// Warnings are bounded the same way ([`MAX_REPORTED_WARNINGS`]).
+struct Report<T> {
+    items: Vec<T>,
+    max: usize,
     bytes: usize,
     omitted: usize,
 }
 
-/// The text the listed problems may hold before the rest are only counted:
-/// 1 MiB, far more than an operator reads.
+/// The problems of one validation.
+type Errors = Report<ValidationError>;
+
+/// The text the listed problems (or warnings) may hold before the rest are
+/// only counted: 1 MiB, far more than an operator reads.
 const MAX_REPORTED_BYTES: usize = 1 << 20;
 
-impl Report {
-    /// Adds the problem `make` builds, or only counts it once the report is
+impl<T: fmt::Display> Report<T> {
+    fn new(max: usize) -> Self {
+        Report {
+            items: Vec::new(),
+            max,
+            bytes: 0,
+            omitted: 0,
+        }
+    }
+
+    /// Adds the item `make` builds, or only counts it once the report is
     /// full, so that a full report costs no copying.
-    fn add(&mut self, make: impl FnOnce() -> ValidationError) {
-        if self.errors.len() >= MAX_REPORTED_ERRORS || self.bytes >= MAX_REPORTED_BYTES {
+    fn add(&mut self, make: impl FnOnce() -> T) {
+        if self.items.len() >= self.max || self.bytes >= MAX_REPORTED_BYTES {
             self.omitted += 1;
             return;
         }
-        let error = make();
-        self.bytes += error.to_string().len();
-        self.errors.push(error);
+        let item = make();
+        self.bytes += display_len(&item);
+        self.items.push(item);
     }
 
-    fn finish(mut self) -> Vec<ValidationError> {
+    /// The listed items, then `too_many(omitted)` when some were left out.
+    fn finish(mut self, too_many: impl FnOnce(usize) -> T) -> Vec<T> {
         if self.omitted > 0 {
-            self.errors.push(ValidationError::TooManyProblems {
-                omitted: self.omitted,
-            });
+            self.items.push(too_many(self.omitted));
         }
-        self.errors
+        self.items
     }
 }
 
-fn check_node_ids(config: &ClusterConfig, errors: &mut Report) {
-    // Count per id, remembering first appearance so the report follows the
-    // file's order.
-    let mut counts: HashMap<&str, (usize, usize)> = HashMap::with_capacity(config.nodes.len());
+impl Default for Errors {
+    fn default() -> Self {
+        Report::new(MAX_REPORTED_ERRORS)
+    }
+}
+
+/// The length of `item`'s `Display` text, without building it.
+fn display_len(item: &impl fmt::Display) -> usize {
+    struct Count(usize);
+    impl fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            self.0 += s.len();
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing to a counter cannot fail.
+    let _ = fmt::write(&mut count, format_args!("{item}"));
+    count.0
+}
+
+fn check_node_ids(config: &ClusterConfig, errors: &mut Errors) {
+    // Count per id, remembering the first appearance so the report follows
+    // the file's order, and the second, where the repeat is.
+    let mut counts: HashMap<&str, (usize, usize, usize)> =
+        HashMap::with_capacity(config.nodes.len());
     for (index, node) in config.nodes.iter().enumerate() {
         if node.id.is_empty() {
             errors.add(|| ValidationError::EmptyNodeId { index });
             continue;
         }
-        counts.entry(&node.id).or_insert((index, 0)).1 += 1;
+        let (_, count, second) = counts.entry(&node.id).or_insert((index, 0, index));
+        *count += 1;
+        if *count == 2 {
+            *second = index;
+        }
     }
     let mut repeated: Vec<_> = counts
         .into_iter()
-        .filter(|(_, (_, count))| *count > 1)
+        .filter(|(_, (_, count, _))| *count > 1)
         .collect();
-    repeated.sort_by_key(|(_, (first, _))| *first);
-    for (id, (_, count)) in repeated {
+    repeated.sort_by_key(|(_, (first, _, _))| *first);
+    for (id, (_, count, second)) in repeated {
         errors.add(|| ValidationError::DuplicateNodeId {
             id: id.to_owned(),
             count,
+            index: second,
         });
     }
 }
 
-fn check_addresses(config: &ClusterConfig, errors: &mut Report) {
+fn check_addresses(config: &ClusterConfig, errors: &mut Errors) {
     // Keyed by canonical form, so `DB1:8086` and `db1:08086` are one address.
     let mut owners: HashMap<String, &str> = HashMap::with_capacity(config.nodes.len());
-    for node in &config.nodes {
+    for (index, node) in config.nodes.iter().enumerate() {
         let canonical = match check_address(&node.address) {
             Ok(canonical) => canonical,
             Err(problem) => {
@@ -560,6 +650,7 @@ fn check_addresses(config: &ClusterConfig, errors: &mut Report) {
                     node: node.id.clone(),
                     address: node.address.clone(),
                     problem,
+                    index,
                 });
                 continue;
             }
@@ -568,6 +659,7 @@ fn check_addresses(config: &ClusterConfig, errors: &mut Report) {
             Entry::Occupied(other) => errors.add(|| ValidationError::DuplicateAddress {
                 address: node.address.clone(),
                 nodes: sorted_pair(other.get(), &node.id),
+                index,
             }),
             Entry::Vacant(slot) => {
                 slot.insert(&node.id);
@@ -576,7 +668,7 @@ fn check_addresses(config: &ClusterConfig, errors: &mut Report) {
     }
 }
 
-fn check_shard_lists(config: &ClusterConfig, errors: &mut Report) {
+fn check_shard_lists(config: &ClusterConfig, errors: &mut Errors) {
     let shard_count = config.shard_count;
     // Per-shard arrays, bounded by MAX_SHARD_COUNT. `first_primary[s]` is
     // the first node listing shard `s` in `shards`. The stamps hold one plus
@@ -585,26 +677,34 @@ fn check_shard_lists(config: &ClusterConfig, errors: &mut Report) {
     let mut first_primary: Vec<Option<u32>> = vec![None; shard_count];
     let mut primary_stamp: Vec<u32> = vec![0; shard_count];
     let mut replica_stamp: Vec<u32> = vec![0; shard_count];
-    let out_of_range = |node: &str, list, shard| ValidationError::ShardOutOfRange {
+    // Each problem carries the node's position and the element's, so that
+    // a SourceMap points at this very occurrence: a shard listed three times
+    // gives two errors, at the second and the third listing.
+    let out_of_range = |node: &str, list, shard, index, element| ValidationError::ShardOutOfRange {
         node: node.to_owned(),
         list,
         shard,
         shard_count,
+        index,
+        element,
     };
-    let repeated = |node: &str, list, shard| ValidationError::DuplicateShardInList {
-        node: node.to_owned(),
-        list,
-        shard,
-    };
+    let repeated =
+        |node: &str, list, shard, index, element| ValidationError::DuplicateShardInList {
+            node: node.to_owned(),
+            list,
+            shard,
+            index,
+            element,
+        };
 
     for (i, node) in config.nodes.iter().enumerate() {
         let stamp = i as u32 + 1;
-        for &shard in &node.shards {
+        for (element, &shard) in node.shards.iter().enumerate() {
             let s = shard as usize;
             if s >= shard_count {
-                errors.add(|| out_of_range(&node.id, ShardList::Primary, shard));
+                errors.add(|| out_of_range(&node.id, ShardList::Primary, shard, i, element));
             } else if primary_stamp[s] == stamp {
-                errors.add(|| repeated(&node.id, ShardList::Primary, shard));
+                errors.add(|| repeated(&node.id, ShardList::Primary, shard, i, element));
             } else {
                 primary_stamp[s] = stamp;
                 match first_primary[s] {
@@ -612,6 +712,8 @@ fn check_shard_lists(config: &ClusterConfig, errors: &mut Report) {
                     Some(owner) => errors.add(|| ValidationError::DuplicatePrimary {
                         shard,
                         nodes: sorted_pair(&config.nodes[owner as usize].id, &node.id),
+                        index: i,
+                        element,
                     }),
                 }
             }
@@ -626,12 +728,12 @@ fn check_shard_lists(config: &ClusterConfig, errors: &mut Report) {
                 *slot = stamp;
             }
         }
-        for &shard in &node.replica_shards {
+        for (element, &shard) in node.replica_shards.iter().enumerate() {
             let s = shard as usize;
             if s >= shard_count {
-                errors.add(|| out_of_range(&node.id, ShardList::Replica, shard));
+                errors.add(|| out_of_range(&node.id, ShardList::Replica, shard, i, element));
             } else if replica_stamp[s] == stamp {
-                errors.add(|| repeated(&node.id, ShardList::Replica, shard));
+                errors.add(|| repeated(&node.id, ShardList::Replica, shard, i, element));
             } else {
                 replica_stamp[s] = stamp;
                 // Compared by position, not id: two nodes sharing an id are
@@ -640,6 +742,8 @@ fn check_shard_lists(config: &ClusterConfig, errors: &mut Report) {
                     errors.add(|| ValidationError::ReplicaOnPrimary {
                         node: node.id.clone(),
                         shard,
+                        index: i,
+                        element,
                     });
                 }
             }
@@ -665,16 +769,24 @@ pub(crate) fn warnings_for_zone_tag(
     config: &ClusterConfig,
     zone_tag: &str,
 ) -> Vec<ValidationWarning> {
-    let mut warnings = Vec::new();
+    let mut warnings = Report::new(MAX_REPORTED_WARNINGS);
     let rf = config.replication_factor;
     // With `replication_factor = 0` (an error of its own) every shard would
     // look over-replicated; say nothing about copies until it is fixed.
     if rf > 0 && (1..=MAX_SHARD_COUNT).contains(&config.shard_count) {
+        // Copies are nodes holding the shard, not list entries: a node that
+        // lists a shard twice, or in both lists, is one copy (an error of
+        // its own). Counting entries reported "4 copies" where 2 nodes held
+        // the shard. `last[s]` is one plus the last node counted for `s`.
         let mut copies = vec![0usize; config.shard_count];
-        for node in &config.nodes {
+        let mut last = vec![0u32; config.shard_count];
+        for (i, node) in config.nodes.iter().enumerate() {
+            let stamp = i as u32 + 1;
             for &s in node.shards.iter().chain(&node.replica_shards) {
-                if let Some(c) = copies.get_mut(s as usize) {
-                    *c += 1;
+                let s = s as usize;
+                if s < copies.len() && last[s] != stamp {
+                    last[s] = stamp;
+                    copies[s] += 1;
                 }
             }
         }
@@ -689,7 +801,7 @@ pub(crate) fn warnings_for_zone_tag(
             }
         }
         for (copies, shards) in under {
-            warnings.push(ValidationWarning::UnderReplicated {
+            warnings.add(|| ValidationWarning::UnderReplicated {
                 shards,
                 copies,
                 replication_factor: rf,
@@ -697,7 +809,7 @@ pub(crate) fn warnings_for_zone_tag(
             });
         }
         for (copies, shards) in over {
-            warnings.push(ValidationWarning::OverReplicated {
+            warnings.add(|| ValidationWarning::OverReplicated {
                 shards,
                 copies,
                 replication_factor: rf,
@@ -706,13 +818,19 @@ pub(crate) fn warnings_for_zone_tag(
     }
     for node in &config.nodes {
         if node.shards.is_empty() && node.replica_shards.is_empty() {
-            warnings.push(ValidationWarning::NodeWithoutShards {
+            warnings.add(|| ValidationWarning::NodeWithoutShards {
                 node: node.id.clone(),
             });
         }
     }
-    crate::placement::spread_and_balance_warnings(config, zone_tag, &mut warnings);
-    warnings
+    // At most two of these plus one per zone, each copying at most two ids
+    // and a zone name: linear in the file, and bounded below.
+    let mut placement = Vec::new();
+    crate::placement::spread_and_balance_warnings(config, zone_tag, &mut placement);
+    for warning in placement {
+        warnings.add(|| warning);
+    }
+    warnings.finish(|omitted| ValidationWarning::TooManyWarnings { omitted })
 }
 
 fn sorted_pair(a: &str, b: &str) -> [String; 2] {

@@ -133,7 +133,9 @@ fn a_hundred_thousand_element_shard_list() {
         ValidationError::DuplicateShardInList {
             node: "a".into(),
             list: ShardList::Primary,
-            shard: 0
+            shard: 0,
+            index: 0,
+            element: 1,
         }
     );
     assert_eq!(
