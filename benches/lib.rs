@@ -131,3 +131,17 @@ pub fn thread_counts() -> Vec<usize> {
     counts.dedup();
     counts
 }
+
+/// `config` with every node's shards moved to the next node (in file
+/// order): the same cluster in another placement, in which every shard's
+/// copies differ. `ShardRouter::apply` benches alternate the two.
+pub fn shifted(config: &ClusterConfig) -> ClusterConfig {
+    let mut next = config.clone();
+    let n = next.nodes.len();
+    for (i, node) in next.nodes.iter_mut().enumerate() {
+        let from = &config.nodes[(i + n - 1) % n];
+        node.shards = from.shards.clone();
+        node.replica_shards = from.replica_shards.clone();
+    }
+    next
+}

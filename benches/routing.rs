@@ -19,12 +19,12 @@ use std::{
     hint::black_box,
 };
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use rusts_cluster::{
-    ClusterConfig, Query, ReplicationAck, ReplicationMode, ReplicationProtocol, Shard, ShardKeyRef,
-    ShardMapper, ShardRouter, ShardingStrategy,
+    ClusterConfig, Query, ReadConsistency, ReplicationAck, ReplicationMode, ReplicationProtocol,
+    Shard, ShardKeyRef, ShardMapper, ShardRouter, ShardingStrategy,
 };
-use rusts_cluster_benches::{keys, naive_build, Contenders};
+use rusts_cluster_benches::{keys, naive_build, shifted, Contenders};
 use rusts_cluster_config::strategies::round_robin_cluster;
 
 fn route(c: &mut Criterion) {
@@ -184,6 +184,54 @@ fn from_config(c: &mut Criterion) {
             .collect();
         group.bench_with_input(BenchmarkId::new("limit", shards), &built, |b, built| {
             b.iter_with_large_drop(|| built.clone())
+        });
+    }
+    group.finish();
+}
+
+/// `ShardRouter::apply` beside building a new router from the same config:
+/// *moved* applies a placement in which every shard's copies changed
+/// (alternating two), *unchanged* a new generation of the same placement.
+/// Unlike `from_config`'s, apply's time includes freeing the snapshot it
+/// replaces, since that happens inside the call.
+fn apply(c: &mut Criterion) {
+    let mut group = c.benchmark_group("apply");
+    group.sample_size(10);
+    for (shards, nodes) in SIZES {
+        let placements = {
+            let a = round_robin_cluster(shards, nodes, 3);
+            let b = shifted(&a);
+            [a, b]
+        };
+        group.throughput(Throughput::Elements(shards as u64));
+        group.bench_with_input(
+            BenchmarkId::new("from_config", shards),
+            &placements[1],
+            |b, config| b.iter_with_large_drop(|| ShardRouter::from_config(config).unwrap()),
+        );
+        let router = ShardRouter::from_config(&placements[0]).unwrap();
+        let mut generation = 0;
+        let mut next = |moved: bool| {
+            generation += 1;
+            let mut config = placements[if moved { (generation % 2) as usize } else { 0 }].clone();
+            config.generation = generation;
+            config
+        };
+        group.bench_function(BenchmarkId::new("ours_moved", shards), |b| {
+            b.iter_batched(
+                || next(true),
+                |config| router.apply(&config).unwrap(),
+                BatchSize::LargeInput,
+            )
+        });
+        // Back on placement 0, so that "unchanged" changes nothing.
+        router.apply(&next(false)).unwrap();
+        group.bench_function(BenchmarkId::new("ours_unchanged", shards), |b| {
+            b.iter_batched(
+                || next(false),
+                |config| router.apply(&config).unwrap(),
+                BatchSize::LargeInput,
+            )
         });
     }
     group.finish();
@@ -359,6 +407,11 @@ fn plan_query(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("ours", name), |b| {
             b.iter(|| router.plan_query(&query).unwrap())
         });
+        // The same query read at Quorum: two of each shard's three copies.
+        let quorum = query.clone().consistency(ReadConsistency::Quorum);
+        group.bench_function(BenchmarkId::new("ours_quorum", name), |b| {
+            b.iter(|| router.plan_query(&quorum).unwrap())
+        });
         // limit: the shard ids alone, by the shortest code that gets them
         // right for this query, with no replica choice.
         group.bench_function(BenchmarkId::new("limit", name), |b| {
@@ -400,6 +453,7 @@ criterion_group!(
     route,
     route_batch,
     from_config,
+    apply,
     validate,
     toml_parse,
     check_quorum,

@@ -107,7 +107,7 @@ impl ShardRouter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn apply(&self, config: &ClusterConfig) -> Result<ConfigChange, RoutingError> {
-        let _writer = self.lock_writer();
+        let mut writer = self.lock_writer();
         let current = self.table.load_full();
         let old = &current.topology;
         if config.generation <= old.generation {
@@ -186,11 +186,15 @@ impl ShardRouter {
             .iter()
             .map(|before| before.is_none_or(|node| current.node_up[node as usize]))
             .collect();
-        self.table.store(Arc::new(Snapshot {
-            topology: Arc::new(new),
-            shards,
-            node_up,
-        }));
+        drop(current);
+        self.replace(
+            &mut writer,
+            Snapshot {
+                topology: Arc::new(new),
+                shards,
+                node_up,
+            },
+        );
         Ok(change)
     }
 }

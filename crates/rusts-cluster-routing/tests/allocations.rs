@@ -13,7 +13,7 @@ use std::{
 
 use rusts_cluster_config::{strategies::round_robin_cluster, ClusterConfig};
 use rusts_cluster_routing::ShardRouter;
-use rusts_cluster_sharding::{ShardKey, ShardKeyRef, ShardingStrategy};
+use rusts_cluster_sharding::{ShardKey, ShardKeyRef, ShardState, ShardingStrategy};
 
 /// Counts allocations per thread, while that thread has `COUNTING` set. The
 /// count is per thread too: the tests of this binary run in parallel, and a
@@ -23,6 +23,7 @@ struct Counting;
 thread_local! {
     static COUNTING: Cell<bool> = const { Cell::new(false) };
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    static DEALLOCATIONS: Cell<usize> = const { Cell::new(0) };
     /// Bytes allocated and not yet freed by this thread while counting.
     static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
 }
@@ -42,6 +43,7 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if COUNTING.try_with(Cell::get).unwrap_or(false) {
+            let _ = DEALLOCATIONS.try_with(|n| n.set(n.get() + 1));
             let _ = LIVE_BYTES.try_with(|n| n.set(n.get() - layout.size() as isize));
         }
         // SAFETY: `ptr` came from `System.alloc` with this layout.
@@ -59,6 +61,49 @@ fn allocations(f: impl FnOnce()) -> usize {
     f();
     COUNTING.with(|c| c.set(false));
     ALLOCATIONS.with(Cell::get) - before
+}
+
+/// Deallocations made by `f` on this thread.
+fn deallocations(f: impl FnOnce()) -> usize {
+    let before = DEALLOCATIONS.with(Cell::get);
+    COUNTING.with(|c| c.set(true));
+    f();
+    COUNTING.with(|c| c.set(false));
+    DEALLOCATIONS.with(Cell::get) - before
+}
+
+/// A reader that lets go of a snapshot a config change replaced never
+/// frees it (65,536 shards would take milliseconds): the writer does, at
+/// its next change.
+#[test]
+fn readers_never_free_a_replaced_snapshot() {
+    let config = round_robin_cluster(4096, 16, 3);
+    let router = ShardRouter::from_config(&config).unwrap();
+    let key = ShardKeyRef::new("cpu", 7, 0);
+    let mut reader = router.reader();
+    assert_eq!(reader.route(key).unwrap().id, 7);
+    let handle = router.route(key).unwrap();
+    let batch = router.route_batch(&[key]).unwrap();
+    // Every shard moves: the old snapshot shares nothing with the new.
+    let mut next = config.clone();
+    next.generation = 1;
+    next.nodes.rotate_left(1);
+    for (node, original) in next.nodes.iter_mut().zip(&config.nodes) {
+        node.id.clone_from(&original.id);
+        node.address.clone_from(&original.address);
+    }
+    assert_eq!(router.apply(&next).unwrap().changed_shards.len(), 4096);
+    // A batch frees its own three arrays; only its snapshot is of interest.
+    let freed = deallocations(|| drop(batch));
+    assert_eq!(freed, 3);
+    let freed = deallocations(|| {
+        drop(handle);
+        assert_eq!(reader.route(key).unwrap().generation(), 1);
+    });
+    assert_eq!(freed, 0, "a reader freed part of the replaced snapshot");
+    // The next change frees it, on the writer's thread.
+    let freed = deallocations(|| router.set_shard_state(0, ShardState::ReadOnly).unwrap());
+    assert!(freed > 4096, "the writer freed only {freed} blocks");
 }
 
 #[test]
