@@ -11,14 +11,21 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::{validate, ConfigError, Location, ValidationWarning};
 
-/// The largest config file [`ClusterConfig::from_file`] reads: 32 MiB.
+/// The largest config file [`ClusterConfig::from_file`] reads: 10 MiB.
 ///
 /// The file is read through a limit, so a wrong path (a log, a disk image)
-/// fails at once instead of being read into memory. The largest valid
-/// cluster written by [`ClusterConfig::to_toml`]
-/// ([`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT) shards on 256 nodes,
-/// three copies each) is 5.7 MiB, well below it.
-pub const MAX_CONFIG_BYTES: u64 = 32 * 1024 * 1024;
+/// fails at once instead of being read into memory. The limit is what real
+/// configs need: the largest valid cluster as [`ClusterConfig::to_toml`]
+/// writes it ([`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT) shards on 256
+/// nodes, three copies each) is 5.7 MiB, 6.6 MiB on 1,024 nodes with long
+/// names and tags, and 9.5 MiB with five copies of each shard.
+///
+/// It is also what bounds the cost of a hostile file: the TOML parser keeps
+/// a spanned value per array element, about 80 bytes of peak memory per
+/// byte of a file of one-digit shard ids, so a file at this limit peaks
+/// below 1 GB where the former 32 MiB limit allowed 2.5 GB
+/// (`docs/decisions/0016-config-size-limit.md`).
+pub const MAX_CONFIG_BYTES: u64 = 10 * 1024 * 1024;
 
 /// A static description of a cluster: its nodes, which shards each holds,
 /// and how data is sharded and replicated.

@@ -20,8 +20,9 @@ pub enum ConfigError {
     },
     /// The file is larger than [`MAX_CONFIG_BYTES`](crate::MAX_CONFIG_BYTES).
     #[error(
-        "cluster config `{}` is larger than the {limit}-byte limit; \
-         a config for the largest allowed cluster is far smaller, so this is likely the wrong file",
+        "cluster config `{}` is larger than the {limit}-byte limit, so it is likely the wrong \
+         file: the largest allowed cluster (262144 shards, 3 copies each) takes under 6 MiB as \
+         `to_toml` writes it, with each shard list on one line",
         path.display()
     )]
     TooLarge {

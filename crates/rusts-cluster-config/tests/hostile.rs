@@ -265,7 +265,7 @@ fn a_file_over_the_size_limit_is_refused_unread() {
         ),
         "{err:?}"
     );
-    assert!(err.to_string().contains("33554432-byte limit"), "{err}");
+    assert!(err.to_string().contains("10485760-byte limit"), "{err}");
 }
 
 #[test]

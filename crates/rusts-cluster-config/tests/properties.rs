@@ -167,7 +167,10 @@ proptest! {
 }
 
 /// The two limits fit together: the largest valid cluster, saved, is a file
-/// `from_file` will read, and it loads back valid.
+/// `from_file` will read, and it loads back valid. The file limit was sized
+/// from these (`docs/decisions/0016-config-size-limit.md`): with three
+/// copies of each shard the file is 57% of the limit, and with five, or
+/// with three and one shard per line, it still fits.
 #[test]
 fn largest_cluster_fits_the_file_limit() {
     use rusts_cluster_config::{
@@ -177,8 +180,8 @@ fn largest_cluster_fits_the_file_limit() {
     let config = round_robin_cluster(MAX_SHARD_COUNT, 256, 3);
     let text = config.to_toml().unwrap();
     assert!(
-        (text.len() as u64) < MAX_CONFIG_BYTES,
-        "{} bytes does not fit the {MAX_CONFIG_BYTES}-byte limit",
+        (text.len() as u64) < MAX_CONFIG_BYTES * 6 / 10,
+        "{} bytes is not well below the {MAX_CONFIG_BYTES}-byte limit",
         text.len()
     );
     let path =
@@ -189,4 +192,12 @@ fn largest_cluster_fits_the_file_limit() {
     let loaded = loaded.unwrap();
     loaded.validate().unwrap();
     assert!(loaded.warnings().is_empty());
+
+    // One shard per line, indented by four (as some TOML writers and
+    // editors lay out long arrays): 12 bytes per id instead of 8.
+    let one_per_line = text.replace(", ", ",\n    ").replace("= [", "= [\n    ");
+    assert!((one_per_line.len() as u64) < MAX_CONFIG_BYTES);
+    assert_eq!(ClusterConfig::from_toml(&one_per_line).unwrap(), config);
+    let five_copies = round_robin_cluster(MAX_SHARD_COUNT, 256, 5);
+    assert!((five_copies.to_toml().unwrap().len() as u64) < MAX_CONFIG_BYTES);
 }
