@@ -110,19 +110,31 @@ enum Call {
     Reader,
 }
 
+/// What every measurement shares.
+struct Setup {
+    router: ShardRouter,
+    /// The two placements the applier alternates.
+    configs: [rusts_cluster::ClusterConfig; 2],
+    /// The last generation applied.
+    generation: AtomicU64,
+    keys: Vec<ShardKey>,
+    readers: usize,
+    duration: Duration,
+}
+
 /// One measurement: `readers` threads time routes for `duration`, with an
 /// applier beside them when `apply` is set. Returns the merged histogram,
 /// the elapsed time and the applies made.
-fn measure(
-    router: &ShardRouter,
-    configs: &[rusts_cluster::ClusterConfig; 2],
-    generation: &AtomicU64,
-    keys: &[ShardKey],
-    readers: usize,
-    duration: Duration,
-    call: Call,
-    apply: bool,
-) -> (Histogram, Duration, u64) {
+fn measure(setup: &Setup, call: Call, apply: bool) -> (Histogram, Duration, u64) {
+    let Setup {
+        router,
+        configs,
+        generation,
+        keys,
+        readers,
+        duration,
+    } = setup;
+    let (readers, duration) = (*readers, *duration);
     let stop = AtomicBool::new(false);
     let start = Barrier::new(readers + 1 + usize::from(apply));
     thread::scope(|scope| {
@@ -210,10 +222,14 @@ fn main() {
         env_or("REPS", 3usize).max(1)
     };
     let a = round_robin_cluster(65_536, 256, 3);
-    let configs = [shifted(&a), a];
-    let router = ShardRouter::from_config(&configs[1]).unwrap();
-    let generation = AtomicU64::new(0);
-    let keys = keys(4096);
+    let setup = Setup {
+        router: ShardRouter::from_config(&a).unwrap(),
+        configs: [shifted(&a), a],
+        generation: AtomicU64::new(0),
+        keys: keys(4096),
+        readers,
+        duration,
+    };
     let cores = thread::available_parallelism().map_or(1, |n| n.get());
 
     println!(
@@ -230,16 +246,7 @@ fn main() {
             ("reader", Call::Reader),
         ] {
             for apply in [false, true] {
-                let (h, elapsed, applies) = measure(
-                    &router,
-                    &configs,
-                    &generation,
-                    &keys,
-                    readers,
-                    duration,
-                    call,
-                    apply,
-                );
+                let (h, elapsed, applies) = measure(&setup, call, apply);
                 let secs = elapsed.as_secs_f64();
                 println!(
                     "| {name} | {} | {rep} | {:.2} | {} | {} | {} | {} | {:.1} | {:.1} |",

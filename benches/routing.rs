@@ -209,6 +209,19 @@ fn apply(c: &mut Criterion) {
             &placements[1],
             |b, config| b.iter_with_large_drop(|| ShardRouter::from_config(config).unwrap()),
         );
+        // What freeing a whole table costs: what a reader would pay if it
+        // dropped the last reference to a replaced snapshot.
+        group.bench_with_input(
+            BenchmarkId::new("drop_router", shards),
+            &placements[1],
+            |b, config| {
+                b.iter_batched(
+                    || ShardRouter::from_config(config).unwrap(),
+                    drop,
+                    BatchSize::LargeInput,
+                )
+            },
+        );
         let router = ShardRouter::from_config(&placements[0]).unwrap();
         let mut generation = 0;
         let mut next = |moved: bool| {

@@ -797,11 +797,11 @@ impl ShardRouter {
 
     /// Publishes `next` and retires the snapshot it replaces.
     ///
-    /// Whoever drops the last reference to a snapshot frees it: for a
-    /// 65,536-shard table that is 65,536 shards and takes milliseconds. A
-    /// reader must never be that one, or a route would stall behind a config
-    /// change (a `RouterReader` that refreshed its cached snapshot measured
-    /// a 4 ms route before this; `docs/performance.md`). So the writer keeps
+    /// Whoever drops the last reference to a snapshot frees it: after an
+    /// `apply` that is every shard, and freeing a router of 65,536 shards
+    /// takes milliseconds (the `apply/drop_router` bench,
+    /// `docs/performance.md`). A reader must never be that one, or a route
+    /// would stall behind a config change. So the writer keeps
     /// each replaced snapshot, and frees those no reader holds any more
     /// each time it writes: readers only ever drop a reference that is not
     /// the last. A snapshot a reader still held at the last write is freed
