@@ -1,97 +1,56 @@
-//! Runs the built `rusts-cluster` binary on the shipped example and on
-//! `testdata/`: exit codes, messages that name the problem, JSON parsed back,
-//! generate then validate with zero warnings, and rebalance movement bounds.
+//! The tool as an operator and a script use it: exit codes, messages that
+//! name the problem and its cause, the JSON schema, closed pipes and full
+//! disks, atomic `--output`, FIFOs, escaping, hostile sizes, completions.
+//!
+//! Fixtures are copies under tests/data/ (tests/workspace.rs checks that
+//! they match the workspace's originals), so these tests run from the
+//! packaged crate too.
 
-use std::path::PathBuf;
+mod common;
 
-use assert_cmd::Command;
+use std::{fs, process::Stdio, time::Duration};
+
+use common::{bin, cli, data, generate_args, generate_into, json, run, Scratch};
 use predicates::prelude::*;
 use proptest::prelude::*;
 use serde_json::Value;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn cli() -> Command {
-    let mut cmd = Command::cargo_bin("rusts-cluster").unwrap();
-    cmd.current_dir(root());
-    cmd
-}
-
-fn json(args: &[&str]) -> (Value, i32) {
-    let out = cli().args(args).output().unwrap();
-    let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{args:?}: not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
-    (value, out.status.code().unwrap())
+fn path(p: &std::path::Path) -> String {
+    p.display().to_string()
 }
 
 #[test]
 fn the_example_validates_with_its_known_warnings() {
     cli()
-        .args(["validate", "examples/cluster.toml"])
+        .args(["validate", "cluster.toml"])
         .assert()
         .code(0)
-        .stderr(predicate::str::contains("shards 8-15 have only 1 copy"));
+        .stdout("cluster.toml: valid, generation 0, 2 warnings\n")
+        .stderr(predicate::str::contains(
+            "warning: cluster.toml: shards 8-15 have only 1 copy",
+        ));
     cli()
-        .args(["validate", "examples/cluster.toml", "--deny-warnings"])
+        .args(["validate", "cluster.toml", "--deny-warnings"])
         .assert()
-        .code(1);
-    let (report, code) = json(&["validate", "examples/cluster.toml", "--format", "json"]);
+        .code(1)
+        .stderr(predicate::str::contains(
+            "error: cluster.toml: 2 warnings and --deny-warnings [warnings-denied]",
+        ));
+    let file = path(&data("cluster.toml"));
+    let (report, code) = json(&["validate", &file, "--format", "json"]);
     assert_eq!(code, 0);
     assert_eq!(report["valid"], true);
+    assert_eq!(report["generation"], 0);
     assert_eq!(report["warnings"][0]["code"], "under-replicated");
+    assert_eq!(report["warnings"][0]["file"], file);
 }
 
 #[test]
-fn every_invalid_fixture_exits_1_and_names_its_rule() {
-    let dir = root().join("testdata/invalid");
-    let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let text = std::fs::read(&path).unwrap();
-        let text = String::from_utf8_lossy(&text);
-        let Some(expect) = text.lines().find_map(|l| l.strip_prefix("# expect: ")) else {
-            continue;
-        };
-        let out = cli().arg("validate").arg(&path).output().unwrap();
-        assert_eq!(out.status.code(), Some(1), "{}", path.display());
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        // Codes may carry a repeat count: `shard-out-of-range*1000`.
-        let first = expect.split([',', '*']).next().unwrap().trim();
-        // `parse` and `not-utf8` files fail before validation, with the
-        // fixture's expected message; the others name their rule's code.
-        let message = text
-            .lines()
-            .find_map(|l| l.strip_prefix("# expect-message: "))
-            .unwrap();
-        if first == "parse" || first == "not-utf8" {
-            assert!(stderr.contains(message), "{}: {stderr}", path.display());
-        } else {
-            assert!(
-                stderr.contains(&format!("[{first}]")),
-                "{}: {stderr}",
-                path.display()
-            );
-        }
-        seen += 1;
-    }
-    assert!(seen >= 40, "only {seen} fixtures");
-}
-
-#[test]
-fn errors_carry_line_and_column() {
-    let (report, code) = json(&[
-        "validate",
-        "testdata/invalid/many-problems-at-once.toml",
-        "--format",
-        "json",
-    ]);
+fn errors_carry_file_line_column_and_code() {
+    let file = path(&data("many-problems-at-once.toml"));
+    let (report, code) = json(&["validate", &file, "--format", "json"]);
     assert_eq!(code, 1);
+    assert_eq!(report["valid"], false);
     let errors = report["errors"].as_array().unwrap();
     let dup = errors
         .iter()
@@ -101,11 +60,50 @@ fn errors_carry_line_and_column() {
         (dup["line"].as_u64(), dup["column"].as_u64()),
         (Some(29), Some(11))
     );
+    assert_eq!(dup["file"], file);
     cli()
-        .args(["validate", "testdata/invalid/many-problems-at-once.toml"])
+        .args(["validate", "many-problems-at-once.toml"])
         .assert()
+        .code(1)
         .stderr(predicate::str::contains(
-            "many-problems-at-once.toml:18:17: node \"node1\" lists shard 9",
+            "error: many-problems-at-once.toml:18:17: node \"node1\" lists shard 9",
+        ))
+        .stderr(predicate::str::contains(
+            "error: many-problems-at-once.toml: shard 3 has no primary node; list each shard in exactly one node's `shards` [missing-primary]",
+        ));
+}
+
+#[test]
+fn file_errors_say_why_in_the_documented_format() {
+    cli()
+        .args(["show", "no/such.toml"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(
+            "error: cannot read cluster config `no/such.toml`: No such file or directory (os error 2) [io]\n",
+        );
+    cli()
+        .args(["validate", "parse-syntax-error.toml"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "error: parse-syntax-error.toml:15:1: ",
+        ))
+        .stderr(predicate::str::ends_with(" [parse]\n"));
+    cli()
+        .args(["validate", "not-utf8.toml"])
+        .assert()
+        .code(1)
+        .stderr(
+            "error: not-utf8.toml:9:20: not UTF-8 text: invalid byte at line 9, column 20; save the file as UTF-8 [not-utf8]\n",
+        );
+    cli()
+        .args(["validate", "."])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "Is a directory (os error 21) [io]",
         ));
 }
 
@@ -113,99 +111,543 @@ fn errors_carry_line_and_column() {
 fn usage_errors_exit_2() {
     cli().args(["validate"]).assert().code(2);
     cli().args(["frobnicate"]).assert().code(2);
-    cli()
-        .args([
+    cli().assert().code(2);
+    let generate = |node: &str| {
+        let mut cmd = cli();
+        cmd.args([
             "generate",
             "--node",
-            "nonsense",
+            node,
             "--shards",
             "4",
             "--replication-factor",
             "1",
-        ])
+        ]);
+        cmd
+    };
+    generate("nonsense")
         .assert()
         .code(2)
         .stderr(predicate::str::contains("is not ID=HOST:PORT"));
+    // An address without a port is refused by the command line, not by
+    // validating the generated config.
+    generate("a=10.0.0.1")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`a=10.0.0.1`: the address `10.0.0.1` is not HOST:PORT: it has no `:port`",
+        ));
+    generate("a=[::1]:0").assert().code(2);
+    cli()
+        .args([
+            "route",
+            "cluster.toml",
+            "--measurement",
+            "cpu",
+            "--series-id",
+            "1",
+        ])
+        .args(["--timestamp", "2026-02-30T00:00:00Z"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`2026-02-30T00:00:00Z` is not a timestamp: day 30 does not exist in 2026-02",
+        ));
+    cli()
+        .args([
+            "route",
+            "cluster.toml",
+            "--measurement",
+            "cpu",
+            "--series-id",
+            "1",
+        ])
+        .args(["--timestamp", "2300-01-01T00:00:00Z"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`2300-01-01T00:00:00Z` is out of range",
+        ));
+}
+
+#[test]
+fn arguments_take_any_case_and_reports_use_the_files_spelling() {
+    let scratch = Scratch::new();
+    let mut args = generate_args(3, 3, 6, 2);
+    args.extend(
+        [
+            "--mode",
+            "SYNCHRONOUS",
+            "--strategy",
+            "bytime:3600000000000",
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("replication_mode = \"Synchronous\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("[sharding_strategy.ByTime]\nduration_nanos = 3600000000000\n"),
+        "{}",
+        out.stdout
+    );
+    let file = scratch.path("c.toml");
+    fs::write(&file, &out.stdout).unwrap();
+    let shown = run(&["show", &path(&file), "--format", "TEXT"]);
+    assert!(
+        shown
+            .stdout
+            .starts_with("cluster rusts, generation 0: 6 shards, replication factor 2, Synchronous, ByTime (duration_nanos = 3600000000000); node_id n0\n"),
+        "{}",
+        shown.stdout
+    );
+    let (report, _) = json(&["show", &path(&file), "--format", "Json"]);
+    assert_eq!(report["replication_mode"], "Synchronous");
+    assert_eq!(
+        report["sharding_strategy"],
+        serde_json::json!({"ByTime": {"duration_nanos": 3600000000000_i64}})
+    );
+    // A wrong value lists the file's spellings.
+    cli()
+        .args(generate_args(1, 1, 1, 1))
+        .args(["--mode", "sync"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "Synchronous, Quorum, Asynchronous",
+        ));
 }
 
 #[test]
 fn route_and_show_report_json() {
-    let (route, code) = json(&[
-        "route",
-        "examples/cluster.toml",
-        "--measurement",
-        "cpu",
+    let file = path(&data("cluster.toml"));
+    let route = |timestamp: &str| {
+        json(&[
+            "route",
+            &file,
+            "--measurement",
+            "cpu",
+            "--series-id",
+            "42",
+            "--timestamp",
+            timestamp,
+            "--format",
+            "json",
+        ])
+    };
+    let (report, code) = route("1700000000000000000");
+    assert_eq!(code, 0);
+    assert_eq!(
+        (report["shard"].as_u64(), report["primary"].as_str()),
+        (Some(10), Some("node2"))
+    );
+    assert_eq!(report["acks_required"], 2);
+    assert_eq!(report["replication_mode"], "Quorum");
+    // The same instant in RFC 3339, in UTC and with an offset.
+    assert_eq!(route("2023-11-14T22:13:20Z").0["shard"], report["shard"]);
+    assert_eq!(
+        route("2023-11-15T00:13:20.000+02:00").0["key"]["timestamp"],
+        1_700_000_000_000_000_000_u64
+    );
+    let (show, _) = json(&["show", &file, "--format", "json"]);
+    assert_eq!(show["nodes"][1]["replicas"], 8);
+    assert_eq!(show["nodes"][1]["node"], "node2");
+    assert_eq!(show["shards"].as_array().unwrap().len(), 16);
+    assert_eq!(show["shards"][9]["primary"], "node2");
+    assert_eq!(show["shards"][3]["replicas"], serde_json::json!(["node2"]));
+}
+
+/// Every subcommand's JSON, on success and on each kind of failure: one
+/// object on stdout with the common keys, the node named `node` wherever a
+/// list holds nodes, and the subcommand's own keys (docs/operations.md).
+#[test]
+fn json_reports_have_the_documented_keys() {
+    let scratch = Scratch::new();
+    let example = path(&data("cluster.toml"));
+    let generated = scratch.path("g.toml");
+    generate_into(&generated, 4, 2, 8, 2);
+    let generated = path(&generated);
+    let out = path(&scratch.path("out.toml"));
+    let bad = path(&data("many-problems-at-once.toml"));
+    let syntax = path(&data("parse-syntax-error.toml"));
+    let common_keys = [
+        "format_version",
+        "command",
+        "exit_code",
+        "errors",
+        "warnings",
+    ];
+    #[rustfmt::skip]
+    let cases: Vec<(Vec<&str>, u8, &[&str])> = vec![
+        (vec!["validate", &example], 0, &["file", "valid", "node_id", "generation"]),
+        (vec!["validate", &bad], 1, &["file", "valid"]),
+        (vec!["validate", "no/such.toml"], 1, &["file", "valid"]),
+        (vec!["show", &example], 0, &["file", "cluster_name", "node_id", "generation", "shard_count", "replication_factor", "replication_mode", "sharding_strategy", "nodes", "shards"]),
+        (vec!["show", &syntax], 1, &["file"]),
+        (vec!["route", &example, "--measurement", "m", "--series-id", "1", "--timestamp", "0"], 0, &["file", "key", "shard", "state", "primary", "address", "replicas", "replication_mode", "replication_factor", "acks_required"]),
+        (vec!["plan-query", &example, "--series-id", "9"], 0, &["file", "node_id", "shards", "shard_count", "pruned", "complete", "targets", "unavailable"]),
+        (vec!["plan-query", &example, "--series-id", "9", "--down", "node2"], 1, &["targets", "unavailable"]),
+        (vec!["plan-query", &example, "--from", "5", "--to", "5"], 2, &["file"]),
+        (vec!["generate", "--node", "a=10.0.0.1:1", "--shards", "2", "--replication-factor", "1"], 0, &["node_id", "generation", "shard_count", "replication_factor", "nodes", "toml"]),
+        (vec!["generate", "--node", "a=10.0.0.1:1", "--shards", "2", "--replication-factor", "1", "--output", &out], 0, &["written"]),
+        (vec!["generate", "--node", "a=10.0.0.1:1", "--shards", "0", "--replication-factor", "1"], 1, &[]),
+        (vec!["rebalance", &generated, "--add-node", "n9=10.0.9.9:8086,zone=z0"], 0, &["file", "generation", "changed", "shards", "nodes", "copies_added", "copies_removed", "primary_changes", "mapping_changed"]),
+        (vec!["rebalance", &generated, "--remove-node", "nobody"], 1, &["file"]),
+        (vec!["diff", &generated, &generated], 0, &["old_file", "new_file", "generation", "changed", "settings", "shards", "nodes"]),
+        (vec!["diff", &generated, &bad], 1, &["old_file", "new_file"]),
+        (vec!["show", "--bogus"], 2, &[]),
+        (vec!["frobnicate"], 2, &[]),
+    ];
+    for (mut args, expected, keys) in cases {
+        args.extend(["--format", "json"]);
+        let (report, code) = json(&args);
+        assert_eq!(code, expected, "{args:?}: {report:#}");
+        for key in common_keys.iter().chain(keys) {
+            assert!(
+                report.get(key).is_some(),
+                "{args:?}: no `{key}` in {report:#}"
+            );
+        }
+        assert_eq!(report["format_version"], 1);
+        let errors = report["errors"].as_array().unwrap();
+        assert_eq!(errors.is_empty(), code == 0, "{args:?}: {report:#}");
+        for problem in errors.iter().chain(report["warnings"].as_array().unwrap()) {
+            for key in ["code", "message", "file", "line", "column"] {
+                assert!(problem.get(key).is_some(), "{args:?}: {problem}");
+            }
+            assert!(!problem["code"].as_str().unwrap().is_empty());
+        }
+        if code == 2 {
+            assert_eq!(errors[0]["code"], "usage", "{args:?}");
+        }
+        // A node is `node` in every list of nodes.
+        for list in ["nodes", "targets"] {
+            if let Some(items) = report[list].as_array() {
+                for item in items {
+                    assert!(item.get("node").is_some(), "{args:?}: {item}");
+                    assert!(item.get("id").is_none() && item.get("node_id").is_none());
+                }
+            }
+        }
+    }
+    // The failures name their code, file and place.
+    let (report, _) = json(&["show", &syntax, "--format", "json"]);
+    let error = &report["errors"][0];
+    assert_eq!(
+        (
+            &error["code"],
+            &error["file"],
+            &error["line"],
+            &error["column"]
+        ),
+        (
+            &Value::from("parse"),
+            &Value::from(syntax.as_str()),
+            &Value::from(15),
+            &Value::from(1)
+        )
+    );
+    let (report, _) = json(&["validate", "no/such.toml", "--format", "json"]);
+    assert_eq!(report["errors"][0]["code"], "io");
+    assert!(report["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("No such file or directory (os error 2)"));
+    let (report, _) = json(&["show", "--format", "json", "--bogus"]);
+    assert_eq!(report["command"], "show");
+    assert_eq!(
+        report["errors"][0]["message"],
+        "unexpected argument '--bogus' found"
+    );
+}
+
+#[test]
+fn completions_and_man_pages_are_generated() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell", "BASH"] {
+        let out = run(&["completions", shell]);
+        assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
+        assert!(out.stdout.len() > 1000, "{shell}: {}", out.stdout);
+        assert!(out.stdout.contains("plan-query"), "{shell}");
+    }
+    let page = run(&["man"]);
+    assert_eq!(page.code, 0);
+    assert!(
+        page.stdout.contains(".TH rusts-cluster 1"),
+        "{}",
+        page.stdout
+    );
+    assert!(page.stdout.contains("plan\\-query"), "{}", page.stdout);
+    let page = run(&["man", "plan-query"]);
+    assert!(
+        page.stdout.contains(".TH rusts-cluster-plan-query 1"),
+        "{}",
+        page.stdout
+    );
+    assert!(page.stdout.contains("\\-\\-node\\-id"), "{}", page.stdout);
+    assert!(
+        page.stdout.contains("\\-\\-table\\-style"),
+        "{}",
+        page.stdout
+    );
+    let wrong = run(&["man", "nope"]);
+    assert_eq!(wrong.code, 2);
+    assert!(wrong.stderr.contains("`nope` is not a subcommand"));
+}
+
+#[test]
+fn version_names_the_build() {
+    let out = run(&["--version"]);
+    assert_eq!(out.code, 0);
+    let version = out.stdout.strip_prefix("rusts-cluster 0.1.0").unwrap();
+    // The commit, when built from a checkout or a packaged crate.
+    assert!(
+        version == "\n"
+            || (version.starts_with(" (")
+                && version.ends_with(")\n")
+                && version[2..version.len() - 2]
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit())),
+        "{:?}",
+        out.stdout
+    );
+}
+
+#[test]
+fn tables_are_ascii_when_piped_and_unicode_on_request() {
+    let piped = run(&["show", &path(&data("cluster.toml"))]);
+    assert!(piped.stdout.is_ascii(), "{}", piped.stdout);
+    assert!(piped.stdout.contains("+=======+"), "{}", piped.stdout);
+    let boxed = run(&[
+        "show",
+        &path(&data("cluster.toml")),
+        "--table-style",
+        "unicode",
+    ]);
+    assert!(boxed.stdout.contains("┌───────┬"), "{}", boxed.stdout);
+    let forced = run(&[
+        "--table-style",
+        "ASCII",
+        "show",
+        &path(&data("cluster.toml")),
+    ]);
+    assert_eq!(forced.stdout, piped.stdout);
+    // A terminal gets box-drawing characters unless asked otherwise.
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let terminal = rusts_cluster_cli::Terminal {
+        stdout: true,
+        stderr: true,
+    };
+    let args = ["rusts-cluster", "show", "tests/data/cluster.toml"];
+    let file = data("cluster.toml");
+    let args = [args[0], args[1], file.to_str().unwrap()];
+    assert_eq!(
+        rusts_cluster_cli::run(args, &mut out, &mut err, terminal),
+        0
+    );
+    assert!(String::from_utf8(out).unwrap().contains("╞═══"));
+}
+
+#[test]
+fn plan_query_prints_the_shards_and_the_nodes_to_read() {
+    // The example shards BySeries over 16 shards; node1 holds 0-7, node2
+    // holds 0-15; the file is node1's.
+    let file = path(&data("cluster.toml"));
+    let (plan, code) = json(&[
+        "plan-query",
+        &file,
         "--series-id",
-        "42",
-        "--timestamp",
-        "1700000000000000000",
+        "1",
+        "--series-id",
+        "9",
+        "--series-id",
+        "17",
         "--format",
         "json",
     ]);
     assert_eq!(code, 0);
-    assert_eq!(
-        (route["shard"].as_u64(), route["primary"].as_str()),
-        (Some(10), Some("node2"))
-    );
-    assert_eq!(route["acks_required"], 2);
-    let (show, _) = json(&["show", "examples/cluster.toml", "--format", "json"]);
-    assert_eq!(show["nodes"][1]["replicas"], 8);
-    assert_eq!(show["shards"].as_array().unwrap().len(), 16);
+    assert_eq!(plan["node_id"], "node1");
+    assert_eq!(plan["shards"], serde_json::json!([1, 9]));
+    assert_eq!(plan["pruned"], true);
+    assert_eq!(plan["targets"][0]["node"], "node1");
+    assert_eq!(plan["targets"][0]["shards"], serde_json::json!([1]));
+    assert_eq!(plan["targets"][1]["node"], "node2");
+    cli()
+        .args(["plan-query", "cluster.toml", "--series-id", "9"])
+        .assert()
+        .code(0)
+        .stdout(
+            predicate::str::contains(
+                "planned as node1 (the file's node_id): reads 1 of 16 shards (pruned)",
+            )
+            .and(predicate::str::contains("10.0.1.2:8086")),
+        );
 }
 
 #[test]
-fn missing_file_exits_1_naming_it() {
+fn plan_query_plans_as_another_node_and_its_copies_win() {
+    let file = path(&data("cluster.toml"));
+    // As node2, which holds every shard, everything is read locally, even
+    // when another tag is preferred.
+    let (plan, code) = json(&[
+        "plan-query",
+        &file,
+        "--node-id",
+        "node2",
+        "--series-id",
+        "1",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(plan["node_id"], "node2");
+    assert_eq!(plan["targets"][0]["node"], "node2");
+    let text = run(&[
+        "plan-query",
+        &file,
+        "--node-id",
+        "node2",
+        "--series-id",
+        "1",
+    ]);
+    assert!(
+        text.stdout.starts_with("planned as node2 (--node-id): "),
+        "{}",
+        text.stdout
+    );
+    let (report, code) = json(&[
+        "plan-query",
+        &file,
+        "--node-id",
+        "node9",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(report["errors"][0]["code"], "unknown-this-node");
+}
+
+#[test]
+fn plan_query_warns_of_a_tag_no_node_has() {
+    let file = path(&data("cluster.toml"));
+    let (report, code) = json(&[
+        "plan-query",
+        &file,
+        "--series-id",
+        "1",
+        "--prefer",
+        "zone=nowhere",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(report["warnings"][0]["code"], "unknown-prefer-tag");
     cli()
-        .args(["show", "no/such.toml"])
+        .args(["plan-query", "cluster.toml", "--prefer", "zone=nowhere"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(
+            "warning: cluster.toml: no node has tag zone=nowhere, so --prefer changes nothing; no node has a `zone` tag [unknown-prefer-tag]",
+        ));
+}
+
+#[test]
+fn plan_query_refuses_empty_and_reversed_ranges() {
+    for (from, to) in [
+        ("10", "5"),
+        ("7", "7"),
+        ("2026-11-28T10:00:00Z", "2026-11-28T09:00:00Z"),
+    ] {
+        cli()
+            .args(["plan-query", "cluster.toml", "--from", from, "--to", to])
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(
+                predicate::str::contains("is not before --to")
+                    .and(predicate::str::contains("[usage]")),
+            );
+    }
+    cli()
+        .args(["plan-query", "cluster.toml", "--from", "10", "--to", "5"])
+        .assert()
+        .stderr(
+            "error: --from 10 (1970-01-01T00:00:00.00000001Z) is not before --to 5 (1970-01-01T00:00:00.000000005Z): \
+             the range [from, to) is empty; --from is inclusive and --to exclusive, so --to must be later [usage]\n",
+        );
+    cli()
+        .args(["plan-query", "cluster.toml", "--series-id", "1"])
+        .args([
+            "--from",
+            "2026-11-28T10:00:00Z",
+            "--to",
+            "2026-11-28T10:00:00.000000001Z",
+        ])
+        .assert()
+        .code(0);
+    // --from without --to is a usage error.
+    cli()
+        .args(["plan-query", "cluster.toml", "--from", "0"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn plan_query_exits_1_on_missing_copies_and_on_refused_fan_outs() {
+    let file = path(&data("cluster.toml"));
+    // Shard 9 lives only on node2.
+    let (plan, code) = json(&[
+        "plan-query",
+        &file,
+        "--series-id",
+        "9",
+        "--down",
+        "node2",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(plan["unavailable"], serde_json::json!([9]));
+    assert_eq!(plan["errors"][0]["code"], "unavailable-shards");
+    cli()
+        .args([
+            "plan-query",
+            "cluster.toml",
+            "--series-id",
+            "9",
+            "--down",
+            "node2",
+        ])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("no/such.toml"));
-}
-
-fn generate(nodes: usize, zones: usize, shards: usize, rf: usize) -> (tempfile_path::Temp, String) {
-    let mut args: Vec<String> = vec!["generate".into()];
-    for i in 0..nodes {
-        args.push("--node".into());
-        args.push(format!(
-            "n{i}=10.0.{}.{}:8086,zone=z{}",
-            i / 200,
-            i % 200 + 1,
-            i % zones
+        .stderr(predicate::str::contains("shard 9 has no readable copy"));
+    cli()
+        .args([
+            "plan-query",
+            "cluster.toml",
+            "--measurement",
+            "cpu",
+            "--require-pruning",
+        ])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("query would read all 16 shards")
+                .and(predicate::str::contains("names no series ids"))
+                .and(predicate::str::contains("[not-pruned]")),
+        );
+    cli()
+        .args(["plan-query", "cluster.toml", "--down", "node9"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "node \"node9\" is not in the cluster config",
         ));
-    }
-    args.extend([
-        "--shards".into(),
-        shards.to_string(),
-        "--replication-factor".into(),
-        rf.to_string(),
-    ]);
-    let out = cli().args(&args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let file = tempfile_path::Temp::new();
-    std::fs::write(&file.0, &out.stdout).unwrap();
-    (file, String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-/// A temporary file removed on drop.
-mod tempfile_path {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    pub(crate) struct Temp(pub(crate) std::path::PathBuf);
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    impl Temp {
-        pub(crate) fn new() -> Temp {
-            let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            Temp(std::env::temp_dir().join(format!("rusts-cli-{}-{n}.toml", std::process::id())))
-        }
-    }
-    impl Drop for Temp {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
 }
 
 proptest! {
@@ -221,27 +663,33 @@ proptest! {
             .prop_flat_map(|(n, z, s)| (Just(n), Just(z), Just(s), 1..=n.min(5)))
     ) {
         prop_assume!(s * r >= n);
-        let (file, _) = generate(n, z, s, r);
-        let out = cli().arg("validate").arg(&file.0).arg("--deny-warnings").output().unwrap();
-        prop_assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let scratch = Scratch::new();
+        let file = scratch.path("c.toml");
+        generate_into(&file, n, z, s, r);
+        let out = run(&["validate", &path(&file), "--deny-warnings"]);
+        prop_assert_eq!(out.code, 0, "{}", out.stderr);
     }
 }
 
 #[test]
-fn rebalance_adding_a_node_moves_its_share() {
-    let (file, _) = generate(6, 1, 600, 3);
-    let out = tempfile_path::Temp::new();
+fn rebalance_adding_a_node_moves_its_share_and_raises_the_generation() {
+    let scratch = Scratch::new();
+    let file = scratch.path("c.toml");
+    generate_into(&file, 6, 1, 600, 3);
+    let new = scratch.path("new.toml");
     let (plan, code) = json(&[
         "rebalance",
-        file.0.to_str().unwrap(),
+        &path(&file),
         "--add-node",
         "n6=10.0.0.99:8086,zone=z0",
         "--output",
-        out.0.to_str().unwrap(),
+        &path(&new),
         "--format",
         "json",
     ]);
-    assert_eq!(code, 0);
+    assert_eq!(code, 0, "{plan:#}");
+    assert_eq!(plan["generation"], serde_json::json!({"old": 0, "new": 1}));
+    assert_eq!(plan["written"]["bytes"], fs::metadata(&new).unwrap().len());
     // 600 x 3 copies over 7 nodes: the new node's share is 257 (1800 / 7).
     let added = plan["copies_added"].as_u64().unwrap();
     assert!(added <= 258, "{added}");
@@ -252,16 +700,17 @@ fn rebalance_adding_a_node_moves_its_share() {
         .find(|n| n["node"] == "n6")
         .unwrap();
     assert_eq!(n6["copies_in"].as_u64(), Some(added));
-    cli()
-        .arg("validate")
-        .arg(&out.0)
-        .arg("--deny-warnings")
-        .assert()
-        .code(0);
+    let checked = run(&["validate", &path(&new), "--deny-warnings"]);
+    assert_eq!(checked.code, 0, "{}", checked.stderr);
+    assert!(
+        checked.stdout.contains("generation 1"),
+        "{}",
+        checked.stdout
+    );
     // Removing it again moves only its copies.
     let (plan, _) = json(&[
         "rebalance",
-        out.0.to_str().unwrap(),
+        &path(&new),
         "--remove-node",
         "n6",
         "--format",
@@ -269,127 +718,478 @@ fn rebalance_adding_a_node_moves_its_share() {
     ]);
     assert_eq!(plan["copies_removed"].as_u64(), Some(added));
     assert_eq!(plan["copies_added"].as_u64(), Some(added));
+    assert_eq!(plan["generation"]["new"], 2);
 }
 
 #[test]
 fn rebalance_refuses_an_unknown_node() {
     cli()
-        .args([
-            "rebalance",
-            "examples/cluster.toml",
-            "--remove-node",
-            "node9",
-        ])
+        .args(["rebalance", "cluster.toml", "--remove-node", "node9"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("no node has id \"node9\""));
+        .stderr(predicate::str::contains(
+            "error: no node has id \"node9\"; check the id against the config's `[[nodes]]` [unknown-node]",
+        ));
+}
+
+/// One copy per shard: moving a shard to a new node changes its every
+/// copy. `rebalance` and `diff` report the same change the same way, with
+/// the same exit code.
+#[test]
+fn rebalance_and_diff_agree_on_a_risky_plan() {
+    let scratch = Scratch::new();
+    let old = scratch.path("old.toml");
+    generate_into(&old, 2, 1, 4, 1);
+    let new = scratch.path("new.toml");
+    let rebalanced = run(&[
+        "rebalance",
+        &path(&old),
+        "--add-node",
+        "n2=10.0.0.3:8086,zone=z0",
+        "--output",
+        &path(&new),
+    ]);
+    let diffed = run(&["diff", &path(&old), &path(&new)]);
+    assert_eq!(rebalanced.code, 1, "{}", rebalanced.stderr);
+    assert_eq!(diffed.code, 1, "{}", diffed.stderr);
+    // The file is still written: exit 1 asks for a person to read the plan.
+    assert!(
+        rebalanced.stderr.contains("note: wrote "),
+        "{}",
+        rebalanced.stderr
+    );
+    let errors = |stderr: &str| -> Vec<String> {
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("error: "))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert!(!errors(&rebalanced.stderr).is_empty());
+    assert_eq!(errors(&rebalanced.stderr), errors(&diffed.stderr));
+    assert!(
+        errors(&diffed.stderr)[0].contains("changes at once")
+            && diffed.stderr.contains("[every-copy-changes]"),
+        "{}",
+        diffed.stderr
+    );
 }
 
 #[test]
 fn diff_flags_a_shard_whose_every_copy_changes() {
-    let (old, _) = generate(2, 1, 4, 1);
-    let text = std::fs::read_to_string(&old.0).unwrap();
+    let scratch = Scratch::new();
+    let old = scratch.path("old.toml");
+    generate_into(&old, 2, 1, 4, 1);
+    let text = fs::read_to_string(&old).unwrap();
     let swapped = text
         .replace("\"n0\"", "\"tmp\"")
         .replace("\"n1\"", "\"n0\"")
-        .replace("\"tmp\"", "\"n1\"");
-    let new = tempfile_path::Temp::new();
-    std::fs::write(&new.0, swapped).unwrap();
-    cli()
-        .arg("diff")
-        .arg(&old.0)
-        .arg(&new.0)
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains(
-            "every copy of shard 0 changes at once",
-        ));
-    cli().arg("diff").arg(&old.0).arg(&old.0).assert().code(0);
+        .replace("\"tmp\"", "\"n1\"")
+        .replace("generation = 0", "generation = 1");
+    let new = scratch.path("new.toml");
+    fs::write(&new, swapped).unwrap();
+    let out = run(&["diff", &path(&old), &path(&new)]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("every copy of shards 0-3 changes at once"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("generation-not-raised"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
-fn plan_query_prints_the_shards_and_the_nodes_to_read() {
-    // The example shards BySeries over 16 shards; node1 holds 0-7, node2
-    // holds 0-15; this process is node1.
-    let (plan, code) = json(&[
-        "plan-query",
-        "examples/cluster.toml",
-        "--series-id",
-        "1",
-        "--series-id",
-        "9",
-        "--series-id",
-        "17",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 0);
-    assert_eq!(plan["shards"], serde_json::json!([1, 9]));
-    assert_eq!(plan["pruned"], true);
-    assert_eq!(plan["targets"][0]["node_id"], "node1");
-    assert_eq!(plan["targets"][0]["shards"], serde_json::json!([1]));
-    assert_eq!(plan["targets"][1]["node_id"], "node2");
-    cli()
-        .args(["plan-query", "examples/cluster.toml", "--series-id", "9"])
-        .assert()
-        .code(0)
-        .stdout(
-            predicate::str::contains("reads 1 of 16 shards (pruned)")
-                .and(predicate::str::contains("10.0.1.2:8086")),
-        );
+fn diff_of_identical_files_says_no_changes() {
+    let file = path(&data("cluster.toml"));
+    let out = run(&["diff", &file, &file]);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "no changes\n", "")
+    );
+    let (report, _) = json(&["diff", &file, &file, "--format", "json"]);
+    assert_eq!(report["changed"], false);
+    assert_eq!(report["shards"], serde_json::json!([]));
+    // Only settings differ: no table of zeros, the settings named, and a
+    // warning that the generation did not grow.
+    let scratch = Scratch::new();
+    let renamed = scratch.path("renamed.toml");
+    let text = fs::read_to_string(&file).unwrap();
+    fs::write(&renamed, text.replace("rusts-prod", "rusts-staging")).unwrap();
+    let out = run(&["diff", &file, &path(&renamed)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "no shard moves\nother changes:\n  cluster_name: \"rusts-prod\" -> \"rusts-staging\"\n"
+    );
+    assert!(
+        out.stderr.contains("[generation-not-raised]"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
-fn plan_query_exits_1_on_missing_copies_and_on_refused_fan_outs() {
-    // Shard 9 lives only on node2.
-    let (plan, code) = json(&[
-        "plan-query",
-        "examples/cluster.toml",
-        "--series-id",
-        "9",
-        "--down",
-        "node2",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(code, 1);
-    assert_eq!(plan["unavailable"], serde_json::json!([9]));
-    cli()
-        .args([
-            "plan-query",
-            "examples/cluster.toml",
-            "--series-id",
-            "9",
-            "--down",
-            "node2",
-        ])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::contains("shards 9 have no readable copy"));
-    cli()
-        .args([
-            "plan-query",
-            "examples/cluster.toml",
+fn diff_validates_both_inputs() {
+    let good = path(&data("cluster.toml"));
+    let bad = path(&data("duplicate-node-id.toml"));
+    let out = run(&["diff", &bad, &good]);
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains(&format!("error: {bad}:"))
+            && out.stderr.contains("[duplicate-node-id]"),
+        "{}",
+        out.stderr
+    );
+    // Both files' problems in one run.
+    let out = run(&["diff", "no/such.toml", &bad]);
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("[io]") && out.stderr.contains("[duplicate-node-id]"));
+}
+
+/// Runs the binary with its stdout a pipe whose reading end is closed
+/// before it starts: every write to stdout fails with EPIPE. CI runs this
+/// test by name (.ci/run).
+#[test]
+fn closed_stdout_pipe_ends_every_subcommand_quietly() {
+    let scratch = Scratch::new();
+    let generated = scratch.path("g.toml");
+    generate_into(&generated, 4, 2, 64, 2);
+    let (generated, example) = (path(&generated), path(&data("cluster.toml")));
+    let other = scratch.path("other.toml");
+    generate_into(&other, 5, 2, 64, 2);
+    let other = path(&other);
+    let nodes = generate_args(3, 3, 4096, 3);
+    let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["validate", &example],
+        vec!["show", &generated],
+        vec![
+            "route",
+            &example,
             "--measurement",
-            "cpu",
-            "--require-pruning",
-        ])
-        .assert()
-        .code(1)
-        .stderr(
-            predicate::str::contains("query would read all 16 shards")
-                .and(predicate::str::contains("names no series ids")),
+            "m",
+            "--series-id",
+            "1",
+            "--timestamp",
+            "0",
+        ],
+        vec!["plan-query", &generated],
+        nodes.clone(),
+        vec![
+            "rebalance",
+            &generated,
+            "--add-node",
+            "x=10.9.9.9:1,zone=z0",
+        ],
+        vec!["diff", &generated, &other],
+        vec!["completions", "bash"],
+        vec!["man"],
+        vec!["--help"],
+        vec!["--version"],
+    ];
+    for case in cases {
+        for json in [false, true] {
+            let mut args = case.clone();
+            if json && !matches!(args[0], "completions" | "man" | "--help" | "--version") {
+                args.extend(["--format", "json"]);
+            } else if json {
+                continue;
+            }
+            let (reader, writer) = std::io::pipe().unwrap();
+            drop(reader);
+            let out = std::process::Command::new(bin())
+                .args(&args)
+                .stdout(writer)
+                .stderr(Stdio::piped())
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+            // Warnings and the plan's own errors may be there; nothing
+            // about stdout.
+            for quiet in [
+                "panicked",
+                "Broken pipe",
+                "os error 32",
+                "stdout",
+                "[write]",
+            ] {
+                assert!(!stderr.contains(quiet), "{args:?}: {stderr}");
+            }
+        }
+    }
+}
+
+/// Stdout on a full disk: exit 1 naming the failure, for every subcommand
+/// (`show --format json > /dev/full` exited 0 before).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_is_exit_1_naming_the_failure() {
+    let example = path(&data("cluster.toml"));
+    let generate = generate_args(2, 1, 4, 1);
+    let generate: Vec<&str> = generate.iter().map(String::as_str).collect();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["validate", &example],
+        vec!["validate", &example, "--format", "json"],
+        vec!["show", &example],
+        vec!["show", &example, "--format", "json"],
+        vec![
+            "route",
+            &example,
+            "--measurement",
+            "m",
+            "--series-id",
+            "1",
+            "--timestamp",
+            "0",
+        ],
+        vec!["plan-query", &example],
+        generate,
+        vec!["rebalance", &example],
+        vec!["diff", &example, &example],
+        vec!["completions", "zsh"],
+        vec!["man"],
+        vec!["--help"],
+    ];
+    for args in cases {
+        let full = fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = std::process::Command::new(bin())
+            .args(&args)
+            .stdout(full)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(
+                "error: cannot write the report to stdout: No space left on device (os error 28) [write]"
+            ) && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
         );
+    }
     cli()
-        .args(["plan-query", "examples/cluster.toml", "--down", "node9"])
+        .args(generate_args(2, 1, 4, 1))
+        .args(["--output", "/dev/full"])
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "node \"node9\" is not in the cluster config",
+            "error: cannot write `/dev/full`: No space left on device (os error 28); the file was left as it was [write]",
         ));
-    // --from without --to is a usage error.
+}
+
+/// `rebalance --output` over its own input, killed by the file size limit
+/// mid-write (SIGXFSZ), then refused it (EFBIG): the input keeps its old
+/// bytes and no temporary file is left. Then the same write without a
+/// limit replaces it.
+#[cfg(unix)]
+#[test]
+fn a_failed_write_leaves_the_old_file_byte_for_byte() {
+    let scratch = Scratch::new();
+    let file = scratch.path("cluster.toml");
+    generate_into(&file, 6, 3, 256, 3);
+    let before = fs::read(&file).unwrap();
+    assert!(before.len() > 4096, "{}", before.len());
+    let rebalance = |limit: &str| {
+        let script = format!("{limit} exec \"$0\" \"$@\"");
+        std::process::Command::new("sh")
+            .args(["-c", &script, bin()])
+            .args([
+                "rebalance",
+                &path(&file),
+                "--add-node",
+                "n9=10.0.9.9:8086,zone=z0",
+            ])
+            .args(["--output", &path(&file)])
+            .output()
+            .unwrap()
+    };
+    // `ulimit -f 1`: 512 or 1024 bytes, depending on the shell.
+    let killed = rebalance("ulimit -f 1;");
+    assert!(!killed.status.success());
+    assert_eq!(fs::read(&file).unwrap(), before);
+    // A killed process cannot remove its temporary file; it is named so
+    // that an operator knows what it is, and is never the target.
+    for name in scratch.files() {
+        if name != "cluster.toml" {
+            assert!(
+                name.starts_with(".cluster.toml.rusts-cluster-") && name.ends_with(".tmp"),
+                "{name}"
+            );
+            fs::remove_file(scratch.path(&name)).unwrap();
+        }
+    }
+    // With SIGXFSZ ignored, the write fails with EFBIG instead, and the
+    // temporary file is removed.
+    let refused = rebalance("trap '' XFSZ; ulimit -f 1;");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "error: cannot write `{}`: File too large",
+            path(&file)
+        )) && stderr.contains("the file was left as it was [write]"),
+        "{stderr}"
+    );
+    assert_eq!(fs::read(&file).unwrap(), before);
+    assert_eq!(scratch.files(), ["cluster.toml"]);
+    // Without a limit, the input is replaced by the rebalanced config.
+    let written = rebalance("");
+    let stderr = String::from_utf8_lossy(&written.stderr);
+    assert_eq!(written.status.code(), Some(0), "{stderr}");
+    let after = fs::read_to_string(&file).unwrap();
+    assert!(
+        stderr.contains(&format!(
+            "note: wrote {} bytes to {} (generation 1)",
+            after.len(),
+            path(&file)
+        )),
+        "{stderr}"
+    );
+    assert!(after.contains("generation = 1") && after.contains("\"n9\""));
+    assert_eq!(scratch.files(), ["cluster.toml"]);
+    assert_eq!(run(&["validate", &path(&file)]).code, 0);
+}
+
+/// The config is read once: from a FIFO, a second open would block forever
+/// (the writer is gone), so the error locations prove a single read.
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_read_once() {
+    let scratch = Scratch::new();
+    let fifo = scratch.path("cluster.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let text = fs::read(data("many-problems-at-once.toml")).unwrap();
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::write(&fifo, text))
+    };
     cli()
-        .args(["plan-query", "examples/cluster.toml", "--from", "0"])
+        .args(["validate", &path(&fifo)])
+        .timeout(Duration::from_secs(20))
         .assert()
-        .code(2);
+        .code(1)
+        .stderr(predicate::str::contains(
+            "cluster.fifo:18:17: node \"node1\" lists shard 9",
+        ));
+    writer.join().unwrap().unwrap();
+}
+
+/// A process substitution (`<(cat cluster.toml)`) is a pipe under
+/// /dev/fd: a second read gets nothing, which lost every location before.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_process_substitution_keeps_its_locations() {
+    let file = path(&data("many-problems-at-once.toml"));
+    let has_bash = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("true")
+        .status()
+        .is_ok_and(|s| s.success());
+    if has_bash {
+        let out = assert_cmd::Command::new("bash")
+            .args(["-c", "exec \"$0\" validate <(cat \"$1\")", bin(), &file])
+            .timeout(Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(":18:17: node \"node1\" lists shard 9") && stderr.contains("/dev/fd/"),
+            "{stderr}"
+        );
+    }
+    // The same through /dev/stdin, which needs no shell.
+    cli()
+        .args(["validate", "/dev/stdin"])
+        .pipe_stdin(&file)
+        .unwrap()
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "/dev/stdin:18:17: node \"node1\" lists shard 9",
+        ));
+}
+
+/// Ids, addresses and tags that hold escape sequences are shown escaped in
+/// text, and exact in JSON.
+#[test]
+fn escape_sequences_are_escaped_in_text() {
+    let scratch = Scratch::new();
+    let file = scratch.path("evil.toml");
+    fs::write(
+        &file,
+        "node_id = \"a\\u001b[2J\"\nshard_count = 2\n\
+         [[nodes]]\nid = \"a\\u001b[2J\"\naddress = \"10.0.0.1:1\"\nshards = [0, 1]\ntags = { zone = \"z\\u202e1\" }\n\
+         [[nodes]]\nid = \"b\\r\\n\"\naddress = \"10.0.0.2:1\"\n",
+    )
+    .unwrap();
+    let file = path(&file);
+    for args in [
+        vec!["show", file.as_str()],
+        vec!["validate", file.as_str()],
+        vec!["plan-query", file.as_str(), "--table-style", "unicode"],
+    ] {
+        let out = run(&args);
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(
+                !stream.contains('\u{1b}')
+                    && !stream.contains('\u{202e}')
+                    && !stream.contains('\r'),
+                "{args:?}: {stream:?}"
+            );
+        }
+        if args[0] != "validate" {
+            assert!(
+                out.stdout.contains("a\\u{1b}[2J"),
+                "{args:?}: {}",
+                out.stdout
+            );
+        }
+    }
+    assert!(run(&["show", &file]).stdout.contains("z\\u{202e}1"));
+    // The node without shards is warned about by id, escaped.
+    assert!(run(&["validate", &file]).stderr.contains("\"b\\r\\n\""));
+    let (report, _) = json(&["show", &file, "--format", "json"]);
+    assert_eq!(report["nodes"][0]["node"], "a\u{1b}[2J");
+}
+
+/// A valid config whose one node id is 1 MiB: `show` cuts the cells
+/// instead of padding every row to 1 MiB (docs/reliability.md).
+#[test]
+fn huge_cells_are_cut() {
+    let scratch = Scratch::new();
+    let file = scratch.path("big-id.toml");
+    let id = "x".repeat(1 << 20);
+    let shards: Vec<String> = (0..16).map(|s| s.to_string()).collect();
+    fs::write(
+        &file,
+        format!(
+            "node_id = \"{id}\"\n[[nodes]]\nid = \"{id}\"\naddress = \"10.0.0.1:1\"\nshards = [{}]\n",
+            shards.join(", ")
+        ),
+    )
+    .unwrap();
+    let out = run(&["show", &path(&file)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.len() < 16 * 1024, "{}", out.stdout.len());
+    assert!(
+        out.stdout.contains("...(1048476 more bytes)"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.stdout.lines().count(), 1 + 5 + 20);
 }

@@ -1,0 +1,310 @@
+//! The command line: every subcommand, its arguments and their help.
+//!
+//! To add a subcommand: add a variant to [`Command`] with its args struct, a
+//! module under `commands/` with `fn run(args, &mut Ui)`, and its arm in
+//! `app::dispatch`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use rusts_cluster_config::{NodeConfig, DEFAULT_ZONE_TAG};
+use rusts_cluster_sharding::ShardingStrategy;
+
+use crate::parsers::{parse_node, parse_strategy, parse_tag, parse_timestamp};
+
+/// The version `--version` prints: the crate's, with the git commit it was
+/// built from when known (see build.rs).
+const VERSION: &str = env!("RUSTS_CLUSTER_VERSION");
+
+/// The operator's tool for RusTs cluster config files.
+#[derive(Debug, Parser)]
+#[command(name = "rusts-cluster", version = VERSION, about, long_about = None)]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 an error was reported (invalid input, a risky plan, an incomplete query plan), 2 usage error.\n\
+Example:\n  rusts-cluster validate examples/cluster.toml"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+    /// How tables are drawn: box-drawing characters (unicode), plain ASCII
+    /// (ascii), or unicode on a terminal and ASCII otherwise (auto).
+    #[arg(long, global = true, value_enum, ignore_case = true, default_value_t = TableStyle::Auto)]
+    pub(crate) table_style: TableStyle,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Check a config: every error with its line and column, then warnings.
+    #[command(after_help = "Example:\n  rusts-cluster validate cluster.toml --deny-warnings")]
+    Validate(ValidateArgs),
+    /// Show each node's shards and the shard map.
+    #[command(after_help = "Example:\n  rusts-cluster show examples/cluster.toml")]
+    Show(ShowArgs),
+    /// Route one key: shard, state, primary, replicas, acks required.
+    #[command(
+        after_help = "Example:\n  rusts-cluster route examples/cluster.toml --measurement cpu --series-id 42 --timestamp 2023-11-14T22:13:20Z"
+    )]
+    Route(RouteArgs),
+    /// Plan a query: the shards it must read and the node to read each from.
+    #[command(
+        after_help = "Example:\n  rusts-cluster plan-query examples/cluster.toml --series-id 1 --series-id 9 --down node2\n\n\
+A copy on the node the plan is made as (--node-id, default the file's node_id) is read first,\n\
+before copies on nodes with the --prefer tag.\n\
+Exit code 1 when a needed shard has no readable copy (the plan is still printed),\n\
+or with --require-pruning when the query would read every shard."
+    )]
+    PlanQuery(PlanQueryArgs),
+    /// Write a new, balanced, zone-aware config for a set of nodes.
+    #[command(
+        after_help = "Example:\n  rusts-cluster generate --node a=10.0.1.1:8086,zone=z1 --node b=10.0.1.2:8086,zone=z2 \\\n    --shards 64 --replication-factor 2 --output cluster.toml"
+    )]
+    Generate(GenerateArgs),
+    /// Add or remove nodes, moving as few shard copies as possible.
+    #[command(
+        after_help = "Example:\n  rusts-cluster rebalance cluster.toml --add-node d=10.0.1.4:8086,zone=z1 --output new.toml\n\n\
+The new config's generation is the old one's plus 1. Exit code 1, with the file still\n\
+written, when the plan puts a shard at risk (as diff reports it)."
+    )]
+    Rebalance(RebalanceArgs),
+    /// The moves between two configs, and shards a move would put at risk.
+    #[command(after_help = "Example:\n  rusts-cluster diff cluster.toml new.toml")]
+    Diff(DiffArgs),
+    /// Print a shell completion script to stdout.
+    #[command(
+        after_help = "Example:\n  rusts-cluster completions bash > ~/.local/share/bash-completion/completions/rusts-cluster"
+    )]
+    Completions(CompletionsArgs),
+    /// Print a man page (roff) to stdout.
+    #[command(
+        after_help = "Example:\n  rusts-cluster man | man -l -\n  rusts-cluster man plan-query > rusts-cluster-plan-query.1"
+    )]
+    Man(ManArgs),
+}
+
+impl Command {
+    /// The subcommand's name as typed, for reports.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Command::Validate(_) => "validate",
+            Command::Show(_) => "show",
+            Command::Route(_) => "route",
+            Command::PlanQuery(_) => "plan-query",
+            Command::Generate(_) => "generate",
+            Command::Rebalance(_) => "rebalance",
+            Command::Diff(_) => "diff",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
+        }
+    }
+}
+
+/// The subcommands that take `--format`.
+pub(crate) const FORMAT_COMMANDS: [&str; 7] = [
+    "validate",
+    "show",
+    "route",
+    "plan-query",
+    "generate",
+    "rebalance",
+    "diff",
+];
+
+/// How a report is printed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Text for a person: tables on stdout, problems on stderr.
+    #[default]
+    Text,
+    /// One JSON object on stdout, for scripts (docs/operations.md has the
+    /// schema); stderr is the same as with text.
+    Json,
+}
+
+/// How tables are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TableStyle {
+    /// Unicode when stdout is a terminal, ASCII otherwise.
+    Auto,
+    /// Box-drawing characters.
+    Unicode,
+    /// `+`, `-` and `|` only.
+    Ascii,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FormatArg {
+    /// Report format.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// The config file.
+    pub(crate) file: PathBuf,
+    /// Check as this node (replaces the file's `node_id`).
+    #[arg(long)]
+    pub(crate) node_id: Option<String>,
+    /// Exit 1 when there are warnings, not only errors.
+    #[arg(long)]
+    pub(crate) deny_warnings: bool,
+    /// The node tag that names zones.
+    #[arg(long, default_value = DEFAULT_ZONE_TAG)]
+    pub(crate) zone_tag: String,
+    #[command(flatten)]
+    pub(crate) format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShowArgs {
+    /// The config file.
+    pub(crate) file: PathBuf,
+    /// The node tag that names zones.
+    #[arg(long, default_value = DEFAULT_ZONE_TAG)]
+    pub(crate) zone_tag: String,
+    #[command(flatten)]
+    pub(crate) format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RouteArgs {
+    /// The config file.
+    pub(crate) file: PathBuf,
+    /// The measurement of the key.
+    #[arg(long)]
+    pub(crate) measurement: String,
+    /// The series id of the key.
+    #[arg(long)]
+    pub(crate) series_id: u64,
+    /// The timestamp of the key: nanoseconds since the epoch, or RFC 3339
+    /// (2026-11-28T10:00:00Z, 2026-11-28T11:00:00.5+01:00).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_timestamp)]
+    pub(crate) timestamp: i64,
+    #[command(flatten)]
+    pub(crate) format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PlanQueryArgs {
+    /// The config file.
+    pub(crate) file: PathBuf,
+    /// Plan as this node (default: the file's `node_id`). Its own copies
+    /// are read first.
+    #[arg(long)]
+    pub(crate) node_id: Option<String>,
+    /// Only points of this measurement.
+    #[arg(long)]
+    pub(crate) measurement: Option<String>,
+    /// Only points of this series; repeat for several.
+    #[arg(long = "series-id")]
+    pub(crate) series_ids: Vec<u64>,
+    /// The start of the time range (inclusive): nanoseconds since the epoch
+    /// or RFC 3339.
+    #[arg(long, allow_hyphen_values = true, requires = "to", value_parser = parse_timestamp)]
+    pub(crate) from: Option<i64>,
+    /// The end of the time range (exclusive): nanoseconds since the epoch or
+    /// RFC 3339.
+    #[arg(long, allow_hyphen_values = true, requires = "from", value_parser = parse_timestamp)]
+    pub(crate) to: Option<i64>,
+    /// Plan as if this node were down; repeat for several.
+    #[arg(long = "down")]
+    pub(crate) down: Vec<String>,
+    /// Read from copies on nodes with this TAG=VALUE next, after the
+    /// planning node's own copies, e.g. zone=us-east-1a.
+    #[arg(long, value_parser = parse_tag)]
+    pub(crate) prefer: Option<(String, String)>,
+    /// Refuse (exit 1) a query that would read every shard.
+    #[arg(long)]
+    pub(crate) require_pruning: bool,
+    #[command(flatten)]
+    pub(crate) format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GenerateArgs {
+    /// A node as ID=HOST:PORT[,TAG=VALUE...]; repeat for each node.
+    #[arg(long = "node", required = true, value_parser = parse_node)]
+    pub(crate) nodes: Vec<NodeConfig>,
+    /// The number of shards.
+    #[arg(long)]
+    pub(crate) shards: usize,
+    /// Copies per shard.
+    #[arg(long)]
+    pub(crate) replication_factor: usize,
+    /// Replication mode (any case).
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Mode::Quorum)]
+    pub(crate) mode: Mode,
+    /// Sharding strategy (any case): BySeries, ByMeasurement, ByTime:NANOS
+    /// or Composite:NANOS.
+    #[arg(long, default_value = "BySeries", value_parser = parse_strategy)]
+    pub(crate) strategy: ShardingStrategy,
+    /// The node tag that names zones.
+    #[arg(long, default_value = DEFAULT_ZONE_TAG)]
+    pub(crate) zone_tag: String,
+    /// The cluster's name.
+    #[arg(long, default_value = "rusts")]
+    pub(crate) cluster_name: String,
+    /// Write the config to this file, atomically, instead of stdout.
+    #[arg(long)]
+    pub(crate) output: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) format: FormatArg,
+}
+
+/// Replication modes, spelled as in the config file; any case is accepted.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+#[value(rename_all = "PascalCase")]
+pub(crate) enum Mode {
+    /// Every copy acknowledges.
+    Synchronous,
+    /// A majority of copies acknowledges.
+    Quorum,
+    /// The primary alone acknowledges.
+    Asynchronous,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RebalanceArgs {
+    /// The current config file.
+    pub(crate) file: PathBuf,
+    /// A node to add, as ID=HOST:PORT[,TAG=VALUE...]; repeatable.
+    #[arg(long = "add-node", value_parser = parse_node)]
+    pub(crate) add: Vec<NodeConfig>,
+    /// The id of a node to remove; repeatable.
+    #[arg(long = "remove-node")]
+    pub(crate) remove: Vec<String>,
+    /// The node tag that names zones.
+    #[arg(long, default_value = DEFAULT_ZONE_TAG)]
+    pub(crate) zone_tag: String,
+    /// Write the new config to this file, atomically (otherwise only the
+    /// plan is printed). It may be the input file.
+    #[arg(long)]
+    pub(crate) output: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DiffArgs {
+    /// The config before.
+    pub(crate) old: PathBuf,
+    /// The config after.
+    pub(crate) new: PathBuf,
+    #[command(flatten)]
+    pub(crate) format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell (any case).
+    #[arg(value_enum, ignore_case = true)]
+    pub(crate) shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ManArgs {
+    /// A subcommand, for its own page (rusts-cluster-SUBCOMMAND(1)); the
+    /// main page when left out.
+    pub(crate) subcommand: Option<String>,
+}

@@ -1,0 +1,51 @@
+//! `generate`: a new, balanced, zone-aware config for a set of nodes.
+
+use rusts_cluster_config::{balance, ClusterConfig};
+use rusts_cluster_replication::ReplicationMode;
+
+use crate::{
+    cli::{GenerateArgs, Mode},
+    commands::{report_invalid, warn_few_zones, write_config},
+    report::{chain, Problem, Stop, Ui},
+};
+
+pub(crate) fn run(args: GenerateArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
+    let mut config = ClusterConfig::single_node("-", "-");
+    // The first node; each machine's copy sets its own.
+    config.node_id = args.nodes[0].id.clone();
+    config.generation = 0;
+    config.cluster_name = args.cluster_name;
+    config.shard_count = args.shards;
+    config.replication_factor = args.replication_factor;
+    config.replication_mode = match args.mode {
+        Mode::Synchronous => ReplicationMode::Synchronous,
+        Mode::Quorum => ReplicationMode::Quorum,
+        Mode::Asynchronous => ReplicationMode::Asynchronous,
+    };
+    config.sharding_strategy = args.strategy;
+    config.nodes = args.nodes;
+    let placed = balance(&config, &args.zone_tag).map_err(|e| report_invalid(ui, &e))?;
+    warn_few_zones(ui, &placed, &args.zone_tag);
+    for w in placed.warnings_for_zone_tag(&args.zone_tag) {
+        ui.warning(Problem::new(w.code(), w.to_string()));
+    }
+    ui.set("node_id", placed.node_id.as_str());
+    ui.set("generation", placed.generation);
+    ui.set("shard_count", placed.shard_count);
+    ui.set("replication_factor", placed.replication_factor);
+    ui.set("nodes", placed.nodes.len());
+    match args.output {
+        Some(path) => write_config(ui, &placed, &path),
+        None => {
+            let text = placed
+                .to_toml()
+                .map_err(|e| ui.fail(Problem::new("config", chain(&e))))?;
+            if ui.json() {
+                ui.set("toml", text);
+                Ok(())
+            } else {
+                ui.print(&text)
+            }
+        }
+    }
+}

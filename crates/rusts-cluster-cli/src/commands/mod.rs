@@ -1,0 +1,353 @@
+//! One module per subcommand, and what several of them share: names as the
+//! config file spells them, the move plan of `rebalance` and `diff`, and
+//! writing `--output`.
+
+use std::path::Path;
+
+use rusts_cluster_config::{zone_count, ClusterConfig, ConfigError, MovePlan};
+use rusts_cluster_replication::ReplicationMode;
+use rusts_cluster_routing::RoutingError;
+use rusts_cluster_sharding::ShardingStrategy;
+use serde_json::{json, Value};
+
+use crate::{
+    atomic,
+    load::validation_problem,
+    report::{chain, Problem, Stop, Ui},
+    text::{ranges, Table},
+};
+
+pub(crate) mod diff;
+pub(crate) mod generate;
+pub(crate) mod manual;
+pub(crate) mod plan_query;
+pub(crate) mod rebalance;
+pub(crate) mod route;
+pub(crate) mod show;
+pub(crate) mod validate;
+
+/// The mode as the config file spells it (`Quorum`).
+pub(crate) fn mode_name(mode: ReplicationMode) -> String {
+    match serde_json::to_value(mode) {
+        Ok(Value::String(name)) => name,
+        _ => format!("{mode:?}"),
+    }
+}
+
+/// The strategy as the file holds it, in JSON: `"BySeries"` or
+/// `{"ByTime": {"duration_nanos": 3600000000000}}`.
+pub(crate) fn strategy_json(strategy: &ShardingStrategy) -> Value {
+    serde_json::to_value(strategy).unwrap_or_else(|_| format!("{strategy:?}").into())
+}
+
+/// The strategy with the file's names: `BySeries`,
+/// `ByTime (duration_nanos = 3600000000000)`.
+pub(crate) fn strategy_text(strategy: &ShardingStrategy) -> String {
+    match strategy_json(strategy) {
+        Value::String(name) => name,
+        Value::Object(outer) => outer
+            .iter()
+            .map(|(name, fields)| match fields {
+                Value::Object(fields) => {
+                    let fields: Vec<String> =
+                        fields.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                    format!("{name} ({})", fields.join(", "))
+                }
+                other => format!("{name} ({other})"),
+            })
+            .collect(),
+        other => other.to_string(),
+    }
+}
+
+/// A routing error with a stable code.
+pub(crate) fn routing_problem(e: &RoutingError) -> Problem {
+    let code = match e {
+        RoutingError::NodeNotFound { .. } => "unknown-node",
+        RoutingError::QueryNotPruned { .. } => "not-pruned",
+        RoutingError::ShardNotFound { .. } => "unknown-shard",
+        RoutingError::InvalidConfig(_) => "invalid-config",
+        _ => "routing",
+    };
+    Problem::new(code, chain(e))
+}
+
+/// Reports why a config built from arguments (`generate`, `rebalance`) is
+/// not valid: each rule it breaks, with the rule's code.
+pub(crate) fn report_invalid(ui: &mut Ui<'_>, e: &ConfigError) -> Stop {
+    let errors = e.validation_errors();
+    if errors.is_empty() {
+        let code = match e {
+            ConfigError::UnknownNode { .. } => "unknown-node",
+            _ => "config",
+        };
+        return ui.fail(Problem::new(code, chain(e)));
+    }
+    for v in errors {
+        ui.error(validation_problem(v));
+    }
+    Stop::Failed
+}
+
+/// Fewer zones than copies: each shard has a copy in every zone, and some
+/// zones hold two or more copies of it.
+pub(crate) fn warn_few_zones(ui: &mut Ui<'_>, config: &ClusterConfig, zone_tag: &str) {
+    let (zones, tagged) = zone_count(config, zone_tag);
+    if tagged && zones < config.replication_factor {
+        ui.warning(Problem::new(
+            "few-zones",
+            format!(
+                "only {zones} zone{} (tag `{zone_tag}`) for {} copies per shard: each shard has a copy in every zone, and some zones hold two or more copies of it",
+                if zones == 1 { "" } else { "s" },
+                config.replication_factor
+            ),
+        ));
+    }
+}
+
+/// Writes `config` to `path` atomically, says so on stderr, and records
+/// `written` in the JSON report. A failure is an error (code `write`)
+/// naming the file, which is left as it was.
+pub(crate) fn write_config(
+    ui: &mut Ui<'_>,
+    config: &ClusterConfig,
+    path: &Path,
+) -> Result<(), Stop> {
+    let text = config
+        .to_toml()
+        .map_err(|e| ui.fail(Problem::new("config", chain(&e))))?;
+    match atomic::write(path, text.as_bytes()) {
+        Ok(written) => {
+            ui.note(&format!(
+                "wrote {} bytes to {} (generation {})",
+                text.len(),
+                written.display(),
+                config.generation
+            ));
+            ui.set(
+                "written",
+                json!({
+                    "path": written.display().to_string(),
+                    "bytes": text.len(),
+                    "generation": config.generation,
+                }),
+            );
+            Ok(())
+        }
+        Err(e) => Err(ui.fail(
+            Problem::new(
+                "write",
+                format!(
+                    "cannot write `{}`: {}; the file was left as it was",
+                    path.display(),
+                    chain(&e)
+                ),
+            )
+            .naming_file(path),
+        )),
+    }
+}
+
+/// Whether the plan moves nothing.
+pub(crate) fn plan_is_empty(plan: &MovePlan) -> bool {
+    plan.copies_added == 0
+        && plan.copies_removed == 0
+        && plan.primary_changes == 0
+        && !plan.mapping_changed
+        && plan.shards.is_empty()
+}
+
+/// The errors of a plan that puts data at risk, the same for `rebalance`
+/// and `diff`: exit 1 from both for the same change.
+pub(crate) fn report_plan_risks(ui: &mut Ui<'_>, plan: &MovePlan) {
+    if plan.mapping_changed {
+        ui.error(Problem::new(
+            "mapping-changed",
+            "`shard_count` or `sharding_strategy` differ: keys map to other shards, so every stored series moves, not only these copies",
+        ));
+    }
+    let lost: Vec<u32> = plan
+        .shards
+        .iter()
+        .filter(|m| m.left_without_copy)
+        .map(|m| m.shard)
+        .collect();
+    if !lost.is_empty() {
+        ui.error(Problem::new(
+            "no-copy-left",
+            format!(
+                "shard{} {} {} no copy in the new config: {} data would be lost",
+                if lost.len() == 1 { "" } else { "s" },
+                ranges(&lost),
+                if lost.len() == 1 { "has" } else { "have" },
+                if lost.len() == 1 { "its" } else { "their" },
+            ),
+        ));
+    }
+    let whole: Vec<_> = plan
+        .shards
+        .iter()
+        .filter(|m| m.every_copy_changes && !m.left_without_copy)
+        .collect();
+    match whole.as_slice() {
+        [] => {}
+        [m] => ui.error(Problem::new(
+            "every-copy-changes",
+            format!(
+                "every copy of shard {} changes at once: copy it to {} before {} drop it",
+                m.shard,
+                m.added.join(", "),
+                m.removed.join(", ")
+            ),
+        )),
+        many => {
+            let ids: Vec<u32> = many.iter().map(|m| m.shard).collect();
+            ui.error(Problem::new(
+                "every-copy-changes",
+                format!(
+                    "every copy of shards {} changes at once: copy each to its new nodes (the `add` column) before the old ones drop it",
+                    ranges(&ids)
+                ),
+            ));
+        }
+    }
+}
+
+/// The plan in the JSON report: the config crate's `MovePlan`, with `node`
+/// naming a node as in every other report.
+pub(crate) fn set_plan(ui: &mut Ui<'_>, plan: &MovePlan) {
+    let shards: Vec<Value> = plan
+        .shards
+        .iter()
+        .map(|m| {
+            json!({
+                "shard": m.shard,
+                "old_primary": m.old_primary,
+                "new_primary": m.new_primary,
+                "added": m.added,
+                "removed": m.removed,
+                "kept": m.kept,
+                "every_copy_changes": m.every_copy_changes,
+                "left_without_copy": m.left_without_copy,
+            })
+        })
+        .collect();
+    let nodes: Vec<Value> = plan
+        .nodes
+        .iter()
+        .map(|n| {
+            json!({
+                "node": n.node,
+                "copies_in": n.copies_in,
+                "copies_out": n.copies_out,
+                "primaries_in": n.primaries_in,
+                "primaries_out": n.primaries_out,
+            })
+        })
+        .collect();
+    ui.set("changed", !plan_is_empty(plan));
+    ui.set("shards", shards);
+    ui.set("nodes", nodes);
+    ui.set("copies_added", plan.copies_added);
+    ui.set("copies_removed", plan.copies_removed);
+    ui.set("primary_changes", plan.primary_changes);
+    ui.set("mapping_changed", plan.mapping_changed);
+}
+
+/// The plan as text: a summary line, the moves per node, and each shard
+/// that changes with its risk.
+pub(crate) fn print_plan(ui: &mut Ui<'_>, plan: &MovePlan) -> Result<(), Stop> {
+    let summary = format!(
+        "{} cop{} to add, {} to remove, {} primary change{}{}\n",
+        plan.copies_added,
+        if plan.copies_added == 1 { "y" } else { "ies" },
+        plan.copies_removed,
+        plan.primary_changes,
+        if plan.primary_changes == 1 { "" } else { "s" },
+        if plan.mapping_changed {
+            "; the key mapping changes"
+        } else {
+            ""
+        }
+    );
+    ui.print(&summary)?;
+    let mut nodes = Table::new(
+        ui.style(),
+        &[
+            "node",
+            "copies in",
+            "copies out",
+            "primaries in",
+            "primaries out",
+        ],
+    );
+    nodes.right_align(&[1, 2, 3, 4]);
+    for n in &plan.nodes {
+        nodes.row([
+            n.node.clone(),
+            n.copies_in.to_string(),
+            n.copies_out.to_string(),
+            n.primaries_in.to_string(),
+            n.primaries_out.to_string(),
+        ]);
+    }
+    nodes.write(ui.out())?;
+    if plan.shards.is_empty() {
+        return Ok(());
+    }
+    let mut shards = Table::new(
+        ui.style(),
+        &["shard", "primary", "add", "remove", "keep", "risk"],
+    );
+    shards.right_align(&[0]);
+    for m in &plan.shards {
+        let primary = match (&m.old_primary, &m.new_primary) {
+            (a, b) if a == b => b.clone().unwrap_or_else(|| "-".to_owned()),
+            (a, b) => format!(
+                "{} -> {}",
+                a.as_deref().unwrap_or("-"),
+                b.as_deref().unwrap_or("-")
+            ),
+        };
+        let risk = if m.left_without_copy {
+            "NO COPY LEFT"
+        } else if m.every_copy_changes {
+            "every copy changes"
+        } else {
+            ""
+        };
+        shards.row([
+            m.shard.to_string(),
+            primary,
+            m.added.join(", "),
+            m.removed.join(", "),
+            m.kept.join(", "),
+            risk.to_owned(),
+        ]);
+    }
+    shards.write(ui.out())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_file_spellings() {
+        assert_eq!(mode_name(ReplicationMode::Quorum), "Quorum");
+        assert_eq!(strategy_text(&ShardingStrategy::BySeries), "BySeries");
+        assert_eq!(
+            strategy_text(&ShardingStrategy::ByTime {
+                duration_nanos: 3_600_000_000_000
+            }),
+            "ByTime (duration_nanos = 3600000000000)"
+        );
+        assert_eq!(
+            strategy_json(&ShardingStrategy::Composite {
+                time_duration_nanos: 5
+            }),
+            json!({"Composite": {"time_duration_nanos": 5}})
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! `plan-query`: the shards a query reads and the node to read each from,
+//! planned as one node of the cluster.
+
+use std::collections::BTreeSet;
+
+use rusts_cluster_routing::{Query, ShardRouter};
+use serde_json::json;
+
+use crate::{
+    cli::PlanQueryArgs,
+    commands::routing_problem,
+    load::load_valid_as,
+    report::{Problem, Stop, Ui},
+    text::{cell, ranges, Table},
+    timestamp,
+};
+
+pub(crate) fn run(args: PlanQueryArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
+    let path = args.file.as_path();
+    ui.set("file", path.display().to_string());
+    // The command line first: a wrong range is wrong whatever the file.
+    if let (Some(from), Some(to)) = (args.from, args.to) {
+        if from >= to {
+            return Err(ui.usage(format!(
+                "--from {from} ({}) is not before --to {to} ({}): the range [from, to) is empty; \
+                 --from is inclusive and --to exclusive, so --to must be later",
+                timestamp::format(from),
+                timestamp::format(to)
+            )));
+        }
+    }
+    let loaded = load_valid_as(ui, path, args.node_id.as_deref())?;
+    let config = &loaded.config;
+    let planned_as = config.node_id.as_str();
+    ui.set("node_id", planned_as);
+    let router =
+        ShardRouter::from_config(config).map_err(|e| ui.fail(routing_problem(&e).in_file(path)))?;
+    for node in &args.down {
+        router
+            .set_node_available(node, false)
+            .map_err(|e| ui.fail(routing_problem(&e).in_file(path)))?;
+    }
+    let mut query = Query::new();
+    if let Some(m) = &args.measurement {
+        query = query.measurement(m);
+    }
+    if !args.series_ids.is_empty() {
+        query = query.series(&args.series_ids);
+    }
+    if let (Some(from), Some(to)) = (args.from, args.to) {
+        query = query.time_range(from..to);
+    }
+    if let Some((key, value)) = &args.prefer {
+        query = query.prefer_tag(key, value);
+        if !config.nodes.iter().any(|n| n.tags.get(key) == Some(value)) {
+            let values: BTreeSet<&str> = config
+                .nodes
+                .iter()
+                .filter_map(|n| n.tags.get(key).map(String::as_str))
+                .collect();
+            let known = if values.is_empty() {
+                format!("no node has a `{key}` tag")
+            } else {
+                let listed: Vec<&str> = values.iter().take(10).copied().collect();
+                format!(
+                    "its values are {}{}",
+                    listed.join(", "),
+                    if values.len() > 10 { ", ..." } else { "" }
+                )
+            };
+            ui.warning(
+                Problem::new(
+                    "unknown-prefer-tag",
+                    format!("no node has tag {key}={value}, so --prefer changes nothing; {known}"),
+                )
+                .in_file(path),
+            );
+        }
+    }
+    if args.require_pruning {
+        query = query.require_pruning();
+    }
+    let plan = router
+        .plan_query(&query)
+        .map_err(|e| ui.fail(routing_problem(&e).in_file(path)))?;
+    if ui.json() {
+        ui.set("shards", plan.shards());
+        ui.set("shard_count", config.shard_count);
+        ui.set("pruned", plan.is_pruned());
+        ui.set("complete", plan.is_complete());
+        let targets: Vec<_> = plan
+            .targets()
+            .iter()
+            .map(|t| json!({ "node": t.node_id, "address": t.address, "shards": t.shards }))
+            .collect();
+        ui.set("targets", targets);
+        ui.set("unavailable", plan.unavailable_shards());
+    } else {
+        let source = if args.node_id.is_some() {
+            "--node-id"
+        } else {
+            "the file's node_id"
+        };
+        let summary = format!(
+            "planned as {} ({source}): reads {} of {} shards{}\n",
+            cell(planned_as, ui.style()),
+            plan.shards().len(),
+            config.shard_count,
+            if plan.is_pruned() {
+                " (pruned)"
+            } else {
+                " (every shard)"
+            }
+        );
+        ui.print(&summary)?;
+        let mut table = Table::new(ui.style(), &["node", "address", "shards"]);
+        for t in plan.targets() {
+            table.row([t.node_id.clone(), t.address.clone(), ranges(&t.shards)]);
+        }
+        table.write(ui.out())?;
+    }
+    if !plan.is_complete() {
+        let unavailable = plan.unavailable_shards();
+        ui.error(
+            Problem::new(
+                "unavailable-shards",
+                format!(
+                    "shard{} {} {} no readable copy (offline, or every copy on a node that is down); \
+                     a query over {} returns partial results",
+                    if unavailable.len() == 1 { "" } else { "s" },
+                    ranges(unavailable),
+                    if unavailable.len() == 1 { "has" } else { "have" },
+                    if unavailable.len() == 1 { "it" } else { "them" },
+                ),
+            )
+            .in_file(path),
+        );
+    }
+    Ok(())
+}
