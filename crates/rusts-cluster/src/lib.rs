@@ -9,38 +9,49 @@ its own that can be depended on alone:
 
 | module | crate | what it does |
 |---|---|---|
-| [`sharding`] | `rusts-cluster-sharding` | maps a key (measurement, series id, timestamp) to a shard; describes a shard and its state |
-| [`replication`] | `rusts-cluster-replication` | how many copies must acknowledge a write, and whether they did; the incremental quorum and the table of in-flight writes |
-| [`config`] | `rusts-cluster-config` | loads, validates (naming every problem) and saves the TOML cluster description |
-| [`routing`] | `rusts-cluster-routing` | a lock-free concurrent router from key to shard to nodes |
+| [`sharding`](rusts_cluster_sharding) | `rusts-cluster-sharding` | maps a key (measurement, series id, timestamp) to a shard; describes a shard and its state |
+| [`replication`](rusts_cluster_replication) | `rusts-cluster-replication` | how many copies must acknowledge a write, and whether they did; the incremental quorum and the table of in-flight writes |
+| [`config`](rusts_cluster_config) | `rusts-cluster-config` | loads, validates (naming every problem) and saves the TOML cluster description |
+| [`routing`](rusts_cluster_routing) | `rusts-cluster-routing` | a lock-free concurrent router from key to shard to nodes |
 
 `config` depends on `sharding` and `replication` for their enums, and
-`routing` on `config` and `sharding`; nothing depends on this facade. The one
-thing the facade adds is [`ClusterError`], which every layer's error converts
-into, for applications that want a single error type.
+`routing` on `config`, `replication` and `sharding`; nothing depends on this
+facade. The one thing the facade adds is [`ClusterError`], which every
+layer's error converts into, for applications that want a single error
+type.
 
 # Example: the path of a write
 
 ```
 use rusts_cluster::prelude::*;
 
-fn write_point(router: &ShardRouter, protocol: &ReplicationProtocol) -> rusts_cluster::Result<()> {
+fn write_point(router: &ShardRouter) -> rusts_cluster::Result<()> {
     // 1. Route the point to its shard: series 3 of 16 shards is shard 3,
     //    whose copies are on node1 (primary) and node2.
     let shard = router.route(ShardKeyRef::new("cpu", 3, 1_700_000_000_000_000_000))?;
-    assert!(shard.can_write());
-    // 2. Send it to every copy (here: pretend they answered).
-    let acks: Vec<ReplicationAck> = shard.all_nodes().map(|node| ReplicationAck::success(node, 1)).collect();
-    // 3. Decide.
-    let result = protocol.check_quorum(&acks)?;
-    assert!(result.quorum_reached);
+    assert!(shard.accepts_writes());
+    // 2. The shard's write rule in this config: Quorum of
+    //    replication_factor 2, so both copies.
+    let mut quorum = shard.write_quorum()?;
+    // 3. Send the point to every copy (`copy.address`), and record each
+    //    answer as it arrives (here: pretend both succeeded). Many writes
+    //    in flight go to a `PendingWrites` table instead.
+    for copy in shard.copies() {
+        quorum.record(ReplicationAck::success(copy.node_id, 1))?;
+    }
+    // 4. Decided: reached, or an error saying how many copies were missing.
+    assert_eq!(quorum.status(), QuorumStatus::Reached);
+    quorum.finish()?;
     Ok(())
 }
 
 let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
 let router = ShardRouter::from_config(&config)?;
-let protocol = ReplicationProtocol::new(config.replication_mode, config.replication_factor);
-write_point(&router, &protocol)?;
+write_point(&router)?;
+
+// Shard 10 has one copy where the factor promises 2: its writes fail at
+// once, as `validate` warns, instead of being acknowledged below the promise.
+assert_eq!(router.write_quorum(10)?.status(), QuorumStatus::Failed);
 # Ok::<(), Box<dyn std::error::Error>>(())
 ```
 
@@ -54,6 +65,10 @@ Tests and benchmarks may need a newer toolchain (`proptest` needs 1.88).
 
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
+// The layer table links each module to its crate explicitly: rustdoc
+// resolves the short form [`routing`] (a `pub use` of a crate) but then
+// renders it as literal text, and calls the explicit form redundant.
+#![allow(rustdoc::redundant_explicit_links)]
 
 pub use rusts_cluster_config as config;
 pub use rusts_cluster_replication as replication;
@@ -92,6 +107,8 @@ pub mod prelude {
 mod error;
 
 /// Compiles and runs the README's Rust examples as doctests.
-#[doc = include_str!("../../../README.md")]
+// A link to the workspace's README.md inside this crate (the crate has a
+// README of its own), so that the packaged crate holds it and runs it too.
+#[doc = include_str!("../docs/workspace-README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
