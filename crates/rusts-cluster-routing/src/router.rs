@@ -300,12 +300,7 @@ impl<'a> ShardView<'a> {
     /// writes.
     pub fn write_quorum(&self) -> Result<WriteQuorum, RoutingError> {
         let shard = self.shard();
-        if !shard.can_write() {
-            return Err(RoutingError::ShardNotWritable {
-                shard: shard.id,
-                state: shard.state,
-            });
-        }
+        // `for_shard`'s one error is that the shard takes no writes.
         WriteQuorum::for_shard(self.snapshot.topology.protocol, shard).map_err(|_| {
             RoutingError::ShardNotWritable {
                 shard: shard.id,
