@@ -283,7 +283,7 @@ impl<'a> Ui<'a> {
         if let Err(e) = written {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 // The reader has gone (`| head -1`): it asked for no more,
-                // which is not a failure (ripgrep and git do the same).
+                // which is not a failure (ripgrep exits 0 the same way).
                 return 0;
             }
             let problem = Problem::new(

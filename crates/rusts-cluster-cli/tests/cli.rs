@@ -249,6 +249,10 @@ fn route_and_show_report_json() {
     );
     assert_eq!(report["acks_required"], 2);
     assert_eq!(report["replication_mode"], "Quorum");
+    assert_eq!(
+        report["copies"],
+        serde_json::json!([{"node": "node2", "address": "10.0.1.2:8086", "role": "primary", "available": true}])
+    );
     // The same instant in RFC 3339, in UTC and with an offset.
     assert_eq!(route("2023-11-14T22:13:20Z").0["shard"], report["shard"]);
     assert_eq!(
@@ -290,7 +294,7 @@ fn json_reports_have_the_documented_keys() {
         (vec!["validate", "no/such.toml"], 1, &["file", "valid"]),
         (vec!["show", &example], 0, &["file", "cluster_name", "node_id", "generation", "shard_count", "replication_factor", "replication_mode", "sharding_strategy", "nodes", "shards"]),
         (vec!["show", &syntax], 1, &["file"]),
-        (vec!["route", &example, "--measurement", "m", "--series-id", "1", "--timestamp", "0"], 0, &["file", "key", "shard", "state", "primary", "address", "replicas", "replication_mode", "replication_factor", "acks_required"]),
+        (vec!["route", &example, "--measurement", "m", "--series-id", "1", "--timestamp", "0"], 0, &["file", "key", "shard", "state", "primary", "address", "replicas", "copies", "replication_mode", "replication_factor", "acks_required"]),
         (vec!["plan-query", &example, "--series-id", "9"], 0, &["file", "node_id", "shards", "shard_count", "pruned", "complete", "targets", "unavailable"]),
         (vec!["plan-query", &example, "--series-id", "9", "--down", "node2"], 1, &["targets", "unavailable"]),
         (vec!["plan-query", &example, "--from", "5", "--to", "5"], 2, &["file"]),

@@ -34,9 +34,11 @@ pub(crate) fn run(args: RouteArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
             args.timestamp,
         ))
         .map_err(|e| ui.fail(routing_problem(&e).in_file(&args.file)))?;
-    let acks = config
-        .replication_mode
-        .required_acks(config.replication_factor);
+    // The library's rule for this shard: a `Rebalancing` shard needs one
+    // more acknowledgement (docs/replication.md).
+    let acks = router
+        .protocol()
+        .required_acks_for(shard.copies().len(), shard.state);
     let state = format!("{:?}", shard.state);
     if ui.json() {
         ui.set("shard", shard.id);
@@ -44,12 +46,24 @@ pub(crate) fn run(args: RouteArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         ui.set("primary", shard.primary.as_str());
         ui.set("address", shard.address.clone());
         ui.set("replicas", shard.replicas.clone());
+        let copies: Vec<_> = shard
+            .copies()
+            .map(|c| {
+                json!({
+                    "node": c.node_id,
+                    "address": c.address,
+                    "role": c.role.to_string(),
+                    "available": c.available,
+                })
+            })
+            .collect();
+        ui.set("copies", copies);
         ui.set("replication_mode", mode_name(config.replication_mode));
         ui.set("replication_factor", config.replication_factor);
         ui.set("acks_required", acks);
         return Ok(());
     }
-    let mut table = Table::new(ui.style(), &["key", "value"]);
+    let mut table = Table::new(ui.style(), &["field", "value"]);
     table.row([
         "key".to_owned(),
         format!(
@@ -62,15 +76,12 @@ pub(crate) fn run(args: RouteArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     ]);
     table.row(["shard".to_owned(), shard.id.to_string()]);
     table.row(["state".to_owned(), state]);
-    table.row([
-        "primary".to_owned(),
-        format!(
-            "{} ({})",
-            shard.primary,
-            shard.address.as_deref().unwrap_or("no address")
-        ),
-    ]);
-    table.row(["replicas".to_owned(), shard.replicas.join(", ")]);
+    for copy in shard.copies() {
+        table.row([
+            copy.role.to_string(),
+            format!("{} ({})", copy.node_id, copy.address),
+        ]);
+    }
     table.row([
         "acks required".to_owned(),
         format!(
