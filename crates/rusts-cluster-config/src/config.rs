@@ -147,7 +147,7 @@ impl ClusterConfig {
     /// ```
     /// use rusts_cluster_config::{ClusterConfig, ConfigError};
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
     /// assert_eq!(config.cluster_name, "rusts-prod");
     /// assert_eq!(config.this_node().map(|n| n.address.as_str()), Some("10.0.1.1:8086"));
     /// assert_eq!(config.get_node("node2").map(|n| n.shards.len()), Some(8));
@@ -272,7 +272,7 @@ impl ClusterConfig {
     /// ```
     /// use rusts_cluster_config::ClusterConfig;
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
     /// assert_eq!(config.primary_for_shard(3).map(|n| n.id.as_str()), Some("node1"));
     /// let replicas: Vec<_> = config.replicas_for_shard(3).iter().map(|n| n.id.as_str()).collect();
     /// assert_eq!(replicas, ["node2"]);
@@ -331,7 +331,7 @@ impl ClusterConfig {
     /// use rusts_cluster_config::{ClusterConfig, ValidationWarning};
     ///
     /// // The architecture's example: shards 8-15 have a primary but no replica.
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
     /// config.validate()?;
     /// assert_eq!(
     ///     config.warnings()[0],
@@ -368,7 +368,7 @@ impl ClusterConfig {
 /// ```
 /// use rusts_cluster_config::{ConfigFile, SourceMap};
 ///
-/// let file = ConfigFile::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+/// let file = ConfigFile::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
 /// let config = file.parse()?;
 /// assert_eq!(config.shard_count, 16);
 /// assert!(SourceMap::parse(file.text()).is_some());

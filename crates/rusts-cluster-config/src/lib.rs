@@ -84,3 +84,8 @@ mod error;
 mod locate;
 mod placement;
 mod validate;
+
+/// Compiles and runs the crate README's example as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -156,7 +156,7 @@ impl ClusterConfig {
     /// ```
     /// use rusts_cluster_config::{balance, plan_moves, ClusterConfig, NodeConfig};
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/valid/three-nodes-rf3.toml"))?;
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/valid/three-nodes-rf3.toml"))?;
     /// let changed = config.with_node_changes(vec![NodeConfig::new("node4", "10.0.1.4:8086")], &[])?;
     /// let new = balance(&changed, "zone")?;
     /// let plan = plan_moves(&config, &new);

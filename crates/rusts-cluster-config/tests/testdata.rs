@@ -1,5 +1,6 @@
 //! Runs the shared, commented TOML fixtures under `testdata/` at the
-//! workspace root.
+//! workspace root, which this crate links to as its own `testdata/` so that
+//! the packaged crate carries them and runs this test too.
 //!
 //! Every file starts with a `#` comment block that says what it shows and
 //! what must happen to it:
@@ -269,7 +270,7 @@ fn malformed_headers_are_refused() {
 /// nothing else is there and that there are at least `min` of them.
 fn fixtures(dir: &str, min: usize) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
+        .join("testdata")
         .join(dir);
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
