@@ -95,3 +95,8 @@ mod test_acks {
 #[doc = include_str!("../docs/replication.md")]
 #[cfg(doctest)]
 pub struct ReplicationDocDoctests;
+
+/// Compiles and runs the examples of this crate's README as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

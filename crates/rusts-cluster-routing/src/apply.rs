@@ -88,7 +88,7 @@ impl ShardRouter {
     /// use rusts_cluster_routing::{RoutingError, ShardRouter};
     /// use rusts_cluster_sharding::{ShardKeyRef, ShardState};
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
     /// let router = ShardRouter::from_config(&config)?;
     /// router.set_shard_state(9, ShardState::ReadOnly)?;
     ///

@@ -255,7 +255,7 @@ impl<'a> ShardView<'a> {
     /// use rusts_cluster_routing::ShardRouter;
     /// use rusts_cluster_sharding::{CopyRole, ShardKeyRef};
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
     /// let router = ShardRouter::from_config(&config)?;
     /// router.set_node_available("node2", false)?;
     /// let shard = router.route(ShardKeyRef::new("cpu", 3, 0))?;
@@ -438,7 +438,7 @@ impl ShardRouter {
     /// use rusts_cluster_routing::ShardRouter;
     /// use rusts_cluster_sharding::{ShardKey, ShardKeyRef};
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
     /// let router = ShardRouter::from_config(&config)?;
     /// // The example config shards BySeries over 16 shards: series 42 is shard 10.
     /// let shard = router.route(&ShardKey::new("cpu", 42, 0))?;
@@ -536,7 +536,7 @@ impl ShardRouter {
     /// use rusts_cluster_config::ClusterConfig;
     /// use rusts_cluster_routing::ShardRouter;
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
     /// let router = ShardRouter::from_config(&config)?;
     /// let ids = |shards: Vec<_>| shards.iter().map(|s: &rusts_cluster_routing::ShardHandle| s.id).collect::<Vec<_>>();
     /// assert_eq!(ids(router.shards_for_node("node2")), (0..16).collect::<Vec<_>>());
@@ -571,7 +571,7 @@ impl ShardRouter {
     /// use rusts_cluster_config::ClusterConfig;
     /// use rusts_cluster_routing::ShardRouter;
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
     /// let router = ShardRouter::from_config(&config)?;
     /// // This process is node1: primary of 0-7, no copy of 8-15.
     /// assert!(router.is_primary_for(3) && router.holds_shard(3));
@@ -647,7 +647,7 @@ impl ShardRouter {
     /// use rusts_cluster_replication::{QuorumStatus, ReplicationAck};
     /// use rusts_cluster_routing::ShardRouter;
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
     /// let router = ShardRouter::from_config(&config)?; // Quorum, replication_factor = 2
     /// let mut quorum = router.write_quorum(3)?; // node1 and node2
     /// assert_eq!(quorum.record(ReplicationAck::success("node1", 1))?, QuorumStatus::Pending);
@@ -735,7 +735,7 @@ impl ShardRouter {
     /// use rusts_cluster_routing::ShardRouter;
     /// use rusts_cluster_sharding::ShardKey;
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
     /// let router = ShardRouter::from_config(&config)?;
     /// router.set_node_available("node1", false)?;
     /// // Series 2 is shard 2: primary node1 (down), replica node2.

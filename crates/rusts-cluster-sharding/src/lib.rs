@@ -50,3 +50,8 @@ mod key;
 mod mapper;
 mod shard;
 mod strategy;
+
+/// Compiles and runs the examples of this crate's README as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -45,7 +45,7 @@ fn write_point(router: &ShardRouter) -> rusts_cluster::Result<()> {
     Ok(())
 }
 
-let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/cluster.toml"))?;
+let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
 let router = ShardRouter::from_config(&config)?;
 write_point(&router)?;
 
@@ -112,3 +112,8 @@ mod error;
 #[doc = include_str!("../docs/workspace-README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// Compiles and runs the examples of this crate's README as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct CrateReadmeDoctests;
