@@ -20,6 +20,7 @@ never panic on any input.
 | [`config_structured`] | `config_structured` | an [`arbitrary`]-built [`StructuredConfig`]: validation passes exactly when a router builds, and a router routes every key to an existing shard whose primary exists |
 | [`route_key`] | `route_key` | any strategy, any shard count, any key: the shard is in range and the same key gives the same shard |
 | [`quorum`] | `quorum` | any answers: a quorum is never claimed with fewer distinct successful copies than required |
+| [`cli`] | `cli` | any argument vector and config files through the whole `rusts-cluster` tool: no panic, exit 0/1/2, one JSON object whenever JSON is asked for, escaped text, quiet closed pipes, whole `--output` files |
 
 # Example
 
@@ -36,6 +37,7 @@ rusts_cluster_fuzz_checks::quorum(b"");
 #![forbid(unsafe_code)]
 
 pub use crate::{
+    cli::cli,
     config::{
         config_structured, config_toml, Address, Count, Mode, Name, Shard, Strategy,
         StructuredConfig, StructuredNode, ROUND_ROBIN_MAX_SHARDS,
@@ -44,13 +46,20 @@ pub use crate::{
     route::route_key,
 };
 
+mod cli;
 mod config;
 mod quorum;
 mod route;
 
 /// The names of the fuzz targets, which are also the directory names of
 /// their corpora under `fuzz/corpus/`.
-pub const TARGETS: [&str; 4] = ["config_toml", "config_structured", "route_key", "quorum"];
+pub const TARGETS: [&str; 5] = [
+    "config_toml",
+    "config_structured",
+    "route_key",
+    "quorum",
+    "cli",
+];
 
 /// Runs the check of fuzz target `target` on `data`. Returns `false` for a
 /// name that is not in [`TARGETS`].
@@ -60,6 +69,7 @@ pub fn run_target(target: &str, data: &[u8]) -> bool {
         "config_structured" => config_structured(data),
         "route_key" => route_key(data),
         "quorum" => quorum(data),
+        "cli" => cli(data),
         _ => return false,
     }
     true

@@ -11,7 +11,7 @@ use crate::{
     commands::{mode_name, plan_is_empty, print_plan, report_plan_risks, set_plan, strategy_json},
     load::{load, validation_problems, Loaded},
     report::{Problem, Stop, Ui},
-    text::escape,
+    text::cell,
 };
 
 pub(crate) fn run(args: DiffArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
@@ -64,11 +64,12 @@ pub(crate) fn run(args: DiffArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     if !settings.is_empty() {
         let mut text = String::from("other changes:\n");
         for (key, old, new) in &settings {
+            let style = ui.style();
             text.push_str(&format!(
                 "  {}: {} -> {}\n",
-                escape(key),
-                escape(&old.to_string()),
-                escape(&new.to_string())
+                cell(key, style),
+                cell(&old.to_string(), style),
+                cell(&new.to_string(), style)
             ));
         }
         ui.print(&text)?;
