@@ -217,8 +217,34 @@ pub(crate) struct PlanQueryArgs {
     /// Refuse (exit 1) a query that would read every shard.
     #[arg(long)]
     pub(crate) require_pruning: bool,
+    /// How many copies of each shard to read: one (the nearest), quorum
+    /// (enough to meet every acknowledged write) or all.
+    #[arg(long, value_enum, ignore_case = true, default_value_t = Consistency::One)]
+    pub(crate) consistency: Consistency,
     #[command(flatten)]
     pub(crate) format: FormatArg,
+}
+
+/// Read levels, as `rusts_cluster_routing::ReadConsistency` names them;
+/// any case is accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Consistency {
+    /// One copy of each shard: the nearest available one.
+    One,
+    /// Enough copies of each shard to meet every acknowledged write.
+    Quorum,
+    /// Every copy of each shard.
+    All,
+}
+
+impl From<Consistency> for rusts_cluster_routing::ReadConsistency {
+    fn from(level: Consistency) -> Self {
+        match level {
+            Consistency::One => Self::One,
+            Consistency::Quorum => Self::Quorum,
+            Consistency::All => Self::All,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -295,7 +295,7 @@ fn json_reports_have_the_documented_keys() {
         (vec!["show", &example], 0, &["file", "cluster_name", "node_id", "generation", "shard_count", "replication_factor", "replication_mode", "sharding_strategy", "nodes", "shards"]),
         (vec!["show", &syntax], 1, &["file"]),
         (vec!["route", &example, "--measurement", "m", "--series-id", "1", "--timestamp", "0"], 0, &["file", "key", "shard", "state", "primary", "address", "replicas", "copies", "replication_mode", "replication_factor", "acks_required"]),
-        (vec!["plan-query", &example, "--series-id", "9"], 0, &["file", "node_id", "shards", "shard_count", "pruned", "complete", "targets", "unavailable"]),
+        (vec!["plan-query", &example, "--series-id", "9"], 0, &["file", "node_id", "shards", "shard_count", "pruned", "complete", "targets", "unavailable", "consistency", "reads"]),
         (vec!["plan-query", &example, "--series-id", "9", "--down", "node2"], 1, &["targets", "unavailable"]),
         (vec!["plan-query", &example, "--from", "5", "--to", "5"], 2, &["file"]),
         (vec!["generate", "--node", "a=10.0.0.1:1", "--shards", "2", "--replication-factor", "1"], 0, &["node_id", "generation", "shard_count", "replication_factor", "nodes", "toml"]),
@@ -491,6 +491,72 @@ fn plan_query_prints_the_shards_and_the_nodes_to_read() {
             )
             .and(predicate::str::contains("10.0.1.2:8086")),
         );
+}
+
+#[test]
+fn plan_query_reads_as_many_copies_as_the_level_needs() {
+    // The example: Quorum, replication_factor 2; shard 1 on node1 and
+    // node2, shard 9 on node2 alone.
+    let file = path(&data("cluster.toml"));
+    let plan_at = |level: &str, down: &[&str]| {
+        let mut args = vec![
+            "plan-query",
+            &file,
+            "--series-id",
+            "1",
+            "--series-id",
+            "9",
+            "--consistency",
+            level,
+            "--format",
+            "json",
+        ];
+        for node in down {
+            args.extend(["--down", node]);
+        }
+        json(&args)
+    };
+    // Quorum: a write needs both copies, so one copy meets every write.
+    let (plan, code) = plan_at("quorum", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(plan["consistency"], "quorum");
+    assert_eq!(plan["reads"][0]["shard"], 1);
+    assert_eq!(plan["reads"][0]["copies_needed"], 1);
+    assert_eq!(plan["reads"][0]["read"], serde_json::json!(["node1"]));
+    assert_eq!(plan["reads"][0]["fallbacks"], serde_json::json!(["node2"]));
+    // All (any case): both copies of shard 1, the one copy of shard 9.
+    let (plan, code) = plan_at("ALL", &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        plan["reads"][0]["read"],
+        serde_json::json!(["node1", "node2"])
+    );
+    assert_eq!(plan["reads"][1]["copies_needed"], 1);
+    // With node2 down, All cannot read either shard, and says so.
+    let (plan, code) = plan_at("all", &["node2"]);
+    assert_eq!(code, 1);
+    assert_eq!(plan["unavailable"], serde_json::json!([1, 9]));
+    assert_eq!(plan["errors"][0]["code"], "unavailable-shards");
+    cli()
+        .args([
+            "plan-query",
+            "cluster.toml",
+            "--series-id",
+            "1",
+            "--consistency",
+            "all",
+            "--down",
+            "node2",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "shard 1 has fewer readable copies than --consistency all needs",
+        ));
+    cli()
+        .args(["plan-query", "cluster.toml", "--consistency", "most"])
+        .assert()
+        .code(2);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use rusts_cluster_routing::{Query, ShardRouter};
+use rusts_cluster_routing::{Query, QueryPlan, ReadConsistency, ShardRouter};
 use serde_json::json;
 
 use crate::{
@@ -80,6 +80,8 @@ pub(crate) fn run(args: PlanQueryArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     if args.require_pruning {
         query = query.require_pruning();
     }
+    let level = ReadConsistency::from(args.consistency);
+    query = query.consistency(level);
     let plan = router
         .plan_query(&query)
         .map_err(|e| ui.fail(routing_problem(&e).in_file(path)))?;
@@ -95,6 +97,19 @@ pub(crate) fn run(args: PlanQueryArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
             .collect();
         ui.set("targets", targets);
         ui.set("unavailable", plan.unavailable_shards());
+        ui.set("consistency", level.to_string());
+        let reads: Vec<_> = plan
+            .reads()
+            .map(|read| {
+                json!({
+                    "shard": read.shard(),
+                    "copies_needed": read.copies_needed(),
+                    "read": read.targets().map(|c| c.node_id).collect::<Vec<_>>(),
+                    "fallbacks": read.fallbacks().map(|c| c.node_id).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        ui.set("reads", reads);
     } else {
         let source = if args.node_id.is_some() {
             "--node-id"
@@ -102,7 +117,7 @@ pub(crate) fn run(args: PlanQueryArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
             "the file's node_id"
         };
         let summary = format!(
-            "planned as {} ({source}): reads {} of {} shards{}\n",
+            "planned as {} ({source}): reads {} of {} shards{}, {}\n",
             cell(planned_as, ui.style()),
             plan.shards().len(),
             config.shard_count,
@@ -110,7 +125,8 @@ pub(crate) fn run(args: PlanQueryArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
                 " (pruned)"
             } else {
                 " (every shard)"
-            }
+            },
+            copies_read(&plan, level),
         );
         ui.print(&summary)?;
         let mut table = Table::new(ui.style(), &["node", "address", "shards"]);
@@ -125,11 +141,20 @@ pub(crate) fn run(args: PlanQueryArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
             Problem::new(
                 "unavailable-shards",
                 format!(
-                    "shard{} {} {} no readable copy (offline, or every copy on a node that is down); \
+                    "shard{} {} {} {} (offline, or too many copies on nodes that are down); \
                      a query over {} returns partial results",
                     if unavailable.len() == 1 { "" } else { "s" },
                     ranges(unavailable),
-                    if unavailable.len() == 1 { "has" } else { "have" },
+                    if unavailable.len() == 1 {
+                        "has"
+                    } else {
+                        "have"
+                    },
+                    if level == ReadConsistency::One {
+                        "no readable copy".to_owned()
+                    } else {
+                        format!("fewer readable copies than --consistency {level} needs")
+                    },
                     if unavailable.len() == 1 { "it" } else { "them" },
                 ),
             )
@@ -137,4 +162,18 @@ pub(crate) fn run(args: PlanQueryArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         );
     }
     Ok(())
+}
+
+/// How many copies of each shard the plan reads, in words: one number when
+/// every shard needs the same, else the range.
+fn copies_read(plan: &QueryPlan, level: ReadConsistency) -> String {
+    let needed = plan.reads().map(|read| read.copies_needed());
+    let (least, most) = needed.fold((usize::MAX, 0), |(lo, hi), n| (lo.min(n), hi.max(n)));
+    let copies = match (least, most) {
+        (usize::MAX, _) => return format!("at {level}"),
+        (1, 1) => "1 copy".to_owned(),
+        (lo, hi) if lo == hi => format!("{lo} copies"),
+        (lo, hi) => format!("{lo} to {hi} copies"),
+    };
+    format!("{copies} of each at {level}")
 }
