@@ -59,6 +59,12 @@ pub struct ClusterConfig {
     #[serde(default = "default_replication_factor")]
     pub replication_factor: usize,
     /// The number of shards, numbered `0..shard_count`. Default: 16.
+    ///
+    /// A `usize`, like every count read from the file, so that any number
+    /// written there parses and too large a one is a validation error that
+    /// names it; validation keeps it at most
+    /// [`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT), so it always fits the
+    /// `u32` of shard ids (`ShardId`) that a router's `shard_count()` returns.
     #[serde(default = "default_shard_count")]
     pub shard_count: usize,
     /// How keys map to shards. Default: `BySeries`.
