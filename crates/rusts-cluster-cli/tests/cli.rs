@@ -138,31 +138,19 @@ fn usage_errors_exit_2() {
             "`a=10.0.0.1`: the address `10.0.0.1` is not HOST:PORT: it has no `:port`",
         ));
     generate("a=[::1]:0").assert().code(2);
-    cli()
-        .args([
-            "route",
-            "cluster.toml",
-            "--measurement",
-            "cpu",
-            "--series-id",
-            "1",
-        ])
-        .args(["--timestamp", "2026-02-30T00:00:00Z"])
+    let route_at = |timestamp: &str| {
+        let mut cmd = cli();
+        cmd.args(["route", "cluster.toml", "--measurement", "cpu"])
+            .args(["--series-id", "1", "--timestamp", timestamp]);
+        cmd
+    };
+    route_at("2026-02-30T00:00:00Z")
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
             "`2026-02-30T00:00:00Z` is not a timestamp: day 30 does not exist in 2026-02",
         ));
-    cli()
-        .args([
-            "route",
-            "cluster.toml",
-            "--measurement",
-            "cpu",
-            "--series-id",
-            "1",
-        ])
-        .args(["--timestamp", "2300-01-01T00:00:00Z"])
+    route_at("2300-01-01T00:00:00Z")
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
