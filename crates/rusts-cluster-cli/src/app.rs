@@ -120,7 +120,8 @@ fn command_line_error(
 
 /// Whether the command line asks for `--format json`, read before clap
 /// parses it, so that a command line clap refuses still gets a JSON report.
-fn wants_json(args: &[OsString]) -> bool {
+/// Public for the `cli` fuzz check, which holds the tool to this rule.
+pub fn wants_json(args: &[OsString]) -> bool {
     let tokens: Vec<Option<&str>> = args
         .iter()
         .skip(1)

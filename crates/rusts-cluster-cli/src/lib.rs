@@ -26,7 +26,7 @@
 #![forbid(unsafe_code)]
 
 #[doc(hidden)]
-pub use crate::app::{run, Terminal};
+pub use crate::app::{run, wants_json, Terminal};
 
 mod app;
 mod atomic;
