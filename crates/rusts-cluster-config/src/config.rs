@@ -70,6 +70,13 @@ pub struct ClusterConfig {
     /// How keys map to shards. Default: `BySeries`.
     #[serde(default)]
     pub sharding_strategy: ShardingStrategy,
+    /// While copies move (nodes list them in `joining_shards` and
+    /// `leaving_shards`), which copies of a moving shard serve reads:
+    /// `"old"` (the default), every copy but the joining ones, or `"new"`,
+    /// every copy but the leaving ones. `rusts-cluster transition` writes
+    /// it; shards that are not moving read every copy either way.
+    #[serde(default, skip_serializing_if = "MoveReads::is_old")]
+    pub move_reads: MoveReads,
     /// Every node of the cluster.
     pub nodes: Vec<NodeConfig>,
 }
@@ -89,6 +96,16 @@ pub struct NodeConfig {
     /// The shards this node holds a replica of. Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replica_shards: Vec<ShardId>,
+    /// The node's copies (listed in `shards` or `replica_shards`) that a
+    /// move is adding: they receive writes but serve reads only once
+    /// `move_reads = "new"`. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub joining_shards: Vec<ShardId>,
+    /// The node's copies (listed in `shards` or `replica_shards`) that a
+    /// move is removing: they receive writes and serve reads until
+    /// `move_reads = "new"`. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leaving_shards: Vec<ShardId>,
     /// Free-form labels, e.g. `zone = "us-east-1a"`. Default: none. Saved
     /// sorted by key, so that saving a config twice gives the same file.
     #[serde(
@@ -114,8 +131,43 @@ impl NodeConfig {
             address: address.into(),
             shards: Vec::new(),
             replica_shards: Vec::new(),
+            joining_shards: Vec::new(),
+            leaving_shards: Vec::new(),
             tags: HashMap::new(),
         }
+    }
+}
+
+/// Which copies of a moving shard serve reads: the config's `move_reads`.
+///
+/// A move goes through two configs that both send writes to the old and the
+/// new copies: the first reads from the old copies (`Old`) while the joining
+/// copies catch up, the second from the new copies (`New`). See
+/// `docs/decisions/0019-joint-copies.md`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MoveReads {
+    /// Read every copy but the joining ones (the default).
+    #[default]
+    Old,
+    /// Read every copy but the leaving ones.
+    New,
+}
+
+impl MoveReads {
+    /// Whether this is [`MoveReads::Old`], the default that a saved config
+    /// leaves out.
+    pub fn is_old(&self) -> bool {
+        *self == MoveReads::Old
+    }
+}
+
+impl std::fmt::Display for MoveReads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            MoveReads::Old => "old",
+            MoveReads::New => "new",
+        })
     }
 }
 
@@ -247,6 +299,7 @@ impl ClusterConfig {
             replication_factor: default_replication_factor(),
             shard_count,
             sharding_strategy: ShardingStrategy::default(),
+            move_reads: Default::default(),
             nodes: vec![node],
         }
     }

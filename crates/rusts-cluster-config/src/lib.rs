@@ -63,7 +63,7 @@ assert_eq!(ClusterConfig::from_toml(&config.to_toml()?)?, config);
 
 pub use crate::{
     address::AddressProblem,
-    config::{ClusterConfig, ConfigFile, NodeConfig, MAX_CONFIG_BYTES},
+    config::{ClusterConfig, ConfigFile, MoveReads, NodeConfig, MAX_CONFIG_BYTES},
     error::{ConfigError, Location},
     locate::SourceMap,
     placement::{

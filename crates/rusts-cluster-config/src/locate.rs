@@ -113,6 +113,19 @@ impl<'a> SourceMap<'a> {
                 element,
                 ..
             } => self.element(*index, ShardList::Replica, *element, *shard),
+            ValidationError::MovingCopyNotHeld {
+                list,
+                shard,
+                index,
+                element,
+                ..
+            } => self.element(*index, *list, *element, *shard),
+            ValidationError::JoiningAndLeaving {
+                shard,
+                index,
+                element,
+                ..
+            } => self.element(*index, ShardList::Leaving, *element, *shard),
             _ => None,
         }?;
         Some(self.lines.locate(self.text.as_bytes(), span))
@@ -147,10 +160,7 @@ impl<'a> SourceMap<'a> {
     /// The start of element `element` of node `index`'s list, when it is
     /// `shard`.
     fn element(&self, index: usize, list: ShardList, element: usize, shard: u32) -> Option<usize> {
-        let key = match list {
-            ShardList::Primary => "shards",
-            ShardList::Replica => "replica_shards",
-        };
+        let key = list.key();
         let value = self
             .node(index)?
             .get(key)?

@@ -36,21 +36,35 @@ pub const MAX_REPORTED_ERRORS: usize = 1000;
 /// rest are counted in a final [`ValidationWarning::TooManyWarnings`].
 pub const MAX_REPORTED_WARNINGS: usize = 1000;
 
-/// Which of a node's two shard lists a problem is in.
+/// Which of a node's shard lists a problem is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ShardList {
     /// `shards`: the shards the node is primary for.
     Primary,
     /// `replica_shards`: the shards the node holds a replica of.
     Replica,
+    /// `joining_shards`: the node's copies that a move is adding.
+    Joining,
+    /// `leaving_shards`: the node's copies that a move is removing.
+    Leaving,
+}
+
+impl ShardList {
+    /// The list's key in a node's table.
+    pub fn key(self) -> &'static str {
+        match self {
+            ShardList::Primary => "shards",
+            ShardList::Replica => "replica_shards",
+            ShardList::Joining => "joining_shards",
+            ShardList::Leaving => "leaving_shards",
+        }
+    }
 }
 
 impl fmt::Display for ShardList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ShardList::Primary => "shards",
-            ShardList::Replica => "replica_shards",
-        })
+        f.write_str(self.key())
     }
 }
 
@@ -203,6 +217,47 @@ pub enum ValidationError {
         /// The position of the shard in the node's `replica_shards`, from 0.
         element: usize,
     },
+    /// A node marks a shard as joining or leaving but holds no copy of it.
+    #[error("node \"{node}\" lists shard {shard} in `{list}`, but holds no copy of it; `{list}` marks one of the node's own copies as moving, so also list {shard} in its `replica_shards` (or `shards`), or remove it from `{list}`")]
+    MovingCopyNotHeld {
+        /// The node's id.
+        node: String,
+        /// `joining_shards` or `leaving_shards`.
+        list: ShardList,
+        /// The shard.
+        shard: ShardId,
+        /// The node's position in `nodes`, from 0.
+        index: usize,
+        /// The position of the shard in the list, from 0.
+        element: usize,
+    },
+    /// A node marks its copy of a shard as both joining and leaving.
+    #[error("node \"{node}\" lists shard {shard} in both `joining_shards` and `leaving_shards`; a copy is either being added or being removed, so keep it in one of them")]
+    JoiningAndLeaving {
+        /// The node's id.
+        node: String,
+        /// The shard.
+        shard: ShardId,
+        /// The node's position in `nodes`, from 0.
+        index: usize,
+        /// The position of the shard in the node's `leaving_shards`.
+        element: usize,
+    },
+    /// Moving shards every copy of which is joining, or every copy of which
+    /// is leaving: a move needs an old copy that holds the data and a new
+    /// copy that keeps it.
+    #[error(
+        "{} every copy {}; a move needs at least one copy that is not {} (`rusts-cluster transition` writes the steps of a move)",
+        ShardsHave(shards),
+        if *joining { "joining, so no copy holds the shard's data yet" } else { "leaving, so no copy keeps the data after the move" },
+        if *joining { "joining" } else { "leaving" }
+    )]
+    MoveWithoutCopies {
+        /// The shards, ascending.
+        shards: Vec<ShardId>,
+        /// True when every copy is joining, false when every copy is leaving.
+        joining: bool,
+    },
     /// Shards that no node lists in `shards`.
     #[error(
         "{} no primary node; list each shard in exactly one node's `shards`",
@@ -248,6 +303,9 @@ impl ValidationError {
             ValidationError::DuplicatePrimary { .. } => "duplicate-primary",
             ValidationError::ReplicaOnPrimary { .. } => "replica-on-primary",
             ValidationError::MissingPrimary { .. } => "missing-primary",
+            ValidationError::MovingCopyNotHeld { .. } => "moving-copy-not-held",
+            ValidationError::JoiningAndLeaving { .. } => "joining-and-leaving",
+            ValidationError::MoveWithoutCopies { .. } => "move-without-copies",
             ValidationError::TooManyProblems { .. } => "too-many-problems",
         }
     }
@@ -756,6 +814,116 @@ fn check_shard_lists(config: &ClusterConfig, errors: &mut Errors) {
     if !missing.is_empty() {
         errors.add(|| ValidationError::MissingPrimary { shards: missing });
     }
+    check_moving_lists(config, errors);
+}
+
+/// `joining_shards` and `leaving_shards`: each lists some of the node's own
+/// copies, once, never both; and every moving shard keeps an old copy and
+/// a new one.
+fn check_moving_lists(config: &ClusterConfig, errors: &mut Errors) {
+    let shard_count = config.shard_count;
+    if config
+        .nodes
+        .iter()
+        .all(|n| n.joining_shards.is_empty() && n.leaving_shards.is_empty())
+    {
+        return;
+    }
+    // Per shard: copies, joining copies and leaving copies, counted once
+    // per node. `held[s]` and `moving[s]` are stamps: one plus the node.
+    let mut copies = vec![0u32; shard_count];
+    let mut joining = vec![0u32; shard_count];
+    let mut leaving = vec![0u32; shard_count];
+    let mut held = vec![0u32; shard_count];
+    let mut joining_stamp = vec![0u32; shard_count];
+    let mut leaving_stamp = vec![0u32; shard_count];
+    let mut both_stamp = vec![0u32; shard_count];
+    for (i, node) in config.nodes.iter().enumerate() {
+        let stamp = i as u32 + 1;
+        for &s in node.shards.iter().chain(&node.replica_shards) {
+            if let Some(slot) = held.get_mut(s as usize) {
+                if *slot != stamp {
+                    *slot = stamp;
+                    copies[s as usize] += 1;
+                }
+            }
+        }
+        let lists = [
+            (
+                ShardList::Joining,
+                &node.joining_shards,
+                &mut joining_stamp,
+                &mut joining,
+            ),
+            (
+                ShardList::Leaving,
+                &node.leaving_shards,
+                &mut leaving_stamp,
+                &mut leaving,
+            ),
+        ];
+        for (list, shards, stamps, counts) in lists {
+            for (element, &shard) in shards.iter().enumerate() {
+                let s = shard as usize;
+                if s >= shard_count {
+                    errors.add(|| ValidationError::ShardOutOfRange {
+                        node: node.id.clone(),
+                        list,
+                        shard,
+                        shard_count,
+                        index: i,
+                        element,
+                    });
+                } else if stamps[s] == stamp {
+                    errors.add(|| ValidationError::DuplicateShardInList {
+                        node: node.id.clone(),
+                        list,
+                        shard,
+                        index: i,
+                        element,
+                    });
+                } else if held[s] != stamp {
+                    stamps[s] = stamp;
+                    errors.add(|| ValidationError::MovingCopyNotHeld {
+                        node: node.id.clone(),
+                        list,
+                        shard,
+                        index: i,
+                        element,
+                    });
+                } else {
+                    stamps[s] = stamp;
+                    counts[s] += 1;
+                }
+            }
+        }
+        // Joining and leaving both: reported at the first `leaving_shards`
+        // listing (the stamps say it was the node's first there).
+        for (element, &shard) in node.leaving_shards.iter().enumerate() {
+            let s = shard as usize;
+            if s < shard_count && joining_stamp[s] == stamp && both_stamp[s] != stamp {
+                both_stamp[s] = stamp;
+                errors.add(|| ValidationError::JoiningAndLeaving {
+                    node: node.id.clone(),
+                    shard,
+                    index: i,
+                    element,
+                });
+            }
+        }
+    }
+    for (side, counted) in [(true, &joining), (false, &leaving)] {
+        let shards: Vec<ShardId> = (0..shard_count)
+            .filter(|&s| counted[s] > 0 && counted[s] >= copies[s])
+            .map(|s| s as ShardId)
+            .collect();
+        if !shards.is_empty() {
+            errors.add(|| ValidationError::MoveWithoutCopies {
+                shards,
+                joining: side,
+            });
+        }
+    }
 }
 
 /// The warnings for `config`, with zones named by the `zone` tag.
@@ -790,14 +958,34 @@ pub(crate) fn warnings_for_zone_tag(
                 }
             }
         }
+        // A moving shard is counted on each side of its move: its old
+        // copies (all but the joining) and its new copies (all but the
+        // leaving), each of which should hold the factor. Moving lists with
+        // errors of their own are counted as far as they make sense.
+        let mut joining = vec![0usize; config.shard_count];
+        let mut leaving = vec![0usize; config.shard_count];
+        for node in &config.nodes {
+            for (list, counts) in [
+                (&node.joining_shards, &mut joining),
+                (&node.leaving_shards, &mut leaving),
+            ] {
+                for &s in list {
+                    if let Some(count) = counts.get_mut(s as usize) {
+                        *count += 1;
+                    }
+                }
+            }
+        }
         // Group shards by copy count so one message covers each group.
         let mut under: std::collections::BTreeMap<usize, Vec<ShardId>> = Default::default();
         let mut over: std::collections::BTreeMap<usize, Vec<ShardId>> = Default::default();
         for (s, &c) in copies.iter().enumerate() {
-            if c < rf {
-                under.entry(c).or_default().push(s as ShardId);
-            } else if c > rf {
-                over.entry(c).or_default().push(s as ShardId);
+            let old = c.saturating_sub(joining[s]);
+            let new = c.saturating_sub(leaving[s]);
+            if old.min(new) < rf {
+                under.entry(old.min(new)).or_default().push(s as ShardId);
+            } else if old.max(new) > rf {
+                over.entry(old.max(new)).or_default().push(s as ShardId);
             }
         }
         for (copies, shards) in under {

@@ -61,8 +61,25 @@ pub struct ReplicationResult {
     /// decision, the copies whose answers were not needed.
     #[serde(default)]
     pub missing_nodes: Vec<String>,
-    /// Whether `success_count` reached the mode's required acks.
+    /// Whether the write met the mode's requirement: `success_count`
+    /// reached `required_count`, and for a write to a moving shard, on the
+    /// old copies and on the new copies alike (`joint`).
     pub quorum_reached: bool,
+    /// For a write to a shard whose copies are moving: the successes among
+    /// its old copies and among its new copies, each of which must reach
+    /// `required_count`. `None` for every other write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joint: Option<JointSuccesses>,
+}
+
+/// The successes of a write to a moving shard, counted on each side of the
+/// move (`docs/decisions/0019-joint-copies.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JointSuccesses {
+    /// Successes among the old copies: every copy but the joining ones.
+    pub old: usize,
+    /// Successes among the new copies: every copy but the leaving ones.
+    pub new: usize,
 }
 
 impl ReplicationResult {
@@ -97,9 +114,19 @@ impl ReplicationResult {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn error(&self) -> Option<ReplicationError> {
-        (!self.quorum_reached).then_some(ReplicationError::QuorumNotReached {
-            got: self.success_count,
-            needed: self.required_count,
+        if self.quorum_reached {
+            return None;
+        }
+        Some(match self.joint {
+            Some(JointSuccesses { old, new }) => ReplicationError::JointQuorumNotReached {
+                old,
+                new,
+                needed: self.required_count,
+            },
+            None => ReplicationError::QuorumNotReached {
+                got: self.success_count,
+                needed: self.required_count,
+            },
         })
     }
 

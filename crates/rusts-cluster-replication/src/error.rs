@@ -14,6 +14,21 @@ pub enum ReplicationError {
         /// Successful copies the mode requires.
         needed: usize,
     },
+    /// A write to a moving shard that did not reach the mode's requirement
+    /// on its old copies, on its new copies, or on both: it must reach it on
+    /// each (`docs/decisions/0019-joint-copies.md`).
+    #[error(
+        "write to a moving shard reached {old} of its old copies and {new} of its new copies, \
+         but needs {needed} on each side; once the move ends it needs {needed} of the new copies only"
+    )]
+    JointQuorumNotReached {
+        /// Distinct old copies (all but the joining ones) that succeeded.
+        old: usize,
+        /// Distinct new copies (all but the leaving ones) that succeeded.
+        new: usize,
+        /// Successes the mode requires on each side.
+        needed: usize,
+    },
     /// An answer from a node the write was not sent to. It was not counted.
     #[error(
         "ack from node \"{node}\" rejected: the write was sent to {expected:?} only; \

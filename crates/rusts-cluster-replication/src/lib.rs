@@ -59,7 +59,7 @@ assert!(result.quorum_reached && !result.all_success());
 #![forbid(unsafe_code)]
 
 pub use crate::{
-    ack::{ReplicationAck, ReplicationResult},
+    ack::{JointSuccesses, ReplicationAck, ReplicationResult},
     error::ReplicationError,
     mode::ReplicationMode,
     pending::PendingWrites,

@@ -133,6 +133,7 @@ impl ReplicationProtocol {
             return Err(ReplicationError::QuorumNotReached { got, needed });
         }
         Ok(ReplicationResult {
+            joint: None,
             success_count: got,
             total_count: self.replication_factor,
             required_count: needed,

@@ -4,7 +4,8 @@ use rusts_cluster_sharding::Shard;
 
 use crate::{
     copies::{Answer, Copies},
-    ReplicationAck, ReplicationError, ReplicationMode, ReplicationProtocol, ReplicationResult,
+    JointSuccesses, ReplicationAck, ReplicationError, ReplicationMode, ReplicationProtocol,
+    ReplicationResult,
 };
 
 /// Where a write stands after the answers recorded so far.
@@ -100,6 +101,19 @@ pub struct WriteQuorum {
     /// no heap memory, so the thread that decides a write frees nothing
     /// another thread allocated (`src/copies.rs`).
     copies: Copies,
+    /// Copies at `leaving_start..joining_start` are leaving and copies from
+    /// `joining_start` on are joining; both equal the copy count when the
+    /// shard is not moving, so a plain write only reads `leaving_start`. After `copies`:
+    /// only a write to a moving shard writes the counters.
+    leaving_start: u32,
+    joining_start: u32,
+    /// Successes and failures of leaving and of joining copies: the old
+    /// copies' successes are `successes - joining_successes`, the new
+    /// copies' `successes - leaving_successes`.
+    leaving_successes: u32,
+    joining_successes: u32,
+    leaving_failures: u32,
+    joining_failures: u32,
     /// The error texts of first answers that gave one, by copy. Later
     /// answers are dropped, so a flood of retries cannot grow a write.
     errors: Vec<(usize, String)>,
@@ -146,6 +160,7 @@ impl WriteQuorum {
             quorum.copies.insert_string(node.into());
         }
         quorum.required = mode.required_acks(quorum.copies.len());
+        quorum.end_sides();
         quorum
     }
 
@@ -158,8 +173,14 @@ impl WriteQuorum {
     /// An under-replicated shard (one copy where the factor is 2, under
     /// `Quorum`) therefore never acknowledges with fewer successes than the
     /// mode promises, and the decision always agrees with
-    /// [`ReplicationProtocol::check_quorum`] for the same answers. A
-    /// **`Rebalancing`** shard needs one success more
+    /// [`ReplicationProtocol::check_quorum`] for the same answers.
+    ///
+    /// A **moving** shard (some copy joining or leaving, see
+    /// [`Shard::is_moving`]) needs that many successes among its old copies
+    /// **and** among its new copies: a joint quorum, so that readers of
+    /// either side see the write (`docs/decisions/0019-joint-copies.md`).
+    /// A **`Rebalancing`** shard that does not say which copies move needs
+    /// one success more, which meets the rule for any one moving copy
     /// (`docs/decisions/0007-moving-shards-need-one-more-ack.md`).
     ///
     /// `shard` may be a `&Shard` or anything that dereferences to one
@@ -174,7 +195,9 @@ impl WriteQuorum {
     /// true.
     ///
     /// ```
-    /// use rusts_cluster_replication::{ReplicationMode, ReplicationProtocol, WriteQuorum};
+    /// use rusts_cluster_replication::{
+    ///     QuorumStatus, ReplicationAck, ReplicationMode, ReplicationProtocol, WriteQuorum,
+    /// };
     /// use rusts_cluster_sharding::{Shard, ShardState};
     ///
     /// let protocol = ReplicationProtocol::new(ReplicationMode::Quorum, 3);
@@ -187,6 +210,17 @@ impl WriteQuorum {
     /// shard.add_replica("d");
     /// shard.state = ShardState::Rebalancing;
     /// assert_eq!(WriteQuorum::for_shard(protocol, &shard)?.required(), 3);
+    ///
+    /// // Or say which copy moves: 2 of the old copies and 2 of the new.
+    /// shard.state = ShardState::Active;
+    /// shard.leaving.push("c".to_owned());
+    /// shard.joining.push("d".to_owned());
+    /// let mut joint = WriteQuorum::for_shard(protocol, &shard)?;
+    /// assert_eq!(joint.required(), 2);
+    /// joint.record(ReplicationAck::success("c", 1))?;
+    /// joint.record(ReplicationAck::success("d", 1))?;
+    /// assert_eq!(joint.status(), QuorumStatus::Pending, "1 old and 1 new");
+    /// assert_eq!(joint.record(ReplicationAck::success("b", 1))?, QuorumStatus::Reached);
     ///
     /// // Under-replicated: one copy where the factor is 3 still needs 2.
     /// let lonely = Shard::new(1, "a");
@@ -210,10 +244,33 @@ impl WriteQuorum {
         // Names copied straight from the shard: no allocation for the
         // usual handful of copies with short ids.
         let mut quorum = Self::empty(protocol.mode());
+        if !shard.is_moving() {
+            for node in shard.all_nodes() {
+                quorum.copies.insert(node);
+            }
+            quorum.required = protocol.required_acks_for(quorum.copies.len(), shard.state);
+            quorum.end_sides();
+            return Ok(quorum);
+        }
+        // A move: stable copies first, then leaving, then joining, so a
+        // copy's side is its position. Both sides need the factor's rule.
+        let is = |list: &[String], node: &str| list.iter().any(|n| n == node);
         for node in shard.all_nodes() {
+            if !is(&shard.joining, node) && !is(&shard.leaving, node) {
+                quorum.copies.insert(node);
+            }
+        }
+        quorum.leaving_start = quorum.copy_count();
+        for node in shard.all_nodes().filter(|n| is(&shard.leaving, n)) {
             quorum.copies.insert(node);
         }
-        quorum.required = protocol.required_acks_for(quorum.copies.len(), shard.state);
+        quorum.joining_start = quorum.copy_count();
+        for node in shard.all_nodes().filter(|n| is(&shard.joining, n)) {
+            if !is(&shard.leaving, node) {
+                quorum.copies.insert(node);
+            }
+        }
+        quorum.required = protocol.required_acks();
         Ok(quorum)
     }
 
@@ -229,7 +286,34 @@ impl WriteQuorum {
             quorum.copies.insert(node);
         }
         quorum.required = required;
+        quorum.end_sides();
         quorum
+    }
+
+    /// The copy count, which fits `u32`: a write goes to at most one copy
+    /// per node, and a router's node indices are `u32`.
+    fn copy_count(&self) -> u32 {
+        u32::try_from(self.copies.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Marks every copy stable: a write to a shard that is not moving.
+    fn end_sides(&mut self) {
+        self.leaving_start = self.copy_count();
+        self.joining_start = self.leaving_start;
+    }
+
+    /// Whether the write is to a moving shard, counted on each side.
+    fn is_joint(&self) -> bool {
+        (self.leaving_start as usize) < self.copies.len()
+    }
+
+    /// Successes among the old copies (all but the joining ones) and among
+    /// the new copies (all but the leaving ones).
+    fn side_successes(&self) -> (usize, usize) {
+        (
+            self.successes - self.joining_successes as usize,
+            self.successes - self.leaving_successes as usize,
+        )
     }
 
     fn empty(mode: ReplicationMode) -> Self {
@@ -240,6 +324,12 @@ impl WriteQuorum {
             successes: 0,
             failures: 0,
             answered: 0,
+            leaving_start: 0,
+            joining_start: 0,
+            leaving_successes: 0,
+            joining_successes: 0,
+            leaving_failures: 0,
+            joining_failures: 0,
             errors: Vec::new(),
         }
     }
@@ -308,17 +398,51 @@ impl WriteQuorum {
         } else {
             self.failures += 1;
         }
+        // `i` is below the copy count, which fits `u32`.
+        let i = i as u32;
+        if i >= self.leaving_start {
+            let joining = i >= self.joining_start;
+            let counter = match (joining, success) {
+                (false, true) => &mut self.leaving_successes,
+                (false, false) => &mut self.leaving_failures,
+                (true, true) => &mut self.joining_successes,
+                (true, false) => &mut self.joining_failures,
+            };
+            *counter += 1;
+        }
         true
     }
 
     /// The status after the answers recorded so far.
     pub fn status(&self) -> QuorumStatus {
+        if self.is_joint() {
+            return self.joint_status();
+        }
         // `required` is 0 under `Asynchronous`, so it is reached at once.
         if self.successes >= self.required {
             QuorumStatus::Reached
         } else if self.copies.len() - self.failures < self.required {
             // The successes so far plus every silent copy: the most this
             // write can still get.
+            QuorumStatus::Failed
+        } else {
+            QuorumStatus::Pending
+        }
+    }
+
+    /// The status of a write to a moving shard: each side must reach
+    /// `required`, and fails as soon as one side cannot.
+    #[cold]
+    fn joint_status(&self) -> QuorumStatus {
+        let (old, new) = self.side_successes();
+        let len = self.copies.len();
+        let old_len = self.joining_start as usize;
+        let new_len = len - (self.joining_start - self.leaving_start) as usize;
+        let old_failures = self.failures - self.joining_failures as usize;
+        let new_failures = self.failures - self.leaving_failures as usize;
+        if old >= self.required && new >= self.required {
+            QuorumStatus::Reached
+        } else if old_len - old_failures < self.required || new_len - new_failures < self.required {
             QuorumStatus::Failed
         } else {
             QuorumStatus::Pending
@@ -346,6 +470,11 @@ impl WriteQuorum {
     /// result whether or not the quorum was reached
     /// ([`ReplicationResult::quorum_reached`] says which).
     pub fn into_result(self) -> ReplicationResult {
+        let quorum_reached = self.status() == QuorumStatus::Reached;
+        let joint = self.is_joint().then(|| {
+            let (old, new) = self.side_successes();
+            JointSuccesses { old, new }
+        });
         let WriteQuorum {
             copies,
             required,
@@ -386,7 +515,8 @@ impl WriteQuorum {
             required_count: required,
             acks: acks.into_iter().map(|(_, ack)| ack).collect(),
             missing_nodes,
-            quorum_reached: successes >= required,
+            quorum_reached,
+            joint,
         }
     }
 
@@ -432,6 +562,116 @@ mod tests {
     use crate::test_acks::{fail, ok};
     use rusts_cluster_sharding::ShardState;
     use ReplicationMode::*;
+
+    /// Shard 0 with copies a, b, c (old) moving c to d: a, b stable.
+    fn moving(leaving: &[&str], joining: &[&str]) -> Shard {
+        let mut shard = Shard::new(0, "a");
+        for node in ["b", "c", "d", "e"] {
+            if node < "c" || leaving.contains(&node) || joining.contains(&node) || node == "c" {
+                shard.add_replica(node);
+            }
+        }
+        shard.leaving = leaving.iter().map(|n| n.to_string()).collect();
+        shard.joining = joining.iter().map(|n| n.to_string()).collect();
+        shard
+    }
+
+    #[test]
+    fn joint_quorum_needs_the_mode_on_old_and_new_copies() {
+        let protocol = ReplicationProtocol::new(Quorum, 3);
+        let shard = moving(&["c"], &["d"]);
+        let mut q = WriteQuorum::for_shard(protocol, &shard).unwrap();
+        assert_eq!(q.expected_nodes().collect::<Vec<_>>(), ["a", "b", "c", "d"]);
+        // c (old only) and d (new only): one success on each side.
+        assert_eq!(q.record(ok("c")).unwrap(), QuorumStatus::Pending);
+        assert_eq!(q.record(ok("d")).unwrap(), QuorumStatus::Pending);
+        assert_eq!(q.record(ok("a")).unwrap(), QuorumStatus::Reached);
+        let r = q.finish().unwrap();
+        assert_eq!(r.joint, Some(JointSuccesses { old: 2, new: 2 }));
+
+        // Two successes, both old: the new side has only a left.
+        let mut q = WriteQuorum::for_shard(protocol, &shard).unwrap();
+        q.record(ok("c")).unwrap();
+        q.record(ok("b")).unwrap();
+        assert_eq!(q.status(), QuorumStatus::Pending);
+        assert_eq!(q.record(fail("d")).unwrap(), QuorumStatus::Pending);
+        // a failing leaves the new side at most b: decided at once.
+        assert_eq!(q.record(fail("a")).unwrap(), QuorumStatus::Failed);
+        assert_eq!(
+            q.finish(),
+            Err(ReplicationError::JointQuorumNotReached {
+                old: 2,
+                new: 1,
+                needed: 2
+            })
+        );
+    }
+
+    #[test]
+    fn joint_quorum_fails_as_soon_as_one_side_cannot_reach() {
+        // Synchronous, RF 3, moving b and c to d and e: every copy of each
+        // side must succeed, so one failure on either side decides.
+        let protocol = ReplicationProtocol::new(Synchronous, 3);
+        let shard = moving(&["b", "c"], &["d", "e"]);
+        let mut q = WriteQuorum::for_shard(protocol, &shard).unwrap();
+        assert_eq!(q.required(), 3);
+        assert_eq!(q.record(ok("a")).unwrap(), QuorumStatus::Pending);
+        assert_eq!(q.record(fail("e")).unwrap(), QuorumStatus::Failed);
+        // Recording after the decision fills in but changes nothing.
+        for node in ["b", "c", "d"] {
+            assert_eq!(q.record(ok(node)).unwrap(), QuorumStatus::Failed);
+        }
+        let r = q.into_result();
+        assert!(!r.quorum_reached);
+        assert_eq!(r.joint, Some(JointSuccesses { old: 3, new: 2 }));
+    }
+
+    #[test]
+    fn joint_quorum_agrees_with_counting_each_side_for_every_answer_order() {
+        // Every subset of answers over RF 1-3, both modes, every move of
+        // one or two copies: the quorum's decision equals the definition.
+        let moves: [(&[&str], &[&str]); 5] = [
+            (&["c"], &["d"]),
+            (&["b", "c"], &["d", "e"]),
+            (&[], &["d"]),
+            (&["c"], &[]),
+            (&["a"], &["d"]),
+        ];
+        for mode in [Quorum, Synchronous, Asynchronous] {
+            for rf in 1..=3 {
+                let protocol = ReplicationProtocol::new(mode, rf);
+                for (leaving, joining) in moves {
+                    let shard = moving(leaving, joining);
+                    let copies: Vec<&str> = shard.all_nodes().collect();
+                    let old: Vec<&str> = shard.old_copies().collect();
+                    let new: Vec<&str> = shard.new_copies().collect();
+                    let need = protocol.required_acks();
+                    for mask in 0u32..(1 << copies.len()) {
+                        let mut q = WriteQuorum::for_shard(protocol, &shard).unwrap();
+                        for (i, node) in copies.iter().enumerate() {
+                            let success = mask & (1 << i) != 0;
+                            q.record(if success { ok(node) } else { fail(node) })
+                                .unwrap();
+                        }
+                        let on = |side: &[&str]| {
+                            side.iter()
+                                .filter(|n| {
+                                    mask & (1 << copies.iter().position(|c| c == *n).unwrap()) != 0
+                                })
+                                .count()
+                        };
+                        let expect = on(&old) >= need && on(&new) >= need;
+                        assert_eq!(
+                            q.status() == QuorumStatus::Reached,
+                            expect,
+                            "{mode:?} rf {rf} {leaving:?}->{joining:?} mask {mask:b}"
+                        );
+                        assert_ne!(q.status(), QuorumStatus::Pending, "every copy answered");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn decides_as_soon_as_reached() {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use rusts_cluster_config::ClusterConfig;
-use rusts_cluster_sharding::ShardId;
+use rusts_cluster_sharding::{ShardId, ShardState};
 
 use crate::{
     router::{Snapshot, Topology},
@@ -169,16 +169,25 @@ impl ShardRouter {
                     .copies(s)
                     .iter()
                     .map(|&node| was[node as usize])
-                    .eq(old.copies(s).iter().map(|&node| Some(node)));
+                    .eq(old.copies(s).iter().map(|&node| Some(node)))
+                    && new.states(s) == old.states(s);
                 let primary = new.copies(s)[0] as usize;
                 let same_address = before.address.as_deref() == Some(&new.addresses[primary]);
                 if !same_copies {
                     change.changed_shards.push(s as ShardId);
                 }
-                if same_copies && same_address {
+                // A shard is `Rebalancing` while its copies move: it turns
+                // so when a move starts and back to `Active` when it ends.
+                // Any other state an operator set carries over.
+                let state = match (old.is_moving(s), new.is_moving(s), before.state) {
+                    (false, true, ShardState::Active) => ShardState::Rebalancing,
+                    (true, false, ShardState::Rebalancing) => ShardState::Active,
+                    (_, _, state) => state,
+                };
+                if same_copies && same_address && state == before.state {
                     Arc::clone(before)
                 } else {
-                    Arc::new(new.shard(s, before.state))
+                    Arc::new(new.shard(s, state))
                 }
             })
             .collect();

@@ -51,6 +51,16 @@ pub enum RoutingError {
         /// The generation of the config given.
         offered: u64,
     },
+    /// A request came from a node whose config generation is not next to
+    /// this router's: more than one step apart, the two may route by
+    /// placements that no transition step made safe together.
+    #[error("peer runs config generation {peer} but this node runs generation {ours}; nodes may differ by at most one generation, so refuse the request until the rollout brings both to adjacent generations (deploy each transition step to every node before the next)")]
+    PeerGeneration {
+        /// This router's generation.
+        ours: u64,
+        /// The generation the peer's request carried.
+        peer: u64,
+    },
     /// `apply` was given a config for another node.
     #[error("the new config is for node \"{offered}\" but this router runs as node \"{current}\"; give each node the file with its own `node_id`")]
     NodeIdChanged {

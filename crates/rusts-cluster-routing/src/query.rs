@@ -423,10 +423,14 @@ impl<'p> ShardRead<'p> {
 
     fn copies_of(&self, nodes: &'p [u32]) -> impl ExactSizeIterator<Item = ShardCopy<'p>> + 'p {
         let topology: &'p Topology = &self.plan.topology;
-        let primary = topology.copies(self.shard() as usize)[0];
-        nodes
-            .iter()
-            .map(move |&node| ShardCopy::new(topology, node, node == primary, true))
+        let shard = self.shard() as usize;
+        let copies = topology.copies(shard);
+        let states = topology.states(shard);
+        nodes.iter().map(move |&node| {
+            // The copy's state, by its position among the shard's copies.
+            let at = copies.iter().position(|&c| c == node).unwrap_or(0);
+            ShardCopy::new(topology, node, at == 0, states[at], true)
+        })
     }
 }
 
@@ -717,18 +721,38 @@ fn choose_copies(
         let start = order.len();
         read_start.push(start as u32);
         let copies = topology.copies(shard as usize);
+        let states = topology.states(shard as usize);
         let state = snapshot.shards[shard as usize].state;
-        let need = level.copies_to_read(topology.protocol, copies.len(), state);
+        // A moving shard is read from one side of its move, whose copies
+        // each write reaches as a plain shard's copies (the joint rule).
+        let moving = topology.is_moving(shard as usize);
+        let readable = |i: usize| !moving || topology.reads_from(states[i]);
+        let need = if moving {
+            let side = (0..copies.len()).filter(|&i| readable(i)).count();
+            let rule = if state == ShardState::Rebalancing {
+                ShardState::Active
+            } else {
+                state
+            };
+            level.copies_to_read(topology.protocol, side, rule)
+        } else {
+            level.copies_to_read(topology.protocol, copies.len(), state)
+        };
         needed.push(need as u32);
         if state.can_read() {
-            if let Some(local) = local.filter(|&l| copies.contains(&l) && up(l)) {
-                order.push(local);
+            let mut local_read = None;
+            if let Some(at) = local.and_then(|l| copies.iter().position(|&c| c == l)) {
+                if readable(at) && up(copies[at]) {
+                    local_read = Some(copies[at]);
+                    order.push(copies[at]);
+                }
             }
             let others = || {
                 copies
                     .iter()
-                    .copied()
-                    .filter(|&n| up(n) && Some(n) != local)
+                    .enumerate()
+                    .filter(|&(i, &n)| readable(i) && up(n) && Some(n) != local_read)
+                    .map(|(_, &n)| n)
             };
             order.extend(others().filter(|&n| is_preferred(n)));
             order.extend(others().filter(|&n| !is_preferred(n)));

@@ -7,10 +7,10 @@ use std::{
 
 use arc_swap::{ArcSwap, Guard};
 use fxhash::FxHashMap;
-use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_config::{ClusterConfig, MoveReads};
 use rusts_cluster_replication::{ReplicationMode, ReplicationProtocol, WriteQuorum};
 use rusts_cluster_sharding::{
-    CopyRole, Shard, ShardId, ShardKeyRef, ShardMapper, ShardState, ShardingStrategy,
+    CopyRole, CopyState, Shard, ShardId, ShardKeyRef, ShardMapper, ShardState, ShardingStrategy,
 };
 
 use crate::{
@@ -42,6 +42,11 @@ pub(crate) struct Topology {
     /// index first, then the replicas' in node-id order.
     pub(crate) copy_start: Vec<u32>,
     pub(crate) copy_nodes: Vec<u32>,
+    /// Each copy's part in a move, parallel to `copy_nodes`; all stable
+    /// when nothing moves.
+    pub(crate) copy_states: Vec<CopyState>,
+    /// Which copies of a moving shard serve reads.
+    pub(crate) move_reads: MoveReads,
     /// The shards each node is primary for, ascending, by node index.
     primaries: Vec<Vec<ShardId>>,
     /// The shards each node holds a copy of, ascending, by node index.
@@ -59,6 +64,41 @@ impl Topology {
 
     pub(crate) fn node_index(&self, node_id: &str) -> Option<u32> {
         self.index.get(node_id).copied()
+    }
+
+    /// The states of shard `shard`'s copies, in the order of
+    /// [`copies`](Self::copies).
+    #[inline]
+    pub(crate) fn states(&self, shard: usize) -> &[CopyState] {
+        let start = self.copy_start[shard] as usize;
+        let end = self.copy_start[shard + 1] as usize;
+        &self.copy_states[start..end]
+    }
+
+    /// Whether some copy of shard `shard` is joining or leaving.
+    pub(crate) fn is_moving(&self, shard: usize) -> bool {
+        self.states(shard).iter().any(|&s| s != CopyState::Stable)
+    }
+
+    /// Whether a copy in `state` serves reads under this config's
+    /// `move_reads`: old copies (all but joining) before the cut-over, new
+    /// copies (all but leaving) after it.
+    #[inline]
+    pub(crate) fn reads_from(&self, state: CopyState) -> bool {
+        match self.move_reads {
+            MoveReads::Old => state != CopyState::Joining,
+            MoveReads::New => state != CopyState::Leaving,
+        }
+    }
+
+    /// The state a shard starts in under this topology: `Rebalancing` while
+    /// its copies move, else `Active`.
+    pub(crate) fn initial_state(&self, shard: usize) -> ShardState {
+        if self.is_moving(shard) {
+            ShardState::Rebalancing
+        } else {
+            ShardState::Active
+        }
     }
 }
 
@@ -271,6 +311,7 @@ impl<'a> ShardView<'a> {
     /// ```
     pub fn copies(&self) -> impl ExactSizeIterator<Item = ShardCopy<'a>> + 'a {
         let snapshot = self.snapshot;
+        let index = self.index as usize;
         snapshot
             .topology
             .copies(self.index as usize)
@@ -281,6 +322,7 @@ impl<'a> ShardView<'a> {
                     &snapshot.topology,
                     node,
                     i == 0,
+                    snapshot.topology.states(index)[i],
                     snapshot.node_up[node as usize],
                 )
             })
@@ -328,6 +370,8 @@ pub struct ShardCopy<'a> {
     pub address: &'a str,
     /// Whether the copy is the shard's primary or a replica.
     pub role: CopyRole,
+    /// Whether the copy is stable, joining or leaving.
+    pub state: CopyState,
     /// Whether the node is available (not marked down with
     /// [`ShardRouter::set_node_available`]).
     pub available: bool,
@@ -335,8 +379,15 @@ pub struct ShardCopy<'a> {
 
 impl<'a> ShardCopy<'a> {
     /// The copy of `topology`'s shard on node index `node`.
-    pub(crate) fn new(topology: &'a Topology, node: u32, primary: bool, available: bool) -> Self {
+    pub(crate) fn new(
+        topology: &'a Topology,
+        node: u32,
+        primary: bool,
+        state: CopyState,
+        available: bool,
+    ) -> Self {
         ShardCopy {
+            state,
             node_id: &topology.node_ids[node as usize],
             address: &topology.addresses[node as usize],
             role: if primary {
@@ -406,7 +457,7 @@ impl ShardRouter {
         // the file size limit bounds the node count far below it.
         let topology = Topology::build(config);
         let shards = (0..config.shard_count)
-            .map(|s| Arc::new(topology.shard(s, ShardState::Active)))
+            .map(|s| Arc::new(topology.shard(s, topology.initial_state(s))))
             .collect();
         let node_up = vec![true; topology.node_ids.len()];
         Ok(ShardRouter {
@@ -626,6 +677,42 @@ impl ShardRouter {
     /// The replication factor of the config the router runs now.
     pub fn replication_factor(&self) -> usize {
         self.protocol().replication_factor()
+    }
+
+    /// Checks the generation a peer's request carries against this
+    /// router's: a peer at `g - 1`, `g` or `g + 1` may be served, any
+    /// other is refused.
+    ///
+    /// A transition moves copies through configs that are each safe to run
+    /// beside the next and the previous one, never beside one two steps
+    /// away (`docs/decisions/0019-joint-copies.md`). The engine sends its
+    /// generation with every request between nodes and calls this on
+    /// receipt, before reading or writing anything.
+    ///
+    /// # Errors
+    ///
+    /// [`RoutingError::PeerGeneration`], naming both generations.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    /// use rusts_cluster_routing::{RoutingError, ShardRouter};
+    ///
+    /// let mut config = ClusterConfig::single_node("node1", "10.0.1.1:8086");
+    /// config.generation = 7;
+    /// let router = ShardRouter::from_config(&config)?;
+    /// assert!((6..=8).all(|peer| router.check_peer_generation(peer).is_ok()));
+    /// let err = router.check_peer_generation(5).unwrap_err();
+    /// assert!(matches!(err, RoutingError::PeerGeneration { ours: 7, peer: 5 }));
+    /// assert!(router.check_peer_generation(u64::MAX).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_peer_generation(&self, peer: u64) -> Result<(), RoutingError> {
+        let ours = self.generation();
+        if peer.abs_diff(ours) <= 1 {
+            Ok(())
+        } else {
+            Err(RoutingError::PeerGeneration { ours, peer })
+        }
     }
 
     /// The write rule of shard `shard` in the config the router runs now: a
@@ -888,6 +975,28 @@ impl Topology {
             }
         }
 
+        // Copy states: each node's moving lists name copies it holds
+        // (validated), found by a scan of the shard's handful of copies.
+        let mut copy_states = vec![CopyState::Stable; copy_nodes.len()];
+        for (index, node) in nodes.iter().enumerate() {
+            let lists = [
+                (&node.joining_shards, CopyState::Joining),
+                (&node.leaving_shards, CopyState::Leaving),
+            ];
+            for (list, state) in lists {
+                for &s in list {
+                    let start = copy_start[s as usize] as usize;
+                    let end = copy_start[s as usize + 1] as usize;
+                    if let Some(at) = copy_nodes[start..end]
+                        .iter()
+                        .position(|&n| n == index as u32)
+                    {
+                        copy_states[start + at] = state;
+                    }
+                }
+            }
+        }
+
         // Walking shards in id order fills the per-node lists already sorted.
         let mut primaries: Vec<Vec<ShardId>> = nodes
             .iter()
@@ -920,6 +1029,8 @@ impl Topology {
             index,
             copy_start,
             copy_nodes,
+            copy_states,
+            move_reads: config.move_reads,
             primaries,
             held,
         }
@@ -935,6 +1046,14 @@ impl Topology {
             .iter()
             .map(|&node| self.node_ids[node as usize].clone())
             .collect();
+        for (&node, &copy) in copies.iter().zip(self.states(s)) {
+            let list = match copy {
+                CopyState::Joining => &mut shard.joining,
+                CopyState::Leaving => &mut shard.leaving,
+                _ => continue,
+            };
+            list.push(self.node_ids[node as usize].clone());
+        }
         shard.state = state;
         shard
     }

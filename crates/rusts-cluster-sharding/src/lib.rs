@@ -41,7 +41,7 @@ pub use crate::{
     error::ShardingError,
     key::{SeriesId, ShardId, ShardKey, ShardKeyRef, Timestamp},
     mapper::ShardMapper,
-    shard::{CopyRole, Shard, ShardState},
+    shard::{CopyRole, CopyState, Shard, ShardState},
     strategy::ShardingStrategy,
 };
 

@@ -32,6 +32,18 @@ pub struct Shard {
     pub replicas: Vec<String>,
     /// Whether the shard takes reads and writes.
     pub state: ShardState,
+    /// The nodes whose copy is **joining**: being added by a move. Each is
+    /// also the primary or in `replicas`. A joining copy receives every
+    /// write but is read only once the move's reads cut over to the new
+    /// copies. Empty when the shard is not moving.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub joining: Vec<String>,
+    /// The nodes whose copy is **leaving**: being removed by a move. Each is
+    /// also the primary or in `replicas`. A leaving copy still holds the
+    /// data and receives every write, and is read until the move's reads
+    /// cut over. Empty when the shard is not moving.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leaving: Vec<String>,
 }
 
 impl Shard {
@@ -44,6 +56,8 @@ impl Shard {
             address: None,
             replicas: Vec::new(),
             state: ShardState::Active,
+            joining: Vec::new(),
+            leaving: Vec::new(),
         }
     }
 
@@ -59,11 +73,17 @@ impl Shard {
     }
 
     /// Removes the replica on `node`, returning whether there was one. The
-    /// primary is not a replica and is never removed by this.
+    /// primary is not a replica and is never removed by this. A removed
+    /// replica is no longer joining or leaving either.
     pub fn remove_replica(&mut self, node: &str) -> bool {
         let before = self.replicas.len();
         self.replicas.retain(|r| r != node);
-        self.replicas.len() != before
+        if self.replicas.len() == before {
+            return false;
+        }
+        self.joining.retain(|r| r != node);
+        self.leaving.retain(|r| r != node);
+        true
     }
 
     /// Every node that holds a copy: the primary first, then the replicas
@@ -75,6 +95,56 @@ impl Shard {
     /// Whether `node` holds a copy of this shard, as primary or replica.
     pub fn holds(&self, node: &str) -> bool {
         self.all_nodes().any(|n| n == node)
+    }
+
+    /// Whether a move is under way: some copy is joining or leaving.
+    pub fn is_moving(&self) -> bool {
+        !self.joining.is_empty() || !self.leaving.is_empty()
+    }
+
+    /// How `node`'s copy takes part in a move, or `None` when `node` holds
+    /// no copy.
+    ///
+    /// ```
+    /// use rusts_cluster_sharding::{CopyState, Shard};
+    ///
+    /// // Moving the copy on "c" to "d".
+    /// let mut shard = Shard::new(0, "a");
+    /// for node in ["b", "c", "d"] {
+    ///     shard.add_replica(node);
+    /// }
+    /// shard.leaving.push("c".to_owned());
+    /// shard.joining.push("d".to_owned());
+    /// assert_eq!(shard.copy_state("a"), Some(CopyState::Stable));
+    /// assert_eq!(shard.copy_state("d"), Some(CopyState::Joining));
+    /// assert_eq!(shard.copy_state("e"), None);
+    /// assert_eq!(shard.old_copies().collect::<Vec<_>>(), ["a", "b", "c"]);
+    /// assert_eq!(shard.new_copies().collect::<Vec<_>>(), ["a", "b", "d"]);
+    /// ```
+    pub fn copy_state(&self, node: &str) -> Option<CopyState> {
+        if !self.holds(node) {
+            None
+        } else if self.joining.iter().any(|n| n == node) {
+            Some(CopyState::Joining)
+        } else if self.leaving.iter().any(|n| n == node) {
+            Some(CopyState::Leaving)
+        } else {
+            Some(CopyState::Stable)
+        }
+    }
+
+    /// The copies the shard had before the move: every copy but the joining
+    /// ones, primary first. Every copy when the shard is not moving.
+    pub fn old_copies(&self) -> impl Iterator<Item = &str> + Clone + '_ {
+        self.all_nodes()
+            .filter(move |n| !self.joining.iter().any(|j| j == n))
+    }
+
+    /// The copies the shard has after the move: every copy but the leaving
+    /// ones, primary first. Every copy when the shard is not moving.
+    pub fn new_copies(&self) -> impl Iterator<Item = &str> + Clone + '_ {
+        self.all_nodes()
+            .filter(move |n| !self.leaving.iter().any(|l| l == n))
     }
 
     /// Whether the shard takes writes: when it is
@@ -97,9 +167,9 @@ impl Shard {
 /// lists it in `shards`) and any number of
 /// [`Replica`](CopyRole::Replica) copies (nodes that list it in
 /// `replica_shards`). Both receive every write and both serve reads; the
-/// primary is preferred for reads when no closer copy is known. More roles
-/// may be added (copies that are joining or leaving during a move), so
-/// match with a wildcard arm.
+/// primary is preferred for reads when no closer copy is known. Whether a
+/// copy is joining or leaving during a move is its [`CopyState`], separate
+/// from its role. More roles may be added, so match with a wildcard arm.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum CopyRole {
@@ -114,6 +184,38 @@ impl fmt::Display for CopyRole {
         f.write_str(match self {
             CopyRole::Primary => "primary",
             CopyRole::Replica => "replica",
+        })
+    }
+}
+
+/// How a copy takes part in a move (`docs/decisions/0019-joint-copies.md`).
+///
+/// A move changes a shard's copies from an old set to a new one. Copies in
+/// both are [`Stable`](CopyState::Stable); copies only in the new set are
+/// [`Joining`](CopyState::Joining), only in the old set
+/// [`Leaving`](CopyState::Leaving). Every copy receives every write, and an
+/// acknowledged write meets the replication mode on the old copies and on
+/// the new copies; reads come from one side, as the config's `move_reads`
+/// says. The role ([`CopyRole`]) is separate: a joining or leaving copy may
+/// be the primary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum CopyState {
+    /// In the old and the new copies (every copy of a shard not moving).
+    #[default]
+    Stable,
+    /// Being added: receives writes; read only after the cut-over.
+    Joining,
+    /// Being removed: receives writes; read only before the cut-over.
+    Leaving,
+}
+
+impl fmt::Display for CopyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CopyState::Stable => "stable",
+            CopyState::Joining => "joining",
+            CopyState::Leaving => "leaving",
         })
     }
 }
@@ -212,5 +314,27 @@ mod tests {
         );
         assert_eq!(shard.all_nodes().collect::<Vec<_>>(), ["a", "c"]);
         assert!(shard.holds("a") && shard.holds("c") && !shard.holds("b"));
+    }
+
+    #[test]
+    fn copy_states_split_old_and_new_copies() {
+        // Replacing "b" and "c" with "d"; "a" is the primary and leaves too.
+        let mut shard = Shard::new(0, "a");
+        for node in ["b", "c", "d"] {
+            shard.add_replica(node);
+        }
+        assert!(!shard.is_moving());
+        assert_eq!(shard.old_copies().count(), 4);
+        shard.leaving = vec!["a".into(), "c".into()];
+        shard.joining = vec!["d".into()];
+        assert!(shard.is_moving());
+        assert_eq!(shard.old_copies().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(shard.new_copies().collect::<Vec<_>>(), ["b", "d"]);
+        assert_eq!(shard.copy_state("a"), Some(CopyState::Leaving));
+        assert_eq!(shard.copy_state("b"), Some(CopyState::Stable));
+        // Removing a replica removes its state with it.
+        assert!(shard.remove_replica("d"));
+        assert!(shard.joining.is_empty());
+        assert_eq!(shard.copy_state("d"), None);
     }
 }

@@ -1,0 +1,197 @@
+//! Copies that move: the joint write rule, the read side before and after
+//! the cut-over, and the states `apply` gives a shard as a move starts and
+//! ends (`docs/decisions/0019-joint-copies.md`).
+
+use rusts_cluster_config::{ClusterConfig, MoveReads};
+use rusts_cluster_replication::{QuorumStatus, ReplicationAck};
+use rusts_cluster_routing::{Query, ReadConsistency, ShardRouter};
+use rusts_cluster_sharding::{CopyRole, CopyState, ShardState};
+
+/// Shard 0 on a (primary), b and c; shard 1 on a, b and d. RF 3, Quorum.
+const BEFORE: &str = r#"
+node_id = "a"
+generation = 4
+replication_factor = 3
+shard_count = 2
+[[nodes]]
+id = "a"
+address = "10.0.0.1:8086"
+shards = [0, 1]
+[[nodes]]
+id = "b"
+address = "10.0.0.2:8086"
+replica_shards = [0, 1]
+[[nodes]]
+id = "c"
+address = "10.0.0.3:8086"
+replica_shards = [0]
+[[nodes]]
+id = "d"
+address = "10.0.0.4:8086"
+replica_shards = [1]
+"#;
+
+/// `BEFORE` with shard 0's copy on c moving to d, reads from `reads`.
+fn moving(generation: u64, reads: MoveReads) -> ClusterConfig {
+    let mut config = ClusterConfig::from_toml(BEFORE).unwrap();
+    config.generation = generation;
+    config.move_reads = reads;
+    // Nodes a, b, c, d in that order.
+    config.nodes[2].leaving_shards.push(0);
+    config.nodes[3].replica_shards.push(0);
+    config.nodes[3].joining_shards.push(0);
+    config
+}
+
+fn after() -> ClusterConfig {
+    let mut config = ClusterConfig::from_toml(BEFORE).unwrap();
+    config.generation = 7;
+    config.nodes[2].replica_shards.clear();
+    config.nodes[3].replica_shards.push(0);
+    // c holds nothing now: keep it out of the cluster.
+    config.nodes.remove(2);
+    config
+}
+
+fn read_set(router: &ShardRouter, level: ReadConsistency, shard: u32) -> (usize, Vec<String>) {
+    let plan = router.plan_query(&Query::new().consistency(level)).unwrap();
+    let read = plan.read(shard).unwrap();
+    let mut copies: Vec<String> = read.copies().map(|c| c.node_id.to_owned()).collect();
+    copies.sort();
+    (read.copies_needed(), copies)
+}
+
+#[test]
+fn a_moving_copy_validates_and_saves_back() {
+    let config = moving(5, MoveReads::New);
+    config.validate().unwrap();
+    // 4 copies while 3 are old and 3 new: not over-replicated.
+    let codes: Vec<&str> = config.warnings().iter().map(|w| w.code()).collect();
+    assert!(!codes.contains(&"over-replicated"), "{codes:?}");
+    let text = config.to_toml().unwrap();
+    assert!(text.contains("move_reads = \"new\""), "{text}");
+    assert!(text.contains("joining_shards = [0]"), "{text}");
+    assert!(text.contains("leaving_shards = [0]"), "{text}");
+    assert_eq!(ClusterConfig::from_toml(&text).unwrap(), config);
+    // The default is left out.
+    let plain = ClusterConfig::from_toml(BEFORE).unwrap().to_toml().unwrap();
+    assert!(!plain.contains("move_reads"), "{plain}");
+}
+
+#[test]
+fn writes_need_the_mode_on_the_old_and_the_new_copies() {
+    let router = ShardRouter::from_config(&moving(5, MoveReads::Old)).unwrap();
+    let mut quorum = router.write_quorum(0).unwrap();
+    assert_eq!(quorum.required(), 2);
+    assert_eq!(
+        quorum.expected_nodes().collect::<Vec<_>>(),
+        ["a", "b", "c", "d"],
+        "stable copies, then leaving, then joining"
+    );
+    // c is only old and d only new: one success on each side so far.
+    quorum.record(ReplicationAck::success("c", 1)).unwrap();
+    assert_eq!(
+        quorum.record(ReplicationAck::success("d", 1)).unwrap(),
+        QuorumStatus::Pending
+    );
+    assert_eq!(
+        quorum.record(ReplicationAck::success("b", 1)).unwrap(),
+        QuorumStatus::Reached
+    );
+    // Shard 1 is not moving: the plain rule.
+    let mut plain = router.write_quorum(1).unwrap();
+    plain.record(ReplicationAck::success("d", 1)).unwrap();
+    assert_eq!(
+        plain.record(ReplicationAck::success("b", 1)).unwrap(),
+        QuorumStatus::Reached
+    );
+}
+
+#[test]
+fn reads_come_from_the_old_copies_then_from_the_new() {
+    let old = ShardRouter::from_config(&moving(5, MoveReads::Old)).unwrap();
+    let new = ShardRouter::from_config(&moving(6, MoveReads::New)).unwrap();
+    use ReadConsistency::*;
+    for (level, needed) in [(One, 1), (Quorum, 2), (All, 3)] {
+        assert_eq!(
+            read_set(&old, level, 0),
+            (needed, vec!["a".into(), "b".into(), "c".into()])
+        );
+        assert_eq!(
+            read_set(&new, level, 0),
+            (needed, vec!["a".into(), "b".into(), "d".into()])
+        );
+    }
+    // A copy off the read side is neither a target nor a fallback, and the
+    // copies the plan names say what they are.
+    let plan = old.plan_query(&Query::new()).unwrap();
+    let read = plan.read(0).unwrap();
+    assert!(read
+        .targets()
+        .chain(read.fallbacks())
+        .all(|c| c.node_id != "d"));
+    let c = read.copies().find(|c| c.node_id == "c").unwrap();
+    assert_eq!((c.role, c.state), (CopyRole::Replica, CopyState::Leaving));
+    // The shard's own copies show all four.
+    let shard = old.get_shard(0).unwrap();
+    let states: Vec<_> = shard.copies().map(|c| (c.node_id, c.state)).collect();
+    assert_eq!(
+        states,
+        [
+            ("a", CopyState::Stable),
+            ("b", CopyState::Stable),
+            ("c", CopyState::Leaving),
+            ("d", CopyState::Joining)
+        ]
+    );
+}
+
+#[test]
+fn reads_never_fall_back_to_the_other_side() {
+    // With b down, a Quorum read before the cut-over has a and c: enough.
+    // With c down too it is unavailable, although d is up: d may not yet
+    // hold what old writers acknowledged.
+    let router = ShardRouter::from_config(&moving(5, MoveReads::Old)).unwrap();
+    router.set_node_available("b", false).unwrap();
+    let plan = router
+        .plan_query(&Query::new().consistency(ReadConsistency::Quorum))
+        .unwrap();
+    assert!(plan.read(0).unwrap().is_available());
+    router.set_node_available("c", false).unwrap();
+    let plan = router
+        .plan_query(&Query::new().consistency(ReadConsistency::Quorum))
+        .unwrap();
+    let read = plan.read(0).unwrap();
+    let copies: Vec<_> = read.copies().map(|c| c.node_id).collect();
+    assert!(!read.is_available(), "{copies:?} {}", read.copies_needed());
+    assert_eq!(plan.unavailable_shards(), [0]);
+}
+
+#[test]
+fn a_shard_rebalances_while_its_copies_move() {
+    let router = ShardRouter::from_config(&ClusterConfig::from_toml(BEFORE).unwrap()).unwrap();
+    let change = router.apply(&moving(5, MoveReads::Old)).unwrap();
+    assert_eq!(change.changed_shards, [0]);
+    assert_eq!(router.get_shard(0).unwrap().state, ShardState::Rebalancing);
+    assert_eq!(router.get_shard(1).unwrap().state, ShardState::Active);
+    assert_eq!(router.get_shard(0).unwrap().joining, ["d"]);
+    // The cut-over moves no copy.
+    let change = router.apply(&moving(6, MoveReads::New)).unwrap();
+    assert!(change.changed_shards.is_empty(), "{change:?}");
+    assert_eq!(router.get_shard(0).unwrap().state, ShardState::Rebalancing);
+    let change = router.apply(&after()).unwrap();
+    assert_eq!(change.changed_shards, [0]);
+    assert_eq!(change.removed_nodes, ["c"]);
+    let shard = router.get_shard(0).unwrap();
+    assert_eq!(shard.state, ShardState::Active);
+    assert!(!shard.is_moving());
+    assert_eq!(shard.replicas, ["b", "d"]);
+    // A state an operator set is kept through a move.
+    let router = ShardRouter::from_config(&ClusterConfig::from_toml(BEFORE).unwrap()).unwrap();
+    router.set_shard_state(0, ShardState::ReadOnly).unwrap();
+    router.apply(&moving(5, MoveReads::Old)).unwrap();
+    assert_eq!(router.get_shard(0).unwrap().state, ShardState::ReadOnly);
+    // A router started on a step starts the shard Rebalancing.
+    let router = ShardRouter::from_config(&moving(6, MoveReads::New)).unwrap();
+    assert_eq!(router.get_shard(0).unwrap().state, ShardState::Rebalancing);
+}
