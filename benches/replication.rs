@@ -5,6 +5,13 @@
 //!   `check_quorum` as it was before it counted with `WriteQuorum` (a
 //!   first-answer scan, no names checked).
 //!
+//! - `joint_quorum`: `WriteQuorum::record` per answer on a shard moving one
+//!   copy (RF 3, `Quorum`, copies a, b, c leaving, d joining: a joint
+//!   quorum), beside the same four copies as a `Rebalancing` shard that
+//!   does not say which copy moves (decision 0007's plain rule) and a plain
+//!   shard of three copies. Throughput is answers, so the figures compare
+//!   per answer.
+//!
 //! `PendingWrites` under concurrent answers is `benches/pending_writes.rs`
 //! (a `harness = false` bench: criterion measures one thread).
 //!
@@ -13,7 +20,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use rusts_cluster::{ReplicationAck, ReplicationMode, ReplicationProtocol, WriteQuorum};
+use rusts_cluster::{
+    ReplicationAck, ReplicationMode, ReplicationProtocol, Shard, ShardState, WriteQuorum,
+};
 
 const COPIES: [&str; 3] = ["node1", "node2", "node3"];
 
@@ -66,5 +75,55 @@ fn write_quorum(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, write_quorum);
+/// Records every copy's success on a fresh clone of `template`, in the
+/// order the copies were given.
+fn bench_record(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    template: &WriteQuorum,
+) {
+    let acks: Vec<ReplicationAck> = template
+        .expected_nodes()
+        .enumerate()
+        .map(|(i, node)| ReplicationAck::success(node, i as u64))
+        .collect();
+    group.throughput(Throughput::Elements(acks.len() as u64));
+    group.bench_function(name, |b| {
+        b.iter_batched(
+            || (template.clone(), acks.clone()),
+            |(mut quorum, acks)| {
+                for ack in acks {
+                    black_box(quorum.record(ack).unwrap());
+                }
+                quorum
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+fn joint_quorum(c: &mut Criterion) {
+    let protocol = ReplicationProtocol::new(ReplicationMode::Quorum, 3);
+    let mut plain = Shard::new(0, "node1");
+    plain.add_replica("node2");
+    plain.add_replica("node3");
+    let mut rebalancing = plain.clone();
+    rebalancing.add_replica("node4");
+    rebalancing.state = ShardState::Rebalancing;
+    let mut joint = rebalancing.clone();
+    joint.leaving.push("node3".to_owned());
+    joint.joining.push("node4".to_owned());
+    let mut group = c.benchmark_group("joint_quorum");
+    for (name, shard) in [
+        ("record_plain_3_copies", &plain),
+        ("record_rebalancing_4_copies", &rebalancing),
+        ("record_joint_4_copies", &joint),
+    ] {
+        let template = WriteQuorum::for_shard(protocol, shard).unwrap();
+        bench_record(&mut group, name, &template);
+    }
+    group.finish();
+}
+
+criterion_group!(benches, write_quorum, joint_quorum);
 criterion_main!(benches);

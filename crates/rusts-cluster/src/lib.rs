@@ -76,11 +76,11 @@ pub use rusts_cluster_routing as routing;
 pub use rusts_cluster_sharding as sharding;
 
 pub use rusts_cluster_config::{
-    AddressProblem, ClusterConfig, ConfigError, ConfigFile, Location, NodeConfig, ShardList,
-    ValidationError, ValidationWarning, MAX_CONFIG_BYTES, MAX_SHARD_COUNT,
+    AddressProblem, ClusterConfig, ConfigError, ConfigFile, Location, MoveReads, NodeConfig,
+    ShardList, ValidationError, ValidationWarning, MAX_CONFIG_BYTES, MAX_SHARD_COUNT,
 };
 pub use rusts_cluster_replication::{
-    PendingWrites, QuorumStatus, ReplicationAck, ReplicationError, ReplicationMode,
+    JointSuccesses, PendingWrites, QuorumStatus, ReplicationAck, ReplicationError, ReplicationMode,
     ReplicationProtocol, ReplicationResult, WriteQuorum,
 };
 pub use rusts_cluster_routing::{
@@ -88,7 +88,7 @@ pub use rusts_cluster_routing::{
     RoutingError, ShardCopy, ShardGroup, ShardHandle, ShardRead, ShardRouter, ShardView,
 };
 pub use rusts_cluster_sharding::{
-    CopyRole, SeriesId, Shard, ShardId, ShardKey, ShardKeyRef, ShardMapper, ShardState,
+    CopyRole, CopyState, SeriesId, Shard, ShardId, ShardKey, ShardKeyRef, ShardMapper, ShardState,
     ShardingError, ShardingStrategy, Timestamp,
 };
 
