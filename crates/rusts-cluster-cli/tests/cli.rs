@@ -1251,3 +1251,77 @@ fn huge_cells_are_cut() {
     );
     assert_eq!(out.stdout.lines().count(), 1 + 5 + 20);
 }
+
+#[test]
+fn show_and_route_mark_the_copies_a_move_adds_and_removes() {
+    let scratch = Scratch::new();
+    let file = scratch.path("moving.toml");
+    fs::write(
+        &file,
+        r#"node_id = "a"
+generation = 5
+replication_factor = 3
+shard_count = 2
+move_reads = "new"
+[[nodes]]
+id = "a"
+address = "10.0.0.1:8086"
+shards = [0, 1]
+[[nodes]]
+id = "b"
+address = "10.0.0.2:8086"
+replica_shards = [0, 1]
+[[nodes]]
+id = "c"
+address = "10.0.0.3:8086"
+replica_shards = [0]
+leaving_shards = [0]
+[[nodes]]
+id = "d"
+address = "10.0.0.4:8086"
+replica_shards = [0, 1]
+joining_shards = [0]
+"#,
+    )
+    .unwrap();
+    let shown = run(&["show", &path(&file)]);
+    assert!(
+        shown.stdout.contains(
+            "1 shard moving: writes need the mode on the old and the new copies; reads come from \
+             the new copies (move_reads = \"new\")\n"
+        ),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains("| b, c (leaving), d (joining) |"),
+        "{}",
+        shown.stdout
+    );
+    let (report, code) = json(&["show", &path(&file), "--format", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(report["move_reads"], "new");
+    assert_eq!(report["shards"][0]["joining"], serde_json::json!(["d"]));
+    assert_eq!(report["shards"][0]["leaving"], serde_json::json!(["c"]));
+    assert_eq!(report["shards"][1]["joining"], serde_json::json!([]));
+    let (route, _) = json(&[
+        "route",
+        &path(&file),
+        "--measurement",
+        "cpu",
+        "--series-id",
+        "0",
+        "--timestamp",
+        "0",
+        "--format",
+        "json",
+    ]);
+    let states: Vec<&str> = route["copies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["stable", "stable", "leaving", "joining"]);
+    assert_eq!(route["state"], "Rebalancing");
+}

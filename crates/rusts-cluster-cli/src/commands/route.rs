@@ -53,6 +53,7 @@ pub(crate) fn run(args: RouteArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
                     "node": c.node_id,
                     "address": c.address,
                     "role": c.role.to_string(),
+                    "state": c.state.to_string(),
                     "available": c.available,
                 })
             })

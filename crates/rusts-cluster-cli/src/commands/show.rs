@@ -1,6 +1,7 @@
 //! `show`: each node's share of the shards, and the shard map.
 
 use rusts_cluster_routing::ShardRouter;
+use rusts_cluster_sharding::CopyState;
 use serde_json::{json, Value};
 
 use crate::{
@@ -38,6 +39,7 @@ pub(crate) fn run(args: ShowArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
             "sharding_strategy",
             strategy_json(&config.sharding_strategy),
         );
+        ui.set("move_reads", config.move_reads.to_string());
         let nodes: Vec<Value> = config
             .nodes
             .iter()
@@ -62,6 +64,8 @@ pub(crate) fn run(args: ShowArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
                     "shard": shard.id,
                     "primary": shard.primary,
                     "replicas": shard.replicas,
+                    "joining": shard.joining,
+                    "leaving": shard.leaving,
                 })
             })
             .collect();
@@ -79,6 +83,15 @@ pub(crate) fn run(args: ShowArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         cell(&config.node_id, ui.style()),
     );
     ui.print(&header)?;
+    let moving = shard_map.iter().filter(|s| s.is_moving()).count();
+    if moving > 0 {
+        ui.print(&format!(
+            "{moving} shard{} moving: writes need the mode on the old and the new copies; reads come from the {} copies (move_reads = \"{}\")\n",
+            if moving == 1 { "" } else { "s" },
+            config.move_reads,
+            config.move_reads,
+        ))?;
+    }
     let mut nodes = Table::new(
         ui.style(),
         &[
@@ -107,11 +120,17 @@ pub(crate) fn run(args: ShowArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     nodes.write(ui.out())?;
     let mut shards = Table::new(ui.style(), &["shard", "primary", "replicas"]);
     shards.right_align(&[0]);
+    // A moving copy says so: `d (joining)`, `c (leaving)`.
+    let named = |shard: &rusts_cluster_sharding::Shard, node: &str| match shard.copy_state(node) {
+        Some(state) if state != CopyState::Stable => format!("{node} ({state})"),
+        _ => node.to_owned(),
+    };
     for shard in &shard_map {
+        let replicas: Vec<String> = shard.replicas.iter().map(|n| named(shard, n)).collect();
         shards.row([
             shard.id.to_string(),
-            shard.primary.clone(),
-            shard.replicas.join(", "),
+            named(shard, &shard.primary),
+            replicas.join(", "),
         ]);
     }
     shards.write(ui.out())?;
