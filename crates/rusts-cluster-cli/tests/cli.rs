@@ -239,7 +239,7 @@ fn route_and_show_report_json() {
     assert_eq!(report["replication_mode"], "Quorum");
     assert_eq!(
         report["copies"],
-        serde_json::json!([{"node": "node2", "address": "10.0.1.2:8086", "role": "primary", "available": true}])
+        serde_json::json!([{"node": "node2", "address": "10.0.1.2:8086", "role": "primary", "state": "stable", "available": true}])
     );
     // The same instant in RFC 3339, in UTC and with an offset.
     assert_eq!(route("2023-11-14T22:13:20Z").0["shard"], report["shard"]);
