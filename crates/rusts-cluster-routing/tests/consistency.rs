@@ -1,16 +1,18 @@
 //! The read and write rules against each other, over random clusters with
 //! under-, over- and fully replicated shards, every mode, replication
-//! factors 1-5, random shard states and random down nodes:
+//! factors 1-5, random shard states, random down nodes, and random moves
+//! (copies joining and leaving, reads from either side):
 //!
 //! - every read set has exactly the size its level needs, found here by
 //!   brute force from the write rule, holds only available nodes with a
 //!   copy, and meets every set of copies that can acknowledge a write;
 //! - a shard is unavailable exactly when too few copies are up;
 //! - `ShardRouter::write_quorum` and `ReplicationProtocol::check_quorum`
-//!   decide every combination of answers alike.
+//!   decide every combination of answers alike (for a moving shard, the
+//!   quorum and the joint rule's definition: the mode on each side).
 
 use proptest::{prelude::*, sample::Index};
-use rusts_cluster_config::{strategies::any_mode, ClusterConfig, NodeConfig};
+use rusts_cluster_config::{strategies::any_mode, ClusterConfig, MoveReads, NodeConfig};
 use rusts_cluster_replication::{
     QuorumStatus, ReplicationAck, ReplicationMode, ReplicationProtocol, WriteQuorum,
 };
@@ -25,30 +27,46 @@ const LEVELS: [ReadConsistency; 3] = [
 
 /// A valid cluster of 1-6 nodes, replication factor 1-5 (at most the
 /// nodes), 1-12 shards each with 1 to all nodes' copies (so under-, over-
-/// and fully replicated), any mode.
+/// and fully replicated), any mode; in about half of them, copies of some
+/// shards joining or leaving and reads from either side.
 fn any_cluster() -> impl Strategy<Value = ClusterConfig> {
     (1usize..=6)
         .prop_flat_map(|nodes| {
             (
                 Just(nodes),
                 1..=nodes.min(5),
-                prop::collection::vec((1..=nodes, any::<[Index; 6]>()), 1..=12),
+                prop::collection::vec((1..=nodes, any::<[Index; 6]>(), any::<[u8; 6]>()), 1..=12),
                 0..nodes,
                 any_mode(),
+                prop::option::of(any::<bool>()),
             )
         })
-        .prop_map(|(node_count, rf, shards, this, mode)| {
+        .prop_map(|(node_count, rf, shards, this, mode, moves)| {
             let mut nodes: Vec<NodeConfig> = (0..node_count)
                 .map(|i| NodeConfig::new(format!("n{i}"), format!("10.0.0.{}:8086", i + 1)))
                 .collect();
-            for (shard, (copies, picks)) in shards.iter().enumerate() {
+            for (shard, (copies, picks, moving)) in shards.iter().enumerate() {
                 let mut left: Vec<usize> = (0..node_count).collect();
+                let mut held = Vec::new();
                 for (copy, pick) in picks.iter().take(*copies).enumerate() {
                     let node = left.swap_remove(pick.index(left.len()));
+                    held.push(node);
                     if copy == 0 {
                         nodes[node].shards.push(shard as u32);
                     } else {
                         nodes[node].replica_shards.push(shard as u32);
+                    }
+                }
+                if moves.is_none() {
+                    continue;
+                }
+                // Each copy stable, joining or leaving; the first copy of a
+                // shard stays stable so that both sides have a copy.
+                for (&node, &m) in held.iter().zip(moving).skip(1) {
+                    match m % 4 {
+                        2 => nodes[node].joining_shards.push(shard as u32),
+                        3 => nodes[node].leaving_shards.push(shard as u32),
+                        _ => {}
                     }
                 }
             }
@@ -57,6 +75,9 @@ fn any_cluster() -> impl Strategy<Value = ClusterConfig> {
             config.shard_count = shards.len();
             config.replication_factor = rf;
             config.replication_mode = mode;
+            if moves == Some(true) {
+                config.move_reads = MoveReads::New;
+            }
             config
         })
 }
@@ -96,16 +117,19 @@ fn acknowledging_sets(protocol: ReplicationProtocol, shard: &Shard) -> Vec<u32> 
         .collect()
 }
 
-/// The fewest copies of `n` such that every set of that many meets every
-/// acknowledging set; `n` when no number does (an empty set acknowledges).
-fn smallest_meeting_size(n: usize, acknowledging: &[u32]) -> usize {
-    (1..=n)
+/// The fewest copies of the side `side` (a mask over the shard's `n`
+/// copies) such that every set of that many of them meets every
+/// acknowledging set; the whole side when no number does (a set without a
+/// copy on the side acknowledges).
+fn smallest_meeting_size(n: usize, side: u32, acknowledging: &[u32]) -> usize {
+    let size_of_side = side.count_ones() as usize;
+    (1..=size_of_side)
         .find(|&size| {
             (0..1u32 << n)
-                .filter(|read| read.count_ones() as usize == size)
+                .filter(|read| read & !side == 0 && read.count_ones() as usize == size)
                 .all(|read| acknowledging.iter().all(|&write| read & write != 0))
         })
-        .unwrap_or(n)
+        .unwrap_or(size_of_side)
 }
 
 proptest! {
@@ -135,18 +159,31 @@ proptest! {
                 let nodes: Vec<&str> = shard.all_nodes().collect();
                 let n = nodes.len();
                 let acknowledging = acknowledging_sets(protocol, &shard);
+                // A moving shard is read from one side of its move only.
+                let side: Vec<&str> = match config.move_reads {
+                    MoveReads::Old => shard.old_copies().collect(),
+                    MoveReads::New => shard.new_copies().collect(),
+                };
+                let side_mask: u32 = (0..n).filter(|&i| side.contains(&nodes[i])).map(|i| 1 << i).sum();
                 let needed = match level {
                     ReadConsistency::One => 1,
-                    ReadConsistency::All => n,
-                    _ => smallest_meeting_size(n, &acknowledging),
+                    ReadConsistency::All => side.len(),
+                    _ => smallest_meeting_size(n, side_mask, &acknowledging),
                 };
-                prop_assert_eq!(read.copies_needed(), needed, "{:?} shard {}", level, read.shard());
+                if shard.is_moving() && level == ReadConsistency::Quorum && acknowledging.is_empty() {
+                    // No write can be acknowledged (one side is short of
+                    // copies): any read size keeps the promise.
+                    prop_assert!(read.copies_needed() >= 1);
+                } else {
+                    prop_assert_eq!(read.copies_needed(), needed, "{:?} shard {}", level, read.shard());
+                }
+                let needed = read.copies_needed();
 
                 // The readable copies: available nodes' copies of a
                 // readable shard, this node first, then in shard order.
                 let is_up = |node: &str| router.is_node_available(node) == Some(true);
                 let mut readable: Vec<&str> = if shard.can_read() {
-                    nodes.iter().copied().filter(|n| is_up(n)).collect()
+                    side.iter().copied().filter(|n| is_up(n)).collect()
                 } else {
                     Vec::new()
                 };
@@ -175,7 +212,7 @@ proptest! {
                     let promised = if level == ReadConsistency::One { &[][..] } else { &acknowledging[..] };
                     for &write in promised {
                         prop_assert!(
-                            write & mask != 0 || (write == 0 && targets.len() == n),
+                            write & mask != 0 || (write & side_mask == 0 && targets.len() == side.len()),
                             "{:?} reads {:?} of shard {}, missing the write acknowledged by {:b}",
                             level, targets, read.shard(), write
                         );
@@ -227,7 +264,18 @@ proptest! {
                     quorum.record(ack.clone()).unwrap();
                 }
                 let incremental = quorum.finish().is_ok();
-                let at_once = protocol.check_quorum(&acks).is_ok();
+                // `check_quorum` counts without names, so it cannot know a
+                // move's sides: a moving shard is checked against the
+                // joint rule's definition instead.
+                let at_once = if shard.is_moving() {
+                    let on = |side: Vec<&str>| {
+                        acks.iter().filter(|a| a.success && side.contains(&a.node_id.as_str())).count()
+                    };
+                    let need = protocol.required_acks();
+                    on(shard.old_copies().collect()) >= need && on(shard.new_copies().collect()) >= need
+                } else {
+                    protocol.check_quorum(&acks).is_ok()
+                };
                 prop_assert_eq!(
                     incremental, at_once,
                     "{:?} rf {} shard {} with {} copies, answers {:?}",
