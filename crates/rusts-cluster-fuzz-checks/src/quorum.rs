@@ -19,6 +19,9 @@ struct QuorumInput {
     expected: Vec<Name>,
     /// Whether that quorum is for a `Rebalancing` shard.
     rebalancing: bool,
+    /// For a third quorum, of a moving shard: each expected copy's state
+    /// (`n % 3`: stable, joining, leaving; stable past the list's end).
+    states: Vec<u8>,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -112,6 +115,108 @@ pub fn quorum(data: &[u8]) {
     }
 
     write_quorum(mode, &input, &acks);
+    joint_quorum(mode, &input, &acks);
+}
+
+/// A [`WriteQuorum`] of a shard whose `expected` copies are stable, joining
+/// or leaving as `states` says: checks, against sides counted here, that
+/// `Reached` means the factor's requirement on the old copies (all but
+/// joining) and on the new copies (all but leaving), that `Failed` means
+/// one side can no longer reach it, that a decided status never changes,
+/// and that `finish` agrees, naming both counts when it fails.
+fn joint_quorum(mode: ReplicationMode, input: &QuorumInput, acks: &[ReplicationAck]) {
+    let expected: Vec<String> = input.expected.iter().map(Name::to_id).collect();
+    let mut distinct: Vec<&str> = Vec::new();
+    for node in &expected {
+        if !distinct.contains(&node.as_str()) {
+            distinct.push(node);
+        }
+    }
+    let Some((&primary, replicas)) = distinct.split_first() else {
+        return;
+    };
+    let protocol = ReplicationProtocol::new(mode, input.replication_factor.value());
+    let mut shard = Shard::new(0, primary);
+    for node in replicas {
+        shard.add_replica(*node);
+    }
+    for (node, state) in distinct.iter().zip(&input.states) {
+        match state % 3 {
+            1 => shard.joining.push((*node).to_owned()),
+            2 => shard.leaving.push((*node).to_owned()),
+            _ => {}
+        }
+    }
+    let old: Vec<&str> = shard.old_copies().collect();
+    let new: Vec<&str> = shard.new_copies().collect();
+    let mut quorum = WriteQuorum::for_shard(protocol, &shard)
+        .unwrap_or_else(|e| panic!("an Active shard takes writes: {e}"));
+    let required = quorum.required();
+    if shard.is_moving() {
+        assert_eq!(
+            required,
+            protocol.required_acks(),
+            "both sides need the factor's rule"
+        );
+    }
+    let mut first: HashMap<&str, bool> = HashMap::new();
+    let mut decided: Option<QuorumStatus> = None;
+    for ack in acks {
+        let Ok(status) = quorum.record(ack.clone()) else {
+            assert!(!distinct.contains(&ack.node_id.as_str()));
+            continue;
+        };
+        first.entry(&ack.node_id).or_insert(ack.success);
+        let count = |side: &[&str], success: bool| {
+            side.iter()
+                .filter(|n| first.get(*n) == Some(&success))
+                .count()
+        };
+        let reach = |side: &[&str]| count(side, true) >= required;
+        let possible = |side: &[&str]| side.len() - count(side, false) >= required;
+        match status {
+            QuorumStatus::Reached => assert!(reach(&old) && reach(&new), "{shard:?} {first:?}"),
+            QuorumStatus::Failed => {
+                assert!(!possible(&old) || !possible(&new), "{shard:?} {first:?}")
+            }
+            QuorumStatus::Pending => assert!(
+                !(reach(&old) && reach(&new)) && possible(&old) && possible(&new),
+                "undecided although decidable: {shard:?} {first:?}"
+            ),
+        }
+        if let Some(d) = decided {
+            assert_eq!(status, d, "a decided status changed");
+        } else if status.is_decided() {
+            decided = Some(status);
+        }
+    }
+    let on = |side: &[&str]| side.iter().filter(|n| first.get(*n) == Some(&true)).count();
+    let (old_successes, new_successes) = (on(&old), on(&new));
+    let reached = old_successes >= required && new_successes >= required;
+    match quorum.finish() {
+        Ok(result) => {
+            assert!(reached);
+            assert!(decided != Some(QuorumStatus::Failed));
+            if shard.is_moving() {
+                let joint = result
+                    .joint
+                    .expect("a moving shard's result has both counts");
+                assert_eq!((joint.old, joint.new), (old_successes, new_successes));
+            }
+        }
+        Err(ReplicationError::JointQuorumNotReached { old, new, needed }) => {
+            assert!(shard.is_moving() && !reached);
+            assert_eq!((old, new, needed), (old_successes, new_successes, required));
+        }
+        Err(ReplicationError::QuorumNotReached { got, needed }) => {
+            assert!(!shard.is_moving() && !reached);
+            assert_eq!(
+                (got, needed),
+                (first.values().filter(|&&s| s).count(), required)
+            );
+        }
+        Err(other) => panic!("finish gave {other:?}"),
+    }
 }
 
 fn write_quorum(mode: ReplicationMode, input: &QuorumInput, acks: &[ReplicationAck]) {
