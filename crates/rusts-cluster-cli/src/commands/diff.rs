@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use rusts_cluster_config::{plan_moves, ClusterConfig};
+use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_placement::plan_moves;
 use serde_json::{json, Value};
 
 use crate::{

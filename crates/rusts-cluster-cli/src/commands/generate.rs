@@ -1,6 +1,7 @@
 //! `generate`: a new, balanced, zone-aware config for a set of nodes.
 
-use rusts_cluster_config::{balance, ClusterConfig};
+use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_placement::balance;
 use rusts_cluster_replication::ReplicationMode;
 
 use crate::{

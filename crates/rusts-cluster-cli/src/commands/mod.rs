@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use rusts_cluster_config::{zone_count, ClusterConfig, ConfigError, MovePlan};
+use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_placement::{zone_count, MovePlan, PlacementError};
 use rusts_cluster_replication::ReplicationMode;
 use rusts_cluster_routing::RoutingError;
 use rusts_cluster_sharding::ShardingStrategy;
@@ -72,14 +73,14 @@ pub(crate) fn routing_problem(e: &RoutingError) -> Problem {
     Problem::new(code, chain(e))
 }
 
-/// Reports why a config built from arguments (`generate`, `rebalance`) is
-/// not valid: each rule it breaks, with the rule's code.
-pub(crate) fn report_invalid(ui: &mut Ui<'_>, e: &ConfigError) -> Stop {
+/// Reports why a config built from arguments (`generate`, `rebalance`)
+/// cannot be placed: each rule it breaks, with the rule's code.
+pub(crate) fn report_invalid(ui: &mut Ui<'_>, e: &PlacementError) -> Stop {
     let errors = e.validation_errors();
     if errors.is_empty() {
         let code = match e {
-            ConfigError::UnknownNode { .. } => "unknown-node",
-            _ => "config",
+            PlacementError::UnknownNode { .. } => "unknown-node",
+            _ => "placement",
         };
         return ui.fail(Problem::new(code, chain(e)));
     }
@@ -213,7 +214,7 @@ pub(crate) fn report_plan_risks(ui: &mut Ui<'_>, plan: &MovePlan) {
     }
 }
 
-/// The plan in the JSON report: the config crate's `MovePlan`, with `node`
+/// The plan in the JSON report: the placement crate's `MovePlan`, with `node`
 /// naming a node as in every other report.
 pub(crate) fn set_plan(ui: &mut Ui<'_>, plan: &MovePlan) {
     let shards: Vec<Value> = plan

@@ -1,7 +1,7 @@
 //! `rebalance`: add or remove nodes, moving as few shard copies as
 //! possible; the plan, and the new config with its generation raised.
 
-use rusts_cluster_config::{balance, plan_moves};
+use rusts_cluster_placement::{balance, plan_moves, with_node_changes};
 use serde_json::json;
 
 use crate::{
@@ -23,9 +23,8 @@ pub(crate) fn run(args: RebalanceArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         ui.note("no --add-node or --remove-node; rebalancing the nodes as they are");
     }
     let old = load_valid(ui, path)?.config;
-    let changed = old
-        .with_node_changes(args.add, &args.remove)
-        .map_err(|e| report_invalid(ui, &e))?;
+    let changed =
+        with_node_changes(&old, args.add, &args.remove).map_err(|e| report_invalid(ui, &e))?;
     if changed.node_id != old.node_id {
         ui.note(&format!(
             "`node_id` named a removed node; it is now \"{}\" (each node's copy sets its own)",
