@@ -35,7 +35,7 @@ use std::collections::{HashSet, VecDeque};
 use rusts_cluster_config::{zone_indices, ClusterConfig, ConfigError, NodeConfig, ValidationError};
 use rusts_cluster_sharding::ShardId;
 
-use crate::PlacementError;
+use crate::{ConfigRole, PlacementError};
 
 const NONE: u32 = u32::MAX;
 
@@ -60,9 +60,11 @@ const NONE: u32 = u32::MAX;
 ///
 /// # Errors
 ///
-/// [`PlacementError::InvalidConfig`] when the node set, `shard_count`,
+/// [`PlacementError::Invalid`] when the node set, `shard_count`,
 /// `replication_factor` or strategy break a validation rule (checked as if
-/// no node listed any shard, since the lists are what this rewrites).
+/// no node listed any shard, since the lists are what this rewrites), and
+/// [`PlacementError::Moving`] when the config marks copies as joining or
+/// leaving: a step of a transition is not a placement to start from.
 ///
 /// ```
 /// use rusts_cluster_config::{ClusterConfig, NodeConfig};
@@ -84,6 +86,13 @@ const NONE: u32 = u32::MAX;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn balance(config: &ClusterConfig, zone_tag: &str) -> Result<ClusterConfig, PlacementError> {
+    let moving = crate::transition::moving_shards(config);
+    if !moving.is_empty() {
+        return Err(PlacementError::Moving {
+            config: ConfigRole::Placed,
+            shards: moving,
+        });
+    }
     let mut skeleton = config.clone();
     for node in &mut skeleton.nodes {
         node.shards.clear();
@@ -100,7 +109,8 @@ pub fn balance(config: &ClusterConfig, zone_tag: &str) -> Result<ClusterConfig, 
             .cloned()
             .collect();
         if !errors.is_empty() {
-            return Err(PlacementError::InvalidConfig {
+            return Err(PlacementError::Invalid {
+                config: ConfigRole::Placed,
                 source: ConfigError::Invalid { errors },
             });
         }
@@ -873,7 +883,13 @@ mod tests {
         let err = balance(&config, "zone").unwrap_err();
         let codes: Vec<&str> = err.validation_errors().iter().map(|e| e.code()).collect();
         assert_eq!(codes, ["zero-replication-factor", "duplicate-node-id"]);
-        assert!(matches!(err, PlacementError::InvalidConfig { .. }));
+        assert!(matches!(
+            err,
+            PlacementError::Invalid {
+                config: ConfigRole::Placed,
+                ..
+            }
+        ));
         assert_eq!(
             err.to_string(),
             "cannot place shards on these nodes and settings"

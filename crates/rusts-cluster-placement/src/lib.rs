@@ -48,8 +48,9 @@ assert!(!plan.has_problems()); // two copies of every shard stay put
 
 pub use crate::{
     balance::{balance, with_node_changes, zone_count},
-    error::PlacementError,
+    error::{ConfigRole, PlacementError},
     moves::{plan_moves, MovePlan, NodeMoves, ShardMove},
+    transition::{plan_transition, CatchUp, StepKind, TransitionPlan, TransitionStep},
 };
 /// The tag that names a node's zone unless told otherwise: `zone`, the tag
 /// that [`ClusterConfig::warnings`](rusts_cluster_config::ClusterConfig::warnings)
@@ -59,6 +60,7 @@ pub use rusts_cluster_config::DEFAULT_ZONE_TAG;
 mod balance;
 mod error;
 mod moves;
+mod transition;
 
 /// Compiles and runs the crate README's example as a doctest.
 #[doc = include_str!("../README.md")]
