@@ -123,13 +123,14 @@ pub(crate) fn note_transition(
     if (plan.copies_added == 0 && plan.copies_removed == 0) || marked(old.1) || marked(new.1) {
         return;
     }
-    let new_path = new
-        .0
-        .map_or_else(|| "NEW".to_owned(), |p| p.display().to_string());
+    let (new_path, written) = match new.0 {
+        Some(path) => (path.display().to_string(), ""),
+        None => ("NEW".to_owned(), " (NEW: this plan, written with --output)"),
+    };
     ui.note(&format!(
         "copies move: deploy this change with `rusts-cluster transition {} {new_path} \
-         --output-dir DIR`, whose steps keep every acknowledged write readable while nodes \
-         run different generations; deploying the new config directly does not",
+         --output-dir DIR`{written}, whose steps keep every acknowledged write readable while \
+         nodes run different generations; deploying the new config directly does not",
         old.0.display()
     ));
 }

@@ -13,7 +13,7 @@ use rusts_cluster_config::ClusterConfig;
 use rusts_cluster_placement::{
     plan_transition, CatchUp, ConfigRole, PlacementError, StepKind, TransitionPlan,
 };
-use rusts_cluster_sharding::ShardId;
+use rusts_cluster_sharding::{CopyState, ShardId};
 use serde_json::{json, Value};
 
 use crate::{
@@ -378,8 +378,13 @@ fn print_runbook(
             text.push_str(&format!("; start {} with it", ids(&step.started)));
         }
         text.push('\n');
+        let expected = if step.kind == StepKind::Final {
+            "no errors"
+        } else {
+            "no errors; balance warnings are expected while copies move"
+        };
         text.push_str(&format!(
-            "  check:  rusts-cluster validate {file}\n          rusts-cluster diff {previous} {file}   ({})\n",
+            "  check:  rusts-cluster validate {file}   ({expected})\n          rusts-cluster diff {previous} {file}   ({})\n",
             match step.kind {
                 StepKind::JointWrites => format!("{joining} copies added: the joining ones"),
                 StepKind::ReadNew => "primaries and move_reads change, no copy moves".to_owned(),
@@ -390,25 +395,29 @@ fn print_runbook(
             "  wait:   every node reports generation {}\n",
             step.config.generation
         ));
-        if !step.stopped.is_empty() {
+        if !step.stopped.is_empty() && step.kind != StepKind::Final {
             text.push_str(&format!(
-                "  stop:   {} (not in this step; {})\n",
+                "  stop:   {} (in no step from here; before deploying the next step)\n",
                 ids(&step.stopped),
-                if step.kind == StepKind::Final {
-                    "once its copies are deleted"
-                } else {
-                    "before deploying the next step"
-                }
             ));
         }
         match step.kind {
             StepKind::JointWrites => {
+                let stable = plan
+                    .catch_up
+                    .iter()
+                    .filter(|c| c.state != CopyState::Joining)
+                    .count();
                 text.push_str(&format!(
-                    "  then:   catch up {} cop{}: each node copies the merged data of the \
-                     sources into its copy (joining copies, and stable ones where a shard \
-                     loses more copies than it gains)\n",
+                    "  then:   catch up {} cop{}: each node below merges the data of the \
+                     sources into its copy of the shards{}\n",
                     plan.catch_up.len(),
                     if plan.catch_up.len() == 1 { "y" } else { "ies" },
+                    if stable > 0 {
+                        " (stable copies too, where a shard loses more copies than it gains)"
+                    } else {
+                        ""
+                    }
                 ));
                 ui.print(&text)?;
                 text.clear();
@@ -430,6 +439,12 @@ fn print_runbook(
                     table.row([node.to_string(), ranges(shards)]);
                 }
                 table.write(ui.out())?;
+                if !step.stopped.is_empty() {
+                    text.push_str(&format!(
+                        "  stop:   {}: no longer in the config, and its copies are deleted\n",
+                        ids(&step.stopped),
+                    ));
+                }
             }
             _ => {}
         }
