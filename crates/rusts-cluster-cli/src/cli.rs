@@ -70,6 +70,16 @@ written, when the plan puts a shard at risk (as diff reports it)."
     /// The moves between two configs, and shards a move would put at risk.
     #[command(after_help = "Example:\n  rusts-cluster diff cluster.toml new.toml")]
     Diff(DiffArgs),
+    /// Write the steps that move copies from one config to another while
+    /// nodes run different generations, and print the runbook.
+    #[command(
+        after_help = "Example:\n  rusts-cluster transition cluster.toml new.toml --output-dir steps\n\n\
+Writes DIR/01-joint-writes.toml, DIR/02-read-new.toml and DIR/03-final.toml, with generations\n\
+OLD's plus 1, 2 and 3 (NEW's own generation plays no part), and prints what to deploy, what to\n\
+wait for and how to check each step. Writes nothing when no copy moves. Refuses a DIR that\n\
+already holds step files (NN-*.toml)."
+    )]
+    Transition(TransitionArgs),
     /// Print a shell completion script to stdout.
     #[command(
         after_help = "Example:\n  rusts-cluster completions bash > ~/.local/share/bash-completion/completions/rusts-cluster"
@@ -93,6 +103,7 @@ impl Command {
             Command::Generate(_) => "generate",
             Command::Rebalance(_) => "rebalance",
             Command::Diff(_) => "diff",
+            Command::Transition(_) => "transition",
             Command::Completions(_) => "completions",
             Command::Man(_) => "man",
         }
@@ -100,7 +111,7 @@ impl Command {
 }
 
 /// The subcommands that take `--format`.
-pub(crate) const FORMAT_COMMANDS: [&str; 7] = [
+pub(crate) const FORMAT_COMMANDS: [&str; 8] = [
     "validate",
     "show",
     "route",
@@ -108,6 +119,7 @@ pub(crate) const FORMAT_COMMANDS: [&str; 7] = [
     "generate",
     "rebalance",
     "diff",
+    "transition",
 ];
 
 /// How a report is printed.
@@ -317,6 +329,19 @@ pub(crate) struct DiffArgs {
     pub(crate) old: PathBuf,
     /// The config after.
     pub(crate) new: PathBuf,
+    #[command(flatten)]
+    pub(crate) format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TransitionArgs {
+    /// The config every node runs now.
+    pub(crate) old: PathBuf,
+    /// The config to end with (same shards, strategy and replication).
+    pub(crate) new: PathBuf,
+    /// The directory to write the steps to; created when missing.
+    #[arg(long)]
+    pub(crate) output_dir: PathBuf,
     #[command(flatten)]
     pub(crate) format: FormatArg,
 }

@@ -13,6 +13,7 @@ use std::{fs, process::Stdio, time::Duration};
 use common::{bin, cli, data, generate_args, generate_into, json, run, Scratch};
 use predicates::prelude::*;
 use proptest::prelude::*;
+use rusts_cluster_config::ClusterConfig;
 use serde_json::Value;
 
 fn path(p: &std::path::Path) -> String {
@@ -265,6 +266,18 @@ fn json_reports_have_the_documented_keys() {
     let generated = scratch.path("g.toml");
     generate_into(&generated, 4, 2, 8, 2);
     let generated = path(&generated);
+    let rebalanced = scratch.path("rebalanced.toml");
+    let moved = run(&[
+        "rebalance",
+        &generated,
+        "--add-node",
+        "n9=10.0.9.9:8086,zone=z0",
+        "--output",
+        &path(&rebalanced),
+    ]);
+    assert_eq!(moved.code, 0, "{}", moved.stderr);
+    let rebalanced = path(&rebalanced);
+    let steps = path(&scratch.path("steps"));
     let out = path(&scratch.path("out.toml"));
     let bad = path(&data("many-problems-at-once.toml"));
     let syntax = path(&data("parse-syntax-error.toml"));
@@ -293,6 +306,9 @@ fn json_reports_have_the_documented_keys() {
         (vec!["rebalance", &generated, "--remove-node", "nobody"], 1, &["file"]),
         (vec!["diff", &generated, &generated], 0, &["old_file", "new_file", "generation", "changed", "settings", "shards", "nodes"]),
         (vec!["diff", &generated, &bad], 1, &["old_file", "new_file"]),
+        (vec!["transition", &generated, &rebalanced, "--output-dir", &steps], 0, &["old_file", "new_file", "output_dir", "generation", "changed", "moving_shards", "steps", "catch_up", "drop_copies"]),
+        (vec!["transition", &generated, &generated, "--output-dir", &steps], 0, &["old_file", "new_file", "output_dir", "generation", "changed", "moving_shards", "steps", "catch_up", "drop_copies"]),
+        (vec!["transition", &generated, &bad, "--output-dir", &steps], 1, &["old_file", "new_file", "output_dir"]),
         (vec!["show", "--bogus"], 2, &[]),
         (vec!["frobnicate"], 2, &[]),
     ];
@@ -366,6 +382,7 @@ fn completions_and_man_pages_are_generated() {
         assert_eq!(out.code, 0, "{shell}: {}", out.stderr);
         assert!(out.stdout.len() > 1000, "{shell}: {}", out.stdout);
         assert!(out.stdout.contains("plan-query"), "{shell}");
+        assert!(out.stdout.contains("transition"), "{shell}");
     }
     let page = run(&["man"]);
     assert_eq!(page.code, 0);
@@ -910,6 +927,272 @@ fn diff_validates_both_inputs() {
     assert!(out.stderr.contains("[io]") && out.stderr.contains("[duplicate-node-id]"));
 }
 
+/// A generated cluster (6 nodes in 3 zones, 24 shards, RF 3) and the same
+/// cluster rebalanced with a seventh node, in `scratch`.
+fn cluster_and_rebalanced(scratch: &Scratch) -> (String, String) {
+    let old = scratch.path("cluster.toml");
+    generate_into(&old, 6, 3, 24, 3);
+    let new = scratch.path("new.toml");
+    let out = run(&[
+        "rebalance",
+        &path(&old),
+        "--add-node",
+        "n6=10.0.9.1:8086,zone=z0",
+        "--output",
+        &path(&new),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    (path(&old), path(&new))
+}
+
+#[test]
+fn transition_writes_three_steps_and_prints_the_runbook() {
+    let scratch = Scratch::new();
+    let (old, new) = cluster_and_rebalanced(&scratch);
+    let dir = scratch.path("steps");
+    let out = run(&["transition", &old, &new, "--output-dir", &path(&dir)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        names,
+        ["01-joint-writes.toml", "02-read-new.toml", "03-final.toml"]
+    );
+    // Each step validates, one generation after the one before; the last
+    // is the new config at the old one's generation plus 3.
+    for (name, generation) in names.iter().zip(1..) {
+        let step = path(&dir.join(name));
+        let checked = run(&["validate", &step]);
+        assert_eq!(checked.code, 0, "{name}: {}", checked.stderr);
+        assert!(
+            checked
+                .stdout
+                .contains(&format!("valid, generation {generation},")),
+            "{}",
+            checked.stdout
+        );
+    }
+    let final_text = fs::read_to_string(dir.join("03-final.toml")).unwrap();
+    let new_text = fs::read_to_string(&new).unwrap();
+    assert_eq!(
+        final_text,
+        new_text.replace("generation = 1", "generation = 3")
+    );
+    // The runbook: every step, what to wait for, the catch-up and the
+    // copies to delete; and the commands it shows to check each step work.
+    for line in [
+        "step 1 of 3, joint-writes (generation 1)",
+        "start n6 with it",
+        "  wait:   every node reports generation 1\n",
+        "  wait:   every copy above has caught up\n",
+        "step 2 of 3, read-new (generation 2)",
+        "step 3 of 3, final (generation 3)",
+        "  then:   delete the leaving copies",
+    ] {
+        assert!(out.stdout.contains(line), "{line:?} in:\n{}", out.stdout);
+    }
+    let diff = run(&[
+        "diff",
+        &old,
+        &path(&dir.join("01-joint-writes.toml")),
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_str(&diff.stdout).unwrap();
+    assert_eq!(diff.code, 0, "{}", diff.stderr);
+    assert_eq!(report["copies_removed"], 0);
+    assert!(report["copies_added"].as_u64().unwrap() > 0);
+    // No pointer to `transition` from a diff of its own steps.
+    assert!(!diff.stderr.contains("transition"), "{}", diff.stderr);
+    let diff = run(&[
+        "diff",
+        &path(&dir.join("01-joint-writes.toml")),
+        &path(&dir.join("02-read-new.toml")),
+    ]);
+    assert!(
+        diff.stdout.contains("  move_reads: \"old\" -> \"new\"\n"),
+        "{}",
+        diff.stdout
+    );
+
+    // The JSON report, in a fresh directory: one catch-up per joining copy.
+    let dir = scratch.path("steps-json");
+    let (report, code) = json(&[
+        "transition",
+        &old,
+        &new,
+        "--output-dir",
+        &path(&dir),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{report:#}");
+    let steps = report["steps"].as_array().unwrap();
+    let generations: Vec<u64> = steps
+        .iter()
+        .map(|s| s["generation"].as_u64().unwrap())
+        .collect();
+    assert_eq!(generations, [1, 2, 3]);
+    assert_eq!(steps[0]["started"], serde_json::json!(["n6"]));
+    assert_eq!(steps[1]["move_reads"], "new");
+    let joint = ClusterConfig::from_file(dir.join("01-joint-writes.toml")).unwrap();
+    let joining: usize = joint.nodes.iter().map(|n| n.joining_shards.len()).sum();
+    let catch_up = report["catch_up"].as_array().unwrap();
+    assert_eq!(catch_up.len(), joining);
+    for c in catch_up {
+        // Quorum of 3: 3 - 2 + 1 = 2 old copies each.
+        assert_eq!(c["sources"].as_array().unwrap().len(), 2, "{c}");
+        assert_eq!(c["state"], "joining");
+    }
+}
+
+#[test]
+fn transition_refuses_a_directory_that_holds_step_files() {
+    let scratch = Scratch::new();
+    let (old, new) = cluster_and_rebalanced(&scratch);
+    let dir = scratch.path("steps");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("01-joint-writes.toml"), "keep me").unwrap();
+    let out = run(&["transition", &old, &new, "--output-dir", &path(&dir)]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("already holds step files (01-joint-writes.toml)")
+            && out.stderr.contains("[output-exists]"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("01-joint-writes.toml")).unwrap(),
+        "keep me"
+    );
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+}
+
+#[test]
+fn transition_with_nothing_to_move_writes_nothing() {
+    let file = path(&data("cluster.toml"));
+    let scratch = Scratch::new();
+    let dir = scratch.path("steps");
+    let out = run(&["transition", &file, &file, "--output-dir", &path(&dir)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("nothing moves"), "{}", out.stdout);
+    assert!(!dir.exists());
+    // Only a setting changes: deploy it as it is, with a higher generation.
+    let renamed = scratch.path("renamed.toml");
+    let text = fs::read_to_string(&file).unwrap();
+    fs::write(&renamed, text.replace("rusts-prod", "rusts-staging")).unwrap();
+    let (report, code) = json(&[
+        "transition",
+        &file,
+        &path(&renamed),
+        "--output-dir",
+        &path(&dir),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(report["changed"], false);
+    assert_eq!(report["steps"], serde_json::json!([]));
+    assert_eq!(report["warnings"][0]["code"], "generation-not-raised");
+    assert!(!dir.exists());
+}
+
+#[test]
+fn transition_refuses_what_a_move_of_copies_cannot_do() {
+    let scratch = Scratch::new();
+    let (old, new) = cluster_and_rebalanced(&scratch);
+    let dir = path(&scratch.path("steps"));
+    let refused = |args: &[&str], code: &str| {
+        let out = run(args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("[{code}]")),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!scratch.path("steps").exists(), "{args:?}");
+        out.stderr
+    };
+    // Another replication factor.
+    let rf2 = scratch.path("rf2.toml");
+    generate_into(&rf2, 6, 3, 24, 2);
+    let stderr = refused(
+        &["transition", &old, &path(&rf2), "--output-dir", &dir],
+        "replication-changed",
+    );
+    assert!(
+        stderr.contains("change them in a separate step"),
+        "{stderr}"
+    );
+    // Another shard count: `split` changes it.
+    let more = scratch.path("more.toml");
+    generate_into(&more, 6, 3, 48, 3);
+    let stderr = refused(
+        &["transition", &old, &path(&more), "--output-dir", &dir],
+        "mapping-changed",
+    );
+    assert!(stderr.contains("`rusts-cluster split`"), "{stderr}");
+    // A step of a transition as the start: finish that one first.
+    let other = scratch.path("other");
+    let out = run(&["transition", &old, &new, "--output-dir", &path(&other)]);
+    assert_eq!(out.code, 0);
+    let step = path(&other.join("01-joint-writes.toml"));
+    let stderr = refused(
+        &["transition", &step, &new, "--output-dir", &dir],
+        "in-transition",
+    );
+    assert!(
+        stderr.contains(&format!(
+            "error: {step}: the old config is a step of a transition"
+        )),
+        "{stderr}"
+    );
+    // An invalid input: every problem, with its place.
+    let bad = path(&data("duplicate-node-id.toml"));
+    refused(
+        &["transition", &old, &bad, "--output-dir", &dir],
+        "duplicate-node-id",
+    );
+    // The output directory is required: a usage error.
+    assert_eq!(run(&["transition", &old, &new]).code, 2);
+}
+
+#[test]
+fn rebalance_and_diff_point_to_transition_when_copies_move() {
+    let scratch = Scratch::new();
+    let old = scratch.path("cluster.toml");
+    generate_into(&old, 6, 3, 24, 3);
+    let new = scratch.path("new.toml");
+    let pointer = "note: copies move: deploy this change with `rusts-cluster transition ";
+    let rebalanced = run(&[
+        "rebalance",
+        &path(&old),
+        "--add-node",
+        "n6=10.0.9.1:8086,zone=z0",
+        "--output",
+        &path(&new),
+    ]);
+    assert!(
+        rebalanced.stderr.contains(&format!(
+            "{pointer}{} {} --output-dir DIR`",
+            path(&old),
+            path(&new)
+        )),
+        "{}",
+        rebalanced.stderr
+    );
+    let diffed = run(&["diff", &path(&old), &path(&new)]);
+    assert!(diffed.stderr.contains(pointer), "{}", diffed.stderr);
+    // Nothing moves, nothing to point to.
+    let same = run(&["diff", &path(&old), &path(&old)]);
+    assert!(!same.stderr.contains(pointer), "{}", same.stderr);
+}
+
 /// Runs the binary with its stdout a pipe whose reading end is closed
 /// before it starts: every write to stdout fails with EPIPE. CI runs this
 /// test by name (.ci/run).
@@ -922,6 +1205,7 @@ fn closed_stdout_pipe_ends_every_subcommand_quietly() {
     let other = scratch.path("other.toml");
     generate_into(&other, 5, 2, 64, 2);
     let other = path(&other);
+    let steps = path(&scratch.path("steps"));
     let nodes = generate_args(3, 3, 4096, 3);
     let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
     let cases: Vec<Vec<&str>> = vec![
@@ -946,6 +1230,7 @@ fn closed_stdout_pipe_ends_every_subcommand_quietly() {
             "x=10.9.9.9:1,zone=z0",
         ],
         vec!["diff", &generated, &other],
+        vec!["transition", &generated, &other, "--output-dir", &steps],
         vec!["completions", "bash"],
         vec!["man"],
         vec!["--help"],
@@ -959,6 +1244,8 @@ fn closed_stdout_pipe_ends_every_subcommand_quietly() {
             } else if json {
                 continue;
             }
+            // Each run of `transition` writes its steps afresh.
+            let _ = fs::remove_dir_all(&steps);
             let (reader, writer) = std::io::pipe().unwrap();
             drop(reader);
             let out = std::process::Command::new(bin())
@@ -1011,6 +1298,7 @@ fn a_full_disk_is_exit_1_naming_the_failure() {
         generate,
         vec!["rebalance", &example],
         vec!["diff", &example, &example],
+        vec!["transition", &example, &example, "--output-dir", "unused"],
         vec!["completions", "zsh"],
         vec!["man"],
         vec!["--help"],

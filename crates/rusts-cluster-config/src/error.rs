@@ -60,12 +60,6 @@ pub enum ConfigError {
         #[source]
         source: toml::ser::Error,
     },
-    /// A node change names a node the config does not have.
-    #[error("no node has id \"{node}\"; check the id against the config's `[[nodes]]`")]
-    UnknownNode {
-        /// The id given.
-        node: String,
-    },
     /// The config parsed, but breaks validation rules; every problem found
     /// is listed.
     #[error("invalid cluster config ({} problem{}): {}", errors.len(), if errors.len() == 1 { "" } else { "s" }, Joined(errors))]

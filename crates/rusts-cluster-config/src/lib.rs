@@ -66,14 +66,15 @@ pub use crate::{
     config::{ClusterConfig, ConfigFile, MoveReads, NodeConfig, MAX_CONFIG_BYTES},
     error::{ConfigError, Location},
     locate::SourceMap,
-    placement::{
-        balance, plan_moves, zone_count, MovePlan, NodeMoves, ShardMove, DEFAULT_ZONE_TAG,
-    },
     validate::{
         ShardList, ValidationError, ValidationWarning, MAX_REPORTED_ERRORS, MAX_REPORTED_WARNINGS,
         MAX_SHARD_COUNT,
     },
+    zones::DEFAULT_ZONE_TAG,
 };
+
+#[doc(hidden)]
+pub use crate::zones::zone_indices;
 
 #[cfg(feature = "proptest")]
 pub mod strategies;
@@ -82,8 +83,8 @@ mod address;
 mod config;
 mod error;
 mod locate;
-mod placement;
 mod validate;
+mod zones;
 
 /// Compiles and runs the crate README's example as a doctest.
 #[doc = include_str!("../README.md")]

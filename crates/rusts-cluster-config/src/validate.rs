@@ -1014,7 +1014,7 @@ pub(crate) fn warnings_for_zone_tag(
     // At most two of these plus one per zone, each copying at most two ids
     // and a zone name: linear in the file, and bounded below.
     let mut placement = Vec::new();
-    crate::placement::spread_and_balance_warnings(config, zone_tag, &mut placement);
+    crate::zones::spread_and_balance_warnings(config, zone_tag, &mut placement);
     for warning in placement {
         warnings.add(|| warning);
     }

@@ -9,15 +9,16 @@
 //!                disk, t stdout and stderr are terminals
 //! show           one argument per line, any bytes but newline; {A} and {B}
 //! {A}            are the config files' paths, {OUT} a path to write to,
-//! --format       {DIR} their directory
+//! --format       {DIR} their directory, {STEPS} a directory to write to
 //! json
 //! ---            then config file A; a line `---B---` starts config B
 //! node_id = ...  (B is A when there is none)
 //! ```
 //!
-//! Every `--output` value is replaced by `{OUT}` and every path under
-//! `/dev/` or `/proc/` by a missing file, so that a run writes only in its
-//! own directory and never reads a terminal or a pipe.
+//! Every `--output` value is replaced by `{OUT}`, every `--output-dir` value
+//! by `{STEPS}`, and every path under `/dev/` or `/proc/` by a missing
+//! file, so that a run writes only in its own directory and never reads a
+//! terminal or a pipe.
 
 use std::{
     ffi::OsString,
@@ -57,6 +58,7 @@ struct Scratch {
     a: PathBuf,
     b: PathBuf,
     out: PathBuf,
+    steps: PathBuf,
     missing: PathBuf,
 }
 
@@ -71,6 +73,7 @@ fn scratch() -> &'static Scratch {
             a: dir.join("a.toml"),
             b: dir.join("b.toml"),
             out: dir.join("out.toml"),
+            steps: dir.join("steps"),
             missing: dir.join("missing.toml"),
             dir,
         }
@@ -114,17 +117,24 @@ fn decode(data: &[u8], s: &Scratch) -> CliInput {
     }
     let path = |p: &Path| p.as_os_str().to_owned();
     let mut args = vec![OsString::from("rusts-cluster")];
-    let mut after_output = false;
+    let (mut after_output, mut after_output_dir) = (false, false);
     for line in lines.into_iter().take(MAX_ARGS) {
         let arg = match line {
             b"{A}" => path(&s.a),
             b"{B}" => path(&s.b),
             b"{OUT}" => path(&s.out),
             b"{DIR}" => path(&s.dir),
+            b"{STEPS}" => path(&s.steps),
             _ if after_output => path(&s.out),
+            _ if after_output_dir => path(&s.steps),
             _ if line.starts_with(b"--output=") => {
                 let mut arg = OsString::from("--output=");
                 arg.push(&s.out);
+                arg
+            }
+            _ if line.starts_with(b"--output-dir=") => {
+                let mut arg = OsString::from("--output-dir=");
+                arg.push(&s.steps);
                 arg
             }
             _ if line.starts_with(b"/dev/") || line.starts_with(b"/proc/") || line == b"-" => {
@@ -133,6 +143,7 @@ fn decode(data: &[u8], s: &Scratch) -> CliInput {
             _ => os(line),
         };
         after_output = line == b"--output";
+        after_output_dir = line == b"--output-dir";
         args.push(arg);
     }
     CliInput {
@@ -193,8 +204,9 @@ fn asks_for_help(args: &[OsString]) -> bool {
 /// exactly when the exit code is 0; escapes terminal control characters in
 /// text; ends quietly with 0 when stdout is a closed pipe and with 1 naming
 /// the failure when it is a full disk; writes `--output` only as a whole
-/// valid config (a `rebalance` one with a raised generation); and leaves no
-/// temporary file behind.
+/// valid config (a `rebalance` one with a raised generation); writes
+/// `transition`'s steps only as a whole plan of valid configs, one
+/// generation apart; and leaves no temporary file behind.
 pub fn cli(data: &[u8]) {
     let _serial = LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let s = scratch();
@@ -300,6 +312,10 @@ pub fn cli(data: &[u8]) {
         }
     }
 
+    if command == "transition" && s.steps.is_dir() {
+        check_steps(args, &s.steps, code);
+    }
+
     for entry in fs::read_dir(&s.dir)
         .expect("the scratch directory")
         .flatten()
@@ -307,11 +323,43 @@ pub fn cli(data: &[u8]) {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         assert!(
-            matches!(name.as_ref(), "a.toml" | "b.toml" | "out.toml"),
+            matches!(name.as_ref(), "a.toml" | "b.toml" | "out.toml" | "steps"),
             "{args:?}: left {name} behind"
         );
     }
     let _ = fs::remove_dir_all(&s.dir);
+}
+
+/// The steps `transition` wrote: none, or after a success the three files
+/// of a plan, each a valid config one generation after the one before.
+fn check_steps(args: &[OsString], dir: &Path, code: u8) {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("the steps directory")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return;
+    }
+    assert_eq!(code, 0, "{args:?}: a failed run left steps: {names:?}");
+    assert_eq!(
+        names,
+        ["01-joint-writes.toml", "02-read-new.toml", "03-final.toml"],
+        "{args:?}"
+    );
+    let mut generation = None;
+    for name in &names {
+        let config = ClusterConfig::from_file(dir.join(name))
+            .unwrap_or_else(|e| panic!("{args:?}: {name} does not load: {e}"));
+        config
+            .validate()
+            .unwrap_or_else(|e| panic!("{args:?}: {name} is invalid: {e}"));
+        if let Some(before) = generation {
+            assert_eq!(config.generation, before + 1, "{args:?}: {name}");
+        }
+        generation = Some(config.generation);
+    }
 }
 
 /// The JSON envelope docs/operations.md documents.

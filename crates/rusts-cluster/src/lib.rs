@@ -20,6 +20,11 @@ facade. The one thing the facade adds is [`ClusterError`], which every
 layer's error converts into, for applications that want a single error
 type.
 
+Operator tools that write placements (balanced, zone-aware shard
+layouts, and the moves between two of them) use `rusts-cluster-placement`,
+which this facade does not re-export: an engine reads the placement its
+config holds and never plans one.
+
 # Example: the path of a write
 
 ```

@@ -3,12 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use rusts_cluster_config::{plan_moves, ClusterConfig};
+use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_placement::plan_moves;
 use serde_json::{json, Value};
 
 use crate::{
     cli::DiffArgs,
-    commands::{mode_name, plan_is_empty, print_plan, report_plan_risks, set_plan, strategy_json},
+    commands::{
+        mode_name, note_transition, plan_is_empty, print_plan, report_plan_risks, set_plan,
+        strategy_json,
+    },
     load::{load, validation_problems, Loaded},
     report::{Problem, Stop, Ui},
     text::cell,
@@ -43,6 +47,7 @@ pub(crate) fn run(args: DiffArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         );
     }
     report_plan_risks(ui, &plan);
+    note_transition(ui, &plan, (&args.old, &old), (Some(&args.new), &new));
     if ui.json() {
         set_plan(ui, &plan);
         ui.set("changed", changed);
@@ -106,6 +111,11 @@ fn setting_changes(old: &ClusterConfig, new: &ClusterConfig) -> Vec<(String, Val
         new.node_id.as_str().into(),
     );
     compare("generation", old.generation.into(), new.generation.into());
+    compare(
+        "move_reads",
+        old.move_reads.to_string().into(),
+        new.move_reads.to_string().into(),
+    );
     compare(
         "cluster_name",
         old.cluster_name.as_str().into(),

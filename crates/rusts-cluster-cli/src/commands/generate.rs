@@ -1,11 +1,12 @@
 //! `generate`: a new, balanced, zone-aware config for a set of nodes.
 
-use rusts_cluster_config::{balance, ClusterConfig};
+use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_placement::balance;
 use rusts_cluster_replication::ReplicationMode;
 
 use crate::{
     cli::{GenerateArgs, Mode},
-    commands::{report_invalid, warn_few_zones, write_config},
+    commands::{report_placement, warn_few_zones, write_config},
     report::{chain, Problem, Stop, Ui},
 };
 
@@ -24,7 +25,7 @@ pub(crate) fn run(args: GenerateArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     };
     config.sharding_strategy = args.strategy;
     config.nodes = args.nodes;
-    let placed = balance(&config, &args.zone_tag).map_err(|e| report_invalid(ui, &e))?;
+    let placed = balance(&config, &args.zone_tag).map_err(|e| report_placement(ui, &e))?;
     warn_few_zones(ui, &placed, &args.zone_tag);
     for w in placed.warnings_for_zone_tag(&args.zone_tag) {
         ui.warning(Problem::new(w.code(), w.to_string()));

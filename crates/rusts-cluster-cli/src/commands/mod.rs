@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use rusts_cluster_config::{zone_count, ClusterConfig, ConfigError, MovePlan};
+use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_placement::{zone_count, MovePlan, PlacementError};
 use rusts_cluster_replication::ReplicationMode;
 use rusts_cluster_routing::RoutingError;
 use rusts_cluster_sharding::ShardingStrategy;
@@ -24,6 +25,7 @@ pub(crate) mod plan_query;
 pub(crate) mod rebalance;
 pub(crate) mod route;
 pub(crate) mod show;
+pub(crate) mod transition;
 pub(crate) mod validate;
 
 /// The mode as the config file spells it (`Quorum`).
@@ -72,21 +74,65 @@ pub(crate) fn routing_problem(e: &RoutingError) -> Problem {
     Problem::new(code, chain(e))
 }
 
-/// Reports why a config built from arguments (`generate`, `rebalance`) is
-/// not valid: each rule it breaks, with the rule's code.
-pub(crate) fn report_invalid(ui: &mut Ui<'_>, e: &ConfigError) -> Stop {
+/// Reports why a placement or a transition cannot be planned: each rule a
+/// config breaks, with the rule's code, or the planner's error with its
+/// own.
+pub(crate) fn report_placement(ui: &mut Ui<'_>, e: &PlacementError) -> Stop {
     let errors = e.validation_errors();
     if errors.is_empty() {
-        let code = match e {
-            ConfigError::UnknownNode { .. } => "unknown-node",
-            _ => "config",
-        };
-        return ui.fail(Problem::new(code, chain(e)));
+        return ui.fail(placement_problem(e));
     }
     for v in errors {
         ui.error(validation_problem(v));
     }
     Stop::Failed
+}
+
+/// A planner's error that is not a list of validation problems, with its
+/// code.
+pub(crate) fn placement_problem(e: &PlacementError) -> Problem {
+    let code = match e {
+        PlacementError::UnknownNode { .. } => "unknown-node",
+        PlacementError::Moving { .. } => "in-transition",
+        PlacementError::ShardCountChanged { .. } | PlacementError::StrategyChanged { .. } => {
+            "mapping-changed"
+        }
+        PlacementError::ReplicationChanged { .. } => "replication-changed",
+        PlacementError::GenerationOverflow { .. } => "generation-overflow",
+        PlacementError::AddressInUse { .. } => "address-in-use",
+        _ => "placement",
+    };
+    Problem::new(code, chain(e))
+}
+
+/// Points to `transition` when a plan moves copies: deploying the new
+/// config directly would let a node on the new config miss writes that a
+/// node still on the old one acknowledged (decision 0019). Not said when
+/// either config is itself a step of a transition.
+pub(crate) fn note_transition(
+    ui: &mut Ui<'_>,
+    plan: &MovePlan,
+    old: (&Path, &ClusterConfig),
+    new: (Option<&Path>, &ClusterConfig),
+) {
+    let marked = |c: &ClusterConfig| {
+        c.nodes
+            .iter()
+            .any(|n| !n.joining_shards.is_empty() || !n.leaving_shards.is_empty())
+    };
+    if (plan.copies_added == 0 && plan.copies_removed == 0) || marked(old.1) || marked(new.1) {
+        return;
+    }
+    let (new_path, written) = match new.0 {
+        Some(path) => (path.display().to_string(), ""),
+        None => ("NEW".to_owned(), " (NEW: this plan, written with --output)"),
+    };
+    ui.note(&format!(
+        "copies move: deploy this change with `rusts-cluster transition {} {new_path} \
+         --output-dir DIR`{written}, whose steps keep every acknowledged write readable while \
+         nodes run different generations; deploying the new config directly does not",
+        old.0.display()
+    ));
 }
 
 /// Fewer zones than copies: each shard has a copy in every zone, and some
@@ -213,7 +259,7 @@ pub(crate) fn report_plan_risks(ui: &mut Ui<'_>, plan: &MovePlan) {
     }
 }
 
-/// The plan in the JSON report: the config crate's `MovePlan`, with `node`
+/// The plan in the JSON report: the placement crate's `MovePlan`, with `node`
 /// naming a node as in every other report.
 pub(crate) fn set_plan(ui: &mut Ui<'_>, plan: &MovePlan) {
     let shards: Vec<Value> = plan

@@ -1,14 +1,14 @@
 //! `rebalance`: add or remove nodes, moving as few shard copies as
 //! possible; the plan, and the new config with its generation raised.
 
-use rusts_cluster_config::{balance, plan_moves};
+use rusts_cluster_placement::{balance, plan_moves, with_node_changes};
 use serde_json::json;
 
 use crate::{
     cli::RebalanceArgs,
     commands::{
-        plan_is_empty, print_plan, report_invalid, report_plan_risks, set_plan, warn_few_zones,
-        write_config,
+        note_transition, plan_is_empty, print_plan, report_placement, report_plan_risks, set_plan,
+        warn_few_zones, write_config,
     },
     load::load_valid,
     report::{Problem, Stop, Ui},
@@ -23,16 +23,15 @@ pub(crate) fn run(args: RebalanceArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         ui.note("no --add-node or --remove-node; rebalancing the nodes as they are");
     }
     let old = load_valid(ui, path)?.config;
-    let changed = old
-        .with_node_changes(args.add, &args.remove)
-        .map_err(|e| report_invalid(ui, &e))?;
+    let changed =
+        with_node_changes(&old, args.add, &args.remove).map_err(|e| report_placement(ui, &e))?;
     if changed.node_id != old.node_id {
         ui.note(&format!(
             "`node_id` named a removed node; it is now \"{}\" (each node's copy sets its own)",
             escape(&changed.node_id)
         ));
     }
-    let mut new = balance(&changed, &args.zone_tag).map_err(|e| report_invalid(ui, &e))?;
+    let mut new = balance(&changed, &args.zone_tag).map_err(|e| report_placement(ui, &e))?;
     new.generation = old.generation.checked_add(1).ok_or_else(|| {
         ui.fail(
             Problem::new(
@@ -53,6 +52,7 @@ pub(crate) fn run(args: RebalanceArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     warn_few_zones(ui, &new, &args.zone_tag);
     let plan = plan_moves(&old, &new);
     report_plan_risks(ui, &plan);
+    note_transition(ui, &plan, (path, &old), (args.output.as_deref(), &new));
     // The file first: a reader that closes stdout early (`| head`) ends the
     // report, not the command's work.
     if let Some(output) = args.output.as_deref() {

@@ -9,7 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use proptest::prelude::*;
-use rusts_cluster_config::{balance, plan_moves, ClusterConfig, NodeConfig, DEFAULT_ZONE_TAG};
+use rusts_cluster_config::{ClusterConfig, NodeConfig};
+use rusts_cluster_placement::{balance, plan_moves, with_node_changes, DEFAULT_ZONE_TAG};
 
 fn cases() -> u32 {
     // `with_cases` below overrides proptest's own `PROPTEST_CASES`, so it is
@@ -131,7 +132,7 @@ proptest! {
     #[test]
     fn prop_adding_a_node_moves_at_most_its_share((n, z, s, r) in sizes()) {
         let old = balance(&skeleton(n, z, s, r), DEFAULT_ZONE_TAG).unwrap();
-        let changed = old.with_node_changes(vec![node(n, z)], &[]).unwrap();
+        let changed = with_node_changes(&old, vec![node(n, z)], &[]).unwrap();
         let new = balance(&changed, DEFAULT_ZONE_TAG).unwrap();
         check_balanced(&new)?;
         let plan = plan_moves(&old, &new);
@@ -155,7 +156,7 @@ proptest! {
         prop_assume!(n > r);
         let old = balance(&skeleton(n, z, s, r), DEFAULT_ZONE_TAG).unwrap();
         let gone = old.nodes[pick.index(n)].clone();
-        let changed = old.with_node_changes(vec![], std::slice::from_ref(&gone.id)).unwrap();
+        let changed = with_node_changes(&old, vec![], std::slice::from_ref(&gone.id)).unwrap();
         let new = balance(&changed, DEFAULT_ZONE_TAG).unwrap();
         check_balanced(&new)?;
         let plan = plan_moves(&old, &new);
@@ -198,9 +199,7 @@ fn removing_any_node_keeps_primaries_balanced() {
         let old = balance(&skeleton(n, z, s, r), DEFAULT_ZONE_TAG).unwrap();
         check_balanced(&old).unwrap();
         for gone in &old.nodes {
-            let changed = old
-                .with_node_changes(vec![], std::slice::from_ref(&gone.id))
-                .unwrap();
+            let changed = with_node_changes(&old, vec![], std::slice::from_ref(&gone.id)).unwrap();
             let new = balance(&changed, DEFAULT_ZONE_TAG).unwrap();
             if let Err(e) = check_balanced(&new) {
                 panic!(

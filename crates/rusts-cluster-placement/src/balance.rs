@@ -30,15 +30,12 @@
 //! See `docs/decisions/0009-placement-and-rebalance.md` for why this and not
 //! consistent hashing or a solver.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 
+use rusts_cluster_config::{zone_indices, ClusterConfig, ConfigError, NodeConfig, ValidationError};
 use rusts_cluster_sharding::ShardId;
-use serde::Serialize;
 
-use crate::{ClusterConfig, ConfigError, NodeConfig};
-
-/// The tag that names a node's zone unless told otherwise: `zone`.
-pub const DEFAULT_ZONE_TAG: &str = "zone";
+use crate::{ConfigRole, PlacementError};
 
 const NONE: u32 = u32::MAX;
 
@@ -48,7 +45,7 @@ const NONE: u32 = u32::MAX;
 ///
 /// For a new cluster, pass a config whose nodes list no shards: the result
 /// is a fresh placement. For a rebalance, pass the current config with nodes
-/// added or removed ([`ClusterConfig::with_node_changes`]).
+/// added or removed ([`with_node_changes`]).
 ///
 /// The result has, for `shard_count` S, `replication_factor` R and N nodes:
 /// every shard's R copies on distinct nodes; each shard's copies in
@@ -63,12 +60,15 @@ const NONE: u32 = u32::MAX;
 ///
 /// # Errors
 ///
-/// [`ConfigError::Invalid`] when the node set, `shard_count`,
+/// [`PlacementError::Invalid`] when the node set, `shard_count`,
 /// `replication_factor` or strategy break a validation rule (checked as if
-/// no node listed any shard, since the lists are what this rewrites).
+/// no node listed any shard, since the lists are what this rewrites), and
+/// [`PlacementError::Moving`] when the config marks copies as joining or
+/// leaving: a step of a transition is not a placement to start from.
 ///
 /// ```
-/// use rusts_cluster_config::{balance, ClusterConfig, NodeConfig, DEFAULT_ZONE_TAG};
+/// use rusts_cluster_config::{ClusterConfig, NodeConfig};
+/// use rusts_cluster_placement::{balance, DEFAULT_ZONE_TAG};
 ///
 /// let mut config = ClusterConfig::single_node("a", "10.0.0.1:8086");
 /// config.nodes[0].shards.clear();
@@ -85,7 +85,14 @@ const NONE: u32 = u32::MAX;
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn balance(config: &ClusterConfig, zone_tag: &str) -> Result<ClusterConfig, ConfigError> {
+pub fn balance(config: &ClusterConfig, zone_tag: &str) -> Result<ClusterConfig, PlacementError> {
+    let moving = crate::transition::moving_shards(config);
+    if !moving.is_empty() {
+        return Err(PlacementError::Moving {
+            config: ConfigRole::Placed,
+            shards: moving,
+        });
+    }
     let mut skeleton = config.clone();
     for node in &mut skeleton.nodes {
         node.shards.clear();
@@ -94,12 +101,19 @@ pub fn balance(config: &ClusterConfig, zone_tag: &str) -> Result<ClusterConfig, 
     // With empty lists, validation checks only the node set and the
     // cluster-wide keys, which is what placement needs; the one error that
     // empty lists cause by themselves is ignored.
-    let errors: Vec<_> = crate::validate::validate(&skeleton)
-        .into_iter()
-        .filter(|e| !matches!(e, crate::ValidationError::MissingPrimary { .. }))
-        .collect();
-    if !errors.is_empty() {
-        return Err(ConfigError::Invalid { errors });
+    if let Err(e) = skeleton.validate() {
+        let errors: Vec<ValidationError> = e
+            .validation_errors()
+            .iter()
+            .filter(|e| !matches!(e, ValidationError::MissingPrimary { .. }))
+            .cloned()
+            .collect();
+        if !errors.is_empty() {
+            return Err(PlacementError::Invalid {
+                config: ConfigRole::Placed,
+                source: ConfigError::Invalid { errors },
+            });
+        }
     }
     let mut state = State::new(config, zone_tag);
     state.keep_allowed_copies(config);
@@ -115,203 +129,67 @@ pub fn balance(config: &ClusterConfig, zone_tag: &str) -> Result<ClusterConfig, 
 /// together, when at least one other node has it.
 ///
 /// ```
-/// use rusts_cluster_config::{zone_count, ClusterConfig};
+/// use rusts_cluster_config::ClusterConfig;
+/// use rusts_cluster_placement::zone_count;
 ///
 /// let config = ClusterConfig::single_node("a", "10.0.0.1:8086");
 /// assert_eq!(zone_count(&config, "zone"), (1, false));
 /// ```
 pub fn zone_count(config: &ClusterConfig, zone_tag: &str) -> (usize, bool) {
-    let (zone_of, zones) = zones(&config.nodes, zone_tag);
+    let (_, zones) = zone_indices(&config.nodes, zone_tag);
     let tagged = config.nodes.iter().any(|n| n.tags.contains_key(zone_tag));
-    let _ = zone_of;
     (zones, tagged)
 }
 
-/// The zone index of each node, by first appearance, and the zone count.
-pub(crate) fn zones(nodes: &[NodeConfig], zone_tag: &str) -> (Vec<u32>, usize) {
-    let mut index: HashMap<Option<&str>, u32> = HashMap::new();
-    let zone_of = nodes
-        .iter()
-        .map(|n| {
-            let key = n.tags.get(zone_tag).map(String::as_str);
-            let next = index.len() as u32;
-            *index.entry(key).or_insert(next)
-        })
-        .collect();
-    (zone_of, index.len())
-}
-
-impl ClusterConfig {
-    /// This config with the nodes named in `remove` taken out (their copies
-    /// become missing copies) and `add` appended, ready for [`balance`].
-    ///
-    /// When `node_id` names a removed node, it is set to the first node
-    /// left, since a config must name a node this process runs as.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError::UnknownNode`] when `remove` names a node the config
-    /// does not have.
-    ///
-    /// ```
-    /// use rusts_cluster_config::{balance, plan_moves, ClusterConfig, NodeConfig};
-    ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/valid/three-nodes-rf3.toml"))?;
-    /// let changed = config.with_node_changes(vec![NodeConfig::new("node4", "10.0.1.4:8086")], &[])?;
-    /// let new = balance(&changed, "zone")?;
-    /// let plan = plan_moves(&config, &new);
-    /// // 6 shards x 3 copies over 4 nodes: the new node gets 4 or 5 copies.
-    /// assert!(plan.copies_added <= 5, "{}", plan.copies_added);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_node_changes(
-        &self,
-        add: Vec<NodeConfig>,
-        remove: &[String],
-    ) -> Result<ClusterConfig, ConfigError> {
-        if let Some(missing) = remove.iter().find(|id| self.get_node(id).is_none()) {
-            return Err(ConfigError::UnknownNode {
-                node: missing.clone(),
-            });
-        }
-        let mut config = self.clone();
-        config.nodes.retain(|n| !remove.contains(&n.id));
-        config.nodes.extend(add);
-        if config.get_node(&config.node_id).is_none() {
-            if let Some(first) = config.nodes.first() {
-                config.node_id = first.id.clone();
-            }
-        }
-        Ok(config)
+/// `config` with the nodes named in `remove` taken out (their copies
+/// become missing copies) and `add` appended, ready for [`balance`].
+///
+/// When `node_id` names a removed node, it is set to the first node left,
+/// since a config must name a node this process runs as.
+///
+/// # Errors
+///
+/// [`PlacementError::UnknownNode`] when `remove` names a node the config
+/// does not have.
+///
+/// ```
+/// use rusts_cluster_config::{ClusterConfig, NodeConfig};
+/// use rusts_cluster_placement::{balance, plan_moves, with_node_changes};
+///
+/// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/three-zones.toml"))?;
+/// let mut node = NodeConfig::new("db-a3", "10.0.1.3:8086");
+/// node.tags.insert("zone".into(), "us-east-1a".into());
+/// let changed = with_node_changes(&config, vec![node], &[])?;
+/// let new = balance(&changed, "zone")?;
+/// // 48 shards x 3 copies, one per zone: zone us-east-1a's 48 copies are
+/// // now shared by three nodes, so the new node takes 16 of them.
+/// assert_eq!(plan_moves(&config, &new).copies_added, 16);
+/// assert!(with_node_changes(&config, vec![], &["db-x9".into()]).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn with_node_changes(
+    config: &ClusterConfig,
+    add: Vec<NodeConfig>,
+    remove: &[String],
+) -> Result<ClusterConfig, PlacementError> {
+    if let Some(missing) = remove.iter().find(|id| config.get_node(id).is_none()) {
+        return Err(PlacementError::UnknownNode {
+            node: missing.clone(),
+        });
     }
-}
-
-impl ClusterConfig {
-    /// [`warnings`](ClusterConfig::warnings) with zones named by `zone_tag`
-    /// instead of `zone`.
-    ///
-    /// ```
-    /// use rusts_cluster_config::{ClusterConfig, NodeConfig};
-    ///
-    /// let mut config = ClusterConfig::single_node("a", "10.0.0.1:8086");
-    /// config.replication_factor = 2;
-    /// let mut b = NodeConfig::new("b", "10.0.0.2:8086");
-    /// b.replica_shards = (0..16).collect();
-    /// config.nodes.push(b);
-    /// config.nodes.push(NodeConfig::new("c", "10.0.0.3:8086"));
-    /// for (node, rack) in config.nodes.iter_mut().zip(["r1", "r1", "r2"]) {
-    ///     node.tags.insert("rack".into(), rack.into());
-    /// }
-    /// // Both copies of every shard are in rack r1, though rack r2 exists.
-    /// let codes: Vec<_> = config.warnings_for_zone_tag("rack").iter().map(|w| w.code()).collect();
-    /// assert!(codes.contains(&"zone-spread"), "{codes:?}");
-    /// assert!(config.warnings().iter().all(|w| w.code() != "zone-spread"));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn warnings_for_zone_tag(&self, zone_tag: &str) -> Vec<crate::ValidationWarning> {
-        crate::validate::warnings_for_zone_tag(self, zone_tag)
+    let mut config = config.clone();
+    config.nodes.retain(|n| !remove.contains(&n.id));
+    config.nodes.extend(add);
+    if config.get_node(&config.node_id).is_none() {
+        if let Some(first) = config.nodes.first() {
+            config.node_id = first.id.clone();
+        }
     }
+    Ok(config)
 }
-
-/// A node id and a count.
-type Count<'n> = (&'n str, usize);
 
 /// The primary of a shard moving between two nodes: (from, to, shard).
 type PrimaryMove = (usize, usize, u32);
-
-/// Adds the zone-spread and balance warnings of `config` to `warnings`.
-/// Every choice of a node among equals is by id, so node order in the file
-/// never changes a warning.
-pub(crate) fn spread_and_balance_warnings(
-    config: &ClusterConfig,
-    zone_tag: &str,
-    warnings: &mut Vec<crate::ValidationWarning>,
-) {
-    use crate::ValidationWarning;
-    let shard_count = config.shard_count;
-    let (zone_of, z) = zones(&config.nodes, zone_tag);
-    let tagged = config.nodes.iter().any(|n| n.tags.contains_key(zone_tag));
-    if tagged && z > 1 && (1..=crate::MAX_SHARD_COUNT).contains(&shard_count) {
-        // (shard, node) for every copy, then per shard its copies and zones.
-        let mut pairs: Vec<(u32, u32)> = Vec::new();
-        for (i, node) in config.nodes.iter().enumerate() {
-            for &s in node.shards.iter().chain(&node.replica_shards) {
-                if (s as usize) < shard_count {
-                    pairs.push((s, i as u32));
-                }
-            }
-        }
-        pairs.sort_unstable();
-        pairs.dedup();
-        let mut bad = Vec::new();
-        for group in pairs.chunk_by(|a, b| a.0 == b.0) {
-            let copies = group.len();
-            let mut used: Vec<u32> = group.iter().map(|&(_, v)| zone_of[v as usize]).collect();
-            used.sort_unstable();
-            used.dedup();
-            if used.len() < copies.min(z) {
-                bad.push(group[0].0);
-            }
-        }
-        if !bad.is_empty() {
-            warnings.push(ValidationWarning::ZoneSpread {
-                shards: bad,
-                zone_tag: zone_tag.to_owned(),
-                zones: z,
-            });
-        }
-    }
-    fn spread<'n>(
-        nodes: &mut dyn Iterator<Item = (&'n str, usize)>,
-    ) -> Option<(Count<'n>, Count<'n>)> {
-        let mut most: Option<(&str, usize)> = None;
-        let mut least: Option<(&str, usize)> = None;
-        for (id, count) in nodes {
-            if most.is_none_or(|(m, c)| count > c || (count == c && id < m)) {
-                most = Some((id, count));
-            }
-            if least.is_none_or(|(m, c)| count < c || (count == c && id < m)) {
-                least = Some((id, count));
-            }
-        }
-        match (most, least) {
-            (Some(most), Some(least)) if most.1 > least.1 + 1 => Some((most, least)),
-            _ => None,
-        }
-    }
-    if let Some((most, least)) =
-        spread(&mut config.nodes.iter().map(|n| (n.id.as_str(), n.shards.len())))
-    {
-        warnings.push(ValidationWarning::PrimaryImbalance {
-            most: most.0.to_owned(),
-            most_count: most.1,
-            least: least.0.to_owned(),
-            least_count: least.1,
-        });
-    }
-    let mut by_zone: BTreeMap<Option<&str>, Vec<&NodeConfig>> = BTreeMap::new();
-    for node in &config.nodes {
-        by_zone
-            .entry(node.tags.get(zone_tag).map(String::as_str))
-            .or_default()
-            .push(node);
-    }
-    for (zone, nodes) in by_zone {
-        if let Some((most, least)) = spread(
-            &mut nodes
-                .iter()
-                .map(|n| (n.id.as_str(), n.replica_shards.len())),
-        ) {
-            warnings.push(ValidationWarning::ReplicaImbalance {
-                zone: zone.map(str::to_owned),
-                most: most.0.to_owned(),
-                most_count: most.1,
-                least: least.0.to_owned(),
-                least_count: least.1,
-            });
-        }
-    }
-}
 
 /// The working state of one placement: `copies[s * r..][..r]` are the nodes
 /// holding shard `s` (`NONE` for a missing copy).
@@ -337,7 +215,7 @@ struct State {
 
 impl State {
     fn new(config: &ClusterConfig, zone_tag: &str) -> State {
-        let (zone_of, z) = zones(&config.nodes, zone_tag);
+        let (zone_of, z) = zone_indices(&config.nodes, zone_tag);
         let n = config.nodes.len();
         let (s, r) = (config.shard_count, config.replication_factor);
         let mut zone_nodes = vec![Vec::new(); z];
@@ -990,198 +868,44 @@ fn mix(shard: u64, node: u32) -> u64 {
     x ^ (x >> 31)
 }
 
-/// The moves that turn one config into another, shard by shard and node by
-/// node, from [`plan_moves`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct MovePlan {
-    /// Every shard whose copies or primary change, ascending.
-    pub shards: Vec<ShardMove>,
-    /// Totals for every node of either config, sorted by id.
-    pub nodes: Vec<NodeMoves>,
-    /// Copies that must be created (streamed from a node that has the
-    /// shard).
-    pub copies_added: usize,
-    /// Copies that are dropped once the new config is in place.
-    pub copies_removed: usize,
-    /// Shards whose primary changes (no data moves for this alone).
-    pub primary_changes: usize,
-    /// True when `shard_count` or `sharding_strategy` differ: keys map to
-    /// other shards, so every stored series moves, not just copies.
-    pub mapping_changed: bool,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl MovePlan {
-    /// True when the plan needs a person's attention: the key mapping
-    /// changes, a shard has no copy afterwards, or every copy of a shard
-    /// changes at once.
-    pub fn has_problems(&self) -> bool {
-        self.mapping_changed
-            || self
-                .shards
-                .iter()
-                .any(|m| m.every_copy_changes || m.left_without_copy)
+    /// The problems of the nodes and settings are reported, each by rule;
+    /// the missing primaries of the lists placement is about to write are
+    /// not among them.
+    #[test]
+    fn an_unplaceable_config_names_each_broken_rule() {
+        let mut config = ClusterConfig::single_node("a", "10.0.0.1:8086");
+        config.nodes.push(NodeConfig::new("a", "10.0.0.2:8086"));
+        config.replication_factor = 0;
+        let err = balance(&config, "zone").unwrap_err();
+        let codes: Vec<&str> = err.validation_errors().iter().map(|e| e.code()).collect();
+        assert_eq!(codes, ["zero-replication-factor", "duplicate-node-id"]);
+        assert!(matches!(
+            err,
+            PlacementError::Invalid {
+                config: ConfigRole::Placed,
+                ..
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            "cannot place shards on these nodes and settings"
+        );
+        assert!(std::error::Error::source(&err).is_some());
     }
-}
 
-/// How one shard's copies change.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ShardMove {
-    /// The shard.
-    pub shard: ShardId,
-    /// Its primary before, if it had one.
-    pub old_primary: Option<String>,
-    /// Its primary after, if it has one.
-    pub new_primary: Option<String>,
-    /// Nodes that gain a copy, sorted.
-    pub added: Vec<String>,
-    /// Nodes that lose their copy, sorted.
-    pub removed: Vec<String>,
-    /// Nodes that hold a copy before and after, sorted.
-    pub kept: Vec<String>,
-    /// No node keeps a copy: the new copies must be filled from nodes that
-    /// are about to drop theirs, so they may only drop them afterwards.
-    pub every_copy_changes: bool,
-    /// The shard had copies and has none afterwards: its data is lost.
-    pub left_without_copy: bool,
-}
-
-/// One node's totals in a [`MovePlan`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct NodeMoves {
-    /// The node's id.
-    pub node: String,
-    /// Copies it gains.
-    pub copies_in: usize,
-    /// Copies it drops.
-    pub copies_out: usize,
-    /// Shards it becomes primary for.
-    pub primaries_in: usize,
-    /// Shards it stops being primary for.
-    pub primaries_out: usize,
-}
-
-/// The moves between `old` and `new`: per shard, primary changes and copies
-/// added or removed; totals per node; and the shards at risk.
-///
-/// Shards are compared by id up to the larger `shard_count`. A node is
-/// known by its id, so a node whose address changed is the same node.
-///
-/// ```
-/// use rusts_cluster_config::{plan_moves, ClusterConfig};
-///
-/// let old = ClusterConfig::single_node("a", "10.0.0.1:8086");
-/// let mut new = old.clone();
-/// new.nodes[0].id = "b".into();
-/// new.node_id = "b".into();
-/// let plan = plan_moves(&old, &new);
-/// assert_eq!(plan.copies_added, 16);
-/// assert!(plan.shards.iter().all(|m| m.every_copy_changes));
-/// assert!(plan.has_problems());
-/// ```
-pub fn plan_moves(old: &ClusterConfig, new: &ClusterConfig) -> MovePlan {
-    let shards = old
-        .shard_count
-        .max(new.shard_count)
-        .min(crate::MAX_SHARD_COUNT);
-    let (old_copies, old_primary) = holders(old, shards);
-    let (new_copies, new_primary) = holders(new, shards);
-    let mut totals: BTreeMap<&str, NodeMoves> = BTreeMap::new();
-    for node in old.nodes.iter().chain(&new.nodes) {
-        totals.entry(&node.id).or_insert_with(|| NodeMoves {
-            node: node.id.clone(),
-            copies_in: 0,
-            copies_out: 0,
-            primaries_in: 0,
-            primaries_out: 0,
-        });
+    #[test]
+    fn removing_an_unknown_node_names_it() {
+        let config = ClusterConfig::single_node("a", "10.0.0.1:8086");
+        let err = with_node_changes(&config, vec![], &["b".to_owned()]).unwrap_err();
+        assert!(matches!(&err, PlacementError::UnknownNode { node } if node == "b"));
+        assert!(err.validation_errors().is_empty());
+        assert_eq!(
+            err.to_string(),
+            "no node has id \"b\"; check the id against the config's `[[nodes]]`"
+        );
     }
-    let mut moves = Vec::new();
-    let (mut added_total, mut removed_total, mut primary_changes) = (0, 0, 0);
-    for s in 0..shards {
-        let (before, after) = (&old_copies[s], &new_copies[s]);
-        let added: Vec<String> = after
-            .iter()
-            .filter(|n| !before.contains(n))
-            .map(|n| n.to_string())
-            .collect();
-        let removed: Vec<String> = before
-            .iter()
-            .filter(|n| !after.contains(n))
-            .map(|n| n.to_string())
-            .collect();
-        let kept: Vec<String> = before
-            .iter()
-            .filter(|n| after.contains(n))
-            .map(|n| n.to_string())
-            .collect();
-        let primary_changed = old_primary[s] != new_primary[s];
-        if added.is_empty() && removed.is_empty() && !primary_changed {
-            continue;
-        }
-        for id in &added {
-            if let Some(t) = totals.get_mut(id.as_str()) {
-                t.copies_in += 1;
-            }
-        }
-        for id in &removed {
-            if let Some(t) = totals.get_mut(id.as_str()) {
-                t.copies_out += 1;
-            }
-        }
-        if primary_changed {
-            primary_changes += 1;
-            if let Some(t) = new_primary[s].and_then(|p| totals.get_mut(p)) {
-                t.primaries_in += 1;
-            }
-            if let Some(t) = old_primary[s].and_then(|p| totals.get_mut(p)) {
-                t.primaries_out += 1;
-            }
-        }
-        added_total += added.len();
-        removed_total += removed.len();
-        moves.push(ShardMove {
-            shard: s as ShardId,
-            old_primary: old_primary[s].map(str::to_owned),
-            new_primary: new_primary[s].map(str::to_owned),
-            every_copy_changes: !before.is_empty() && !after.is_empty() && kept.is_empty(),
-            left_without_copy: !before.is_empty() && after.is_empty(),
-            added,
-            removed,
-            kept,
-        });
-    }
-    MovePlan {
-        shards: moves,
-        nodes: totals.into_values().collect(),
-        copies_added: added_total,
-        copies_removed: removed_total,
-        primary_changes,
-        mapping_changed: old.shard_count != new.shard_count
-            || old.sharding_strategy != new.sharding_strategy,
-    }
-}
-
-/// The sorted node ids holding each shard, and each shard's primary.
-#[allow(clippy::type_complexity)]
-fn holders(config: &ClusterConfig, shards: usize) -> (Vec<Vec<&str>>, Vec<Option<&str>>) {
-    let mut copies: Vec<Vec<&str>> = vec![Vec::new(); shards];
-    let mut primary = vec![None; shards];
-    for node in &config.nodes {
-        for &s in &node.shards {
-            if let Some(list) = copies.get_mut(s as usize) {
-                list.push(&node.id);
-                primary[s as usize].get_or_insert(node.id.as_str());
-            }
-        }
-        for &s in &node.replica_shards {
-            if let Some(list) = copies.get_mut(s as usize) {
-                list.push(&node.id);
-            }
-        }
-    }
-    for list in &mut copies {
-        list.sort_unstable();
-        list.dedup();
-    }
-    (copies, primary)
 }

@@ -1,0 +1,691 @@
+//! Transition plans: the configs that move a running cluster from one
+//! placement to another while nodes run different generations
+//! (`docs/decisions/0019-joint-copies.md`).
+//!
+//! The plan is built from two indexed tables of copies, one per config, in
+//! which every node is a number: per shard, its old copies and its new
+//! copies are short sorted runs of node numbers, compared and merged in one
+//! pass. No per-shard map or string is built until the step configs are
+//! written, which is what keeps 65,536 shards on 256 nodes in milliseconds
+//! (`docs/performance.md`).
+
+use std::collections::HashMap;
+
+use rusts_cluster_config::{ClusterConfig, MoveReads, NodeConfig};
+use rusts_cluster_sharding::{CopyState, ShardId};
+use serde::Serialize;
+
+use crate::{ConfigRole, PlacementError};
+
+/// The configs that take a cluster from one placement to another, each safe
+/// to run beside the next, and the copies to catch up between the first
+/// two. From [`plan_transition`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TransitionPlan {
+    /// The steps, in the order they are deployed; empty when no copy moves.
+    pub steps: Vec<TransitionStep>,
+    /// The copies to catch up once every node runs the first step, and
+    /// before the second is deployed: by shard, then node id.
+    pub catch_up: Vec<CatchUp>,
+    /// The shards whose copies move, ascending.
+    pub moving_shards: Vec<ShardId>,
+}
+
+impl TransitionPlan {
+    /// Whether no copy moves: then there are no steps, and the new config
+    /// can be deployed as it is (with a generation above the old one's).
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+/// One step of a [`TransitionPlan`]: a config to deploy to every node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TransitionStep {
+    /// Which step it is.
+    pub kind: StepKind,
+    /// The config to deploy. Its generation is the old config's plus the
+    /// step's number.
+    pub config: ClusterConfig,
+}
+
+/// The three steps of a transition, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum StepKind {
+    /// Every copy, old and new, receives writes, and a write needs the
+    /// replication mode met on the old copies and on the new ones; reads
+    /// come from the old copies. Joining copies catch up once every node
+    /// runs it.
+    JointWrites,
+    /// Writes as in [`StepKind::JointWrites`]; reads come from the new
+    /// copies, and primaries are the new config's.
+    ReadNew,
+    /// The new config's placement: leaving copies are gone.
+    Final,
+}
+
+impl StepKind {
+    /// The step's number, from 1: its generation is the old config's plus
+    /// this.
+    pub fn number(self) -> u64 {
+        match self {
+            StepKind::JointWrites => 1,
+            StepKind::ReadNew => 2,
+            StepKind::Final => 3,
+        }
+    }
+
+    /// The step's name: `joint-writes`, `read-new` or `final`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StepKind::JointWrites => "joint-writes",
+            StepKind::ReadNew => "read-new",
+            StepKind::Final => "final",
+        }
+    }
+
+    /// The file the step is written to: `NN-NAME.toml`, so that name order
+    /// is step order (`01-joint-writes.toml`).
+    pub fn file_name(self) -> String {
+        format!("{:02}-{}.toml", self.number(), self.name())
+    }
+}
+
+/// A copy that must be filled from old copies before reads move to the new
+/// copies: its node copies the merged data of `sources` into it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CatchUp {
+    /// The shard.
+    pub shard: ShardId,
+    /// The node whose copy catches up.
+    pub node: String,
+    /// [`CopyState::Joining`] for a copy the move adds;
+    /// [`CopyState::Stable`] for a kept copy that must also be caught up,
+    /// because the shard loses more copies than it gains.
+    pub state: CopyState,
+    /// The old copies to merge: `n - w + 1` distinct nodes (`n` old copies,
+    /// `w` the acknowledgements the replication mode requires of the
+    /// factor; at least 1, at most `n`), stable copies first. Any that many
+    /// old copies together hold every write acknowledged before the
+    /// transition. A stable copy that catches up counts its own data, so
+    /// it can be among its sources.
+    pub sources: Vec<String>,
+}
+
+/// Plans the transition from `from` to `to`: three configs, with
+/// generations `from`'s plus 1, 2 and 3, each safe to run beside the next,
+/// and the catch-up between the first two
+/// (`docs/decisions/0019-joint-copies.md`).
+///
+/// Per shard, with `O` its copies in `from` and `N` in `to` (a shard moves
+/// when they differ):
+///
+/// 1. [`StepKind::JointWrites`]: copies `O ∪ N`, those in `N` only listed
+///    in the node's `joining_shards`, those in `O` only in
+///    `leaving_shards`; `move_reads = "old"`; `from`'s primaries. Nodes:
+///    `to`'s, then `from`'s nodes that `to` drops and that hold a copy
+///    (with `from`'s address and tags, in `from`'s order). Every other
+///    setting is `to`'s.
+/// 2. [`StepKind::ReadNew`]: the same copies, `move_reads = "new"`, and
+///    `to`'s primaries.
+/// 3. [`StepKind::Final`]: `to` itself, at generation `from`'s plus 3.
+///
+/// `to`'s own generation plays no part: steps are numbered from `from`'s,
+/// so that each is one above the last. When no shard's copies change, the
+/// plan has no steps: deploy `to` directly, with its generation above
+/// `from`'s.
+///
+/// # Errors
+///
+/// - [`PlacementError::Invalid`] when either config is invalid (every
+///   problem listed), and [`PlacementError::Moving`] when either marks
+///   copies as moving: it is already a step of a transition.
+/// - [`PlacementError::ShardCountChanged`],
+///   [`PlacementError::StrategyChanged`]: keys would map to other shards.
+/// - [`PlacementError::ReplicationChanged`]: a transition keeps
+///   `replication_mode` and `replication_factor`.
+/// - [`PlacementError::GenerationOverflow`]: `from`'s generation plus 3
+///   does not fit.
+/// - [`PlacementError::AddressInUse`]: a node `to` drops, which runs until
+///   its copies leave, shares its address with a node of `to`.
+///
+/// ```
+/// use rusts_cluster_config::{ClusterConfig, MoveReads};
+/// use rusts_cluster_placement::{plan_transition, StepKind};
+///
+/// // Node "b" is replaced by node "c": shard 1's copy moves.
+/// let old = ClusterConfig::from_toml(r#"
+///     node_id = "a"
+///     generation = 4
+///     replication_factor = 2
+///     shard_count = 2
+///     [[nodes]]
+///     id = "a"
+///     address = "10.0.0.1:8086"
+///     shards = [0]
+///     replica_shards = [1]
+///     [[nodes]]
+///     id = "b"
+///     address = "10.0.0.2:8086"
+///     shards = [1]
+///     replica_shards = [0]
+/// "#)?;
+/// let mut new = old.clone();
+/// new.nodes[1].id = "c".into();
+/// new.nodes[1].address = "10.0.0.3:8086".into();
+///
+/// let plan = plan_transition(&old, &new)?;
+/// assert_eq!(plan.moving_shards, [0, 1]);
+/// let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
+/// assert_eq!(kinds, [StepKind::JointWrites, StepKind::ReadNew, StepKind::Final]);
+/// let step1 = &plan.steps[0].config;
+/// assert_eq!((step1.generation, step1.move_reads), (5, MoveReads::Old));
+/// // c joins and b leaves; b is still shard 1's primary until step 2.
+/// assert_eq!(step1.get_node("c").unwrap().joining_shards, [0, 1]);
+/// assert_eq!(step1.get_node("b").unwrap().leaving_shards, [0, 1]);
+/// assert_eq!(step1.get_node("b").unwrap().shards, [1]);
+/// assert_eq!(plan.steps[1].config.get_node("c").unwrap().shards, [1]);
+/// // Quorum of 2 copies needs both, so one old copy holds every
+/// // acknowledged write: c copies shard 1 from a, the copy that stays.
+/// assert_eq!(plan.catch_up[1].sources, ["a"]);
+/// assert_eq!(plan.steps[2].config.generation, 7);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn plan_transition(
+    from: &ClusterConfig,
+    to: &ClusterConfig,
+) -> Result<TransitionPlan, PlacementError> {
+    check(from, to)?;
+    let generation = from.generation;
+    let nodes = NodeTable::new(from, to);
+    let old = CopyTable::new(from, &nodes, Side::Old);
+    let new = CopyTable::new(to, &nodes, Side::New);
+    let w = from.replication_mode.required_acks(from.replication_factor);
+
+    // Per node of the steps: its lists in step 1 and 2 (primaries differ).
+    let step_nodes = nodes.step_nodes(&old);
+    let mut lists = vec![StepLists::default(); nodes.ids.len()];
+    let mut moving_shards = Vec::new();
+    let mut catch_up = Vec::new();
+    // How many catch-ups each node serves as a source, and receives, so far:
+    // ties go to the least loaded, so no node serves every catch-up.
+    let mut served = vec![0u32; nodes.ids.len()];
+    let mut received = vec![0u32; nodes.ids.len()];
+    let mut merged: Vec<(u32, CopyState)> = Vec::new();
+    for s in 0..from.shard_count {
+        let (o, n) = (old.copies(s), new.copies(s));
+        let shard = s as ShardId;
+        let (old_primary, new_primary) = (old.primary[s], new.primary[s]);
+        if o == n {
+            for &v in o {
+                let lists = &mut lists[v as usize];
+                lists.push(shard, v == old_primary, v == new_primary);
+            }
+            continue;
+        }
+        moving_shards.push(shard);
+        merge(o, n, &mut merged);
+        for &(v, state) in &merged {
+            let lists = &mut lists[v as usize];
+            lists.push(shard, v == old_primary, v == new_primary);
+            match state {
+                CopyState::Joining => lists.joining.push(shard),
+                CopyState::Leaving => lists.leaving.push(shard),
+                _ => {}
+            }
+        }
+        plan_catch_up(
+            shard,
+            &merged,
+            w,
+            &nodes,
+            &mut served,
+            &mut received,
+            &mut catch_up,
+        );
+    }
+    if moving_shards.is_empty() {
+        return Ok(TransitionPlan {
+            steps: Vec::new(),
+            catch_up: Vec::new(),
+            moving_shards,
+        });
+    }
+    let step = |kind: StepKind, reads: MoveReads| {
+        let mut config = ClusterConfig {
+            generation: generation + kind.number(),
+            move_reads: reads,
+            nodes: Vec::with_capacity(step_nodes.len()),
+            ..settings_of(to)
+        };
+        for &v in &step_nodes {
+            let mut node = nodes.config(v, from, to).clone();
+            let lists = &lists[v as usize];
+            let (shards, replicas) = if kind == StepKind::JointWrites {
+                (&lists.old_primary, &lists.old_replica)
+            } else {
+                (&lists.new_primary, &lists.new_replica)
+            };
+            node.shards.clone_from(shards);
+            node.replica_shards.clone_from(replicas);
+            node.joining_shards.clone_from(&lists.joining);
+            node.leaving_shards.clone_from(&lists.leaving);
+            config.nodes.push(node);
+        }
+        TransitionStep { kind, config }
+    };
+    let mut last = to.clone();
+    last.generation = generation + StepKind::Final.number();
+    let steps = vec![
+        step(StepKind::JointWrites, MoveReads::Old),
+        step(StepKind::ReadNew, MoveReads::New),
+        TransitionStep {
+            kind: StepKind::Final,
+            config: last,
+        },
+    ];
+    catch_up.sort_by(|a: &CatchUp, b: &CatchUp| (a.shard, &a.node).cmp(&(b.shard, &b.node)));
+    Ok(TransitionPlan {
+        steps,
+        catch_up,
+        moving_shards,
+    })
+}
+
+/// The checks before planning: both configs valid and settled, the same
+/// shards, the same replication, room for three generations, and no
+/// address held twice while the steps run.
+fn check(from: &ClusterConfig, to: &ClusterConfig) -> Result<(), PlacementError> {
+    for (config, role) in [(from, ConfigRole::Old), (to, ConfigRole::New)] {
+        config
+            .validate()
+            .map_err(|source| PlacementError::Invalid {
+                config: role,
+                source,
+            })?;
+    }
+    for (config, role) in [(from, ConfigRole::Old), (to, ConfigRole::New)] {
+        let shards = moving_shards(config);
+        if !shards.is_empty() {
+            return Err(PlacementError::Moving {
+                config: role,
+                shards,
+            });
+        }
+    }
+    if from.shard_count != to.shard_count {
+        return Err(PlacementError::ShardCountChanged {
+            old: from.shard_count,
+            new: to.shard_count,
+        });
+    }
+    if from.sharding_strategy != to.sharding_strategy {
+        return Err(PlacementError::StrategyChanged {
+            old: from.sharding_strategy,
+            new: to.sharding_strategy,
+        });
+    }
+    if from.replication_mode != to.replication_mode
+        || from.replication_factor != to.replication_factor
+    {
+        return Err(PlacementError::ReplicationChanged {
+            old_mode: from.replication_mode,
+            new_mode: to.replication_mode,
+            old_factor: from.replication_factor,
+            new_factor: to.replication_factor,
+        });
+    }
+    if from
+        .generation
+        .checked_add(StepKind::Final.number())
+        .is_none()
+    {
+        return Err(PlacementError::GenerationOverflow {
+            generation: from.generation,
+        });
+    }
+    let addresses: HashMap<&str, &str> = to
+        .nodes
+        .iter()
+        .map(|n| (n.address.as_str(), n.id.as_str()))
+        .collect();
+    for node in &from.nodes {
+        let holds = !node.shards.is_empty() || !node.replica_shards.is_empty();
+        if !holds || to.get_node(&node.id).is_some() {
+            continue;
+        }
+        if let Some(&other) = addresses.get(node.address.as_str()) {
+            return Err(PlacementError::AddressInUse {
+                address: node.address.clone(),
+                leaving: node.id.clone(),
+                node: other.to_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The shards a config marks as moving (joining or leaving copies),
+/// ascending.
+pub(crate) fn moving_shards(config: &ClusterConfig) -> Vec<ShardId> {
+    let mut shards: Vec<ShardId> = config
+        .nodes
+        .iter()
+        .flat_map(|n| n.joining_shards.iter().chain(&n.leaving_shards))
+        .copied()
+        .collect();
+    shards.sort_unstable();
+    shards.dedup();
+    shards
+}
+
+/// Which config a table of copies comes from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Old,
+    New,
+}
+
+/// Every node of either config, numbered: the new config's nodes first, in
+/// its order, then the nodes only the old config has, in its order.
+struct NodeTable<'c> {
+    ids: Vec<&'c str>,
+    /// Per number: the node's index in the old config's `nodes`, if any.
+    in_old: Vec<Option<u32>>,
+    /// Per number: the node's index in the new config's `nodes`, if any.
+    in_new: Vec<Option<u32>>,
+}
+
+impl<'c> NodeTable<'c> {
+    fn new(from: &'c ClusterConfig, to: &'c ClusterConfig) -> Self {
+        let mut number: HashMap<&str, u32> = HashMap::with_capacity(to.nodes.len());
+        let mut table = NodeTable {
+            ids: Vec::new(),
+            in_old: Vec::new(),
+            in_new: Vec::new(),
+        };
+        for (i, node) in to.nodes.iter().enumerate() {
+            number.insert(&node.id, table.ids.len() as u32);
+            table.ids.push(&node.id);
+            table.in_old.push(None);
+            table.in_new.push(Some(i as u32));
+        }
+        for (i, node) in from.nodes.iter().enumerate() {
+            match number.get(node.id.as_str()) {
+                Some(&v) => table.in_old[v as usize] = Some(i as u32),
+                None => {
+                    table.ids.push(&node.id);
+                    table.in_old.push(Some(i as u32));
+                    table.in_new.push(None);
+                }
+            }
+        }
+        table
+    }
+
+    /// The node's entry in the config it is taken from: the new config's
+    /// (its address and tags now), else the old one's.
+    fn config<'a>(&self, v: u32, from: &'a ClusterConfig, to: &'a ClusterConfig) -> &'a NodeConfig {
+        match (self.in_new[v as usize], self.in_old[v as usize]) {
+            (Some(i), _) => &to.nodes[i as usize],
+            (None, Some(i)) => &from.nodes[i as usize],
+            (None, None) => unreachable!("every numbered node is in one config"),
+        }
+    }
+
+    /// The nodes of steps 1 and 2: the new config's, then the old config's
+    /// others that hold a copy (every one of which is leaving).
+    fn step_nodes(&self, old: &CopyTable) -> Vec<u32> {
+        (0..self.ids.len() as u32)
+            .filter(|&v| self.in_new[v as usize].is_some() || old.holds_any[v as usize])
+            .collect()
+    }
+}
+
+/// One config's copies by shard: `nodes[start[s]..start[s + 1]]` are the
+/// numbers of the nodes holding shard `s`, ascending.
+struct CopyTable {
+    start: Vec<u32>,
+    nodes: Vec<u32>,
+    primary: Vec<u32>,
+    /// Per node number: whether it holds any copy in this config.
+    holds_any: Vec<bool>,
+}
+
+impl CopyTable {
+    /// The table of a valid config: every shard has one primary, and no
+    /// node lists a shard twice, so a counting sort by shard places each
+    /// copy once. Nodes are visited by number, so each run comes out sorted.
+    fn new(config: &ClusterConfig, nodes: &NodeTable<'_>, side: Side) -> Self {
+        let s = config.shard_count;
+        let index = |v: usize| match side {
+            Side::Old => nodes.in_old[v],
+            Side::New => nodes.in_new[v],
+        };
+        let mut start = vec![0u32; s + 1];
+        let mut holds_any = vec![false; nodes.ids.len()];
+        for (v, held) in holds_any.iter_mut().enumerate() {
+            if let Some(i) = index(v) {
+                let node = &config.nodes[i as usize];
+                for &shard in node.shards.iter().chain(&node.replica_shards) {
+                    start[shard as usize + 1] += 1;
+                }
+                *held = !node.shards.is_empty() || !node.replica_shards.is_empty();
+            }
+        }
+        for i in 0..s {
+            start[i + 1] += start[i];
+        }
+        let mut next = start.clone();
+        let mut copies = vec![0u32; start[s] as usize];
+        let mut primary = vec![u32::MAX; s];
+        for v in 0..nodes.ids.len() {
+            if let Some(i) = index(v) {
+                let node = &config.nodes[i as usize];
+                for &shard in &node.shards {
+                    primary[shard as usize] = v as u32;
+                }
+                for &shard in node.shards.iter().chain(&node.replica_shards) {
+                    let slot = &mut next[shard as usize];
+                    copies[*slot as usize] = v as u32;
+                    *slot += 1;
+                }
+            }
+        }
+        // A node's `shards` and `replica_shards` are visited one after the
+        // other, so a run is sorted only across nodes; sort each run (a
+        // few copies each).
+        for i in 0..s {
+            copies[start[i] as usize..start[i + 1] as usize].sort_unstable();
+        }
+        CopyTable {
+            start,
+            nodes: copies,
+            primary,
+            holds_any,
+        }
+    }
+
+    fn copies(&self, shard: usize) -> &[u32] {
+        &self.nodes[self.start[shard] as usize..self.start[shard + 1] as usize]
+    }
+}
+
+/// A node's shard lists in steps 1 and 2, filled shard by shard (so each
+/// comes out ascending).
+#[derive(Clone, Default)]
+struct StepLists {
+    old_primary: Vec<ShardId>,
+    old_replica: Vec<ShardId>,
+    new_primary: Vec<ShardId>,
+    new_replica: Vec<ShardId>,
+    joining: Vec<ShardId>,
+    leaving: Vec<ShardId>,
+}
+
+impl StepLists {
+    fn push(&mut self, shard: ShardId, old_primary: bool, new_primary: bool) {
+        if old_primary {
+            self.old_primary.push(shard);
+        } else {
+            self.old_replica.push(shard);
+        }
+        if new_primary {
+            self.new_primary.push(shard);
+        } else {
+            self.new_replica.push(shard);
+        }
+    }
+}
+
+/// `o ∪ n` (both ascending) with each copy's state, ascending.
+fn merge(o: &[u32], n: &[u32], out: &mut Vec<(u32, CopyState)>) {
+    out.clear();
+    let (mut i, mut j) = (0, 0);
+    while i < o.len() || j < n.len() {
+        match (o.get(i), n.get(j)) {
+            (Some(&a), Some(&b)) if a == b => {
+                out.push((a, CopyState::Stable));
+                i += 1;
+                j += 1;
+            }
+            (Some(&a), Some(&b)) if a < b => {
+                out.push((a, CopyState::Leaving));
+                i += 1;
+            }
+            (Some(&a), None) => {
+                out.push((a, CopyState::Leaving));
+                i += 1;
+            }
+            (_, Some(&b)) => {
+                out.push((b, CopyState::Joining));
+                j += 1;
+            }
+            (None, None) => unreachable!("the loop stops when both are done"),
+        }
+    }
+}
+
+/// The catch-ups of one moving shard, from its copies and their states.
+///
+/// Every joining copy catches up. An acknowledged write sits on `w` old
+/// copies, so on at least `w - |leaving|` stable ones; after the catch-up it
+/// is also on every joining copy. When the shard gains fewer copies than it
+/// loses, that can fall short of `w` new copies, and stable copies catch up
+/// too, until `w` new copies (joining or stable) have caught up.
+fn plan_catch_up(
+    shard: ShardId,
+    merged: &[(u32, CopyState)],
+    w: usize,
+    nodes: &NodeTable<'_>,
+    served: &mut [u32],
+    received: &mut [u32],
+    out: &mut Vec<CatchUp>,
+) {
+    let count = |state: CopyState| merged.iter().filter(|c| c.1 == state).count();
+    let (joining, leaving, stable) = (
+        count(CopyState::Joining),
+        count(CopyState::Leaving),
+        count(CopyState::Stable),
+    );
+    let n = stable + leaving;
+    let needed = (n + 1).saturating_sub(w).clamp(1, n);
+    let mut targets: Vec<(u32, CopyState)> = merged
+        .iter()
+        .copied()
+        .filter(|c| c.1 == CopyState::Joining)
+        .collect();
+    if joining < leaving {
+        let extra = w.saturating_sub(joining).min(stable);
+        let mut kept: Vec<u32> = merged
+            .iter()
+            .filter(|c| c.1 == CopyState::Stable)
+            .map(|c| c.0)
+            .collect();
+        kept.sort_by_key(|&v| (received[v as usize], v));
+        targets.extend(kept.into_iter().take(extra).map(|v| (v, CopyState::Stable)));
+    }
+    for (target, state) in targets {
+        received[target as usize] += 1;
+        // A stable copy counts its own data first; then stable copies, then
+        // leaving ones, each the least used as a source so far.
+        let mut candidates: Vec<(bool, bool, u32, u32)> = merged
+            .iter()
+            .filter(|c| c.1 != CopyState::Joining)
+            .map(|&(v, s)| (v != target, s == CopyState::Leaving, served[v as usize], v))
+            .collect();
+        candidates.sort_unstable();
+        let sources: Vec<u32> = candidates.iter().take(needed).map(|c| c.3).collect();
+        for &v in &sources {
+            if v != target {
+                served[v as usize] += 1;
+            }
+        }
+        let mut sources: Vec<String> = sources
+            .into_iter()
+            .map(|v| nodes.ids[v as usize].to_owned())
+            .collect();
+        sources.sort_unstable();
+        out.push(CatchUp {
+            shard,
+            node: nodes.ids[target as usize].to_owned(),
+            state,
+            sources,
+        });
+    }
+}
+
+/// `config`'s settings with no nodes, for building a step. A field added to
+/// `ClusterConfig` fails to compile here until a step says what it holds.
+fn settings_of(config: &ClusterConfig) -> ClusterConfig {
+    ClusterConfig {
+        node_id: config.node_id.clone(),
+        generation: config.generation,
+        cluster_name: config.cluster_name.clone(),
+        replication_mode: config.replication_mode,
+        replication_factor: config.replication_factor,
+        shard_count: config.shard_count,
+        sharding_strategy: config.sharding_strategy,
+        move_reads: config.move_reads,
+        nodes: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_marks_each_copy_by_the_side_it_is_on() {
+        let mut out = Vec::new();
+        merge(&[0, 2, 5], &[1, 2, 6], &mut out);
+        assert_eq!(
+            out,
+            [
+                (0, CopyState::Leaving),
+                (1, CopyState::Joining),
+                (2, CopyState::Stable),
+                (5, CopyState::Leaving),
+                (6, CopyState::Joining),
+            ]
+        );
+        merge(&[3], &[3], &mut out);
+        assert_eq!(out, [(3, CopyState::Stable)]);
+    }
+
+    #[test]
+    fn step_files_sort_in_step_order() {
+        let names: Vec<String> = [StepKind::Final, StepKind::JointWrites, StepKind::ReadNew]
+            .iter()
+            .map(|k| k.file_name())
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(
+            sorted,
+            ["01-joint-writes.toml", "02-read-new.toml", "03-final.toml"]
+        );
+    }
+}
