@@ -64,7 +64,8 @@ or with --require-pruning when the query would read every shard."
     #[command(
         after_help = "Example:\n  rusts-cluster rebalance cluster.toml --add-node d=10.0.1.4:8086,zone=z1 --output new.toml\n\n\
 The new config's generation is the old one's plus 1. Exit code 1, with the file still\n\
-written, when the plan puts a shard at risk (as diff reports it)."
+written, when the plan puts a shard at risk (as diff reports it). When copies move, deploy\n\
+it through the steps `rusts-cluster transition cluster.toml new.toml --output-dir DIR` writes."
     )]
     Rebalance(RebalanceArgs),
     /// The moves between two configs, and shards a move would put at risk.

@@ -1,9 +1,11 @@
 /*!
 Plans where shard copies go: balanced, zone-aware placements of a RusTs
-cluster's shards on its nodes, and the moves between two placements.
+cluster's shards on its nodes, the moves between two placements, and the
+steps that make those moves while the cluster runs.
 
 Use this crate in operator tools that write or change cluster files (the
-`rusts-cluster` command's `generate`, `rebalance` and `diff` use it). A
+`rusts-cluster` command's `generate`, `rebalance`, `diff` and `transition`
+use it). A
 storage engine never needs it: it reads the placement a config file holds,
 through the `rusts-cluster` facade, which does not depend on this crate.
 
@@ -13,15 +15,21 @@ keeps the copies a config already lists wherever balance allows, so that a
 new cluster is the case with nothing listed, and adding a node moves about
 that node's share of copies and no more. [`plan_moves`] then says what
 changes, shard by shard and node by node, and which shards a change puts
-at risk (`docs/decisions/0009-placement-and-rebalance.md`). The file
-format, validation and the warnings about balance and zone spread belong
-to `rusts-cluster-config`.
+at risk (`docs/decisions/0009-placement-and-rebalance.md`), and
+[`plan_transition`] writes the three configs that move them while nodes
+run different generations: writes to old and new copies with reads from
+the old, then from the new, then the new placement
+(`docs/decisions/0019-joint-copies.md`). The file format, validation and
+the warnings about balance and zone spread belong to
+`rusts-cluster-config`.
 
 # Example
 
 ```
 use rusts_cluster_config::ClusterConfig;
-use rusts_cluster_placement::{balance, plan_moves, with_node_changes, DEFAULT_ZONE_TAG};
+use rusts_cluster_placement::{
+    balance, plan_moves, plan_transition, with_node_changes, DEFAULT_ZONE_TAG,
+};
 
 // Six nodes in three zones, 48 shards with three copies each.
 let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/three-zones.toml"))?;
@@ -39,6 +47,11 @@ let copies: Vec<_> = plan
     .collect();
 assert_eq!(copies, [("db-a1", 24, 0), ("db-a2", 0, 24)]);
 assert!(!plan.has_problems()); // two copies of every shard stay put
+
+// The steps that make the move while the cluster runs.
+let transition = plan_transition(&config, &new)?;
+assert_eq!(transition.steps.len(), 3);
+assert_eq!(transition.catch_up.len(), 24); // one per copy db-a1 gains
 # Ok::<(), Box<dyn std::error::Error>>(())
 ```
 */
