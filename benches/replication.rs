@@ -54,18 +54,7 @@ fn write_quorum(c: &mut Criterion) {
     group.throughput(Throughput::Elements(acks.len() as u64));
     // Three answers per iteration; the quorum and the answers are built
     // outside the timing, so this is the cost of `record` alone.
-    group.bench_function("record_3_acks", |b| {
-        b.iter_batched(
-            || (template.clone(), acks.clone()),
-            |(mut quorum, acks)| {
-                for ack in acks {
-                    black_box(quorum.record(ack).unwrap());
-                }
-                quorum
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    bench_record(&mut group, "record_3_acks", &template);
     group.bench_function("check_quorum_3_acks", |b| {
         b.iter(|| black_box(protocol.check_quorum(black_box(&acks)).unwrap()))
     });
