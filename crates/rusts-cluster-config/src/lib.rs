@@ -69,6 +69,7 @@ pub use crate::{
     placement::{
         balance, plan_moves, zone_count, MovePlan, NodeMoves, ShardMove, DEFAULT_ZONE_TAG,
     },
+    split::{split_factor, NotASplit, SplitFrom},
     validate::{
         ShardList, ValidationError, ValidationWarning, MAX_REPORTED_ERRORS, MAX_REPORTED_WARNINGS,
         MAX_SHARD_COUNT,
@@ -83,6 +84,7 @@ mod config;
 mod error;
 mod locate;
 mod placement;
+mod split;
 mod validate;
 
 /// Compiles and runs the crate README's example as a doctest.

@@ -1163,7 +1163,10 @@ pub fn plan_moves(old: &ClusterConfig, new: &ClusterConfig) -> MovePlan {
 
 /// The sorted node ids holding each shard, and each shard's primary.
 #[allow(clippy::type_complexity)]
-fn holders(config: &ClusterConfig, shards: usize) -> (Vec<Vec<&str>>, Vec<Option<&str>>) {
+pub(crate) fn holders(
+    config: &ClusterConfig,
+    shards: usize,
+) -> (Vec<Vec<&str>>, Vec<Option<&str>>) {
     let mut copies: Vec<Vec<&str>> = vec![Vec::new(); shards];
     let mut primary = vec![None; shards];
     for node in &config.nodes {

@@ -97,6 +97,7 @@ pub fn valid_config() -> impl Strategy<Value = ClusterConfig> {
                 replication_factor: rf,
                 shard_count: placements.len(),
                 sharding_strategy: strategy,
+                split_from: None,
                 nodes,
             }
         })

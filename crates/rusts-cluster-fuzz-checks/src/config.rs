@@ -346,6 +346,7 @@ impl StructuredConfig {
             replication_factor: self.replication_factor.value(),
             shard_count,
             sharding_strategy: self.strategy.strategy(),
+            split_from: None,
             nodes,
         }
     }
