@@ -76,8 +76,9 @@ pub use rusts_cluster_routing as routing;
 pub use rusts_cluster_sharding as sharding;
 
 pub use rusts_cluster_config::{
-    AddressProblem, ClusterConfig, ConfigError, ConfigFile, Location, NodeConfig, ShardList,
-    ValidationError, ValidationWarning, MAX_CONFIG_BYTES, MAX_SHARD_COUNT,
+    split_factor, AddressProblem, ClusterConfig, ConfigError, ConfigFile, Location, NodeConfig,
+    NotASplit, ShardList, SplitFrom, ValidationError, ValidationWarning, MAX_CONFIG_BYTES,
+    MAX_SHARD_COUNT,
 };
 pub use rusts_cluster_replication::{
     PendingWrites, QuorumStatus, ReplicationAck, ReplicationError, ReplicationMode,
@@ -88,7 +89,7 @@ pub use rusts_cluster_routing::{
     RoutingError, ShardCopy, ShardGroup, ShardHandle, ShardRead, ShardRouter, ShardView,
 };
 pub use rusts_cluster_sharding::{
-    CopyRole, SeriesId, Shard, ShardId, ShardKey, ShardKeyRef, ShardMapper, ShardState,
+    CopyRole, SeriesId, Shard, ShardId, ShardKey, ShardKeyRef, ShardMapper, ShardSplit, ShardState,
     ShardingError, ShardingStrategy, Timestamp,
 };
 
