@@ -55,6 +55,7 @@ fn dispatch(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write, terminal: 
         Command::PlanQuery(a) => a.format.format,
         Command::Generate(a) => a.format.format,
         Command::Rebalance(a) => a.format.format,
+        Command::Split(a) => a.format.format,
         Command::Diff(a) => a.format.format,
         Command::Completions(_) | Command::Man(_) => Format::Text,
     };
@@ -67,6 +68,7 @@ fn dispatch(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write, terminal: 
         Command::PlanQuery(args) => commands::plan_query::run(args, &mut ui),
         Command::Generate(args) => commands::generate::run(args, &mut ui),
         Command::Rebalance(args) => commands::rebalance::run(args, &mut ui),
+        Command::Split(args) => commands::split::run(args, &mut ui),
         Command::Diff(args) => commands::diff::run(args, &mut ui),
         Command::Completions(args) => commands::manual::completions(args, &mut ui),
         Command::Man(args) => commands::manual::man(args, &mut ui),
@@ -138,7 +140,7 @@ pub fn wants_json(args: &[OsString]) -> bool {
 
 /// The subcommand named on a command line clap refused, if any.
 fn subcommand(args: &[OsString]) -> Option<&'static str> {
-    const NAMES: [&str; 9] = [
+    const NAMES: [&str; 10] = [
         FORMAT_COMMANDS[0],
         FORMAT_COMMANDS[1],
         FORMAT_COMMANDS[2],
@@ -146,6 +148,7 @@ fn subcommand(args: &[OsString]) -> Option<&'static str> {
         FORMAT_COMMANDS[4],
         FORMAT_COMMANDS[5],
         FORMAT_COMMANDS[6],
+        FORMAT_COMMANDS[7],
         "completions",
         "man",
     ];

@@ -24,6 +24,7 @@ pub(crate) mod plan_query;
 pub(crate) mod rebalance;
 pub(crate) mod route;
 pub(crate) mod show;
+pub(crate) mod split;
 pub(crate) mod validate;
 
 /// The mode as the config file spells it (`Quorum`).
