@@ -68,8 +68,21 @@ written, when the plan puts a shard at risk (as diff reports it). When copies mo
 it through the steps `rusts-cluster transition cluster.toml new.toml --output-dir DIR` writes."
     )]
     Rebalance(RebalanceArgs),
+    /// Grow the shard count by a whole factor, every child on its parent's copies.
+    #[command(
+        after_help = "Example:\n  rusts-cluster split cluster.toml --factor 2 --output split.toml\n\n\
+The new config's generation is the old one's plus 1, and it records the split in\n\
+[split_from]. No copy moves: each node re-files its own points under the children.\n\
+Spread the children afterwards with rebalance and transition (docs/operations.md,\n\
+\"Growing the shard count\")."
+    )]
+    Split(SplitArgs),
     /// The moves between two configs, and shards a move would put at risk.
-    #[command(after_help = "Example:\n  rusts-cluster diff cluster.toml new.toml")]
+    #[command(
+        after_help = "Example:\n  rusts-cluster diff cluster.toml new.toml\n\n\
+A split of the old config (rusts-cluster split) is recognised: \"split by K: 0 copies move\",\n\
+exit code 0. Any other change of shard_count or sharding_strategy is an error."
+    )]
     Diff(DiffArgs),
     /// Write the steps that move copies from one config to another while
     /// nodes run different generations, and print the runbook.
@@ -103,6 +116,7 @@ impl Command {
             Command::PlanQuery(_) => "plan-query",
             Command::Generate(_) => "generate",
             Command::Rebalance(_) => "rebalance",
+            Command::Split(_) => "split",
             Command::Diff(_) => "diff",
             Command::Transition(_) => "transition",
             Command::Completions(_) => "completions",
@@ -112,13 +126,14 @@ impl Command {
 }
 
 /// The subcommands that take `--format`.
-pub(crate) const FORMAT_COMMANDS: [&str; 8] = [
+pub(crate) const FORMAT_COMMANDS: [&str; 9] = [
     "validate",
     "show",
     "route",
     "plan-query",
     "generate",
     "rebalance",
+    "split",
     "diff",
     "transition",
 ];
@@ -318,6 +333,21 @@ pub(crate) struct RebalanceArgs {
     pub(crate) zone_tag: String,
     /// Write the new config to this file, atomically (otherwise only the
     /// plan is printed). It may be the input file.
+    #[arg(long)]
+    pub(crate) output: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SplitArgs {
+    /// The current config file.
+    pub(crate) file: PathBuf,
+    /// Multiply the shard count by this whole number (2 or more).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..))]
+    pub(crate) factor: u32,
+    /// Write the split config to this file, atomically (otherwise only the
+    /// summary is printed). It may be the input file.
     #[arg(long)]
     pub(crate) output: Option<PathBuf>,
     #[command(flatten)]

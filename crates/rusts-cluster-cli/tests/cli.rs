@@ -304,7 +304,11 @@ fn json_reports_have_the_documented_keys() {
         (vec!["generate", "--node", "a=10.0.0.1:1", "--shards", "0", "--replication-factor", "1"], 1, &[]),
         (vec!["rebalance", &generated, "--add-node", "n9=10.0.9.9:8086,zone=z0"], 0, &["file", "generation", "changed", "shards", "nodes", "copies_added", "copies_removed", "primary_changes", "mapping_changed"]),
         (vec!["rebalance", &generated, "--remove-node", "nobody"], 1, &["file"]),
-        (vec!["diff", &generated, &generated], 0, &["old_file", "new_file", "generation", "changed", "settings", "shards", "nodes"]),
+        (vec!["split", &generated, "--factor", "2"], 0, &["file", "generation", "split", "copies_moved", "nodes"]),
+        (vec!["split", &generated, "--factor", "2", "--output", &out], 0, &["written", "split"]),
+        (vec!["split", &generated, "--factor", "1"], 2, &[]),
+        (vec!["split", &generated, "--factor", "40000"], 1, &["file"]),
+        (vec!["diff", &generated, &generated], 0, &["old_file", "new_file", "generation", "changed", "settings", "shards", "nodes", "split"]),
         (vec!["diff", &generated, &bad], 1, &["old_file", "new_file"]),
         (vec!["transition", &generated, &rebalanced, "--output-dir", &steps], 0, &["old_file", "new_file", "output_dir", "generation", "changed", "moving_shards", "steps", "catch_up", "drop_copies"]),
         (vec!["transition", &generated, &generated, "--output-dir", &steps], 0, &["old_file", "new_file", "output_dir", "generation", "changed", "moving_shards", "steps", "catch_up", "drop_copies"]),
@@ -383,6 +387,7 @@ fn completions_and_man_pages_are_generated() {
         assert!(out.stdout.len() > 1000, "{shell}: {}", out.stdout);
         assert!(out.stdout.contains("plan-query"), "{shell}");
         assert!(out.stdout.contains("transition"), "{shell}");
+        assert!(out.stdout.contains("split"), "{shell}");
     }
     let page = run(&["man"]);
     assert_eq!(page.code, 0);
@@ -392,6 +397,13 @@ fn completions_and_man_pages_are_generated() {
         page.stdout
     );
     assert!(page.stdout.contains("plan\\-query"), "{}", page.stdout);
+    let page = run(&["man", "split"]);
+    assert!(
+        page.stdout.contains(".TH rusts-cluster-split 1"),
+        "{}",
+        page.stdout
+    );
+    assert!(page.stdout.contains("\\-\\-factor"), "{}", page.stdout);
     let page = run(&["man", "plan-query"]);
     assert!(
         page.stdout.contains(".TH rusts-cluster-plan-query 1"),
@@ -1612,4 +1624,164 @@ joining_shards = [0]
         .collect();
     assert_eq!(states, ["stable", "stable", "leaving", "joining"]);
     assert_eq!(route["state"], "Rebalancing");
+}
+
+/// The operator's sequence: split a generated three-zone cluster, validate
+/// the result with warnings denied, and diff it against the original: a
+/// split by 2 in which no copy moves, exit code 0. The split of the split
+/// is a split of it, and of nothing older.
+#[test]
+fn split_writes_a_config_that_validates_and_diff_recognises() {
+    let scratch = Scratch::new();
+    let file = scratch.path("c.toml");
+    generate_into(&file, 6, 3, 48, 3);
+    let split = scratch.path("split.toml");
+    let (report, code) = json(&[
+        "split",
+        &path(&file),
+        "--factor",
+        "2",
+        "--output",
+        &path(&split),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        report["generation"],
+        serde_json::json!({"old": 0, "new": 1})
+    );
+    assert_eq!(
+        report["split"],
+        serde_json::json!({"factor": 2, "old_shard_count": 48, "new_shard_count": 96})
+    );
+    assert_eq!(report["warnings"], serde_json::json!([]));
+    let checked = run(&["validate", &path(&split), "--deny-warnings"]);
+    assert_eq!(checked.code, 0, "{}", checked.stderr);
+    assert!(
+        checked.stdout.contains("generation 1, 0 warnings"),
+        "{}",
+        checked.stdout
+    );
+
+    let diffed = run(&["diff", &path(&file), &path(&split)]);
+    assert_eq!(diffed.code, 0, "{}", diffed.stderr);
+    assert!(
+        diffed.stdout.starts_with("split by 2: 0 copies move\n"),
+        "{}",
+        diffed.stdout
+    );
+    assert!(
+        diffed.stdout.contains("shard_count: 48 -> 96"),
+        "{}",
+        diffed.stdout
+    );
+    let (report, code) = json(&["diff", &path(&file), &path(&split), "--format", "json"]);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["split"]["factor"], 2);
+    assert_eq!(report["copies_added"], 0);
+    assert_eq!(report["mapping_changed"], false);
+
+    let again = scratch.path("again.toml");
+    let out = run(&[
+        "split",
+        &path(&split),
+        "--factor",
+        "3",
+        "--output",
+        &path(&again),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(run(&["diff", &path(&split), &path(&again)])
+        .stdout
+        .starts_with("split by 3: 0 copies move"));
+    // From the first file, 48 to 288 shards skips a generation: the record
+    // names 96 shards, so it is not a split of it.
+    let (report, code) = json(&["diff", &path(&file), &path(&again), "--format", "json"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["split"], serde_json::Value::Null);
+    assert!(
+        report["not_a_split"]
+            .as_str()
+            .unwrap()
+            .contains("names 96 shards at generation 1"),
+        "{report:#}"
+    );
+    let errors: Vec<_> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["code"].clone())
+        .collect();
+    assert!(
+        errors.contains(&serde_json::json!("mapping-changed")),
+        "{report:#}"
+    );
+}
+
+/// A split config edited so that one child moves is not a split: `diff`
+/// says why on stderr and fails as for any other change of the mapping.
+#[test]
+fn diff_names_the_child_that_left_its_parent() {
+    let scratch = Scratch::new();
+    let file = scratch.path("c.toml");
+    generate_into(&file, 2, 1, 4, 1);
+    let split = scratch.path("split.toml");
+    assert_eq!(
+        run(&[
+            "split",
+            &path(&file),
+            "--factor",
+            "2",
+            "--output",
+            &path(&split)
+        ])
+        .code,
+        0
+    );
+    // Child 5 (of parent 1) moves to the node that did not hold parent 1.
+    let mut config = rusts_cluster_config::ClusterConfig::from_file(&split).unwrap();
+    let from = config
+        .nodes
+        .iter()
+        .position(|n| n.shards.contains(&5))
+        .unwrap();
+    config.nodes[from].shards.retain(|&s| s != 5);
+    config.nodes[1 - from].shards.push(5);
+    fs::write(&split, config.to_toml().unwrap()).unwrap();
+    let out = run(&["diff", &path(&file), &path(&split)]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stderr.contains(
+            "note: not a split of the old config: shard 5 is not on the copies of its parent, shard 1"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("[mapping-changed]"), "{}", out.stderr);
+}
+
+#[test]
+fn split_refuses_a_factor_past_the_shard_limit_and_writes_nothing() {
+    let scratch = Scratch::new();
+    let target = scratch.path("never.toml");
+    let out = run(&[
+        "split",
+        &path(&data("cluster.toml")),
+        "--factor",
+        "16385",
+        "--output",
+        &path(&target),
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(
+            "splitting 16 shards by 16385 gives 262160 shards, above the limit of 262144; use a factor of at most 16384 [split-too-large]"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!target.exists());
+    let usage = run(&["split", &path(&data("cluster.toml")), "--factor", "0"]);
+    assert_eq!(usage.code, 2, "{}", usage.stderr);
 }

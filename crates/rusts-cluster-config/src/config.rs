@@ -9,7 +9,7 @@ use rusts_cluster_replication::ReplicationMode;
 use rusts_cluster_sharding::{ShardId, ShardingStrategy};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::{validate, ConfigError, Location, ValidationWarning};
+use crate::{validate, ConfigError, Location, SplitFrom, ValidationWarning};
 
 /// The largest config file [`ClusterConfig::from_file`] reads: 10 MiB.
 ///
@@ -77,6 +77,13 @@ pub struct ClusterConfig {
     /// it; shards that are not moving read every copy either way.
     #[serde(default, skip_serializing_if = "MoveReads::is_old")]
     pub move_reads: MoveReads,
+    /// Where this config was split from, when it is the split of an older
+    /// one ([`ClusterConfig::split`]): that config's generation and shard
+    /// count. A router needs it to tell which numbering a peer still on the
+    /// older generation uses, also after a restart. Default: none (the
+    /// table is left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_from: Option<SplitFrom>,
     /// Every node of the cluster.
     pub nodes: Vec<NodeConfig>,
 }
@@ -300,6 +307,7 @@ impl ClusterConfig {
             shard_count,
             sharding_strategy: ShardingStrategy::default(),
             move_reads: Default::default(),
+            split_from: None,
             nodes: vec![node],
         }
     }

@@ -60,6 +60,44 @@ pub enum ConfigError {
         #[source]
         source: toml::ser::Error,
     },
+    /// [`ClusterConfig::split`](crate::ClusterConfig::split) was asked for a
+    /// factor below 2.
+    #[error(
+        "cannot split by {factor}: a split multiplies `shard_count` by a whole number of 2 or \
+         more; use --factor 2 or more"
+    )]
+    SplitFactor {
+        /// The factor given.
+        factor: u32,
+    },
+    /// A split would give more than
+    /// [`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT) shards.
+    #[error(
+        "splitting {shard_count} shards by {factor} gives {} shards, above the limit of {max}; {}",
+        *shard_count as u128 * u128::from(*factor),
+        match max / shard_count.max(&1) {
+            0 | 1 => format!("a cluster of {shard_count} shards cannot be split"),
+            most => format!("use a factor of at most {most}"),
+        }
+    )]
+    SplitTooLarge {
+        /// The shard count before the split.
+        shard_count: usize,
+        /// The factor given.
+        factor: u32,
+        /// [`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT).
+        max: usize,
+    },
+    /// A new generation was asked of a config whose `generation` is
+    /// already the largest there is.
+    #[error(
+        "`generation` is {generation}, the largest there is, so the new config cannot have a \
+         higher one; set it lower in every node's copy first"
+    )]
+    GenerationOverflow {
+        /// The config's generation.
+        generation: u64,
+    },
     /// The config parsed, but breaks validation rules; every problem found
     /// is listed.
     #[error("invalid cluster config ({} problem{}): {}", errors.len(), if errors.len() == 1 { "" } else { "s" }, Joined(errors))]

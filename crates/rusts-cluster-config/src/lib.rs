@@ -66,6 +66,7 @@ pub use crate::{
     config::{ClusterConfig, ConfigFile, MoveReads, NodeConfig, MAX_CONFIG_BYTES},
     error::{ConfigError, Location},
     locate::SourceMap,
+    split::{split_factor, NotASplit, SplitFrom},
     validate::{
         ShardList, ValidationError, ValidationWarning, MAX_REPORTED_ERRORS, MAX_REPORTED_WARNINGS,
         MAX_SHARD_COUNT,
@@ -83,6 +84,7 @@ mod address;
 mod config;
 mod error;
 mod locate;
+mod split;
 mod validate;
 mod zones;
 

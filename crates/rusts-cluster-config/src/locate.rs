@@ -87,6 +87,8 @@ impl<'a> SourceMap<'a> {
                 self.key("replication_factor")
             }
             ValidationError::InvalidStrategy(_) => self.key("sharding_strategy"),
+            ValidationError::SplitFromShardCount { .. } => self.subkey("split_from", "shard_count"),
+            ValidationError::SplitFromGeneration { .. } => self.subkey("split_from", "generation"),
             ValidationError::ShardOutOfRange {
                 list,
                 shard,
@@ -133,6 +135,12 @@ impl<'a> SourceMap<'a> {
 
     fn key(&self, key: &str) -> Option<usize> {
         self.root.get_ref().get(key).map(|v| v.span().start)
+    }
+
+    /// The start of `key` in the top-level table `table`.
+    fn subkey(&self, table: &str, key: &str) -> Option<usize> {
+        let table = self.root.get_ref().get(table)?.get_ref().as_table()?;
+        table.get(key).map(|v| v.span().start)
     }
 
     /// The node table at position `index` of `nodes`.

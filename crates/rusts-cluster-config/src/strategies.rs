@@ -98,6 +98,7 @@ pub fn valid_config() -> impl Strategy<Value = ClusterConfig> {
                 shard_count: placements.len(),
                 sharding_strategy: strategy,
                 move_reads: Default::default(),
+                split_from: None,
                 nodes,
             }
         })

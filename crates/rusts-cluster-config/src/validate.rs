@@ -267,6 +267,33 @@ pub enum ValidationError {
         /// The shards without a primary, ascending.
         shards: Vec<ShardId>,
     },
+    /// `split_from.shard_count` does not divide `shard_count` into two or
+    /// more parts, so this config cannot be a split of one with that many
+    /// shards.
+    #[error(
+        "`split_from.shard_count` is {from_shard_count}, but a split multiplies the shard count \
+         by a whole number of 2 or more and `shard_count` is {shard_count}; set it to the shard \
+         count of the config this one was split from, or remove `[split_from]` if it was not split"
+    )]
+    SplitFromShardCount {
+        /// The value of `split_from.shard_count`.
+        from_shard_count: usize,
+        /// The config's `shard_count`.
+        shard_count: usize,
+    },
+    /// `split_from.generation` is not below `generation`: the config that
+    /// was split must be an older one.
+    #[error(
+        "`split_from.generation` is {from_generation}, but the config it was split from must be \
+         older than this one, whose `generation` is {generation}; set it to that config's \
+         generation, or raise `generation`"
+    )]
+    SplitFromGeneration {
+        /// The value of `split_from.generation`.
+        from_generation: u64,
+        /// The config's `generation`.
+        generation: u64,
+    },
     /// More problems than [`MAX_REPORTED_ERRORS`] (or than 1 MiB of text):
     /// the rest were counted, not listed. Always the last in the list.
     #[error(
@@ -306,6 +333,8 @@ impl ValidationError {
             ValidationError::MovingCopyNotHeld { .. } => "moving-copy-not-held",
             ValidationError::JoiningAndLeaving { .. } => "joining-and-leaving",
             ValidationError::MoveWithoutCopies { .. } => "move-without-copies",
+            ValidationError::SplitFromShardCount { .. } => "split-from-shard-count",
+            ValidationError::SplitFromGeneration { .. } => "split-from-generation",
             ValidationError::TooManyProblems { .. } => "too-many-problems",
         }
     }
@@ -580,6 +609,22 @@ pub(crate) fn validate(config: &ClusterConfig) -> Vec<ValidationError> {
         errors.add(|| ValidationError::UnknownThisNode {
             node_id: config.node_id.clone(),
         });
+    }
+
+    if let Some(from) = config.split_from {
+        let n = from.shard_count;
+        if n == 0 || n >= config.shard_count || config.shard_count % n != 0 {
+            errors.add(|| ValidationError::SplitFromShardCount {
+                from_shard_count: n,
+                shard_count: config.shard_count,
+            });
+        }
+        if from.generation >= config.generation {
+            errors.add(|| ValidationError::SplitFromGeneration {
+                from_generation: from.generation,
+                generation: config.generation,
+            });
+        }
     }
 
     check_node_ids(config, &mut errors);

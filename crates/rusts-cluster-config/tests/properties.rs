@@ -3,7 +3,9 @@
 //! reported by name.
 
 use proptest::{prelude::*, sample::Index};
-use rusts_cluster_config::{strategies::valid_config, ClusterConfig, ValidationError};
+use rusts_cluster_config::{
+    split_factor, strategies::valid_config, ClusterConfig, NotASplit, SplitFrom, ValidationError,
+};
 
 /// The sorted codes of a config's validation errors (empty when valid).
 fn codes(config: &ClusterConfig) -> Vec<&'static str> {
@@ -200,4 +202,86 @@ fn largest_cluster_fits_the_file_limit() {
     assert_eq!(ClusterConfig::from_toml(&one_per_line).unwrap(), config);
     let five_copies = round_robin_cluster(MAX_SHARD_COUNT, 256, 5);
     assert!((five_copies.to_toml().unwrap().len() as u64) < MAX_CONFIG_BYTES);
+}
+
+/// The codes of a config's warnings that do not depend on how many shards
+/// a node holds, only on where each shard's copies are: a split must keep
+/// exactly these. (Imbalance warnings compare counts, and a split
+/// multiplies every difference by its factor.)
+fn placement_warnings(config: &ClusterConfig) -> Vec<&'static str> {
+    let mut codes: Vec<_> = config
+        .warnings()
+        .iter()
+        .map(|w| w.code())
+        .filter(|code| !code.ends_with("-imbalance"))
+        .collect();
+    codes.sort_unstable();
+    codes
+}
+
+/// Node `node`'s list, sorted, as a split by `k` of `n` shards gives it:
+/// each listed parent `p` and its children `p + i * n`.
+fn children_of_list(list: &[u32], n: usize, k: usize) -> Vec<u32> {
+    let mut out: Vec<u32> = list
+        .iter()
+        .flat_map(|&p| (0..k).map(move |i| p + (i * n) as u32))
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+proptest! {
+    /// A split of any valid config is valid, recognised as a split by its
+    /// factor, records where it came from, and lists on every node exactly
+    /// the children of the shards it listed, in the same list (so in the
+    /// same role); the warnings about placement stay the same.
+    #[test]
+    fn prop_a_split_keeps_every_copy_where_it_was(config in valid_config(), k in 2u32..=4) {
+        let split = config.split(k).unwrap();
+        prop_assert_eq!(codes(&split), Vec::<&str>::new());
+        let n = config.shard_count;
+        prop_assert_eq!(split.shard_count, n * k as usize);
+        prop_assert_eq!(split.generation, config.generation + 1);
+        prop_assert_eq!(
+            split.split_from,
+            Some(SplitFrom { generation: config.generation, shard_count: n })
+        );
+        let recognised = split_factor(&config, &split).unwrap();
+        prop_assert_eq!((recognised.parent_count() as usize, recognised.factor()), (n, k));
+        for (before, after) in config.nodes.iter().zip(&split.nodes) {
+            prop_assert_eq!(&before.id, &after.id);
+            prop_assert_eq!(&before.address, &after.address);
+            let mut shards = after.shards.clone();
+            shards.sort_unstable();
+            prop_assert_eq!(shards, children_of_list(&before.shards, n, k as usize));
+            let mut replicas = after.replica_shards.clone();
+            replicas.sort_unstable();
+            prop_assert_eq!(replicas, children_of_list(&before.replica_shards, n, k as usize));
+        }
+        prop_assert_eq!(placement_warnings(&split), placement_warnings(&config));
+        let text = split.to_toml().unwrap();
+        prop_assert_eq!(ClusterConfig::from_toml(&text).unwrap(), split);
+    }
+
+    /// Moving any one child's primary to another node of the cluster makes
+    /// the pair no split, and the recogniser names that child or an
+    /// earlier one.
+    #[test]
+    fn prop_a_moved_child_is_not_a_split(config in valid_config(), k in 2u32..=3, pick in any::<Index>()) {
+        prop_assume!(config.nodes.len() >= 2);
+        let mut split = config.split(k).unwrap();
+        let child = pick.index(split.shard_count) as u32;
+        let from = split.nodes.iter().position(|n| n.shards.contains(&child)).unwrap();
+        let to = (from + 1) % split.nodes.len();
+        split.nodes[from].shards.retain(|&s| s != child);
+        split.nodes[to].replica_shards.retain(|&s| s != child);
+        split.nodes[to].shards.push(child);
+        match split_factor(&config, &split) {
+            Err(NotASplit::ChildMoved { child: named, parent }) => {
+                prop_assert_eq!(named, child);
+                prop_assert_eq!(parent as usize, child as usize % config.shard_count);
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
 }

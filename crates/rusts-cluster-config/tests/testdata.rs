@@ -39,12 +39,12 @@ use rusts_cluster_sharding::ShardingStrategy;
 /// it. One of the valid ones, `three-zones.toml`, is a link to
 /// `examples/three-zones.toml`: the shipped example must validate with no
 /// warnings.
-const MIN_VALID_FILES: usize = 9;
-const MIN_INVALID_FILES: usize = 60;
+const MIN_VALID_FILES: usize = 10;
+const MIN_INVALID_FILES: usize = 62;
 
 /// Every `ValidationError` code, which the invalid fixtures together must
 /// cover.
-const ALL_ERROR_CODES: [&str; 17] = [
+const ALL_ERROR_CODES: [&str; 19] = [
     "no-nodes",
     "unknown-this-node",
     "empty-node-id",
@@ -61,6 +61,8 @@ const ALL_ERROR_CODES: [&str; 17] = [
     "duplicate-primary",
     "replica-on-primary",
     "missing-primary",
+    "split-from-shard-count",
+    "split-from-generation",
     "too-many-problems",
 ];
 

@@ -347,6 +347,7 @@ impl StructuredConfig {
             shard_count,
             sharding_strategy: self.strategy.strategy(),
             move_reads: Default::default(),
+            split_from: None,
             nodes,
         }
     }

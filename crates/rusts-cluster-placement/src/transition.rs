@@ -649,6 +649,7 @@ fn settings_of(config: &ClusterConfig) -> ClusterConfig {
         shard_count: config.shard_count,
         sharding_strategy: config.sharding_strategy,
         move_reads: config.move_reads,
+        split_from: config.split_from,
         nodes: Vec::new(),
     }
 }

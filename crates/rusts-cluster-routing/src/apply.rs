@@ -2,16 +2,17 @@
 
 use std::sync::Arc;
 
-use rusts_cluster_config::ClusterConfig;
-use rusts_cluster_sharding::{ShardId, ShardState};
+use rusts_cluster_config::{split_factor, ClusterConfig};
+use rusts_cluster_sharding::{ShardId, ShardMapper, ShardSplit, ShardState};
 
 use crate::{
     router::{Snapshot, Topology},
     RoutingError, ShardRouter,
 };
 
-/// What [`ShardRouter::apply`] changed: the generations, the shards whose
-/// copies moved, and the nodes that came, went or changed address.
+/// What [`ShardRouter::apply`] changed: the generations, the split if it
+/// was one, the shards whose copies moved, and the nodes that came, went or
+/// changed address.
 ///
 /// Every list is sorted (shards by id, nodes by id). An engine uses it to
 /// start copying the shards it now holds, stop serving the ones it lost,
@@ -23,8 +24,14 @@ pub struct ConfigChange {
     pub previous_generation: u64,
     /// The generation it runs now.
     pub generation: u64,
+    /// The split, when the new config is one: the old shard count and the
+    /// factor. Each node then re-files the points of every parent it holds
+    /// under the children (`docs/operations.md`, "Growing the shard
+    /// count").
+    pub split: Option<ShardSplit>,
     /// The shards whose copies changed: another primary, or a replica
-    /// added or removed.
+    /// added or removed. After a split, each child is compared with its
+    /// parent, so a split alone changes none.
     pub changed_shards: Vec<ShardId>,
     /// Nodes in the new config that the old one did not have.
     pub added_nodes: Vec<String>,
@@ -37,9 +44,11 @@ pub struct ConfigChange {
 impl ConfigChange {
     /// Whether the new config places every shard where the old one did, on
     /// the same nodes at the same addresses (it may still change the
-    /// replication mode or factor, or tags).
+    /// replication mode or factor, or tags). A split is a change: it adds
+    /// shards.
     pub fn is_placement_unchanged(&self) -> bool {
-        self.changed_shards.is_empty()
+        self.split.is_none()
+            && self.changed_shards.is_empty()
             && self.added_nodes.is_empty()
             && self.removed_nodes.is_empty()
             && self.readdressed_nodes.is_empty()
@@ -49,9 +58,16 @@ impl ConfigChange {
 impl ShardRouter {
     /// Takes a newer generation of the cluster config, live.
     ///
-    /// The new config must have a greater `generation`, the same `node_id`,
-    /// the same `shard_count` and the same `sharding_strategy` (either of
-    /// the last two would move keys to other shards), and it must be valid.
+    /// The new config must have a greater `generation`, the same `node_id`
+    /// and the same `sharding_strategy` (another would move keys to other
+    /// shards), and it must be valid. Its `shard_count` must be the same,
+    /// or it must be a split of the config the router runs
+    /// ([`split_factor`](rusts_cluster_config::split_factor): the count
+    /// multiplied by a whole number, every child on its parent's copies in
+    /// the same roles, the split recorded in `[split_from]`), the one
+    /// change of the key mapping a running router takes: every key then
+    /// maps to a child of its shard, on the same nodes. Each child starts
+    /// in its parent's state ([`set_shard_state`](Self::set_shard_state)).
     /// Then the router's snapshot is replaced in one atomic store: a
     /// `route`, `route_batch`, reader or `plan_query` running at the same
     /// time sees wholly the old config or wholly the new one, never a mix,
@@ -79,9 +95,10 @@ impl ShardRouter {
     /// - [`RoutingError::StaleGeneration`] when the generation is not
     ///   greater than [`generation`](Self::generation);
     /// - [`RoutingError::NodeIdChanged`] for another `node_id`;
-    /// - [`RoutingError::ShardCountChanged`] or
-    ///   [`RoutingError::StrategyChanged`];
-    /// - [`RoutingError::InvalidConfig`], listing every problem.
+    /// - [`RoutingError::StrategyChanged`];
+    /// - [`RoutingError::InvalidConfig`], listing every problem;
+    /// - [`RoutingError::ShardCountChanged`] for another shard count that
+    ///   is not a split of the router's config, with the reason.
     ///
     /// ```
     /// use rusts_cluster_config::ClusterConfig;
@@ -122,19 +139,26 @@ impl ShardRouter {
                 offered: config.node_id.clone(),
             });
         }
-        if config.shard_count != self.shard_count() as usize {
-            return Err(RoutingError::ShardCountChanged {
-                current: self.shard_count(),
-                offered: config.shard_count,
-            });
-        }
-        if config.sharding_strategy != self.strategy() {
+        if config.sharding_strategy != current.mapper.strategy() {
             return Err(RoutingError::StrategyChanged {
-                current: self.strategy(),
+                current: current.mapper.strategy(),
                 offered: config.sharding_strategy,
             });
         }
         config.validate()?;
+        let shard_count = current.shards.len();
+        let split = if config.shard_count == shard_count {
+            None
+        } else {
+            let split = split_factor(&old.config, config).map_err(|reason| {
+                RoutingError::ShardCountChanged {
+                    current: shard_count as u32,
+                    offered: config.shard_count,
+                    reason,
+                }
+            })?;
+            Some(split)
+        };
 
         let new = Topology::build(config);
         // Each new node's index in the old topology, if it was there.
@@ -142,6 +166,7 @@ impl ShardRouter {
         let mut change = ConfigChange {
             previous_generation: old.generation,
             generation: new.generation,
+            split,
             ..ConfigChange::default()
         };
         for (node, id) in new.node_ids.iter().enumerate() {
@@ -160,17 +185,18 @@ impl ShardRouter {
             .cloned()
             .collect();
 
-        let shards = current
-            .shards
-            .iter()
-            .enumerate()
-            .map(|(s, before)| {
+        // Each new shard is compared with the old shard it comes from: its
+        // parent after a split (`s % n`), else itself.
+        let shards = (0..config.shard_count)
+            .map(|s| {
+                let from = s % shard_count;
+                let before = &current.shards[from];
                 let same_copies = new
                     .copies(s)
                     .iter()
                     .map(|&node| was[node as usize])
-                    .eq(old.copies(s).iter().map(|&node| Some(node)))
-                    && new.states(s) == old.states(s);
+                    .eq(old.copies(from).iter().map(|&node| Some(node)))
+                    && new.states(s) == old.states(from);
                 let primary = new.copies(s)[0] as usize;
                 let same_address = before.address.as_deref() == Some(&new.addresses[primary]);
                 if !same_copies {
@@ -179,12 +205,12 @@ impl ShardRouter {
                 // A shard is `Rebalancing` while its copies move: it turns
                 // so when a move starts and back to `Active` when it ends.
                 // Any other state an operator set carries over.
-                let state = match (old.is_moving(s), new.is_moving(s), before.state) {
+                let state = match (old.is_moving(from), new.is_moving(s), before.state) {
                     (false, true, ShardState::Active) => ShardState::Rebalancing,
                     (true, false, ShardState::Rebalancing) => ShardState::Active,
                     (_, _, state) => state,
                 };
-                if same_copies && same_address && state == before.state {
+                if s == from && same_copies && same_address && state == before.state {
                     Arc::clone(before)
                 } else {
                     Arc::new(new.shard(s, state))
@@ -200,6 +226,7 @@ impl ShardRouter {
             &mut writer,
             Snapshot {
                 topology: Arc::new(new),
+                mapper: ShardMapper::new(config.sharding_strategy, config.shard_count as u32),
                 shards,
                 node_up,
             },

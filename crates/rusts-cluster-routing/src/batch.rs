@@ -1,7 +1,7 @@
 use std::{fmt, sync::Arc};
 
 use arc_swap::Guard;
-use rusts_cluster_sharding::{ShardId, ShardKeyRef, ShardMapper};
+use rusts_cluster_sharding::{ShardId, ShardKeyRef};
 
 use crate::{router::Snapshot, RoutingError, ShardView};
 
@@ -115,7 +115,6 @@ impl fmt::Debug for ShardGroup<'_> {
 }
 
 pub(crate) fn route_batch<'k, K>(
-    mapper: &ShardMapper,
     snapshot: Guard<Arc<Snapshot>>,
     keys: &'k [K],
 ) -> Result<BatchRoute, RoutingError>
@@ -125,6 +124,8 @@ where
     if u32::try_from(keys.len()).is_err() {
         return Err(RoutingError::BatchTooLarge { keys: keys.len() });
     }
+    // The mapper of the snapshot the groups index: one generation's count.
+    let mapper = snapshot.mapper;
     let shard_count = snapshot.shards.len();
     let (shard_of, indices, groups) =
         if shard_count <= keys.len().saturating_mul(DENSE_SHARDS_PER_KEY) {

@@ -1,4 +1,4 @@
-use rusts_cluster_config::ConfigError;
+use rusts_cluster_config::{ConfigError, NotASplit};
 use rusts_cluster_sharding::{ShardId, ShardState, ShardingStrategy};
 use thiserror::Error;
 
@@ -69,14 +69,17 @@ pub enum RoutingError {
         /// The `node_id` of the config given.
         offered: String,
     },
-    /// `apply` was given a config with another shard count: every key
-    /// would move to another shard.
-    #[error("the new config has {offered} shards but this router has {current}; changing the shard count moves every key, so it cannot be applied to a running router")]
+    /// `apply` was given a config with another shard count that is not a
+    /// split of the router's config: keys would move to shards on other
+    /// nodes.
+    #[error("the new config has {offered} shards but this router has {current}, and it is not a split of the router's config ({reason}); a running router takes no other change of the shard count, since it would move keys to other nodes")]
     ShardCountChanged {
         /// The router's shard count.
         current: u32,
         /// The `shard_count` of the config given.
         offered: usize,
+        /// Why the config is not a split of the router's.
+        reason: NotASplit,
     },
     /// `apply` was given a config with another sharding strategy: keys
     /// would move to other shards.
@@ -86,6 +89,20 @@ pub enum RoutingError {
         current: ShardingStrategy,
         /// The `sharding_strategy` of the config given.
         offered: ShardingStrategy,
+    },
+    /// A peer sent a key for a shard that the key does not belong to in
+    /// this router's generation: not that shard, nor (across a split) one
+    /// of its children or its parent.
+    #[error("a peer on generation {peer_generation} sent a key for its shard {peer_shard}, but in generation {generation} the key maps to shard {shard}, which is neither that shard nor, across a split, its child or parent; the two nodes shard keys differently, so check that both run configs of this cluster")]
+    MisroutedKey {
+        /// The peer's generation.
+        peer_generation: u64,
+        /// The shard the peer sent the key for, in its numbering.
+        peer_shard: ShardId,
+        /// This router's generation.
+        generation: u64,
+        /// The shard the key maps to in it.
+        shard: ShardId,
     },
     /// A batch passed to `route_batch` has more keys than its `u32` key
     /// indices can count.

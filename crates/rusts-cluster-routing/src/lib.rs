@@ -79,6 +79,7 @@ mod error;
 mod query;
 mod reader;
 mod router;
+mod split;
 
 /// Compiles and runs the examples of `docs/queries.md` as doctests.
 // A link to the workspace's docs/queries.md inside this crate, so that the

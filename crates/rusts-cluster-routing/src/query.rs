@@ -521,7 +521,8 @@ impl ShardRouter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn plan_query(&self, query: &Query) -> Result<QueryPlan, RoutingError> {
-        let (snapshot, mapper, node_id) = self.parts();
+        let (snapshot, node_id) = self.parts();
+        let mapper = &snapshot.mapper;
         let shard_count = mapper.shard_count();
         let shards = match prune(mapper, query) {
             Pruned::Shards(shards) => shards,

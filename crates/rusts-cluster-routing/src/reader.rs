@@ -1,7 +1,7 @@
 use std::{fmt, sync::Arc};
 
 use arc_swap::{ArcSwap, Cache};
-use rusts_cluster_sharding::{ShardId, ShardKeyRef, ShardMapper};
+use rusts_cluster_sharding::{ShardId, ShardKeyRef};
 
 use crate::{router::Snapshot, RoutingError, ShardView};
 
@@ -40,14 +40,12 @@ use crate::{router::Snapshot, RoutingError, ShardView};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct RouterReader<'r> {
-    mapper: &'r ShardMapper,
     cache: Cache<&'r ArcSwap<Snapshot>, Arc<Snapshot>>,
 }
 
 impl<'r> RouterReader<'r> {
-    pub(crate) fn new(mapper: &'r ShardMapper, table: &'r ArcSwap<Snapshot>) -> Self {
+    pub(crate) fn new(table: &'r ArcSwap<Snapshot>) -> Self {
         RouterReader {
-            mapper,
             cache: Cache::new(table),
         }
     }
@@ -65,10 +63,21 @@ impl<'r> RouterReader<'r> {
         &mut self,
         key: impl Into<ShardKeyRef<'k>>,
     ) -> Result<ShardView<'_>, RoutingError> {
-        let shard = self.mapper.compute_shard(key);
-        let shard_count = self.mapper.shard_count();
-        self.get_shard(shard)
-            .ok_or(RoutingError::ShardNotFound { shard, shard_count })
+        // The key is mapped with the mapper of the snapshot it is looked
+        // up in: after a split, both are of the new generation.
+        let snapshot: &Snapshot = self.cache.load();
+        let shard = snapshot.mapper.compute_shard(key);
+        if (shard as usize) < snapshot.shards.len() {
+            Ok(ShardView {
+                snapshot,
+                index: shard,
+            })
+        } else {
+            Err(RoutingError::ShardNotFound {
+                shard,
+                shard_count: snapshot.mapper.shard_count(),
+            })
+        }
     }
 
     /// The shard with id `id`, if there is one, from the newest snapshot.
@@ -84,8 +93,6 @@ impl<'r> RouterReader<'r> {
 
 impl fmt::Debug for RouterReader<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RouterReader")
-            .field("mapper", self.mapper)
-            .finish_non_exhaustive()
+        f.debug_struct("RouterReader").finish_non_exhaustive()
     }
 }

@@ -26,6 +26,9 @@ use crate::{
 pub(crate) struct Topology {
     /// The config's generation.
     pub(crate) generation: u64,
+    /// The config this topology was built from: [`ShardRouter::apply`]
+    /// compares a new shard count with it to recognise a split.
+    pub(crate) config: ClusterConfig,
     /// The config's replication mode and factor.
     pub(crate) protocol: ReplicationProtocol,
     /// Node ids, sorted. A node's position here is its index in every other
@@ -100,6 +103,11 @@ impl Topology {
             ShardState::Active
         }
     }
+
+    /// The shards node `node` (an index) holds a copy of, ascending.
+    pub(crate) fn held(&self, node: u32) -> &[ShardId] {
+        &self.held[node as usize]
+    }
 }
 
 /// The snapshots the writers replaced that readers may still hold; see
@@ -112,6 +120,11 @@ pub(crate) struct Retired(Vec<Arc<Snapshot>>);
 #[derive(Debug)]
 pub(crate) struct Snapshot {
     pub(crate) topology: Arc<Topology>,
+    /// The strategy bound to this generation's shard count. It is here,
+    /// not beside the snapshot, because a split changes the count: a key
+    /// is mapped and looked up in one snapshot, so never with one
+    /// generation's count and another's table.
+    pub(crate) mapper: ShardMapper,
     /// `shards[id]` is shard `id`. The `Arc`s let a new snapshot share every
     /// shard that did not change.
     pub(crate) shards: Vec<Arc<Shard>>,
@@ -131,10 +144,11 @@ pub(crate) struct Snapshot {
 /// generation), all concurrently with routing: every answer comes wholly
 /// from one snapshot, and readers never wait.
 ///
-/// The node it runs as, the shard count and the strategy are fixed when the
-/// router is built: changing the count or the strategy moves every key.
+/// The node it runs as and the strategy are fixed when the router is built:
+/// changing the strategy moves every key. The shard count changes only by a
+/// split ([`apply`](Self::apply)), which keeps every key on a child of its
+/// shard, on the same nodes.
 pub struct ShardRouter {
-    mapper: ShardMapper,
     node_id: String,
     pub(crate) table: ArcSwap<Snapshot>,
     /// Serializes the writers (state, availability and config changes), so
@@ -417,10 +431,11 @@ impl fmt::Debug for ShardView<'_> {
 
 impl fmt::Debug for ShardRouter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mapper = self.table.load().mapper;
         f.debug_struct("ShardRouter")
             .field("node_id", &self.node_id)
-            .field("strategy", &self.mapper.strategy())
-            .field("num_shards", &self.mapper.shard_count())
+            .field("strategy", &mapper.strategy())
+            .field("num_shards", &mapper.shard_count())
             .finish_non_exhaustive()
     }
 }
@@ -461,10 +476,10 @@ impl ShardRouter {
             .collect();
         let node_up = vec![true; topology.node_ids.len()];
         Ok(ShardRouter {
-            mapper: ShardMapper::new(config.sharding_strategy, config.shard_count as u32),
             node_id: config.node_id.clone(),
             table: ArcSwap::from_pointee(Snapshot {
                 topology: Arc::new(topology),
+                mapper: ShardMapper::new(config.sharding_strategy, config.shard_count as u32),
                 shards,
                 node_up,
             }),
@@ -500,11 +515,19 @@ impl ShardRouter {
     /// ```
     #[inline]
     pub fn route<'k>(&self, key: impl Into<ShardKeyRef<'k>>) -> Result<ShardHandle, RoutingError> {
-        let shard = self.mapper.compute_shard(key);
-        self.get_shard(shard).ok_or(RoutingError::ShardNotFound {
-            shard,
-            shard_count: self.mapper.shard_count(),
-        })
+        let snapshot = self.table.load();
+        let shard = snapshot.mapper.compute_shard(key);
+        if (shard as usize) < snapshot.shards.len() {
+            Ok(ShardHandle {
+                snapshot,
+                index: shard,
+            })
+        } else {
+            Err(RoutingError::ShardNotFound {
+                shard,
+                shard_count: snapshot.mapper.shard_count(),
+            })
+        }
     }
 
     /// Routes a batch of keys with one snapshot load, grouping the keys'
@@ -548,14 +571,14 @@ impl ShardRouter {
     where
         &'k K: Into<ShardKeyRef<'k>>,
     {
-        batch::route_batch(&self.mapper, self.table.load(), keys)
+        batch::route_batch(self.table.load(), keys)
     }
 
     /// A reader for one thread: routes single keys without the per-call
     /// snapshot load, and sees state and availability changes on its next
     /// call. See [`RouterReader`].
     pub fn reader(&self) -> RouterReader<'_> {
-        RouterReader::new(&self.mapper, &self.table)
+        RouterReader::new(&self.table)
     }
 
     /// The shard with id `id`, if there is one.
@@ -575,7 +598,7 @@ impl ShardRouter {
     /// Every shard, sorted by id.
     pub fn all_shards(&self) -> Vec<ShardHandle> {
         let snapshot = self.table.load_full();
-        (0..self.mapper.shard_count())
+        (0..snapshot.shards.len() as ShardId)
             .map(|id| handle(&snapshot, id))
             .collect()
     }
@@ -645,17 +668,19 @@ impl ShardRouter {
 
     /// The sharding strategy.
     pub fn strategy(&self) -> ShardingStrategy {
-        self.mapper.strategy()
+        self.table.load().mapper.strategy()
     }
 
-    /// The number of shards.
+    /// The number of shards in the generation the router runs now: the
+    /// one it was built with, or more after [`apply`](Self::apply) took a
+    /// split.
     ///
     /// A `u32` because shard ids are (`ShardId`): a config's `shard_count`
     /// is a `usize` like every count read from a file, and validation keeps
     /// it at most [`MAX_SHARD_COUNT`](rusts_cluster_config::MAX_SHARD_COUNT),
     /// so it always fits.
     pub fn shard_count(&self) -> u32 {
-        self.mapper.shard_count()
+        self.table.load().mapper.shard_count()
     }
 
     /// The generation of the config the router runs now: the one it was
@@ -745,10 +770,12 @@ impl ShardRouter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn write_quorum(&self, shard: ShardId) -> Result<WriteQuorum, RoutingError> {
-        let handle = self.get_shard(shard).ok_or(RoutingError::ShardNotFound {
-            shard,
-            shard_count: self.mapper.shard_count(),
-        })?;
+        let handle = self
+            .get_shard(shard)
+            .ok_or_else(|| RoutingError::ShardNotFound {
+                shard,
+                shard_count: self.shard_count(),
+            })?;
         handle.write_quorum()
     }
 
@@ -779,23 +806,31 @@ impl ShardRouter {
     /// ```
     pub fn set_shard_state(&self, id: ShardId, state: ShardState) -> Result<(), RoutingError> {
         let index = id as usize;
-        if index >= self.mapper.shard_count() as usize {
-            return Err(RoutingError::ShardNotFound {
-                shard: id,
-                shard_count: self.mapper.shard_count(),
-            });
+        let not_found = |shard_count: usize| RoutingError::ShardNotFound {
+            shard: id,
+            shard_count: shard_count as u32,
+        };
+        let snapshot = self.table.load();
+        match snapshot.shards.get(index) {
+            None => return Err(not_found(snapshot.shards.len())),
+            Some(shard) if shard.state == state => return Ok(()),
+            Some(_) => {}
         }
-        if self.table.load().shards[index].state == state {
-            return Ok(());
-        }
+        drop(snapshot);
         let mut writer = self.lock_writer();
         let current = self.table.load();
+        // A split applied meanwhile only adds shards, but check again
+        // against the snapshot this change replaces.
+        if index >= current.shards.len() {
+            return Err(not_found(current.shards.len()));
+        }
         let mut shards = current.shards.clone();
         let mut shard = Shard::clone(&shards[index]);
         shard.state = state;
         shards[index] = Arc::new(shard);
         let next = Snapshot {
             topology: Arc::clone(&current.topology),
+            mapper: current.mapper,
             shards,
             node_up: current.node_up.clone(),
         };
@@ -854,6 +889,7 @@ impl ShardRouter {
         node_up[node] = available;
         let next = Snapshot {
             topology: Arc::clone(&current.topology),
+            mapper: current.mapper,
             shards: current.shards.clone(),
             node_up,
         };
@@ -897,9 +933,10 @@ impl ShardRouter {
         retired.0.retain(|snapshot| Arc::strong_count(snapshot) > 1);
     }
 
-    /// The current snapshot and the mapper, for the query planner.
-    pub(crate) fn parts(&self) -> (Guard<Arc<Snapshot>>, &ShardMapper, &str) {
-        (self.table.load(), &self.mapper, &self.node_id)
+    /// The current snapshot (with its mapper) and this node's id, for the
+    /// query planner.
+    pub(crate) fn parts(&self) -> (Guard<Arc<Snapshot>>, &str) {
+        (self.table.load(), &self.node_id)
     }
 
     /// Whether this node's list (primaries or held shards) has `id`.
@@ -1022,6 +1059,7 @@ impl Topology {
             .collect();
         Topology {
             generation: config.generation,
+            config: config.clone(),
             protocol: ReplicationProtocol::new(config.replication_mode, config.replication_factor),
             addresses: nodes.iter().map(|n| n.address.clone()).collect(),
             tags: nodes.iter().map(|n| n.tags.clone()).collect(),
@@ -1062,7 +1100,7 @@ impl Topology {
 /// A handle that owns a reference to `snapshot`, for handles returned in
 /// bulk: a guard per handle from `load()` would exhaust arc-swap's few
 /// per-thread slots and fall back to the same reference count anyway.
-fn handle(snapshot: &Arc<Snapshot>, id: ShardId) -> ShardHandle {
+pub(crate) fn handle(snapshot: &Arc<Snapshot>, id: ShardId) -> ShardHandle {
     ShardHandle {
         snapshot: Guard::from_inner(Arc::clone(snapshot)),
         index: id,

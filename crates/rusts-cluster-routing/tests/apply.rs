@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use rusts_cluster_config::{strategies::round_robin_cluster, ClusterConfig, NodeConfig};
+use rusts_cluster_config::{strategies::round_robin_cluster, ClusterConfig, NodeConfig, NotASplit};
 use rusts_cluster_replication::{QuorumStatus, ReplicationAck, ReplicationMode};
 use rusts_cluster_routing::{Query, ReadConsistency, RoutingError, ShardRouter};
 use rusts_cluster_sharding::{ShardKeyRef, ShardState, ShardingStrategy};
@@ -69,12 +69,18 @@ fn refusals_name_the_problem_and_leave_the_router_unchanged() {
             err,
             RoutingError::ShardCountChanged {
                 current: 8,
-                offered: 16
+                offered: 16,
+                reason: NotASplit::MissingRecord { old_shard_count: 8 }
             }
         ),
         "{err:?}"
     );
-    assert!(err.to_string().contains("moves every key"), "{err}");
+    assert!(
+        err.to_string().contains(
+            "it is not a split of the router's config (the new config has no `[split_from]`"
+        ),
+        "{err}"
+    );
 
     let mut by_measurement = moved.clone();
     by_measurement.generation = 1;

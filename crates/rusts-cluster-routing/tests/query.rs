@@ -433,3 +433,35 @@ fn worked_examples_of_docs_queries_md() {
         [0, 1, 3, 4, 5, 15]
     );
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// After a split taken live, plans prune with the new shard count:
+    /// exact where the strategy allows it (the same oracle, at `k * n`),
+    /// and never missing the shard of a matching key.
+    #[test]
+    fn prop_plans_after_a_split_are_exact_at_the_new_count(
+        mut config in valid_config(),
+        strategy in any_strategy(),
+        factor in 2u32..=3,
+        query in any_query(),
+        picks in prop::collection::vec((any::<usize>(), any::<usize>(), any::<u64>(), any::<i64>()), 1..16),
+    ) {
+        config.sharding_strategy = strategy;
+        let router = ShardRouter::from_config(&config).unwrap();
+        let split = config.split(factor).unwrap();
+        router.apply(&split).unwrap();
+        let plan = router.plan_query(&query).unwrap();
+        check_partition(&router, &plan);
+        let all: BTreeSet<ShardId> = (0..split.shard_count as u32).collect();
+        let expected = oracle(&split, &query).unwrap_or_else(|| all.clone());
+        let got: BTreeSet<ShardId> = plan.shards().iter().copied().collect();
+        prop_assert_eq!(&got, &expected, "{:?} on {:?} split by {}", query, strategy, factor);
+        for pick in picks {
+            let Some((m, s, t)) = matching_key(&query, pick) else { continue };
+            let shard = router.route(ShardKeyRef::new(&m, s, t)).unwrap().id;
+            prop_assert!(plan.shards().binary_search(&shard).is_ok());
+        }
+    }
+}

@@ -1,6 +1,7 @@
 use thiserror::Error;
 
-/// An error from this crate: a strategy value that cannot place data.
+/// An error from this crate: a strategy value that cannot place data, or a
+/// split that cannot be made.
 ///
 /// [`ShardingStrategy::compute_shard`](crate::ShardingStrategy::compute_shard)
 /// never fails; these errors come from the constructors and from
@@ -21,5 +22,28 @@ pub enum ShardingError {
         field: &'static str,
         /// The value that was given.
         duration_nanos: i64,
+    },
+    /// A split factor below 2: a split multiplies the shard count.
+    #[error(
+        "the split factor is {factor}; a split multiplies the shard count by a whole number \
+         of 2 or more, so use a factor of at least 2"
+    )]
+    SplitFactor {
+        /// The factor given.
+        factor: u32,
+    },
+    /// A split of no shards, or one whose result does not fit a `u32`
+    /// shard count.
+    #[error(
+        "cannot split {parent_count} shards by {factor}: it gives {} shards, and a shard count \
+         is between 1 and 4294967295; {}",
+        u64::from(*parent_count) * u64::from(*factor),
+        if *parent_count == 0 { "split a config that has shards" } else { "use a smaller factor" }
+    )]
+    SplitShardCount {
+        /// The shard count before the split.
+        parent_count: u32,
+        /// The factor given.
+        factor: u32,
     },
 }

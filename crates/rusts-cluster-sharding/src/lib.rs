@@ -42,6 +42,7 @@ pub use crate::{
     key::{SeriesId, ShardId, ShardKey, ShardKeyRef, Timestamp},
     mapper::ShardMapper,
     shard::{CopyRole, CopyState, Shard, ShardState},
+    split::ShardSplit,
     strategy::ShardingStrategy,
 };
 
@@ -49,6 +50,7 @@ mod error;
 mod key;
 mod mapper;
 mod shard;
+mod split;
 mod strategy;
 
 /// Compiles and runs the examples of this crate's README as doctests.

@@ -1,7 +1,7 @@
 //! Property tests of the sharding invariants.
 
 use proptest::prelude::*;
-use rusts_cluster_sharding::{ShardKey, ShardKeyRef, ShardMapper, ShardingStrategy};
+use rusts_cluster_sharding::{ShardKey, ShardKeyRef, ShardMapper, ShardSplit, ShardingStrategy};
 
 /// Any strategy value, including the ones validation refuses (zero, negative
 /// and extreme durations): `compute_shard` must be total over all of them.
@@ -134,5 +134,107 @@ proptest! {
     fn prop_constructors_accept_exactly_positive_durations(d in any::<i64>()) {
         prop_assert_eq!(ShardingStrategy::by_time(d).is_ok(), d > 0);
         prop_assert_eq!(ShardingStrategy::composite(d).is_ok(), d > 0);
+    }
+}
+
+/// A parent count and a factor whose product is a valid shard count,
+/// weighted toward the small counts configs use and the largest products.
+fn any_split() -> impl Strategy<Value = ShardSplit> {
+    prop_oneof![
+        (1u32..=64, 2u32..=16),
+        (1u32..=(1 << 18), 2u32..=64),
+        (1u32..=u32::MAX / 2, Just(2u32)),
+        (Just(1u32), prop_oneof![Just(u32::MAX), 2u32..]),
+    ]
+    .prop_filter_map("the product fits a u32", |(n, k)| {
+        ShardSplit::new(n, k).ok()
+    })
+}
+
+/// Keys at the edges of each formula: `i64::MIN` and negative timestamps,
+/// series near `u64::MAX`, and series plus bucket sums that wrap.
+fn edge_key() -> impl Strategy<Value = ShardKey> {
+    let series = prop_oneof![
+        any::<u64>(),
+        (0u64..1024).prop_map(|d| u64::MAX - d),
+        0u64..1024,
+    ];
+    let timestamp = prop_oneof![
+        any::<i64>(),
+        (0i64..1024).prop_map(|d| i64::MIN + d),
+        (0i64..1024).prop_map(|d| i64::MAX - d),
+        -1_000_000_000_000i64..0,
+    ];
+    ("[a-z]{0,12}", series, timestamp).prop_map(|(m, id, ts)| ShardKey::new(m, id, ts))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    /// The split property: under `k * n` shards, every key maps to a
+    /// child of its shard under `n`, for every strategy (also the values
+    /// validation refuses) and every factor; the prepared mapper agrees.
+    #[test]
+    fn prop_split_keeps_every_key_in_its_family(
+        strategy in any_strategy(),
+        key in prop_oneof![any_key(), edge_key()],
+        split in any_split(),
+    ) {
+        let (n, kn) = (split.parent_count(), split.child_count());
+        let parent = strategy.compute_shard(&key, n);
+        let child = strategy.compute_shard(&key, kn);
+        prop_assert!(split.is_child_of(child, parent), "{} is not a child of {}", child, parent);
+        prop_assert_eq!(split.children_of(parent).len(), split.factor() as usize);
+        prop_assert_eq!(ShardMapper::new(strategy, kn).compute_shard(&key), child);
+        prop_assert_eq!(ShardMapper::new(strategy, n).compute_shard(&key), parent);
+    }
+}
+
+/// The split property on the extreme keys one by one, with the smallest
+/// and largest factors: no random draw is needed to reach them.
+#[test]
+fn split_keeps_extreme_keys_in_their_family() {
+    let series = [0, 1, u64::MAX / 2, u64::MAX - 1, u64::MAX];
+    let times = [
+        i64::MIN,
+        i64::MIN + 1,
+        -3_600_000_000_001,
+        -1,
+        0,
+        1,
+        i64::MAX,
+    ];
+    let durations = [1, 7, 3_600_000_000_000, i64::MAX];
+    let mut strategies = vec![ShardingStrategy::ByMeasurement, ShardingStrategy::BySeries];
+    for d in durations {
+        strategies.push(ShardingStrategy::ByTime { duration_nanos: d });
+        strategies.push(ShardingStrategy::Composite {
+            time_duration_nanos: d,
+        });
+    }
+    let splits = [
+        (1, 2),
+        (1, u32::MAX),
+        (3, 5),
+        (16, 2),
+        (16, 3),
+        (1 << 17, 2),
+        (u32::MAX / 2, 2),
+    ];
+    for strategy in strategies {
+        for (n, k) in splits {
+            let split = ShardSplit::new(n, k).unwrap();
+            for s in series {
+                for t in times {
+                    let key = ShardKey::new("cpu", s, t);
+                    let parent = strategy.compute_shard(&key, n);
+                    let child = strategy.compute_shard(&key, split.child_count());
+                    assert!(
+                        split.is_child_of(child, parent),
+                        "{strategy:?}, {n} x {k}, key {key:?}: {child} not a child of {parent}"
+                    );
+                }
+            }
+        }
     }
 }

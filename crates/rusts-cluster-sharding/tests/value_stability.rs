@@ -6,7 +6,7 @@
 //! separate implementation of FxHash64 (not this crate's code), so a test and
 //! the code cannot drift together.
 
-use rusts_cluster_sharding::{ShardKeyRef, ShardingStrategy};
+use rusts_cluster_sharding::{ShardKeyRef, ShardSplit, ShardingStrategy};
 
 const HOUR: i64 = 3_600_000_000_000;
 
@@ -76,4 +76,69 @@ fn composite_one_hour() {
     assert_eq!(shards(s, 64), [0, 8, 62, 50, 6, 63]);
     assert_eq!(shards(s, 1000), [0, 264, 614, 186, 54, 615]);
     assert_eq!(shards(s, 65536), [0, 13512, 65534, 6130, 6150, 65535]);
+}
+
+/// A split of 16 shards by 2, 3 and 16: the shard of each key under the
+/// new count, pinned (computed by a separate implementation of the
+/// formulas, not this crate's code), and each one a child of the key's
+/// shard under 16. A change here moves data that a split re-filed.
+#[test]
+fn split_children_of_sixteen_shards() {
+    let hour = HOUR;
+    let table: [(ShardingStrategy, [[u32; 6]; 4]); 4] = [
+        (
+            ShardingStrategy::ByMeasurement,
+            [
+                [2, 2, 12, 1, 3, 11],
+                [18, 18, 28, 17, 3, 11],
+                [18, 18, 44, 17, 35, 27],
+                [210, 210, 92, 113, 227, 107],
+            ],
+        ),
+        (
+            ShardingStrategy::BySeries,
+            [
+                [0, 10, 15, 2, 7, 1],
+                [0, 10, 31, 18, 7, 1],
+                [0, 42, 15, 34, 7, 1],
+                [0, 42, 255, 242, 7, 1],
+            ],
+        ),
+        (
+            ShardingStrategy::ByTime {
+                duration_nanos: hour,
+            },
+            [
+                [0, 14, 15, 0, 15, 14],
+                [0, 30, 31, 0, 31, 30],
+                [0, 46, 47, 0, 47, 46],
+                [0, 158, 255, 0, 255, 254],
+            ],
+        ),
+        (
+            ShardingStrategy::Composite {
+                time_duration_nanos: hour,
+            },
+            [
+                [0, 8, 14, 2, 6, 15],
+                [0, 8, 30, 18, 6, 31],
+                [0, 40, 14, 34, 6, 15],
+                [0, 200, 254, 242, 6, 255],
+            ],
+        ),
+    ];
+    for (strategy, [parents, by_2, by_3, by_16]) in table {
+        assert_eq!(shards(strategy, 16), parents, "{strategy:?} at 16");
+        for (factor, pinned) in [(2, by_2), (3, by_3), (16, by_16)] {
+            let split = ShardSplit::new(16, factor).unwrap();
+            let children = shards(strategy, split.child_count());
+            assert_eq!(children, pinned, "{strategy:?} split by {factor}");
+            for (child, parent) in children.iter().zip(parents) {
+                assert!(
+                    split.is_child_of(*child, parent),
+                    "{strategy:?} by {factor}"
+                );
+            }
+        }
+    }
 }

@@ -81,8 +81,9 @@ pub use rusts_cluster_routing as routing;
 pub use rusts_cluster_sharding as sharding;
 
 pub use rusts_cluster_config::{
-    AddressProblem, ClusterConfig, ConfigError, ConfigFile, Location, MoveReads, NodeConfig,
-    ShardList, ValidationError, ValidationWarning, MAX_CONFIG_BYTES, MAX_SHARD_COUNT,
+    split_factor, AddressProblem, ClusterConfig, ConfigError, ConfigFile, Location, MoveReads,
+    NodeConfig, NotASplit, ShardList, SplitFrom, ValidationError, ValidationWarning,
+    MAX_CONFIG_BYTES, MAX_SHARD_COUNT,
 };
 pub use rusts_cluster_replication::{
     JointSuccesses, PendingWrites, QuorumStatus, ReplicationAck, ReplicationError, ReplicationMode,
@@ -93,8 +94,8 @@ pub use rusts_cluster_routing::{
     RoutingError, ShardCopy, ShardGroup, ShardHandle, ShardRead, ShardRouter, ShardView,
 };
 pub use rusts_cluster_sharding::{
-    CopyRole, CopyState, SeriesId, Shard, ShardId, ShardKey, ShardKeyRef, ShardMapper, ShardState,
-    ShardingError, ShardingStrategy, Timestamp,
+    CopyRole, CopyState, SeriesId, Shard, ShardId, ShardKey, ShardKeyRef, ShardMapper, ShardSplit,
+    ShardState, ShardingError, ShardingStrategy, Timestamp,
 };
 
 pub use crate::error::{ClusterError, Result};

@@ -1,10 +1,12 @@
 //! `diff`: what changes between two configs, and the shards a move would
-//! put at risk. Both configs must be valid.
+//! put at risk. Both configs must be valid. A split of the old config is
+//! recognised, and its moves are counted from each child's parent.
 
 use std::collections::BTreeMap;
 
-use rusts_cluster_config::ClusterConfig;
-use rusts_cluster_placement::plan_moves;
+use rusts_cluster_config::{split_factor, ClusterConfig, NotASplit};
+use rusts_cluster_placement::{plan_moves, MovePlan};
+use rusts_cluster_sharding::ShardSplit;
 use serde_json::{json, Value};
 
 use crate::{
@@ -30,7 +32,24 @@ pub(crate) fn run(args: DiffArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         "generation",
         json!({ "old": old.generation, "new": new.generation }),
     );
-    let plan = plan_moves(&old, &new);
+    let (split, plan) = split_and_plan(&old, &new);
+    match &split {
+        Ok(split) => ui.set(
+            "split",
+            json!({
+                "factor": split.factor(),
+                "old_shard_count": split.parent_count(),
+                "new_shard_count": split.child_count(),
+            }),
+        ),
+        Err(reason) => {
+            ui.set("split", Value::Null);
+            if !matches!(reason, NotASplit::SameShardCount { .. }) {
+                ui.set("not_a_split", reason.to_string());
+                ui.note(&format!("not a split of the old config: {reason}"));
+            }
+        }
+    }
     let settings = setting_changes(&old, &new);
     let changed = !plan_is_empty(&plan) || !settings.is_empty();
     if changed && new.generation <= old.generation {
@@ -61,7 +80,17 @@ pub(crate) fn run(args: DiffArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     if !changed {
         return ui.print("no changes\n");
     }
-    if plan_is_empty(&plan) {
+    if let Ok(split) = &split {
+        ui.print(&format!(
+            "split by {}: {} cop{} move\n",
+            split.factor(),
+            plan.copies_added,
+            if plan.copies_added == 1 { "y" } else { "ies" }
+        ))?;
+        if !plan_is_empty(&plan) {
+            print_plan(ui, &plan)?;
+        }
+    } else if plan_is_empty(&plan) {
         ui.print("no shard moves\n")?;
     } else {
         print_plan(ui, &plan)?;
@@ -80,6 +109,21 @@ pub(crate) fn run(args: DiffArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         ui.print(&text)?;
     }
     Ok(())
+}
+
+/// Whether `new` is a split of `old`, and the moves between them: for a
+/// split, counted from each child's parent (the old config split the same
+/// way), since a child that sits where its parent was moves nothing.
+fn split_and_plan(
+    old: &ClusterConfig,
+    new: &ClusterConfig,
+) -> (Result<ShardSplit, NotASplit>, MovePlan) {
+    let split = split_factor(old, new);
+    let plan = match split.as_ref().map(|s| old.split(s.factor())) {
+        Ok(Ok(parents)) => plan_moves(&parents, new),
+        _ => plan_moves(old, new),
+    };
+    (split, plan)
 }
 
 /// The config of a loaded file when it is valid; its problems otherwise.
@@ -141,6 +185,13 @@ fn setting_changes(old: &ClusterConfig, new: &ClusterConfig) -> Vec<(String, Val
         strategy_json(&old.sharding_strategy),
         strategy_json(&new.sharding_strategy),
     );
+    let record = |config: &ClusterConfig| {
+        config.split_from.map_or(
+            Value::Null,
+            |r| json!({ "generation": r.generation, "shard_count": r.shard_count }),
+        )
+    };
+    compare("split_from", record(old), record(new));
     let by_id = |config: &ClusterConfig| -> BTreeMap<String, Value> {
         config
             .nodes

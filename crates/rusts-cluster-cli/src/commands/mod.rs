@@ -25,6 +25,7 @@ pub(crate) mod plan_query;
 pub(crate) mod rebalance;
 pub(crate) mod route;
 pub(crate) mod show;
+pub(crate) mod split;
 pub(crate) mod transition;
 pub(crate) mod validate;
 

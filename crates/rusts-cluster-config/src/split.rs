@@ -1,0 +1,504 @@
+//! Splitting every shard of a config into `k` children on the same copies,
+//! and recognising a pair of configs as such a split.
+
+use rusts_cluster_sharding::{ShardId, ShardSplit, ShardingStrategy};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::{ClusterConfig, ConfigError, MAX_SHARD_COUNT};
+
+/// The record, in a split config, of the config it was split from: the
+/// `[split_from]` table.
+///
+/// ```toml
+/// [split_from]
+/// generation = 4
+/// shard_count = 16
+/// ```
+///
+/// A peer that runs `generation` or older numbers shards `0..shard_count`;
+/// a router on the split config uses the record to map that peer's shard
+/// ids to its own (the routing crate's mixed-generation functions), also
+/// after a restart, when it has no older config to compare with. Later
+/// generations may keep the record: it stays true of the older ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitFrom {
+    /// The generation of the config that was split.
+    pub generation: u64,
+    /// Its shard count: a divisor of this config's `shard_count`, at least
+    /// two times smaller.
+    pub shard_count: usize,
+}
+
+/// Why a pair of configs is not a split, from [`split_factor`].
+///
+/// Each names the values that differ and says what a split needs.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotASplit {
+    /// The shard count did not change.
+    #[error("both configs have {shard_count} shards; a split multiplies the shard count")]
+    SameShardCount {
+        /// The shard count of both.
+        shard_count: usize,
+    },
+    /// The new shard count is not a multiple of the old one (two or more
+    /// times): keys would move to shards on other nodes.
+    #[error(
+        "{new_shard_count} shards is not a multiple of {old_shard_count} by a whole number of 2 \
+         or more, so keys would move to other shards' nodes; grow the shard count with \
+         `rusts-cluster split FILE --factor K`"
+    )]
+    NotAMultiple {
+        /// The old config's shard count.
+        old_shard_count: usize,
+        /// The new config's shard count.
+        new_shard_count: usize,
+    },
+    /// The new shard count is above [`MAX_SHARD_COUNT`].
+    #[error("the new config has {shard_count} shards, above the limit of {max}")]
+    TooManyShards {
+        /// The new config's shard count.
+        shard_count: usize,
+        /// [`MAX_SHARD_COUNT`].
+        max: usize,
+    },
+    /// The sharding strategy changed as well.
+    #[error(
+        "the sharding strategy changes from {old:?} to {new:?}; a split keeps the strategy, or \
+         keys would leave their shard's family"
+    )]
+    StrategyChanged {
+        /// The old config's strategy.
+        old: ShardingStrategy,
+        /// The new config's strategy.
+        new: ShardingStrategy,
+    },
+    /// The new config does not record the split.
+    #[error(
+        "the new config has no `[split_from]`, which a split config needs so that a node \
+         restarted on it knows the {old_shard_count}-shard numbering of older peers; write \
+         split configs with `rusts-cluster split`"
+    )]
+    MissingRecord {
+        /// The old config's shard count, which the record would name.
+        old_shard_count: usize,
+    },
+    /// The new config's `[split_from]` does not describe the old config.
+    #[error(
+        "the new config's `[split_from]` names {} shards at generation {}, but the old config \
+         has {old_shard_count} shards at generation {old_generation}; it must be split from \
+         this config or a later one with as many shards",
+        record.shard_count, record.generation
+    )]
+    RecordMismatch {
+        /// The new config's record.
+        record: SplitFrom,
+        /// The old config's generation.
+        old_generation: u64,
+        /// The old config's shard count.
+        old_shard_count: usize,
+    },
+    /// A child is not on exactly its parent's copies, in the same roles.
+    #[error(
+        "shard {child} is not on the copies of its parent, shard {parent}, with the same \
+         primary; a split leaves every child where its parent is, so that no data crosses the \
+         network (move copies afterwards, in a later generation, with `rebalance`)"
+    )]
+    ChildMoved {
+        /// The first such child.
+        child: ShardId,
+        /// Its parent in the old config.
+        parent: ShardId,
+    },
+}
+
+/// Recognises `new` as a split of `old`: the shard count multiplied by a
+/// whole number `k` of 2 or more, the same strategy, the split recorded in
+/// `[split_from]` (naming `old`'s shard count, and `old`'s generation or a
+/// later one), and every child on exactly its parent's copies: the same
+/// primary and the same replicas. Returns the split ([`ShardSplit`]:
+/// `old`'s shard count and `k`).
+///
+/// Nothing else is compared: `new` may also readdress nodes, add nodes
+/// that hold nothing, or change the replication settings, as any new
+/// generation may. Meant for valid configs; on invalid ones it returns a
+/// reason or a split but never panics, and allocates at most per
+/// [`MAX_SHARD_COUNT`] shards.
+///
+/// # Errors
+///
+/// The first [`NotASplit`] reason found, in the order the variants are
+/// listed.
+///
+/// ```
+/// use rusts_cluster_config::{split_factor, ClusterConfig, NotASplit};
+///
+/// let old = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
+/// let new = old.split(2)?;
+/// assert_eq!(split_factor(&old, &new)?.factor(), 2);
+///
+/// let mut moved = new.clone();
+/// moved.nodes[0].shards.retain(|&s| s != 17); // node1 gives child 17 ...
+/// moved.nodes[1].shards.push(17); // ... to node2
+/// assert_eq!(split_factor(&old, &moved), Err(NotASplit::ChildMoved { child: 17, parent: 1 }));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn split_factor(old: &ClusterConfig, new: &ClusterConfig) -> Result<ShardSplit, NotASplit> {
+    let (n, kn) = (old.shard_count, new.shard_count);
+    if n == kn {
+        return Err(NotASplit::SameShardCount { shard_count: n });
+    }
+    if n == 0 || kn < 2 * n || kn % n != 0 {
+        return Err(NotASplit::NotAMultiple {
+            old_shard_count: n,
+            new_shard_count: kn,
+        });
+    }
+    if kn > MAX_SHARD_COUNT {
+        return Err(NotASplit::TooManyShards {
+            shard_count: kn,
+            max: MAX_SHARD_COUNT,
+        });
+    }
+    if old.sharding_strategy != new.sharding_strategy {
+        return Err(NotASplit::StrategyChanged {
+            old: old.sharding_strategy,
+            new: new.sharding_strategy,
+        });
+    }
+    let Some(record) = new.split_from else {
+        return Err(NotASplit::MissingRecord { old_shard_count: n });
+    };
+    if record.shard_count != n || record.generation < old.generation {
+        return Err(NotASplit::RecordMismatch {
+            record,
+            old_generation: old.generation,
+            old_shard_count: n,
+        });
+    }
+    // Copies compared as sorted node-id sets, with each copy's joining and
+    // leaving marks, plus the primary: equal sets with the same primary are
+    // the same replicas in the same roles.
+    let (old_copies, old_primary) = holders(old, n);
+    let (new_copies, new_primary) = holders(new, kn);
+    for child in 0..kn {
+        let parent = child % n;
+        if new_copies[child] != old_copies[parent] || new_primary[child] != old_primary[parent] {
+            return Err(NotASplit::ChildMoved {
+                child: child as ShardId,
+                parent: parent as ShardId,
+            });
+        }
+    }
+    // 2 <= kn / n and kn <= MAX_SHARD_COUNT, so both fit a u32.
+    ShardSplit::new(n as u32, (kn / n) as u32).map_err(|_| NotASplit::NotAMultiple {
+        old_shard_count: n,
+        new_shard_count: kn,
+    })
+}
+
+impl ClusterConfig {
+    /// The split of this config by `factor`: the next generation, with
+    /// `shard_count` multiplied by `factor` and every child placed on its
+    /// parent's copies.
+    ///
+    /// Under `k * n` shards every key of shard `p` maps to one of its
+    /// children `p`, `p + n`, ..., `p + (k - 1) * n` (see
+    /// [`ShardSplit`]), and each child is listed wherever its parent is:
+    /// in the `shards` of the parent's primary and the `replica_shards` of
+    /// its replicas. So every key stays on the nodes that hold it, and each
+    /// node re-files its own points; no copy moves. The result records
+    /// the split in [`split_from`](Self::split_from) and has `generation`
+    /// raised by one; everything else is kept.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when this config is not valid,
+    /// [`ConfigError::SplitFactor`] for a factor below 2,
+    /// [`ConfigError::SplitTooLarge`] when the new count would exceed
+    /// [`MAX_SHARD_COUNT`], and [`ConfigError::GenerationOverflow`] when
+    /// `generation` is already `u64::MAX`.
+    ///
+    /// ```
+    /// use rusts_cluster_config::{ClusterConfig, ConfigError, SplitFrom};
+    ///
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
+    /// let split = config.split(2)?;
+    /// assert_eq!((split.shard_count, split.generation), (32, config.generation + 1));
+    /// assert_eq!(split.split_from, Some(SplitFrom { generation: config.generation, shard_count: 16 }));
+    /// // node1 was primary of 0-7; it is now primary of their children too.
+    /// assert_eq!(split.nodes[0].shards, (0..8).chain(16..24).collect::<Vec<_>>());
+    /// split.validate()?;
+    ///
+    /// assert!(matches!(config.split(1), Err(ConfigError::SplitFactor { factor: 1 })));
+    /// assert!(matches!(config.split(1 << 15), Err(ConfigError::SplitTooLarge { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn split(&self, factor: u32) -> Result<ClusterConfig, ConfigError> {
+        self.validate()?;
+        let n = self.shard_count;
+        if factor < 2 {
+            return Err(ConfigError::SplitFactor { factor });
+        }
+        let kn = n
+            .checked_mul(factor as usize)
+            .filter(|&kn| kn <= MAX_SHARD_COUNT)
+            .ok_or(ConfigError::SplitTooLarge {
+                shard_count: n,
+                factor,
+                max: MAX_SHARD_COUNT,
+            })?;
+        let generation = self
+            .generation
+            .checked_add(1)
+            .ok_or(ConfigError::GenerationOverflow {
+                generation: self.generation,
+            })?;
+        let mut new = self.clone();
+        new.shard_count = kn;
+        new.generation = generation;
+        new.split_from = Some(SplitFrom {
+            generation: self.generation,
+            shard_count: n,
+        });
+        // Every list of a node's copies gives the same children: whatever
+        // role a node has for a parent, it has for each child.
+        let children = |parents: &[ShardId]| -> Vec<ShardId> {
+            (0..kn / n)
+                .flat_map(|i| parents.iter().map(move |&p| p + (i * n) as ShardId))
+                .collect()
+        };
+        for node in &mut new.nodes {
+            node.shards = children(&node.shards);
+            node.replica_shards = children(&node.replica_shards);
+            node.joining_shards = children(&node.joining_shards);
+            node.leaving_shards = children(&node.leaving_shards);
+        }
+        Ok(new)
+    }
+}
+
+/// How a node holds a shard, for comparing a child with its parent: the
+/// lists its copy is in (joining and leaving marks included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Marks {
+    joining: bool,
+    leaving: bool,
+}
+
+/// Each shard's copies as (node id, marks), sorted by node id, and each
+/// shard's primary (the first node listing it in `shards`).
+#[allow(clippy::type_complexity)]
+fn holders(config: &ClusterConfig, shards: usize) -> (Vec<Vec<(&str, Marks)>>, Vec<Option<&str>>) {
+    let mut copies: Vec<Vec<(&str, Marks)>> = vec![Vec::new(); shards];
+    let mut primary = vec![None; shards];
+    let unmarked = Marks {
+        joining: false,
+        leaving: false,
+    };
+    for node in &config.nodes {
+        for &s in &node.shards {
+            if let Some(list) = copies.get_mut(s as usize) {
+                list.push((&node.id, unmarked));
+                primary[s as usize].get_or_insert(node.id.as_str());
+            }
+        }
+        for &s in &node.replica_shards {
+            if let Some(list) = copies.get_mut(s as usize) {
+                list.push((&node.id, unmarked));
+            }
+        }
+    }
+    for list in &mut copies {
+        list.sort_unstable();
+        list.dedup();
+    }
+    // Marks on copies the node holds; others are validation errors and
+    // make the copy lists differ in no way that matters here.
+    for node in &config.nodes {
+        for (marked, joining) in [(&node.joining_shards, true), (&node.leaving_shards, false)] {
+            for &s in marked {
+                let Some(list) = copies.get_mut(s as usize) else {
+                    continue;
+                };
+                if let Ok(at) = list.binary_search_by(|(id, _)| id.cmp(&node.id.as_str())) {
+                    if joining {
+                        list[at].1.joining = true;
+                    } else {
+                        list[at].1.leaving = true;
+                    }
+                }
+            }
+        }
+    }
+    (copies, primary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NodeConfig;
+
+    fn two_nodes() -> ClusterConfig {
+        let mut config = ClusterConfig::single_node("a", "10.0.0.1:8086");
+        config.shard_count = 3;
+        config.replication_factor = 2;
+        config.generation = 7;
+        let mut b = NodeConfig::new("b", "10.0.0.2:8086");
+        config.nodes[0].shards = vec![2, 0];
+        config.nodes[0].replica_shards = vec![1];
+        b.shards = vec![1];
+        b.replica_shards = vec![0, 2];
+        config.nodes.push(b);
+        config
+    }
+
+    #[test]
+    fn children_keep_the_roles_of_their_parents() {
+        let config = two_nodes();
+        let split = config.split(3).unwrap();
+        assert_eq!(split.shard_count, 9);
+        assert_eq!(split.generation, 8);
+        assert_eq!(
+            split.split_from,
+            Some(SplitFrom {
+                generation: 7,
+                shard_count: 3
+            })
+        );
+        assert_eq!(split.nodes[0].shards, [2, 0, 5, 3, 8, 6]);
+        assert_eq!(split.nodes[0].replica_shards, [1, 4, 7]);
+        assert_eq!(split.nodes[1].shards, [1, 4, 7]);
+        assert_eq!(split.nodes[1].replica_shards, [0, 2, 3, 5, 6, 8]);
+        split.validate().unwrap();
+        assert_eq!(
+            split_factor(&config, &split),
+            Ok(ShardSplit::new(3, 3).unwrap())
+        );
+        // Saved and read back, the record is kept.
+        let text = split.to_toml().unwrap();
+        assert!(
+            text.contains("[split_from]\ngeneration = 7\nshard_count = 3\n"),
+            "{text}"
+        );
+        assert_eq!(ClusterConfig::from_toml(&text).unwrap(), split);
+    }
+
+    #[test]
+    fn refuses_factors_and_counts_that_are_not_a_split() {
+        let config = two_nodes();
+        for factor in [0, 1] {
+            let err = config.split(factor).unwrap_err();
+            assert!(matches!(err, ConfigError::SplitFactor { factor: f } if f == factor));
+        }
+        assert_eq!(
+            config.split(1).unwrap_err().to_string(),
+            "cannot split by 1: a split multiplies `shard_count` by a whole number of 2 or more; \
+             use --factor 2 or more"
+        );
+        let err = config.split(u32::MAX).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "splitting 3 shards by 4294967295 gives 12884901885 shards, above the limit of \
+             262144; use a factor of at most 87381"
+        );
+        let mut full = two_nodes();
+        full.shard_count = MAX_SHARD_COUNT / 2 + 1;
+        full.nodes[0].shards = (0..full.shard_count as ShardId).collect();
+        full.nodes[0].replica_shards.clear();
+        full.nodes[1].shards.clear();
+        full.nodes[1].replica_shards = (0..full.shard_count as ShardId).collect();
+        assert_eq!(
+            full.split(2).unwrap_err().to_string(),
+            "splitting 131073 shards by 2 gives 262146 shards, above the limit of 262144; \
+             a cluster of 131073 shards cannot be split"
+        );
+        let mut last = two_nodes();
+        last.generation = u64::MAX;
+        assert!(matches!(
+            last.split(2),
+            Err(ConfigError::GenerationOverflow {
+                generation: u64::MAX
+            })
+        ));
+        let mut invalid = two_nodes();
+        invalid.nodes[1].shards.push(0);
+        assert!(matches!(invalid.split(2), Err(ConfigError::Invalid { .. })));
+    }
+
+    #[test]
+    fn names_why_a_pair_is_not_a_split() {
+        let old = two_nodes();
+        let new = old.split(2).unwrap();
+        assert_eq!(
+            split_factor(&old, &old),
+            Err(NotASplit::SameShardCount { shard_count: 3 })
+        );
+        assert_eq!(
+            split_factor(&new, &old),
+            Err(NotASplit::NotAMultiple {
+                old_shard_count: 6,
+                new_shard_count: 3
+            }),
+            "a merge is not a split"
+        );
+        let mut seven = new.clone();
+        seven.shard_count = 7;
+        assert!(matches!(
+            split_factor(&old, &seven),
+            Err(NotASplit::NotAMultiple { .. })
+        ));
+        let mut huge = new.clone();
+        huge.shard_count = 3 << 20;
+        assert!(matches!(
+            split_factor(&old, &huge),
+            Err(NotASplit::TooManyShards { .. })
+        ));
+        let mut strategy = new.clone();
+        strategy.sharding_strategy = ShardingStrategy::ByMeasurement;
+        assert!(matches!(
+            split_factor(&old, &strategy),
+            Err(NotASplit::StrategyChanged { .. })
+        ));
+        let mut unrecorded = new.clone();
+        unrecorded.split_from = None;
+        assert_eq!(
+            split_factor(&old, &unrecorded),
+            Err(NotASplit::MissingRecord { old_shard_count: 3 })
+        );
+        let mut wrong = new.clone();
+        wrong.split_from = Some(SplitFrom {
+            generation: 6,
+            shard_count: 3,
+        });
+        assert!(matches!(
+            split_factor(&old, &wrong),
+            Err(NotASplit::RecordMismatch { .. })
+        ));
+        // A later generation with the same shard count may be split: the
+        // record names it, and the old config is older still.
+        let mut later = new.clone();
+        later.split_from = Some(SplitFrom {
+            generation: 9,
+            shard_count: 3,
+        });
+        later.generation = 10;
+        assert!(split_factor(&old, &later).is_ok());
+        // A replica swapped for the primary is a changed role.
+        let mut roles = new.clone();
+        roles.nodes[0].shards.retain(|&s| s != 5);
+        roles.nodes[0].replica_shards.push(5);
+        roles.nodes[1].replica_shards.retain(|&s| s != 5);
+        roles.nodes[1].shards.push(5);
+        roles.validate().unwrap();
+        assert_eq!(
+            split_factor(&old, &roles),
+            Err(NotASplit::ChildMoved {
+                child: 5,
+                parent: 2
+            })
+        );
+    }
+}
