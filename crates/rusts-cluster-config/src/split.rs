@@ -356,6 +356,34 @@ mod tests {
     }
 
     #[test]
+    fn children_keep_their_parents_joining_and_leaving_marks() {
+        // Mid-move: c joins shard 0 and b leaves it.
+        let mut config = two_nodes();
+        config.replication_factor = 2;
+        let mut c = NodeConfig::new("c", "10.0.0.3:8086");
+        c.replica_shards = vec![0];
+        c.joining_shards = vec![0];
+        config.nodes[1].leaving_shards = vec![0];
+        config.nodes.push(c);
+        config.validate().unwrap();
+        let split = config.split(2).unwrap();
+        split.validate().unwrap();
+        assert_eq!(split.nodes[2].joining_shards, [0, 3]);
+        assert_eq!(split.nodes[1].leaving_shards, [0, 3]);
+        assert_eq!(split_factor(&config, &split).map(|s| s.factor()), Ok(2));
+        // A child whose copy is not marked as its parent's is no split.
+        let mut unmarked = split.clone();
+        unmarked.nodes[2].joining_shards = vec![0];
+        assert_eq!(
+            split_factor(&config, &unmarked),
+            Err(NotASplit::ChildMoved {
+                child: 3,
+                parent: 0
+            })
+        );
+    }
+
+    #[test]
     fn children_keep_the_roles_of_their_parents() {
         let config = two_nodes();
         let split = config.split(3).unwrap();
