@@ -3,7 +3,7 @@
 //! ends (`docs/decisions/0019-joint-copies.md`).
 
 use rusts_cluster_config::{ClusterConfig, MoveReads};
-use rusts_cluster_replication::{QuorumStatus, ReplicationAck};
+use rusts_cluster_replication::{PendingWrites, QuorumStatus, ReplicationAck};
 use rusts_cluster_routing::{Query, ReadConsistency, ShardRouter};
 use rusts_cluster_sharding::{CopyRole, CopyState, ShardState};
 
@@ -105,6 +105,35 @@ fn writes_need_the_mode_on_the_old_and_the_new_copies() {
         plain.record(ReplicationAck::success("b", 1)).unwrap(),
         QuorumStatus::Reached
     );
+}
+
+#[test]
+fn pending_writes_decide_a_joint_quorum_unchanged() {
+    let router = ShardRouter::from_config(&moving(5, MoveReads::Old)).unwrap();
+    let pending: PendingWrites<u64> = PendingWrites::new();
+    assert_eq!(
+        pending
+            .begin(1, router.write_quorum(0).unwrap(), 100)
+            .unwrap(),
+        None
+    );
+    // Two old copies succeed: not yet, the new side has only b.
+    assert_eq!(
+        pending.ack(1, ReplicationAck::success("b", 1)).unwrap(),
+        None
+    );
+    assert_eq!(
+        pending.ack(1, ReplicationAck::success("c", 1)).unwrap(),
+        None
+    );
+    let result = pending
+        .ack(1, ReplicationAck::success("d", 1))
+        .unwrap()
+        .expect("decided once b, c and d succeeded");
+    assert!(result.quorum_reached);
+    assert_eq!(result.missing_nodes, ["a"]);
+    let joint = result.joint.unwrap();
+    assert_eq!((joint.old, joint.new), (2, 2));
 }
 
 #[test]
