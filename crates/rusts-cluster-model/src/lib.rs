@@ -45,7 +45,7 @@ assert!(!path.into_actions().is_empty());
 pub use crate::{
     model::{
         Action, Answer, Bounds, Msg, Network, ReadState, State, TransitionModel, WriteState,
-        MAX_WRITES,
+        ALL_SOURCES, MAX_WRITES,
     },
     scenario::{CatchUp, Procedure, Scenario, FIRST_GENERATION, MAX_NODES},
 };

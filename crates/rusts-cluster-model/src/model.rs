@@ -14,6 +14,15 @@ use crate::scenario::{Procedure, Scenario, MAX_NODES};
 /// The most writes a model may issue: each is a bit of a `u8` store.
 pub const MAX_WRITES: usize = 3;
 
+/// `Action::CatchUp`'s source when a target merges all its sources in one
+/// step. Without a crash every node is up, and merging the sources one by
+/// one only gives the target more data than merging them all at the
+/// first of those moments (stores only grow before the last step), and
+/// more data never breaks an invariant; so one step finds every violation
+/// that several would. With a crash a source may be down at that moment,
+/// and the sources are merged one by one.
+pub const ALL_SOURCES: u8 = u8::MAX;
+
 /// What the model explores beyond the scenario and the procedure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bounds {
@@ -151,8 +160,6 @@ pub enum ReadState {
         /// What the read returned.
         seen: u8,
     },
-    /// The coordinator moved generation or crashed first.
-    Failed,
 }
 
 /// The model's state: small and hashable.
@@ -170,8 +177,11 @@ pub struct State {
     pub crashed: bool,
     /// The writes.
     pub writes: [WriteState; MAX_WRITES],
-    /// The read.
+    /// The read in progress, or the one that missed a write.
     pub read: ReadState,
+    /// Whether a read has returned every write, all acknowledged before it
+    /// began (evidence that the check is not vacuous).
+    pub read_saw_all: bool,
     /// The messages in flight, sorted and distinct: a set, because the
     /// network may deliver each any number of times.
     pub net: Vec<Msg>,
@@ -255,13 +265,14 @@ struct Step {
 /// The model of one scenario under one procedure.
 pub struct TransitionModel {
     scenario: Scenario,
+    procedure: Procedure,
     procedure_name: String,
     bounds: Bounds,
     node_ids: Vec<String>,
     steps: Vec<Step>,
-    catch_up_targets: u8,
-    catch_up_sources: u8,
-    sources_needed: usize,
+    /// For each node that catches up, the sources it merges (bits); 0 for
+    /// the others.
+    catch_up_sources: [u8; MAX_NODES],
     catch_up_start: usize,
     catch_up_gate: Option<usize>,
     /// B's copies, and what B's write rule requires.
@@ -366,21 +377,38 @@ impl TransitionModel {
         let last = steps.last().expect("at least one step");
         let final_copies = last.holds;
         let final_required = last.routers[0].protocol().required_acks();
-        let mask = |nodes: &[usize]| nodes.iter().fold(0, |bits, &n| bits | bit(n));
+        let mut catch_up_sources = [0; MAX_NODES];
+        for (target, sources) in &procedure.catch_up.targets {
+            catch_up_sources[*target] = sources.iter().fold(0, |bits, &n| bits | bit(n));
+        }
         TransitionModel {
             scenario: scenario.clone(),
+            procedure: procedure.clone(),
             procedure_name: procedure.name.clone(),
             bounds,
             node_ids,
             final_copies,
             final_required,
-            catch_up_targets: mask(&procedure.catch_up.targets),
-            catch_up_sources: mask(&procedure.catch_up.sources),
-            sources_needed: procedure.catch_up.sources_needed,
+            catch_up_sources,
             catch_up_start: procedure.catch_up.start_step,
             catch_up_gate: procedure.catch_up.gate_step,
             steps,
         }
+    }
+
+    /// The scenario checked.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The procedure checked.
+    pub fn procedure(&self) -> &Procedure {
+        &self.procedure
+    }
+
+    /// The bounds of the check.
+    pub fn bounds(&self) -> Bounds {
+        self.bounds
     }
 
     /// The scenario's description and the procedure's name.
@@ -408,9 +436,7 @@ impl TransitionModel {
     }
 
     fn catch_up_done(&self, state: &State) -> bool {
-        (0..self.nodes())
-            .filter(|&n| self.catch_up_targets & bit(n) != 0)
-            .all(|n| ones(state.merged[n]) >= self.sources_needed)
+        (0..self.nodes()).all(|n| state.merged[n] == self.catch_up_sources[n])
     }
 
     fn min_step(&self, state: &State) -> u8 {
@@ -422,7 +448,7 @@ impl TransitionModel {
     fn accepts(&self, state: &State, node: usize, sender_step: u8) -> bool {
         let ours = &self.steps[state.steps[node] as usize];
         let peer = self.steps[sender_step as usize].generation;
-        check_peer_generation(&ours.routers[node], peer)
+        ours.routers[node].check_peer_generation(peer).is_ok()
     }
 
     /// Decides a write from its answers with the coordinator's own
@@ -467,7 +493,7 @@ impl TransitionModel {
             }
         }
         if matches!(state.read, ReadState::Pending { coord, .. } if coord == node) {
-            state.read = ReadState::Failed;
+            state.read = ReadState::Idle;
             state
                 .net
                 .retain(|m| !matches!(m, Msg::Read { .. } | Msg::ReadReply { .. }));
@@ -570,7 +596,18 @@ impl TransitionModel {
         let (_, needed) =
             self.steps[step as usize].reads[coord as usize].expect("a pending read has a plan");
         if ones(answered) >= needed {
-            state.read = ReadState::Done { must_see, seen };
+            // A read that returned every write it must see is over, and the
+            // next read may start: reads change no store, so the states
+            // after it are those before it. Only a read that missed one is
+            // kept, for the checker to report.
+            if must_see & !seen != 0 {
+                state.read = ReadState::Done { must_see, seen };
+            } else {
+                if must_see == (1 << self.bounds.writes) - 1 {
+                    state.read_saw_all = true;
+                }
+                state.read = ReadState::Idle;
+            }
             state
                 .net
                 .retain(|m| !matches!(m, Msg::Read { .. } | Msg::ReadReply { .. }));
@@ -641,6 +678,13 @@ impl TransitionModel {
             }
             Action::ReadAt { to } => format!("{} answers the read", id(to)),
             Action::Upgrade { node } => format!("{} moves to the next generation", id(node)),
+            Action::CatchUp { target, source } if source == ALL_SOURCES => {
+                let sources: Vec<&str> = (0..self.nodes())
+                    .filter(|&n| self.catch_up_sources[target as usize] & bit(n) != 0)
+                    .map(|n| self.node_ids[n].as_str())
+                    .collect();
+                format!("{} catches up from {}", id(target), sources.join(" and "))
+            }
             Action::CatchUp { target, source } => {
                 format!("{} catches up from {}", id(target), id(source))
             }
@@ -710,7 +754,6 @@ impl TransitionModel {
                     writes(must_see)
                 )
             }
-            ReadState::Failed => ", read failed".to_owned(),
         };
         format!("[{}] {}{read}", nodes.join(" "), ws.join(", "))
     }
@@ -723,15 +766,6 @@ fn writes(bits: u8) -> String {
         .map(|i| format!("w{i}"))
         .collect();
     format!("{{{}}}", ids.join(","))
-}
-
-/// Rule 1 as the layer states it: a peer one generation apart or less is
-/// accepted.
-// TODO(issue 13): call `ShardRouter::check_peer_generation` once the
-// lead's core is on main.
-fn check_peer_generation(router: &ShardRouter, peer: u64) -> bool {
-    let ours = router.generation();
-    peer + 1 >= ours && peer <= ours + 1
 }
 
 impl Model for TransitionModel {
@@ -747,6 +781,7 @@ impl Model for TransitionModel {
             crashed: false,
             writes: [WriteState::Idle; MAX_WRITES],
             read: ReadState::Idle,
+            read_saw_all: false,
             net: Vec::new(),
         }]
     }
@@ -768,7 +803,8 @@ impl Model for TransitionModel {
                 }
             }
         }
-        if state.read == ReadState::Idle {
+        // A read that must see no write cannot miss one.
+        if state.read == ReadState::Idle && Self::acked(state) != 0 {
             for at in 0..nodes {
                 if Self::is_up(state, at) {
                     actions.push(Action::Read { at: at as u8 });
@@ -832,18 +868,20 @@ impl Model for TransitionModel {
         }
         if min as usize >= self.catch_up_start {
             for target in 0..nodes {
-                if self.catch_up_targets & bit(target) == 0
-                    || ones(state.merged[target]) >= self.sources_needed
-                    || !Self::is_up(state, target)
-                {
+                let sources = self.catch_up_sources[target] & !state.merged[target];
+                if sources == 0 || !Self::is_up(state, target) {
+                    continue;
+                }
+                if !self.bounds.crash {
+                    // All sources at once: see `ALL_SOURCES`.
+                    actions.push(Action::CatchUp {
+                        target: target as u8,
+                        source: ALL_SOURCES,
+                    });
                     continue;
                 }
                 for source in 0..nodes {
-                    if self.catch_up_sources & bit(source) != 0
-                        && state.merged[target] & bit(source) == 0
-                        && source != target
-                        && Self::is_up(state, source)
-                    {
+                    if sources & bit(source) != 0 && Self::is_up(state, source) {
                         actions.push(Action::CatchUp {
                             target: target as u8,
                             source: source as u8,
@@ -898,7 +936,7 @@ impl Model for TransitionModel {
             Action::Read { at } => {
                 let step = state.steps[at as usize];
                 match self.steps[step as usize].reads[at as usize] {
-                    None => state.read = ReadState::Failed,
+                    None => return None,
                     Some((copies, _)) => {
                         state.read = ReadState::Pending {
                             coord: at,
@@ -976,9 +1014,16 @@ impl Model for TransitionModel {
                 Self::fail_coordinated(&mut state, node);
             }
             Action::CatchUp { target, source } => {
-                let (t, s) = (target as usize, source as usize);
-                state.stores[t] |= state.stores[s];
-                state.merged[t] |= bit(s);
+                let t = target as usize;
+                let sources = if source == ALL_SOURCES {
+                    self.catch_up_sources[t] & !state.merged[t]
+                } else {
+                    bit(source as usize)
+                };
+                for s in (0..self.nodes()).filter(|&s| sources & bit(s) != 0) {
+                    state.stores[t] |= state.stores[s];
+                }
+                state.merged[t] |= sources;
             }
             Action::Crash { node } => {
                 state.down = Some(node);
@@ -1014,10 +1059,7 @@ impl Model for TransitionModel {
             ),
             Property::sometimes(
                 "a Quorum read sees every write, all acknowledged before it began",
-                |model: &TransitionModel, state: &State| {
-                    let all = (1u8 << model.bounds.writes) - 1;
-                    matches!(state.read, ReadState::Done { must_see, seen } if must_see == all && seen & all == all)
-                },
+                |_, state: &State| state.read_saw_all,
             ),
             Property::sometimes(
                 "the plan completes with every write acknowledged",

@@ -3,8 +3,8 @@
 //! deploys between them.
 
 use rusts_cluster_config::{ClusterConfig, NodeConfig};
+use rusts_cluster_placement::{plan_transition, TransitionPlan};
 use rusts_cluster_replication::ReplicationMode;
-use rusts_cluster_routing::{Query, ReadConsistency, ShardRouter};
 
 /// The most nodes a [`Scenario`] may have: the model keeps per-node sets as
 /// bits of a `u8`.
@@ -110,8 +110,8 @@ fn address(node: usize) -> String {
     format!("10.0.0.{}:8086", node + 1)
 }
 
-/// How a procedure brings the joining copies up to date: each catch-up
-/// target merges the data of `sources_needed` distinct sources.
+/// How a procedure brings the new copies up to date: each target merges
+/// the data of every one of its sources, as the planner names them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CatchUp {
     /// Catch-up may start once every node runs at least this step.
@@ -119,12 +119,10 @@ pub struct CatchUp {
     /// This step may not be deployed before every target has caught up
     /// (`None`: nothing waits for it).
     pub gate_step: Option<usize>,
-    /// The copies that catch up (node indices).
-    pub targets: Vec<usize>,
-    /// The copies they may copy from (node indices).
-    pub sources: Vec<usize>,
-    /// How many distinct sources each target merges.
-    pub sources_needed: usize,
+    /// Each copy that catches up (a node index) and the copies it merges
+    /// (node indices; a stable copy among its own sources already has its
+    /// own data, and is not listed).
+    pub targets: Vec<(usize, Vec<usize>)>,
 }
 
 /// A procedure's generations: `steps[0]` is config A, the last is B (each
@@ -141,29 +139,48 @@ pub struct Procedure {
 }
 
 impl Procedure {
-    /// Today's procedure (docs/operations.md, "Add a node"): copy each
-    /// moving shard to its new nodes while every node runs A, then deploy B
-    /// directly, one node after another; a node deletes a copy B no longer
-    /// lists when it moves to B. The catch-up merges as many of A's copies
-    /// as a `Quorum` read of A reads, so it holds every write A
-    /// acknowledged before it.
+    /// The transition procedure: A, then the three steps of
+    /// `plan_transition(A, B)` (joint writes, read new, final), with the
+    /// plan's catch-up once every node runs the first step and before the
+    /// second is deployed.
+    ///
+    /// # Panics
+    ///
+    /// When the planner refuses the scenario.
+    pub fn staged(scenario: &Scenario) -> Self {
+        let a = scenario.config_a();
+        let plan = plan_transition(&a, &scenario.config_b(a.generation + 1))
+            .unwrap_or_else(|error| panic!("{}: {error}", scenario.name()));
+        let mut steps = vec![a];
+        steps.extend(plan.steps.iter().map(|step| step.config.clone()));
+        Procedure {
+            name: "three steps (plan_transition)".to_owned(),
+            catch_up: CatchUp {
+                start_step: 1,
+                gate_step: Some(2),
+                targets: catch_up_targets(&plan),
+            },
+            steps,
+        }
+    }
+
+    /// Today's procedure (docs/operations.md before issue 13): copy each
+    /// moving shard to its new nodes while every node runs A, then deploy
+    /// B directly, one node after another; a node deletes a copy B no
+    /// longer lists when it moves to B. The copying is the planner's
+    /// catch-up (its targets and sources), so that the only difference from
+    /// [`Procedure::staged`] is the missing joint steps.
     pub fn one_step(scenario: &Scenario) -> Self {
         let a = scenario.config_a();
-        let b = scenario.config_b(FIRST_GENERATION + 1);
-        let targets = scenario
-            .to
-            .iter()
-            .copied()
-            .filter(|n| !scenario.from.contains(n))
-            .collect();
+        let b = scenario.config_b(a.generation + 1);
+        let plan =
+            plan_transition(&a, &b).unwrap_or_else(|error| panic!("{}: {error}", scenario.name()));
         Procedure {
             name: "one step (deploy B directly)".to_owned(),
             catch_up: CatchUp {
                 start_step: 0,
                 gate_step: Some(1),
-                targets,
-                sources: scenario.from.clone(),
-                sources_needed: quorum_read_size(&a),
+                targets: catch_up_targets(&plan),
             },
             steps: vec![a, b],
         }
@@ -181,22 +198,27 @@ impl Procedure {
                 start_step: 0,
                 gate_step: None,
                 targets: Vec::new(),
-                sources: Vec::new(),
-                sources_needed: 0,
             },
             steps: vec![a, again],
         }
     }
 }
 
-/// How many copies of shard 0 a `Quorum` read of `config` reads: the
-/// routing crate's read rule.
-fn quorum_read_size(config: &ClusterConfig) -> usize {
-    let router = ShardRouter::from_config(config).expect("a scenario's config is valid");
-    let plan = router
-        .plan_query(&Query::new().consistency(ReadConsistency::Quorum))
-        .expect("planning a query of a valid config");
-    plan.read(0)
-        .expect("the plan reads shard 0")
-        .copies_needed()
+/// The plan's catch-up of shard 0, as node indices.
+fn catch_up_targets(plan: &TransitionPlan) -> Vec<(usize, Vec<usize>)> {
+    let index = |id: &str| usize::from(id.as_bytes()[0] - b'a');
+    plan.catch_up
+        .iter()
+        .filter(|c| c.shard == 0)
+        .map(|c| {
+            let target = index(&c.node);
+            let sources = c
+                .sources
+                .iter()
+                .map(|s| index(s))
+                .filter(|&s| s != target)
+                .collect();
+            (target, sources)
+        })
+        .collect()
 }
