@@ -48,7 +48,9 @@ pub use crate::{
         ALL_SOURCES, MAX_WRITES,
     },
     scenario::{CatchUp, Procedure, Scenario, FIRST_GENERATION, MAX_NODES},
+    simulation::{simulate, SimulationConfig, SimulationReport},
 };
 
 mod model;
 mod scenario;
+mod simulation;
