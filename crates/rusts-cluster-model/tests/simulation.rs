@@ -122,7 +122,7 @@ fn transitions_lose_no_acknowledged_write_long_run() {
         .map(|r| r.added + r.removed + r.replaced)
         .sum();
     println!(
-        "{} seeds, {transitions} transitions, {acked} acknowledged writes, none lost",
+        "{} runs, {transitions} transitions, {acked} acknowledged writes, none lost",
         reports.len()
     );
 }
