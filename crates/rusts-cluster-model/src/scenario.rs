@@ -1,0 +1,224 @@
+//! The transitions the model and the simulation check: one shard's copies
+//! moving from config A to config B, and the generations a procedure
+//! deploys between them.
+
+use rusts_cluster_config::{ClusterConfig, NodeConfig};
+use rusts_cluster_placement::{plan_transition, TransitionPlan};
+use rusts_cluster_replication::ReplicationMode;
+
+/// The most nodes a [`Scenario`] may have: the model keeps per-node sets as
+/// bits of a `u8`.
+pub const MAX_NODES: usize = 6;
+
+/// The generation of config A in every scenario; the procedure's steps
+/// follow it, one generation each.
+pub const FIRST_GENERATION: u64 = 1;
+
+/// One shard (shard 0 of a one-shard cluster) whose copies change from
+/// `from` (config A) to `to` (config B), in a cluster of `nodes` nodes named
+/// `a`, `b`, `c`, ... Every config lists every node, so that any node can
+/// coordinate under any generation; a node without a copy holds no shard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    /// The replication mode of both configs.
+    pub mode: ReplicationMode,
+    /// The replication factor of both configs.
+    pub replication_factor: usize,
+    /// How many nodes the cluster has (at most [`MAX_NODES`]).
+    pub nodes: usize,
+    /// A's copies of the shard, as node indices, primary first.
+    pub from: Vec<usize>,
+    /// B's copies of the shard, as node indices, primary first.
+    pub to: Vec<usize>,
+}
+
+impl Scenario {
+    /// A scenario; panics when a copy is not one of the `nodes` nodes or
+    /// there are more than [`MAX_NODES`] nodes (a mistake in a test).
+    pub fn new(
+        mode: ReplicationMode,
+        replication_factor: usize,
+        nodes: usize,
+        from: &[usize],
+        to: &[usize],
+    ) -> Self {
+        assert!(nodes <= MAX_NODES, "at most {MAX_NODES} nodes");
+        assert!(from.iter().chain(to).all(|&n| n < nodes));
+        Scenario {
+            mode,
+            replication_factor,
+            nodes,
+            from: from.to_vec(),
+            to: to.to_vec(),
+        }
+    }
+
+    /// The id of node `index`: `a`, `b`, ...
+    pub fn node_id(index: usize) -> String {
+        char::from(b'a' + index as u8).to_string()
+    }
+
+    /// A short description, e.g. `quorum rf 3: {a,b,c} -> {a,b,d}`.
+    pub fn name(&self) -> String {
+        let set = |copies: &[usize]| {
+            let ids: Vec<String> = copies.iter().map(|&n| Self::node_id(n)).collect();
+            format!("{{{}}}", ids.join(","))
+        };
+        format!(
+            "{} rf {}: {} -> {}",
+            format!("{:?}", self.mode).to_lowercase(),
+            self.replication_factor,
+            set(&self.from),
+            set(&self.to)
+        )
+    }
+
+    /// The config that places the shard on `copies` (primary first), at
+    /// `generation`, as node 0 reads it.
+    pub fn config(&self, copies: &[usize], generation: u64) -> ClusterConfig {
+        let mut config = ClusterConfig::single_node(Self::node_id(0), address(0));
+        config.generation = generation;
+        config.replication_mode = self.mode;
+        config.replication_factor = self.replication_factor;
+        config.shard_count = 1;
+        config.nodes = (0..self.nodes)
+            .map(|n| {
+                let mut node = NodeConfig::new(Self::node_id(n), address(n));
+                if copies.first() == Some(&n) {
+                    node.shards = vec![0];
+                } else if copies.contains(&n) {
+                    node.replica_shards = vec![0];
+                }
+                node
+            })
+            .collect();
+        config
+    }
+
+    /// Config A, at [`FIRST_GENERATION`].
+    pub fn config_a(&self) -> ClusterConfig {
+        self.config(&self.from, FIRST_GENERATION)
+    }
+
+    /// Config B, at `generation`.
+    pub fn config_b(&self, generation: u64) -> ClusterConfig {
+        self.config(&self.to, generation)
+    }
+}
+
+fn address(node: usize) -> String {
+    format!("10.0.0.{}:8086", node + 1)
+}
+
+/// How a procedure brings the new copies up to date: each target merges
+/// the data of every one of its sources, as the planner names them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatchUp {
+    /// Catch-up may start once every node runs at least this step.
+    pub start_step: usize,
+    /// This step may not be deployed before every target has caught up
+    /// (`None`: nothing waits for it).
+    pub gate_step: Option<usize>,
+    /// Each copy that catches up (a node index) and the copies it merges
+    /// (node indices; a stable copy among its own sources already has its
+    /// own data, and is not listed).
+    pub targets: Vec<(usize, Vec<usize>)>,
+}
+
+/// A procedure's generations: `steps[0]` is config A, the last is B (each
+/// as node 0 reads it; the model and the simulation set `node_id` for each
+/// node), and how the new copies catch up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Procedure {
+    /// What the procedure is called in reports.
+    pub name: String,
+    /// One config per generation, A first, B last.
+    pub steps: Vec<ClusterConfig>,
+    /// The catch-up of the new copies.
+    pub catch_up: CatchUp,
+}
+
+impl Procedure {
+    /// The transition procedure: A, then the three steps of
+    /// `plan_transition(A, B)` (joint writes, read new, final), with the
+    /// plan's catch-up once every node runs the first step and before the
+    /// second is deployed.
+    ///
+    /// # Panics
+    ///
+    /// When the planner refuses the scenario.
+    pub fn staged(scenario: &Scenario) -> Self {
+        let a = scenario.config_a();
+        let plan = plan_transition(&a, &scenario.config_b(a.generation + 1))
+            .unwrap_or_else(|error| panic!("{}: {error}", scenario.name()));
+        let mut steps = vec![a];
+        steps.extend(plan.steps.iter().map(|step| step.config.clone()));
+        Procedure {
+            name: "three steps (plan_transition)".to_owned(),
+            catch_up: CatchUp {
+                start_step: 1,
+                gate_step: Some(2),
+                targets: catch_up_targets(&plan),
+            },
+            steps,
+        }
+    }
+
+    /// Today's procedure (docs/operations.md before issue 13): copy each
+    /// moving shard to its new nodes while every node runs A, then deploy
+    /// B directly, one node after another; a node deletes a copy B no
+    /// longer lists when it moves to B. The copying is the planner's
+    /// catch-up (its targets and sources), so that the only difference from
+    /// [`Procedure::staged`] is the missing joint steps.
+    pub fn one_step(scenario: &Scenario) -> Self {
+        let a = scenario.config_a();
+        let b = scenario.config_b(a.generation + 1);
+        let plan =
+            plan_transition(&a, &b).unwrap_or_else(|error| panic!("{}: {error}", scenario.name()));
+        Procedure {
+            name: "one step (deploy B directly)".to_owned(),
+            catch_up: CatchUp {
+                start_step: 0,
+                gate_step: Some(1),
+                targets: catch_up_targets(&plan),
+            },
+            steps: vec![a, b],
+        }
+    }
+
+    /// No move at all: A, then A again at the next generation. Every
+    /// write rule and read rule is the stable one.
+    pub fn unchanged(scenario: &Scenario) -> Self {
+        let a = scenario.config_a();
+        let mut again = a.clone();
+        again.generation += 1;
+        Procedure {
+            name: "no move (A redeployed)".to_owned(),
+            catch_up: CatchUp {
+                start_step: 0,
+                gate_step: None,
+                targets: Vec::new(),
+            },
+            steps: vec![a, again],
+        }
+    }
+}
+
+/// The plan's catch-up of shard 0, as node indices.
+fn catch_up_targets(plan: &TransitionPlan) -> Vec<(usize, Vec<usize>)> {
+    let index = |id: &str| usize::from(id.as_bytes()[0] - b'a');
+    plan.catch_up
+        .iter()
+        .filter(|c| c.shard == 0)
+        .map(|c| {
+            let target = index(&c.node);
+            let sources = c
+                .sources
+                .iter()
+                .map(|s| index(s))
+                .filter(|&s| s != target)
+                .collect();
+            (target, sources)
+        })
+        .collect()
+}
