@@ -66,18 +66,8 @@ impl<'r> RouterReader<'r> {
         // The key is mapped with the mapper of the snapshot it is looked
         // up in: after a split, both are of the new generation.
         let snapshot: &Snapshot = self.cache.load();
-        let shard = snapshot.mapper.compute_shard(key);
-        if (shard as usize) < snapshot.shards.len() {
-            Ok(ShardView {
-                snapshot,
-                index: shard,
-            })
-        } else {
-            Err(RoutingError::ShardNotFound {
-                shard,
-                shard_count: snapshot.mapper.shard_count(),
-            })
-        }
+        let index = snapshot.shard_of(key)?;
+        Ok(ShardView { snapshot, index })
     }
 
     /// The shard with id `id`, if there is one, from the newest snapshot.

@@ -132,6 +132,27 @@ pub(crate) struct Snapshot {
     pub(crate) node_up: Vec<bool>,
 }
 
+impl Snapshot {
+    /// The shard `key` maps to under this snapshot's mapper, checked
+    /// against this snapshot's table: the key is mapped and looked up in
+    /// one generation (after a split, both are the new one's).
+    #[inline]
+    pub(crate) fn shard_of<'k>(
+        &self,
+        key: impl Into<ShardKeyRef<'k>>,
+    ) -> Result<ShardId, RoutingError> {
+        let shard = self.mapper.compute_shard(key);
+        if (shard as usize) < self.shards.len() {
+            Ok(shard)
+        } else {
+            Err(RoutingError::ShardNotFound {
+                shard,
+                shard_count: self.mapper.shard_count(),
+            })
+        }
+    }
+}
+
 /// A concurrent router from keys to shards, for one node of a cluster.
 ///
 /// Build it with [`from_config`](Self::from_config), share it between threads
@@ -516,18 +537,8 @@ impl ShardRouter {
     #[inline]
     pub fn route<'k>(&self, key: impl Into<ShardKeyRef<'k>>) -> Result<ShardHandle, RoutingError> {
         let snapshot = self.table.load();
-        let shard = snapshot.mapper.compute_shard(key);
-        if (shard as usize) < snapshot.shards.len() {
-            Ok(ShardHandle {
-                snapshot,
-                index: shard,
-            })
-        } else {
-            Err(RoutingError::ShardNotFound {
-                shard,
-                shard_count: snapshot.mapper.shard_count(),
-            })
-        }
+        let index = snapshot.shard_of(key)?;
+        Ok(ShardHandle { snapshot, index })
     }
 
     /// Routes a batch of keys with one snapshot load, grouping the keys'

@@ -13,10 +13,10 @@ use crate::{
     cli::DiffArgs,
     commands::{
         mode_name, note_transition, plan_is_empty, print_plan, report_plan_risks, set_plan,
-        strategy_json,
+        strategy_json, warn_generation_not_raised,
     },
     load::{load, validation_problems, Loaded},
-    report::{Problem, Stop, Ui},
+    report::{Stop, Ui},
     text::cell,
 };
 
@@ -52,18 +52,8 @@ pub(crate) fn run(args: DiffArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     }
     let settings = setting_changes(&old, &new);
     let changed = !plan_is_empty(&plan) || !settings.is_empty();
-    if changed && new.generation <= old.generation {
-        ui.warning(
-            Problem::new(
-                "generation-not-raised",
-                format!(
-                    "the new config's `generation` ({}) is not above the old one's ({}); \
-                     routers refuse a config that is not newer, so raise it",
-                    new.generation, old.generation
-                ),
-            )
-            .in_file(&args.new),
-        );
+    if changed {
+        warn_generation_not_raised(ui, &old, (&args.new, &new));
     }
     report_plan_risks(ui, &plan);
     note_transition(ui, &plan, (&args.old, &old), (Some(&args.new), &new));

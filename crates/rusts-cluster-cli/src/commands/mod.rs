@@ -106,6 +106,28 @@ pub(crate) fn placement_problem(e: &PlacementError) -> Problem {
     Problem::new(code, chain(e))
 }
 
+/// Warns (`generation-not-raised`) when `new`, which differs from `old`,
+/// does not have a higher generation: routers would refuse it.
+pub(crate) fn warn_generation_not_raised(
+    ui: &mut Ui<'_>,
+    old: &ClusterConfig,
+    (new_path, new): (&Path, &ClusterConfig),
+) {
+    if new.generation <= old.generation {
+        ui.warning(
+            Problem::new(
+                "generation-not-raised",
+                format!(
+                    "the new config's `generation` ({}) is not above the old one's ({}); \
+                     routers refuse a config that is not newer, so raise it",
+                    new.generation, old.generation
+                ),
+            )
+            .in_file(new_path),
+        );
+    }
+}
+
 /// Points to `transition` when a plan moves copies: deploying the new
 /// config directly would let a node on the new config miss writes that a
 /// node still on the old one acknowledged (decision 0019). Not said when

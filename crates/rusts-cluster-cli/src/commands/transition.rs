@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::{
     atomic,
     cli::TransitionArgs,
-    commands::{placement_problem, report_placement},
+    commands::{placement_problem, report_placement, warn_generation_not_raised},
     load::load_valid,
     report::{chain, Problem, Stop, Ui},
     text::{escape, ranges, Table},
@@ -76,18 +76,8 @@ fn nothing_moves(
     let mut same = new.clone();
     same.generation = old.generation;
     let same = same == *old;
-    if !same && new.generation <= old.generation {
-        ui.warning(
-            Problem::new(
-                "generation-not-raised",
-                format!(
-                    "the new config's `generation` ({}) is not above the old one's ({}); \
-                     routers refuse a config that is not newer, so raise it",
-                    new.generation, old.generation
-                ),
-            )
-            .in_file(new_path),
-        );
+    if !same {
+        warn_generation_not_raised(ui, old, (new_path, new));
     }
     ui.set("steps", Vec::<Value>::new());
     ui.set("catch_up", Vec::<Value>::new());
