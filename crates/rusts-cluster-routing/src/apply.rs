@@ -148,6 +148,14 @@ impl ShardRouter {
         config.validate()?;
         let shard_count = current.shards.len();
         let split = if config.shard_count == shard_count {
+            // A record appears only with a split; a later generation keeps
+            // it or drops it. Another one would misnumber older peers.
+            if config.split_from.is_some() && config.split_from != old.config.split_from {
+                return Err(RoutingError::SplitRecordChanged {
+                    current: old.config.split_from,
+                    offered: config.split_from,
+                });
+            }
             None
         } else {
             let split = split_factor(&old.config, config).map_err(|reason| {

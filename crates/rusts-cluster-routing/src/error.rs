@@ -1,4 +1,4 @@
-use rusts_cluster_config::{ConfigError, NotASplit};
+use rusts_cluster_config::{ConfigError, NotASplit, SplitFrom};
 use rusts_cluster_sharding::{ShardId, ShardState, ShardingStrategy};
 use thiserror::Error;
 
@@ -81,6 +81,17 @@ pub enum RoutingError {
         /// Why the config is not a split of the router's.
         reason: NotASplit,
     },
+    /// `apply` was given a config with the same shard count whose
+    /// `[split_from]` record differs from the router's: the record says how
+    /// peers on older generations number shards, and only a split may
+    /// write a new one.
+    #[error("the new config's `[split_from]` is {} but this router's is {}, and the shard count is unchanged; only a split writes a new record (a later generation keeps it or drops it), so restore the record or remove it", describe_record(offered), describe_record(current))]
+    SplitRecordChanged {
+        /// The router's record.
+        current: Option<SplitFrom>,
+        /// The record of the config given.
+        offered: Option<SplitFrom>,
+    },
     /// `apply` was given a config with another sharding strategy: keys
     /// would move to other shards.
     #[error("the new config shards {offered:?} but this router shards {current:?}; changing the strategy moves keys to other shards, so it cannot be applied to a running router")]
@@ -111,4 +122,12 @@ pub enum RoutingError {
         /// The batch's length.
         keys: usize,
     },
+}
+
+/// A `[split_from]` record as an error message shows it.
+fn describe_record(record: &Option<SplitFrom>) -> String {
+    match record {
+        Some(r) => format!("generation {}, shard_count {}", r.generation, r.shard_count),
+        None => "absent".to_owned(),
+    }
 }

@@ -176,6 +176,51 @@ fn apply_refuses_every_count_change_that_is_not_a_split_and_says_why() {
 }
 
 #[test]
+fn a_later_generation_keeps_or_drops_the_split_record_but_writes_no_other() {
+    let config = example();
+    let router = ShardRouter::from_config(&config).unwrap();
+    let split = config.split(2).unwrap();
+    router.apply(&split).unwrap();
+    // The same count with a made-up record: older peers would be numbered
+    // wrongly, so it is refused and the router keeps its generation.
+    let mut forged = split.clone();
+    forged.generation += 1;
+    forged.split_from = Some(SplitFrom {
+        generation: 0,
+        shard_count: 8,
+    });
+    let err = router.apply(&forged).unwrap_err();
+    assert!(
+        matches!(err, RoutingError::SplitRecordChanged { .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the new config's `[split_from]` is generation 0, shard_count 8 but this router's is \
+         generation 0, shard_count 16, and the shard count is unchanged; only a split writes a \
+         new record (a later generation keeps it or drops it), so restore the record or remove \
+         it"
+    );
+    assert_eq!(router.generation(), split.generation);
+    // Kept, then dropped: both fine.
+    let mut kept = split.clone();
+    kept.generation += 1;
+    router.apply(&kept).unwrap();
+    let mut dropped = kept.clone();
+    dropped.generation += 1;
+    dropped.split_from = None;
+    router.apply(&dropped).unwrap();
+    // A record never comes back without a split.
+    let mut again = dropped.clone();
+    again.generation += 1;
+    again.split_from = split.split_from;
+    assert!(matches!(
+        router.apply(&again),
+        Err(RoutingError::SplitRecordChanged { current: None, .. })
+    ));
+}
+
+#[test]
 fn peers_before_the_split_are_served_by_parent_and_the_restarted_router_agrees() {
     let config = example();
     let split = config.split(2).unwrap();
