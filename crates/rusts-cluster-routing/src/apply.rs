@@ -206,7 +206,11 @@ impl ShardRouter {
                     .eq(old.copies(from).iter().map(|&node| Some(node)))
                     && new.states(s) == old.states(from);
                 let primary = new.copies(s)[0] as usize;
-                let same_address = before.address.as_deref() == Some(&new.addresses[primary]);
+                // Compared last, and only when all else is the same: the old
+                // shard's address is its own allocation, a cache miss per
+                // shard that a moved shard need not pay.
+                let same_address =
+                    || before.address.as_deref() == Some(&new.addresses[primary]);
                 if !same_copies {
                     change.changed_shards.push(s as ShardId);
                 }
@@ -218,7 +222,7 @@ impl ShardRouter {
                     (true, false, ShardState::Rebalancing) => ShardState::Active,
                     (_, _, state) => state,
                 };
-                if s == from && same_copies && same_address && state == before.state {
+                if s == from && same_copies && state == before.state && same_address() {
                     Arc::clone(before)
                 } else {
                     Arc::new(new.shard(s, state))
