@@ -209,8 +209,7 @@ impl ShardRouter {
                 // Compared last, and only when all else is the same: the old
                 // shard's address is its own allocation, a cache miss per
                 // shard that a moved shard need not pay.
-                let same_address =
-                    || before.address.as_deref() == Some(&new.addresses[primary]);
+                let same_address = || before.address.as_deref() == Some(&new.addresses[primary]);
                 if !same_copies {
                     change.changed_shards.push(s as ShardId);
                 }
