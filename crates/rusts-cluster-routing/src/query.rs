@@ -730,12 +730,9 @@ fn choose_copies(
         let readable = |i: usize| !moving || topology.reads_from(states[i]);
         let need = if moving {
             let side = (0..copies.len()).filter(|&i| readable(i)).count();
-            let rule = if state == ShardState::Rebalancing {
-                ShardState::Active
-            } else {
-                state
-            };
-            level.copies_to_read(topology.protocol, side, rule)
+            // The side needs the plain rule: `Rebalancing` here only says
+            // the copies move, which the joint rule already counts.
+            level.copies_to_read(topology.protocol, side, ShardState::Active)
         } else {
             level.copies_to_read(topology.protocol, copies.len(), state)
         };
