@@ -111,6 +111,20 @@ fn write_steps(
     dir: &Path,
     plan: &TransitionPlan,
 ) -> Result<Vec<(PathBuf, usize)>, Stop> {
+    write_steps_with(ui, dir, plan, |path, text| {
+        atomic::write(path, text).map(drop)
+    })
+}
+
+/// [`write_steps`] with the writer of one file given, so that a test can
+/// make a later step fail (a full disk, a quota) and see the earlier ones
+/// removed.
+fn write_steps_with(
+    ui: &mut Ui<'_>,
+    dir: &Path,
+    plan: &TransitionPlan,
+    mut write: impl FnMut(&Path, &[u8]) -> io::Result<()>,
+) -> Result<Vec<(PathBuf, usize)>, Stop> {
     let fail = |ui: &mut Ui<'_>, what: String, e: &dyn std::error::Error| {
         ui.fail(Problem::new("write", format!("{what}: {}", chain(e))).naming_file(dir))
     };
@@ -153,7 +167,7 @@ fn write_steps(
                 return Err(ui.fail(Problem::new("config", chain(&e))));
             }
         };
-        if let Err(e) = atomic::write(&path, text.as_bytes()) {
+        if let Err(e) = write(&path, text.as_bytes()) {
             remove(&written);
             let removed = if written.is_empty() {
                 String::new()
@@ -441,4 +455,87 @@ fn print_runbook(
         previous = file;
     }
     ui.print(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use rusts_cluster_config::NodeConfig;
+    use rusts_cluster_placement::{balance, with_node_changes};
+
+    use super::*;
+    use crate::{cli::Format, text::Style};
+
+    fn plan() -> TransitionPlan {
+        let old = ClusterConfig::from_toml(include_str!("../../tests/data/cluster.toml")).unwrap();
+        let added = NodeConfig::new("n9", "10.0.9.9:8086");
+        let new = balance(&with_node_changes(&old, vec![added], &[]).unwrap(), "zone").unwrap();
+        let plan = plan_transition(&old, &new).unwrap();
+        assert_eq!(plan.steps.len(), 3);
+        plan
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "rusts-cluster-transition-{name}-{}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// A write that fails at the third step (the disk filled up) leaves no
+    /// step behind: a directory holding steps 1 and 2 alone would read as
+    /// a plan whose last step is the read cut-over.
+    #[test]
+    fn a_failed_step_write_removes_the_steps_written_before_it() {
+        let plan = plan();
+        let dir = scratch("full-disk");
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut ui = Ui::new(&mut out, &mut err, Format::Json, Style::Ascii);
+        let mut calls = 0;
+        let result = write_steps_with(&mut ui, &dir, &plan, |path, text| {
+            calls += 1;
+            if calls == 3 {
+                return Err(io::Error::other("no space left on device"));
+            }
+            fs::write(path, text)
+        });
+        assert_eq!(calls, 3);
+        assert_eq!(ui.finish(Some("transition"), result.map(drop)), 1);
+        let left: Vec<_> = fs::read_dir(&dir).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+        let report: Value = serde_json::from_slice(&out).unwrap();
+        let message = report["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.contains("03-final.toml")
+                && message.contains("no space left on device")
+                && message.ends_with("the steps written before it were removed"),
+            "{message}"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn steps_are_written_in_order_and_each_is_reported() {
+        let plan = plan();
+        let dir = scratch("written");
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut ui = Ui::new(&mut out, &mut err, Format::Json, Style::Ascii);
+        let written = write_steps(&mut ui, &dir, &plan).unwrap();
+        let names: Vec<String> = written
+            .iter()
+            .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, step_files(&dir).unwrap());
+        assert_eq!(
+            names,
+            ["01-joint-writes.toml", "02-read-new.toml", "03-final.toml"]
+        );
+        for ((path, bytes), step) in written.iter().zip(&plan.steps) {
+            let text = fs::read_to_string(path).unwrap();
+            assert_eq!(text.len(), *bytes);
+            assert_eq!(ClusterConfig::from_toml(&text).unwrap(), step.config);
+        }
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }
