@@ -1785,3 +1785,82 @@ fn split_refuses_a_factor_past_the_shard_limit_and_writes_nothing() {
     let usage = run(&["split", &path(&data("cluster.toml")), "--factor", "0"]);
     assert_eq!(usage.code, 2, "{}", usage.stderr);
 }
+
+#[test]
+fn an_address_handed_to_another_node_is_warned_of_and_refused_by_transition() {
+    let scratch = Scratch::new();
+    let old = scratch.path("cluster.toml");
+    generate_into(&old, 6, 3, 24, 3);
+    let old = path(&old);
+    let dir = scratch.path("steps");
+    // n5 (10.0.0.6:8086) is replaced by n6 at the same address.
+    let replaced = path(&scratch.path("replaced.toml"));
+    let out = run(&[
+        "rebalance",
+        &old,
+        "--remove-node",
+        "n5",
+        "--add-node",
+        "n6=10.0.0.6:8086,zone=z2",
+        "--output",
+        &replaced,
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let warning = format!(
+        "warning: {replaced}: node \"n5\" leaves the cluster and node \"n6\" has its address \
+         10.0.0.6:8086"
+    );
+    assert!(out.stderr.contains(&warning), "{}", out.stderr);
+    assert!(out.stderr.contains("[address-in-use]"), "{}", out.stderr);
+    let out = run(&["diff", &old, &replaced]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains(&warning), "{}", out.stderr);
+    let out = run(&["transition", &old, &replaced, "--output-dir", &path(&dir)]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("[address-in-use]"), "{}", out.stderr);
+    assert!(!dir.exists());
+    // n4 stays but moves to another address, and a new node takes its old one.
+    let added = scratch.path("added.toml");
+    let out = run(&[
+        "rebalance",
+        &old,
+        "--add-node",
+        "n6=10.0.9.1:8086,zone=z0",
+        "--output",
+        &path(&added),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("address-in-use"), "{}", out.stderr);
+    let text = fs::read_to_string(&added).unwrap();
+    assert_eq!(text.matches("\"10.0.0.5:8086\"").count(), 1);
+    let handed = scratch.path("handed.toml");
+    fs::write(
+        &handed,
+        text.replace("\"10.0.0.5:8086\"", "\"10.0.8.5:8086\"")
+            .replace("\"10.0.9.1:8086\"", "\"10.0.0.5:8086\""),
+    )
+    .unwrap();
+    let out = run(&["diff", &old, &path(&handed), "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let warnings = report["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["code"], "address-in-use");
+    let out = run(&[
+        "transition",
+        &old,
+        &path(&handed),
+        "--output-dir",
+        &path(&dir),
+    ]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "address 10.0.0.5:8086 is node \"n4\"'s in the old config and node \"n6\"'s in the \
+             new one; nodes still running the old config would send \"n4\"'s requests to \"n6\""
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!dir.exists());
+}

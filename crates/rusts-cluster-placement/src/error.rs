@@ -107,6 +107,25 @@ pub enum PlacementError {
         /// The new config's node with that address.
         node: String,
     },
+    /// A node that stays moves to another address, and another node takes
+    /// its old one: nodes still running the old config would send the
+    /// first node's requests to the second
+    /// ([`address_handovers`](crate::address_handovers)).
+    #[error(
+        "address {address} is node \"{old_node}\"'s in the old config and node \"{new_node}\"'s \
+         in the new one; nodes still running the old config would send \"{old_node}\"'s \
+         requests to \"{new_node}\": give \"{new_node}\" another address, or hand the address \
+         over in two deployments (move \"{old_node}\" off it first and wait until every node \
+         runs that config)"
+    )]
+    AddressHandedOver {
+        /// The address.
+        address: String,
+        /// The node that has it in the old config.
+        old_node: String,
+        /// The other node that has it in the new config.
+        new_node: String,
+    },
 }
 
 impl PlacementError {

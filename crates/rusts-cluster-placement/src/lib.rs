@@ -63,7 +63,10 @@ pub use crate::{
     balance::{balance, with_node_changes, zone_count},
     error::{ConfigRole, PlacementError},
     moves::{plan_moves, MovePlan, NodeMoves, ShardMove},
-    transition::{plan_transition, CatchUp, StepKind, TransitionPlan, TransitionStep},
+    transition::{
+        address_handovers, plan_transition, AddressHandover, CatchUp, StepKind, TransitionPlan,
+        TransitionStep,
+    },
 };
 /// The tag that names a node's zone unless told otherwise: `zone`, the tag
 /// that [`ClusterConfig::warnings`](rusts_cluster_config::ClusterConfig::warnings)

@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::{prelude::*, sample::Index};
 use rusts_cluster_config::{ClusterConfig, MoveReads, NodeConfig};
 use rusts_cluster_placement::{
-    balance, plan_transition, with_node_changes, ConfigRole, PlacementError, StepKind,
-    TransitionPlan, DEFAULT_ZONE_TAG,
+    address_handovers, balance, plan_transition, with_node_changes, ConfigRole, PlacementError,
+    StepKind, TransitionPlan, DEFAULT_ZONE_TAG,
 };
 use rusts_cluster_replication::ReplicationMode;
 use rusts_cluster_routing::ShardRouter;
@@ -597,4 +597,76 @@ fn a_leaving_nodes_address_cannot_be_reused() {
         PlacementError::AddressInUse { address, leaving, node }
             if address == "10.0.0.3:8086" && leaving == "c" && node == "d"
     ));
+}
+
+/// A node that stays and moves to another address cannot hand its old one
+/// to another node in the same transition: nodes still on the old config
+/// would send it the first node's writes, which it would acknowledge.
+#[test]
+fn a_moved_nodes_old_address_cannot_pass_to_another_node() {
+    let from = three_nodes();
+    let mut to = from.clone();
+    to.nodes[2].address = "10.0.0.9:8086".into();
+    let mut d = NodeConfig::new("d", "10.0.0.3:8086");
+    d.replica_shards.push(0);
+    to.nodes[0].replica_shards.retain(|&s| s != 0);
+    to.nodes[1].replica_shards.retain(|&s| s != 0);
+    to.nodes[1].replica_shards.push(0);
+    to.nodes[2].replica_shards.retain(|&s| s != 0);
+    to.nodes.push(d);
+    to.validate().unwrap();
+    let handovers = address_handovers(&from, &to);
+    assert_eq!(handovers.len(), 1);
+    let h = &handovers[0];
+    assert_eq!(
+        (
+            h.address.as_str(),
+            h.old_node.as_str(),
+            h.new_node.as_str(),
+            h.removed
+        ),
+        ("10.0.0.3:8086", "c", "d", false)
+    );
+    let err = plan_transition(&from, &to).unwrap_err();
+    assert!(matches!(
+        &err,
+        PlacementError::AddressHandedOver { address, old_node, new_node }
+            if address == "10.0.0.3:8086" && old_node == "c" && new_node == "d"
+    ));
+    assert!(err.to_string().contains("move \"c\" off it first"), "{err}");
+    // In two deployments: c moves first (nothing moves, no steps)...
+    let mut moved = from.clone();
+    moved.nodes[2].address = "10.0.0.9:8086".into();
+    assert!(address_handovers(&from, &moved).is_empty());
+    assert!(plan_transition(&from, &moved).unwrap().is_empty());
+    // ...then d takes the free address.
+    assert!(address_handovers(&moved, &to).is_empty());
+    assert!(!plan_transition(&moved, &to).unwrap().is_empty());
+}
+
+/// Two nodes that swap addresses hand each one over; a node without
+/// copies receives no requests, so its address may pass at once.
+#[test]
+fn address_handovers_count_only_nodes_that_hold_copies() {
+    let from = three_nodes();
+    let mut swapped = from.clone();
+    swapped.nodes[0].address = "10.0.0.2:8086".into();
+    swapped.nodes[1].address = "10.0.0.1:8086".into();
+    let pairs: Vec<(String, String)> = address_handovers(&from, &swapped)
+        .into_iter()
+        .map(|h| (h.old_node, h.new_node))
+        .collect();
+    assert_eq!(pairs, [("a".into(), "b".into()), ("b".into(), "a".into())]);
+    // A swap moves no copy, but the plan still refuses it.
+    assert!(matches!(
+        plan_transition(&from, &swapped).unwrap_err(),
+        PlacementError::AddressHandedOver { .. }
+    ));
+    let mut idle = from.clone();
+    idle.nodes.push(NodeConfig::new("e", "10.0.0.5:8086"));
+    let mut taken = idle.clone();
+    taken.nodes.retain(|n| n.id != "e");
+    taken.nodes.push(NodeConfig::new("f", "10.0.0.5:8086"));
+    assert!(address_handovers(&idle, &taken).is_empty());
+    assert!(plan_transition(&idle, &taken).unwrap().is_empty());
 }

@@ -13,7 +13,7 @@ use crate::{
     cli::DiffArgs,
     commands::{
         mode_name, note_transition, plan_is_empty, print_plan, report_plan_risks, set_plan,
-        strategy_json, warn_generation_not_raised,
+        strategy_json, warn_address_handovers, warn_generation_not_raised,
     },
     load::{load, validation_problems, Loaded},
     report::{Stop, Ui},
@@ -55,6 +55,7 @@ pub(crate) fn run(args: DiffArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     if changed {
         warn_generation_not_raised(ui, &old, (&args.new, &new));
     }
+    warn_address_handovers(ui, &old, (Some(&args.new), &new));
     report_plan_risks(ui, &plan);
     note_transition(ui, &plan, (&args.old, &old), (Some(&args.new), &new));
     if ui.json() {

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use rusts_cluster_config::ClusterConfig;
-use rusts_cluster_placement::{zone_count, MovePlan, PlacementError};
+use rusts_cluster_placement::{address_handovers, zone_count, MovePlan, PlacementError};
 use rusts_cluster_replication::ReplicationMode;
 use rusts_cluster_routing::RoutingError;
 use rusts_cluster_sharding::ShardingStrategy;
@@ -100,7 +100,9 @@ pub(crate) fn placement_problem(e: &PlacementError) -> Problem {
         }
         PlacementError::ReplicationChanged { .. } => "replication-changed",
         PlacementError::GenerationOverflow { .. } => "generation-overflow",
-        PlacementError::AddressInUse { .. } => "address-in-use",
+        PlacementError::AddressInUse { .. } | PlacementError::AddressHandedOver { .. } => {
+            "address-in-use"
+        }
         _ => "placement",
     };
     Problem::new(code, chain(e))
@@ -125,6 +127,23 @@ pub(crate) fn warn_generation_not_raised(
             )
             .in_file(new_path),
         );
+    }
+}
+
+/// Warns (`address-in-use`) of each address that passes from a node holding
+/// copies in `old` to another node in `new`: nodes still running `old`
+/// would send the first node's requests to the second.
+pub(crate) fn warn_address_handovers(
+    ui: &mut Ui<'_>,
+    old: &ClusterConfig,
+    (new_path, new): (Option<&Path>, &ClusterConfig),
+) {
+    for handover in address_handovers(old, new) {
+        let problem = Problem::new("address-in-use", PlacementError::from(handover).to_string());
+        ui.warning(match new_path {
+            Some(path) => problem.in_file(path),
+            None => problem,
+        });
     }
 }
 

@@ -8,7 +8,7 @@ use crate::{
     cli::RebalanceArgs,
     commands::{
         note_transition, plan_is_empty, print_plan, report_placement, report_plan_risks, set_plan,
-        warn_few_zones, write_config,
+        warn_address_handovers, warn_few_zones, write_config,
     },
     load::load_valid,
     report::{Problem, Stop, Ui},
@@ -50,6 +50,7 @@ pub(crate) fn run(args: RebalanceArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         json!({ "old": old.generation, "new": new.generation }),
     );
     warn_few_zones(ui, &new, &args.zone_tag);
+    warn_address_handovers(ui, &old, (args.output.as_deref(), &new));
     let plan = plan_moves(&old, &new);
     report_plan_risks(ui, &plan);
     note_transition(ui, &plan, (path, &old), (args.output.as_deref(), &new));
