@@ -3,12 +3,14 @@
 //! Every required transition (factors 1-3, `Quorum` and `Synchronous`, moves
 //! of one and of two copies, adds and removes, 4 or 5 nodes, 2 writes)
 //! passes under the three steps of `plan_transition`; deploying config B
-//! directly fails. State counts and times are printed (`--nocapture`) and
+//! directly fails. The explicit-message network breaks the same properties
+//! as the reduced one the checks use (factors 1 and 2 here, factor 3 in an
+//! ignored test). State counts and times are printed (`--nocapture`) and
 //! recorded in docs/reliability.md, "Proof of the transition protocol".
 //!
 //! ```sh
 //! cargo test -p rusts-cluster-model --test transitions -- --nocapture
-//! cargo test -p rusts-cluster-model --test transitions -- --ignored --nocapture   # the larger bound
+//! cargo test -p rusts-cluster-model --test transitions -- --ignored --nocapture   # the larger bounds
 //! ```
 
 use std::{collections::BTreeSet, time::Instant};
@@ -262,34 +264,98 @@ fn redeploying_a_without_a_move_passes() {
     }
 }
 
+/// The properties a model breaks, checked exhaustively.
+fn verdicts(
+    scenario: &Scenario,
+    procedure: &Procedure,
+    bounds: Bounds,
+) -> (BTreeSet<&'static str>, Outcome) {
+    let (_, outcome) = check(TransitionModel::new(scenario, procedure, bounds));
+    let broken = outcome.failures.iter().map(|(name, _)| *name).collect();
+    (broken, outcome)
+}
+
+/// Checks each scenario with one write under both networks, for the three
+/// steps and for deploying B directly, and asserts that the networks break
+/// the same properties: the three steps none, deploying B whichever the
+/// reduced network finds.
+fn check_both_networks(scenarios: &[Scenario]) {
+    let started = Instant::now();
+    let mut states = 0;
+    for scenario in scenarios {
+        for (name, procedure) in [
+            ("three steps", Procedure::staged(scenario)),
+            ("B directly", Procedure::one_step(scenario)),
+        ] {
+            let bounds = |network| Bounds {
+                writes: 1,
+                network,
+                ..Bounds::default()
+            };
+            let (reduced, _) = verdicts(scenario, &procedure, bounds(Network::Reduced));
+            let (explicit, outcome) = verdicts(scenario, &procedure, bounds(Network::Explicit));
+            println!(
+                "{:<34} {name:<11} explicit {:>9} states {:>7.2} s, breaks {}",
+                scenario.name(),
+                outcome.unique,
+                outcome.seconds,
+                explicit.len()
+            );
+            states += outcome.unique;
+            assert_eq!(
+                explicit,
+                reduced,
+                "{}, {name}: the networks disagree",
+                scenario.name()
+            );
+            if name == "three steps" {
+                assert!(explicit.is_empty(), "{}: {explicit:?}", scenario.name());
+                assert!(outcome.examples.contains(READ_EXAMPLE));
+            }
+        }
+    }
+    println!(
+        "{} transitions under both networks, {states} explicit states in {:.1} s",
+        scenarios.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
 #[test]
 fn the_explicit_network_gives_the_same_verdicts() {
     // Every message in a set the network may deliver any number of times,
-    // in any order, or drop: the reduced network must agree with it.
-    let scenario = Scenario::new(ReplicationMode::Quorum, 1, 4, &[0], &[1]);
-    let bounds = Bounds {
-        writes: 1,
-        network: Network::Explicit,
-        ..Bounds::default()
-    };
-    let (model, staged) = check(TransitionModel::new(
-        &scenario,
-        &Procedure::staged(&scenario),
-        bounds,
-    ));
-    println!(
-        "{}: explicit network, {} states in {:.2} s",
-        model.describe(),
-        staged.unique,
-        staged.seconds
+    // in any order, or drop: the reduced network must agree with it on
+    // every required transition of factors 1 and 2, both modes.
+    let scenarios: Vec<Scenario> = [ReplicationMode::Quorum, ReplicationMode::Synchronous]
+        .into_iter()
+        .flat_map(required)
+        .filter(|scenario| scenario.replication_factor <= 2)
+        .collect();
+    check_both_networks(&scenarios);
+    // Not vacuous: deploying B directly breaks something on a move.
+    let moved = Scenario::new(ReplicationMode::Quorum, 1, 4, &[0], &[1]);
+    let (broken, _) = verdicts(
+        &moved,
+        &Procedure::one_step(&moved),
+        Bounds {
+            writes: 1,
+            network: Network::Explicit,
+            ..Bounds::default()
+        },
     );
-    assert!(staged.failures.is_empty());
-    assert!(staged.examples.contains(READ_EXAMPLE));
-    let checker = TransitionModel::new(&scenario, &Procedure::one_step(&scenario), bounds)
-        .checker()
-        .threads(2)
-        .finish_when(HasDiscoveries::AnyFailures)
-        .spawn_bfs()
-        .join();
-    assert!(checker.discovery(READ).is_some() || checker.discovery(FINAL).is_some());
+    assert_eq!(broken, [READ, FINAL].into_iter().collect());
+}
+
+#[test]
+#[ignore = "the explicit network at factor 3: minutes and gigabytes; run with --ignored"]
+fn the_explicit_network_gives_the_same_verdicts_at_factor_3() {
+    let scenarios: Vec<Scenario> = [ReplicationMode::Quorum, ReplicationMode::Synchronous]
+        .into_iter()
+        .flat_map(required)
+        // Removing a fourth copy and moving two on 5 nodes did not finish
+        // in 10 minutes and 13 GB: left to the reduced network.
+        .filter(|scenario| scenario.replication_factor == 3 && scenario.from.len() < 4)
+        .filter(|scenario| scenario.nodes == 4)
+        .collect();
+    check_both_networks(&scenarios);
 }
