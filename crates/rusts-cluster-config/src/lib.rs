@@ -65,6 +65,7 @@ pub use crate::{
     address::AddressProblem,
     config::{ClusterConfig, ConfigFile, MoveReads, NodeConfig, MAX_CONFIG_BYTES},
     error::{ConfigError, Location},
+    handover::{address_handovers, AddressHandover},
     locate::SourceMap,
     split::{split_factor, NotASplit, SplitFrom},
     validate::{
@@ -83,6 +84,7 @@ pub mod strategies;
 mod address;
 mod config;
 mod error;
+mod handover;
 mod locate;
 mod split;
 mod validate;

@@ -63,15 +63,16 @@ pub use crate::{
     balance::{balance, with_node_changes, zone_count},
     error::{ConfigRole, PlacementError},
     moves::{plan_moves, MovePlan, NodeMoves, ShardMove},
-    transition::{
-        address_handovers, plan_transition, AddressHandover, CatchUp, StepKind, TransitionPlan,
-        TransitionStep,
-    },
+    transition::{plan_transition, CatchUp, StepKind, TransitionPlan, TransitionStep},
 };
 /// The tag that names a node's zone unless told otherwise: `zone`, the tag
 /// that [`ClusterConfig::warnings`](rusts_cluster_config::ClusterConfig::warnings)
 /// reads (defined in `rusts-cluster-config`, so that the two agree).
 pub use rusts_cluster_config::DEFAULT_ZONE_TAG;
+/// The addresses that pass from one node to another between two configs,
+/// which [`plan_transition`] refuses (defined in `rusts-cluster-config`, so
+/// that `ShardRouter::apply` refuses the same).
+pub use rusts_cluster_config::{address_handovers, AddressHandover};
 
 mod balance;
 mod error;

@@ -11,7 +11,9 @@
 
 use std::collections::HashMap;
 
-use rusts_cluster_config::{ClusterConfig, MoveReads, NodeConfig};
+use rusts_cluster_config::{
+    address_handovers, AddressHandover, ClusterConfig, MoveReads, NodeConfig,
+};
 use rusts_cluster_sharding::{CopyState, ShardId};
 use serde::Serialize;
 
@@ -354,22 +356,6 @@ fn check(from: &ClusterConfig, to: &ClusterConfig) -> Result<(), PlacementError>
     Ok(())
 }
 
-/// An address that names one node in the old config and another node in
-/// the new one (see [`address_handovers`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct AddressHandover {
-    /// The address.
-    pub address: String,
-    /// The node that has it in the old config, and holds copies there.
-    pub old_node: String,
-    /// The other node that has it in the new config.
-    pub new_node: String,
-    /// Whether the new config drops the old node (otherwise it moved to
-    /// another address).
-    pub removed: bool,
-}
-
 /// The error [`plan_transition`] gives for a hand-over:
 /// [`PlacementError::AddressInUse`] when the old node is removed,
 /// [`PlacementError::AddressHandedOver`] when it moved.
@@ -380,6 +366,7 @@ impl From<AddressHandover> for PlacementError {
             old_node,
             new_node,
             removed,
+            ..
         } = handover;
         if removed {
             PlacementError::AddressInUse {
@@ -395,72 +382,6 @@ impl From<AddressHandover> for PlacementError {
             }
         }
     }
-}
-
-/// The addresses that pass from one node to another between `from` and
-/// `to`, where the node that had one holds copies in `from`: in order of
-/// `from`'s nodes.
-///
-/// No coordination service means nodes run both configs for a while, and
-/// one still running `from` sends the old node's requests (writes to its
-/// copies, reads of them) to the address, which the new node now answers:
-/// an acknowledgement counted for a copy that never stored the write. Hand
-/// an address over in two deployments instead: first move the old node off
-/// it (or remove it), wait until every node runs that config, then give
-/// the address to the other node. A node that holds no copies receives no
-/// requests, so its address may pass at once.
-///
-/// [`plan_transition`] refuses a plan with any; `rusts-cluster diff` warns
-/// of each (`address-in-use`).
-///
-/// ```
-/// use rusts_cluster_config::ClusterConfig;
-/// use rusts_cluster_placement::address_handovers;
-///
-/// let old = ClusterConfig::from_toml(r#"
-///     node_id = "a"
-///     shard_count = 2
-///     [[nodes]]
-///     id = "a"
-///     address = "10.0.0.1:8086"
-///     shards = [0]
-///     [[nodes]]
-///     id = "b"
-///     address = "10.0.0.2:8086"
-///     shards = [1]
-/// "#)?;
-/// // a and b swap addresses.
-/// let mut new = old.clone();
-/// new.generation = 1;
-/// new.nodes[0].address = "10.0.0.2:8086".into();
-/// new.nodes[1].address = "10.0.0.1:8086".into();
-/// let handovers = address_handovers(&old, &new);
-/// assert_eq!(handovers.len(), 2);
-/// assert_eq!(
-///     (handovers[0].address.as_str(), handovers[0].old_node.as_str(), handovers[0].new_node.as_str()),
-///     ("10.0.0.1:8086", "a", "b")
-/// );
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn address_handovers(from: &ClusterConfig, to: &ClusterConfig) -> Vec<AddressHandover> {
-    let owners: HashMap<&str, &str> = to
-        .nodes
-        .iter()
-        .map(|n| (n.address.as_str(), n.id.as_str()))
-        .collect();
-    from.nodes
-        .iter()
-        .filter(|node| !node.shards.is_empty() || !node.replica_shards.is_empty())
-        .filter_map(|node| {
-            let &owner = owners.get(node.address.as_str())?;
-            (owner != node.id).then(|| AddressHandover {
-                address: node.address.clone(),
-                old_node: node.id.clone(),
-                new_node: owner.to_owned(),
-                removed: to.get_node(&node.id).is_none(),
-            })
-        })
-        .collect()
 }
 
 /// The shards a config marks as moving (joining or leaving copies),

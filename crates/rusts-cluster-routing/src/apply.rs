@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use rusts_cluster_config::{split_factor, ClusterConfig};
+use rusts_cluster_config::{address_handovers, split_factor, ClusterConfig};
 use rusts_cluster_sharding::{ShardId, ShardMapper, ShardSplit, ShardState};
 
 use crate::{
@@ -98,7 +98,11 @@ impl ShardRouter {
     /// - [`RoutingError::StrategyChanged`];
     /// - [`RoutingError::InvalidConfig`], listing every problem;
     /// - [`RoutingError::ShardCountChanged`] for another shard count that
-    ///   is not a split of the router's config, with the reason.
+    ///   is not a split of the router's config, with the reason;
+    /// - [`RoutingError::AddressHandedOver`] when an address passes from a
+    ///   node that holds copies to another node
+    ///   ([`address_handovers`](rusts_cluster_config::address_handovers)):
+    ///   the other node must wait one generation for it.
     ///
     /// ```
     /// use rusts_cluster_config::ClusterConfig;
@@ -167,6 +171,13 @@ impl ShardRouter {
             })?;
             Some(split)
         };
+        if let Some(handover) = address_handovers(&old.config, config).into_iter().next() {
+            return Err(RoutingError::AddressHandedOver {
+                address: handover.address,
+                old_node: handover.old_node,
+                new_node: handover.new_node,
+            });
+        }
 
         let new = Topology::build(config);
         // Each new node's index in the old topology, if it was there.

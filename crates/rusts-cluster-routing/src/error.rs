@@ -92,6 +92,21 @@ pub enum RoutingError {
         /// The record of the config given.
         offered: Option<SplitFrom>,
     },
+    /// `apply` was given a config that gives the address of a node holding
+    /// copies to another node
+    /// ([`address_handovers`](rusts_cluster_config::address_handovers)):
+    /// nodes still on the router's generation would send the first node's
+    /// requests to the second, which could acknowledge writes for a copy
+    /// that never stored them.
+    #[error("the new config gives address {address}, which node \"{old_node}\" has in this router's config and holds copies at, to node \"{new_node}\"; nodes still running this router's generation would send \"{old_node}\"'s requests to \"{new_node}\", so hand the address over in two generations: move or remove \"{old_node}\" first, and once every node runs that, give the address to \"{new_node}\"")]
+    AddressHandedOver {
+        /// The address.
+        address: String,
+        /// The node that has it in the router's config.
+        old_node: String,
+        /// The node that has it in the config given.
+        new_node: String,
+    },
     /// `apply` was given a config with another sharding strategy: keys
     /// would move to other shards.
     #[error("the new config shards {offered:?} but this router shards {current:?}; changing the strategy moves keys to other shards, so it cannot be applied to a running router")]

@@ -101,6 +101,42 @@ fn refusals_name_the_problem_and_leave_the_router_unchanged() {
         RoutingError::InvalidConfig(e) if e.validation_errors().len() == 1
     ));
 
+    // node0 and node1 swap addresses: a node still on generation 0 would
+    // send node0's writes to node1.
+    let mut swapped = config.clone();
+    swapped.generation = 1;
+    let (a, b) = (
+        swapped.nodes[0].address.clone(),
+        swapped.nodes[1].address.clone(),
+    );
+    swapped.nodes[0].address = b.clone();
+    swapped.nodes[1].address = a.clone();
+    let err = router.apply(&swapped).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            RoutingError::AddressHandedOver { address, old_node, new_node }
+                if address == &a && old_node == "node0" && new_node == "node1"
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("so hand the address over in two generations"),
+        "{err}"
+    );
+    // A new node that takes a removed node's address, when the removed
+    // node held copies: the same. A node that held none may pass its
+    // address at once (nothing is routed to it).
+    let mut replaced = config.clone();
+    replaced.generation = 1;
+    replaced.nodes[3].id = "node9".into();
+    assert!(matches!(
+        router.apply(&replaced).unwrap_err(),
+        RoutingError::AddressHandedOver { old_node, new_node, .. }
+            if old_node == "node3" && new_node == "node9"
+    ));
+
     assert_eq!(router.generation(), 0);
     assert_eq!(
         placement(&router),
