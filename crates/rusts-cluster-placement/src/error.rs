@@ -97,7 +97,9 @@ pub enum PlacementError {
     #[error(
         "node \"{leaving}\" leaves the cluster and node \"{node}\" has its address {address}, \
          but both run at once while \"{leaving}\"'s copies move; give \"{node}\" another \
-         address, or keep the id \"{leaving}\" for it"
+         address, and move it to this one in a later generation, once \"{leaving}\" is gone \
+         (keeping the id \"{leaving}\" is right only for the same disk: a node with that id is \
+         taken to hold its copies' data)"
     )]
     AddressInUse {
         /// The address both have.
