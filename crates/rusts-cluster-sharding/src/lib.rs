@@ -53,6 +53,9 @@ mod shard;
 mod split;
 mod strategy;
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 /// Compiles and runs the examples of this crate's README as doctests.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
