@@ -815,7 +815,7 @@ fn rebalance_refuses_an_unknown_node() {
         .assert()
         .code(1)
         .stderr(predicate::str::contains(
-            "error: no node has id \"node9\"; check the id against the config's `[[nodes]]` [unknown-node]",
+            "error: node \"node9\" is not in the cluster config; use one of the ids under [[nodes]] [unknown-node]",
         ));
 }
 
@@ -1148,7 +1148,10 @@ fn transition_refuses_what_a_move_of_copies_cannot_do() {
         &["transition", &old, &path(&more), "--output-dir", &dir],
         "mapping-changed",
     );
-    assert!(stderr.contains("`rusts-cluster split`"), "{stderr}");
+    assert!(
+        stderr.contains("split with `rusts-cluster split "),
+        "{stderr}"
+    );
     // A step of a transition as the start: finish that one first.
     let other = scratch.path("other");
     let out = run(&["transition", &old, &new, "--output-dir", &path(&other)]);
@@ -1856,8 +1859,9 @@ fn an_address_handed_to_another_node_is_warned_of_and_refused_by_transition() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr.contains(
-            "address 10.0.0.5:8086 is node \"n4\"'s in the old config and node \"n6\"'s in the \
-             new one; nodes still running the old config would send \"n4\"'s requests to \"n6\""
+            "address 10.0.0.5:8086 is node \"n4\"'s in generation 0, where it holds copies, and \
+             node \"n6\"'s in generation 1; nodes still running generation 0 would send \"n4\"'s \
+             requests to \"n6\""
         ),
         "{}",
         out.stderr
