@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use rusts_cluster_config::{address_handovers, split_factor, ClusterConfig};
-use rusts_cluster_sharding::{ShardId, ShardMapper, ShardSplit, ShardState};
+use rusts_cluster_sharding::{Shard, ShardId, ShardMapper, ShardSplit, ShardState};
 
 use crate::{
-    router::{Snapshot, Topology},
+    snapshot::{Snapshot, Successor},
+    topology::Topology,
     RoutingError, ShardRouter,
 };
 
@@ -74,11 +75,22 @@ impl ShardRouter {
     /// and never waits. Handles, batches and plans taken before keep the
     /// generation they were made with ([`ShardView::generation`](crate::ShardView::generation)).
     ///
-    /// What was set at run time is kept: each shard keeps the state set
-    /// with [`set_shard_state`](Self::set_shard_state), and each node still
-    /// present keeps its availability
+    /// What was set at run time is kept, with one exception. Each node
+    /// still present keeps its availability
     /// ([`set_node_available`](Self::set_node_available)); new nodes start
-    /// available. The replication mode and factor may change; the write
+    /// available. Each shard keeps its state
+    /// ([`set_shard_state`](Self::set_shard_state)), however it was set,
+    /// except at the two ends of a move of its copies, where `apply` sets
+    /// the state a router built from the new config would start in:
+    ///
+    /// - an `Active` shard whose copies start moving (none joining or
+    ///   leaving before, some now) becomes `Rebalancing`;
+    /// - a `Rebalancing` shard whose copies stop moving becomes `Active`,
+    ///   whether `apply` or a caller set `Rebalancing`.
+    ///
+    /// `ReadOnly` and `Offline` are always kept, and so is a state on a
+    /// shard whose copies neither start nor stop moving (a hand-set
+    /// `Rebalancing` on a shard that does not move stays). The replication mode and factor may change; the write
     /// rule ([`write_quorum`](Self::write_quorum)) and the read sets of
     /// [`plan_query`](Self::plan_query) follow the new ones.
     ///
@@ -128,127 +140,193 @@ impl ShardRouter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn apply(&self, config: &ClusterConfig) -> Result<ConfigChange, RoutingError> {
-        let mut writer = self.lock_writer();
-        let current = self.table.load_full();
-        let old = &current.topology;
-        if config.generation <= old.generation {
-            return Err(RoutingError::StaleGeneration {
-                from: old.generation,
-                to: config.generation,
-            });
-        }
-        if config.node_id != self.node_id() {
-            return Err(RoutingError::NodeIdChanged {
-                from: self.node_id().to_owned(),
-                to: config.node_id.clone(),
-            });
-        }
-        if config.sharding_strategy != current.mapper.strategy() {
-            return Err(RoutingError::StrategyChanged {
-                from: current.mapper.strategy(),
-                to: config.sharding_strategy,
-            });
-        }
-        config.validate()?;
-        let shard_count = current.mapper.shard_count();
-        let split = if config.shard_count == shard_count {
-            // A record appears only with a split; a later generation keeps
-            // it or drops it. Another one would misnumber older peers.
-            if config.split_from.is_some() && config.split_from != old.config.split_from {
-                return Err(RoutingError::SplitRecordChanged {
-                    from: old.config.split_from,
-                    to: config.split_from,
-                });
-            }
-            None
-        } else {
-            let split = split_factor(&old.config, config).map_err(|reason| {
-                RoutingError::ShardCountChanged {
-                    from: shard_count,
-                    to: config.shard_count,
-                    reason,
-                }
-            })?;
-            Some(split)
-        };
-        if let Some(handover) = address_handovers(&old.config, config).into_iter().next() {
-            return Err(handover.into());
-        }
-
-        let new = Topology::build(config);
-        // Each new node's index in the old topology, if it was there.
-        let was: Vec<Option<u32>> = new.node_ids.iter().map(|id| old.node_index(id)).collect();
-        let mut change = ConfigChange {
-            previous_generation: old.generation,
-            generation: new.generation,
-            split,
-            ..ConfigChange::default()
-        };
-        for (node, id) in new.node_ids.iter().enumerate() {
-            match was[node] {
-                None => change.added_nodes.push(id.clone()),
-                Some(before) if old.addresses[before as usize] != new.addresses[node] => {
-                    change.readdressed_nodes.push(id.clone())
-                }
-                Some(_) => {}
-            }
-        }
-        change.removed_nodes = old
-            .node_ids
-            .iter()
-            .filter(|id| new.node_index(id).is_none())
-            .cloned()
-            .collect();
-
-        // Each new shard is compared with the old shard it comes from: its
-        // parent after a split (`s % n`), else itself.
-        let shards = (0..config.shard_count as usize)
-            .map(|s| {
-                let from = s % shard_count as usize;
-                let before = &current.shards[from];
-                let same_copies = new
-                    .copies(s)
-                    .iter()
-                    .map(|&node| was[node as usize])
-                    .eq(old.copies(from).iter().map(|&node| Some(node)))
-                    && new.states(s) == old.states(from);
-                let primary = new.copies(s)[0] as usize;
-                // Compared last, and only when all else is the same: the old
-                // shard's address is its own allocation, a cache miss per
-                // shard that a moved shard need not pay.
-                let same_address = || before.address.as_deref() == Some(&new.addresses[primary]);
-                if !same_copies {
-                    change.changed_shards.push(s as ShardId);
-                }
-                // A shard is `Rebalancing` while its copies move: it turns
-                // so when a move starts and back to `Active` when it ends.
-                // Any other state an operator set carries over.
-                let state = match (old.is_moving(from), new.is_moving(s), before.state) {
-                    (false, true, ShardState::Active) => ShardState::Rebalancing,
-                    (true, false, ShardState::Rebalancing) => ShardState::Active,
-                    (_, _, state) => state,
-                };
-                if s == from && same_copies && state == before.state && same_address() {
-                    Arc::clone(before)
-                } else {
-                    Arc::new(new.shard(s, state))
-                }
-            })
-            .collect();
-        let node_up = was
-            .iter()
-            .map(|before| before.is_none_or(|node| current.node_up[node as usize]))
-            .collect();
-        drop(current);
-        self.replace(
-            &mut writer,
-            Snapshot {
-                topology: Arc::new(new),
+        self.table.update(|current| {
+            let split = check_successor(current, self.node_id(), config)?;
+            let next = Topology::build(config);
+            let mut change = diff_nodes(&current.topology, &next, split);
+            let was = previous_indices(&current.topology, &next);
+            let shards = carry_shards(current, &next, &was, &mut change.changed_shards);
+            let node_up = carry_availability(current, &was);
+            let snapshot = Snapshot {
+                topology: Arc::new(next),
                 mapper: ShardMapper::new(config.sharding_strategy, config.shard_count),
                 shards,
                 node_up,
-            },
-        );
-        Ok(change)
+            };
+            Ok(Successor::Next(snapshot, change))
+        })
+    }
+}
+
+/// Checks that `config` may follow the generation `current` runs, on node
+/// `node_id`: a greater generation, the same node and strategy, a valid
+/// config, the same shard count or a split of it (with its record), and no
+/// address handed over. Returns the split, when it is one.
+fn check_successor(
+    current: &Snapshot,
+    node_id: &str,
+    config: &ClusterConfig,
+) -> Result<Option<ShardSplit>, RoutingError> {
+    let old = &current.topology;
+    if config.generation <= old.generation {
+        return Err(RoutingError::StaleGeneration {
+            from: old.generation,
+            to: config.generation,
+        });
+    }
+    if config.node_id != node_id {
+        return Err(RoutingError::NodeIdChanged {
+            from: node_id.to_owned(),
+            to: config.node_id.clone(),
+        });
+    }
+    let strategy = current.mapper.strategy();
+    if config.sharding_strategy != strategy {
+        return Err(RoutingError::StrategyChanged {
+            from: strategy,
+            to: config.sharding_strategy,
+        });
+    }
+    config.validate()?;
+    let shard_count = current.mapper.shard_count();
+    let split = if config.shard_count == shard_count {
+        // A record appears only with a split; a later generation keeps it
+        // or drops it. Another one would misnumber older peers.
+        if config.split_from.is_some() && config.split_from != old.config.split_from {
+            return Err(RoutingError::SplitRecordChanged {
+                from: old.config.split_from,
+                to: config.split_from,
+            });
+        }
+        None
+    } else {
+        let split = split_factor(&old.config, config).map_err(|reason| {
+            RoutingError::ShardCountChanged {
+                from: shard_count,
+                to: config.shard_count,
+                reason,
+            }
+        })?;
+        Some(split)
+    };
+    if let Some(handover) = address_handovers(&old.config, config).into_iter().next() {
+        return Err(handover.into());
+    }
+    Ok(split)
+}
+
+/// The nodes `next` adds, removes and readdresses against `old`, in a
+/// [`ConfigChange`] whose `changed_shards` are left for
+/// [`carry_shards`] to fill.
+fn diff_nodes(old: &Topology, next: &Topology, split: Option<ShardSplit>) -> ConfigChange {
+    let mut change = ConfigChange {
+        previous_generation: old.generation,
+        generation: next.generation,
+        split,
+        ..ConfigChange::default()
+    };
+    for node in next.nodes() {
+        match old.node_index(&node.id) {
+            None => change.added_nodes.push(node.id.clone()),
+            Some(before) if old.node(before).address != node.address => {
+                change.readdressed_nodes.push(node.id.clone())
+            }
+            Some(_) => {}
+        }
+    }
+    change.removed_nodes = old
+        .nodes()
+        .filter(|node| next.node_index(&node.id).is_none())
+        .map(|node| node.id.clone())
+        .collect();
+    change
+}
+
+/// Each of `next`'s nodes' index in `old`, if it was there, by node index.
+fn previous_indices(old: &Topology, next: &Topology) -> Vec<Option<u32>> {
+    next.nodes().map(|node| old.node_index(&node.id)).collect()
+}
+
+/// The shards of `next`, each carried over from the shard of `current` it
+/// comes from (its parent after a split, `s % n`, else itself), with its
+/// state carried as [`ShardRouter::apply`] documents; `was` is
+/// [`previous_indices`]. Pushes to `changed` each shard whose copies
+/// changed. A shard whose copies, state and primary address are unchanged
+/// keeps its old shared entry.
+fn carry_shards(
+    current: &Snapshot,
+    next: &Topology,
+    was: &[Option<u32>],
+    changed: &mut Vec<ShardId>,
+) -> Vec<Arc<Shard>> {
+    let old = &current.topology;
+    let shard_count = current.mapper.shard_count();
+    (0..next.config.shard_count)
+        .map(|s| {
+            let from = s % shard_count;
+            let before = &current.shards[from as usize];
+            let same_copies = next
+                .copies(s)
+                .iter()
+                .map(|c| (was[c.node as usize], c.role, c.state))
+                .eq(old
+                    .copies(from)
+                    .iter()
+                    .map(|c| (Some(c.node), c.role, c.state)));
+            if !same_copies {
+                changed.push(s);
+            }
+            let state = carried_state(old.is_moving(from), next.is_moving(s), before.state);
+            // Compared last, and only when all else is the same: the old
+            // shard's address is its own allocation, a cache miss per shard
+            // that a moved shard need not pay.
+            let same_address =
+                || before.address.as_deref() == Some(next.node(next.primary(s)).address.as_str());
+            if s == from && same_copies && state == before.state && same_address() {
+                Arc::clone(before)
+            } else {
+                Arc::new(next.shard(s, state))
+            }
+        })
+        .collect()
+}
+
+/// The state a shard in `state` takes into the next generation: a shard is
+/// `Rebalancing` while its copies move, so it turns so when a move starts
+/// (`was_moving` false, `moving` true) and back to `Active` when it ends.
+/// Any other state carries over.
+fn carried_state(was_moving: bool, moving: bool, state: ShardState) -> ShardState {
+    match (was_moving, moving, state) {
+        (false, true, ShardState::Active) => ShardState::Rebalancing,
+        (true, false, ShardState::Rebalancing) => ShardState::Active,
+        (_, _, state) => state,
+    }
+}
+
+/// Each of the next generation's nodes' availability: as in `current` for a
+/// node that was there (`was`, by [`previous_indices`]), available for a
+/// new one.
+fn carry_availability(current: &Snapshot, was: &[Option<u32>]) -> Vec<bool> {
+    was.iter()
+        .map(|before| before.is_none_or(|node| current.node_up[node as usize]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_carry_over_except_at_the_ends_of_a_move() {
+        use ShardState::*;
+        for state in [Active, Rebalancing, ReadOnly, Offline] {
+            for (was_moving, moving) in [(false, false), (true, true)] {
+                assert_eq!(carried_state(was_moving, moving, state), state);
+            }
+            let starts = if state == Active { Rebalancing } else { state };
+            assert_eq!(carried_state(false, true, state), starts, "{state:?}");
+            let ends = if state == Rebalancing { Active } else { state };
+            assert_eq!(carried_state(true, false, state), ends, "{state:?}");
+        }
     }
 }

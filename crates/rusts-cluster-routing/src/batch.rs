@@ -3,7 +3,7 @@ use std::{fmt, sync::Arc};
 use arc_swap::Guard;
 use rusts_cluster_sharding::{ShardId, ShardKeyRef};
 
-use crate::{router::Snapshot, RoutingError, ShardView};
+use crate::{snapshot::Snapshot, RoutingError, ShardView};
 
 /// Below this many keys per shard the batch is grouped by sorting instead of
 /// counting, so that a small batch never pays for a large shard table.

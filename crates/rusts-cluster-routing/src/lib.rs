@@ -70,7 +70,8 @@ pub use crate::{
     error::RoutingError,
     query::{NodeTarget, Query, QueryPlan, ReadConsistency, ShardRead},
     reader::RouterReader,
-    router::{ShardCopy, ShardHandle, ShardRouter, ShardView},
+    router::ShardRouter,
+    view::{ShardCopy, ShardHandle, ShardView},
 };
 
 mod apply;
@@ -79,7 +80,10 @@ mod error;
 mod query;
 mod reader;
 mod router;
+mod snapshot;
 mod split;
+mod topology;
+mod view;
 
 /// Compiles and runs the examples of `docs/queries.md` as doctests.
 // A link to the workspace's docs/queries.md inside this crate, so that the

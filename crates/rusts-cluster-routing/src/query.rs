@@ -5,10 +5,7 @@ use rusts_cluster_sharding::{
     SeriesId, ShardId, ShardKeyRef, ShardMapper, ShardState, ShardingStrategy, Timestamp,
 };
 
-use crate::{
-    router::{Snapshot, Topology},
-    RoutingError, ShardCopy, ShardRouter,
-};
+use crate::{snapshot::Snapshot, topology::Topology, RoutingError, ShardCopy, ShardRouter};
 
 /// How many copies of each shard a query reads: the read side of the
 /// replication rule.
@@ -309,9 +306,7 @@ impl PartialEq for QueryPlan {
     /// (by id) in the same order, at the same level and generation.
     fn eq(&self, other: &Self) -> bool {
         fn ids(plan: &QueryPlan) -> impl Iterator<Item = &str> + '_ {
-            plan.order
-                .iter()
-                .map(|&node| plan.topology.node_ids[node as usize].as_str())
+            plan.order.iter().map(|&node| plan.topology.node_id(node))
         }
         self.shards == other.shards
             && self.targets == other.targets
@@ -426,13 +421,11 @@ impl<'p> ShardRead<'p> {
 
     fn copies_of(&self, nodes: &'p [u32]) -> impl ExactSizeIterator<Item = ShardCopy<'p>> + 'p {
         let topology: &'p Topology = &self.plan.topology;
-        let shard = self.shard() as usize;
-        let copies = topology.copies(shard);
-        let states = topology.states(shard);
+        let copies = topology.copies(self.shard());
         nodes.iter().map(move |&node| {
-            // The copy's state, by its position among the shard's copies.
-            let at = copies.iter().position(|&c| c == node).unwrap_or(0);
-            ShardCopy::new(topology, node, at == 0, states[at], true)
+            // The plan lists each read by node index: find the node's copy.
+            let copy = copies.iter().find(|c| c.node == node).unwrap_or(&copies[0]);
+            ShardCopy::new(topology, copy, true)
         })
     }
 }
@@ -701,14 +694,13 @@ fn choose_copies(
     shards: Vec<ShardId>,
 ) -> QueryPlan {
     let topology = &snapshot.topology;
-    let nodes = topology.node_ids.len();
+    let nodes = topology.node_count();
     let local = topology.node_index(node_id);
     // Only built when the query prefers a tag.
     let preferred: Option<Vec<bool>> = query.preferred_tag.as_ref().map(|(key, value)| {
         topology
-            .tags
-            .iter()
-            .map(|tags| tags.get(key) == Some(value))
+            .nodes()
+            .map(|node| node.tags.get(key) == Some(value))
             .collect()
     });
     let is_preferred = |node: u32| preferred.as_ref().is_some_and(|p| p[node as usize]);
@@ -724,13 +716,12 @@ fn choose_copies(
     for &shard in &shards {
         let start = order.len();
         read_start.push(start as u32);
-        let copies = topology.copies(shard as usize);
-        let states = topology.states(shard as usize);
+        let copies = topology.copies(shard);
         let state = snapshot.shards[shard as usize].state;
         // A moving shard is read from one side of its move, whose copies
         // each write reaches as a plain shard's copies (the joint rule).
-        let moving = topology.is_moving(shard as usize);
-        let readable = |i: usize| !moving || topology.reads_from(states[i]);
+        let moving = topology.is_moving(shard);
+        let readable = |i: usize| !moving || topology.reads_from(copies[i].state);
         let need = if moving {
             let side = (0..copies.len()).filter(|&i| readable(i)).count();
             // The side needs the plain rule: `Rebalancing` here only says
@@ -742,18 +733,18 @@ fn choose_copies(
         needed.push(need as u32);
         if state.can_read() {
             let mut local_read = None;
-            if let Some(at) = local.and_then(|l| copies.iter().position(|&c| c == l)) {
-                if readable(at) && up(copies[at]) {
-                    local_read = Some(copies[at]);
-                    order.push(copies[at]);
+            if let Some(at) = local.and_then(|l| copies.iter().position(|c| c.node == l)) {
+                if readable(at) && up(copies[at].node) {
+                    local_read = Some(copies[at].node);
+                    order.push(copies[at].node);
                 }
             }
             let others = || {
                 copies
                     .iter()
                     .enumerate()
-                    .filter(|&(i, &n)| readable(i) && up(n) && Some(n) != local_read)
-                    .map(|(_, &n)| n)
+                    .filter(|&(i, c)| readable(i) && up(c.node) && Some(c.node) != local_read)
+                    .map(|(_, c)| c.node)
             };
             order.extend(others().filter(|&n| is_preferred(n)));
             order.extend(others().filter(|&n| !is_preferred(n)));
@@ -774,9 +765,10 @@ fn choose_copies(
     for (node, &count) in per_node.iter().enumerate() {
         if count > 0 {
             slot[node] = targets.len() as u32;
+            let config = topology.node(node as u32);
             targets.push(NodeTarget {
-                node_id: topology.node_ids[node].clone(),
-                address: topology.addresses[node].clone(),
+                node_id: config.id.clone(),
+                address: config.address.clone(),
                 shards: Vec::with_capacity(count as usize),
             });
         }

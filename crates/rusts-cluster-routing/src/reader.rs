@@ -3,7 +3,7 @@ use std::{fmt, sync::Arc};
 use arc_swap::{ArcSwap, Cache};
 use rusts_cluster_sharding::{ShardId, ShardKeyRef};
 
-use crate::{router::Snapshot, RoutingError, ShardView};
+use crate::{snapshot::Snapshot, RoutingError, ShardView};
 
 /// A router handle for one thread, that routes single keys without loading
 /// the shared snapshot on every call.

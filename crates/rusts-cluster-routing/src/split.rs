@@ -5,10 +5,7 @@
 use rusts_cluster_config::SplitFrom;
 use rusts_cluster_sharding::{ShardId, ShardKeyRef, ShardSplit};
 
-use crate::{
-    router::{handle, Snapshot},
-    RoutingError, ShardHandle, ShardRouter,
-};
+use crate::{snapshot::Snapshot, view::handle, RoutingError, ShardHandle, ShardRouter};
 
 /// How a peer of some generation numbers its shards, seen from one
 /// snapshot.
