@@ -1,3 +1,10 @@
+// Its own test binary, not a module of `tests.rs`: a `#[global_allocator]`
+// is one per process, so in the shared binary this counting allocator would
+// be the allocator of every test of the crate, and the `unsafe impl` it
+// needs would have to be allowed for all of them. (The counts themselves
+// are per thread and only while a test counts, so other tests' threads
+// would not disturb them: the reason is the allocator's reach, not noise.)
+
 //! `route` and the reader allocate nothing, and `route_batch` allocates a
 //! fixed number of times whatever the batch size: counted with a global
 //! allocator, not timed. Also measures the router's memory per shard.

@@ -6,17 +6,11 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use rusts_cluster_config::{strategies::valid_config, ClusterConfig, NodeConfig, MAX_SHARD_COUNT};
 use rusts_cluster_routing::ShardRouter;
-use rusts_cluster_sharding::{ShardKeyRef, ShardingStrategy};
+use rusts_cluster_sharding::{testing::strategies, ShardKeyRef, ShardingStrategy};
 
+/// Every strategy, with any bucket width, the ones validation refuses too.
 fn any_strategy() -> impl Strategy<Value = ShardingStrategy> + Clone {
-    prop_oneof![
-        Just(ShardingStrategy::ByMeasurement),
-        Just(ShardingStrategy::BySeries),
-        any::<i64>().prop_map(|duration_nanos| ShardingStrategy::ByTime { duration_nanos }),
-        any::<i64>().prop_map(|time_duration_nanos| ShardingStrategy::Composite {
-            time_duration_nanos
-        }),
-    ]
+    strategies(any::<i64>())
 }
 
 /// Shard ids mostly in a small range, so that configs are sometimes valid,

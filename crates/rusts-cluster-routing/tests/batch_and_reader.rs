@@ -1,14 +1,11 @@
 //! `route_batch`, the per-thread reader and node availability agree with
 //! `route`: the same shard for every key, every key in exactly one group.
 
+use crate::util::any_key;
 use proptest::prelude::*;
 use rusts_cluster_config::strategies::{round_robin_cluster, valid_config};
 use rusts_cluster_routing::{BatchRoute, ShardRouter};
 use rusts_cluster_sharding::{ShardKey, ShardKeyRef, ShardState, ShardingStrategy};
-
-fn any_key() -> impl Strategy<Value = ShardKey> {
-    ("[a-z]{0,12}", any::<u64>(), any::<i64>()).prop_map(|(m, id, ts)| ShardKey::new(m, id, ts))
-}
 
 /// Checks a batch against routing each key alone: groups ascending and
 /// distinct, every key in exactly one group, the group being its shard.

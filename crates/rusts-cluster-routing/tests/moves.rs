@@ -224,3 +224,37 @@ fn a_shard_rebalances_while_its_copies_move() {
     let router = ShardRouter::from_config(&moving(6, MoveReads::New)).unwrap();
     assert_eq!(router.get_shard(0).unwrap().state, ShardState::Rebalancing);
 }
+
+/// Which states `apply` keeps and which it resets, as its doc says: only
+/// `Active` at the start of a move and `Rebalancing` at its end (however
+/// `Rebalancing` was set), to what a router built from the new config would
+/// start in; every other state, and any state of a shard whose copies
+/// neither start nor stop moving, is kept.
+#[test]
+fn apply_resets_a_state_only_at_the_ends_of_a_move() {
+    let router = ShardRouter::from_config(&ClusterConfig::from_toml(BEFORE).unwrap()).unwrap();
+    // Shard 1 never moves: a hand-set Rebalancing is kept by every apply.
+    router.set_shard_state(1, ShardState::Rebalancing).unwrap();
+    router.apply(&moving(5, MoveReads::Old)).unwrap();
+    assert_eq!(router.get_shard(1).unwrap().state, ShardState::Rebalancing);
+    // Shard 0 moves; a state set by hand during the move is kept through
+    // the cut-over, which neither starts nor ends it.
+    router.set_shard_state(0, ShardState::Active).unwrap();
+    router.apply(&moving(6, MoveReads::New)).unwrap();
+    assert_eq!(router.get_shard(0).unwrap().state, ShardState::Active);
+    // A hand-set Rebalancing on the moving shard becomes Active as the
+    // move ends, like the one apply set.
+    router.set_shard_state(0, ShardState::Rebalancing).unwrap();
+    router.apply(&after()).unwrap();
+    assert_eq!(router.get_shard(0).unwrap().state, ShardState::Active);
+    assert_eq!(router.get_shard(1).unwrap().state, ShardState::Rebalancing);
+    // ReadOnly and Offline are kept at both ends of a move.
+    for state in [ShardState::ReadOnly, ShardState::Offline] {
+        let router = ShardRouter::from_config(&ClusterConfig::from_toml(BEFORE).unwrap()).unwrap();
+        router.set_shard_state(0, state).unwrap();
+        router.apply(&moving(5, MoveReads::Old)).unwrap();
+        assert_eq!(router.get_shard(0).unwrap().state, state, "move starts");
+        router.apply(&after()).unwrap();
+        assert_eq!(router.get_shard(0).unwrap().state, state, "move ends");
+    }
+}

@@ -1,14 +1,11 @@
 //! Property tests of the router: every key reaches a shard that exists on
 //! nodes that exist, exactly as the config says, whatever the node order.
 
+use crate::util::{any_key, ids};
 use proptest::prelude::*;
 use rusts_cluster_config::{strategies::valid_config, ClusterConfig};
 use rusts_cluster_routing::ShardRouter;
-use rusts_cluster_sharding::{Shard, ShardKey, ShardKeyRef};
-
-fn any_key() -> impl Strategy<Value = ShardKey> {
-    ("[a-z]{0,12}", any::<u64>(), any::<i64>()).prop_map(|(m, id, ts)| ShardKey::new(m, id, ts))
-}
+use rusts_cluster_sharding::{Shard, ShardKeyRef};
 
 /// The shard as the config describes it, computed the slow, obvious way.
 fn expected_shard(config: &ClusterConfig, id: u32) -> Shard {
@@ -51,9 +48,9 @@ proptest! {
             all.sort_unstable();
             let mut primaries = node.shards.clone();
             primaries.sort_unstable();
-            let got: Vec<u32> = router.shards_for_node(&node.id).iter().map(|s| s.id).collect();
+            let got = ids(&router.shards_for_node(&node.id));
             prop_assert_eq!(got, all);
-            let got: Vec<u32> = router.primary_shards_for_node(&node.id).iter().map(|s| s.id).collect();
+            let got = ids(&router.primary_shards_for_node(&node.id));
             prop_assert_eq!(got, primaries);
         }
         let this = config.this_node().unwrap();

@@ -10,24 +10,20 @@ use rusts_cluster_config::{
     ClusterConfig,
 };
 use rusts_cluster_routing::{Query, QueryPlan, RoutingError, ShardRouter};
-use rusts_cluster_sharding::{ShardId, ShardKeyRef, ShardState, ShardingStrategy};
+use rusts_cluster_sharding::{
+    testing::strategies, ShardId, ShardKeyRef, ShardState, ShardingStrategy,
+};
 
 const MEASUREMENTS: [&str; 4] = ["cpu", "mem", "disk", ""];
 
-/// A strategy with bucket widths small enough that random ranges cover
+/// Every strategy, with bucket widths small enough that random ranges cover
 /// several buckets, and the extremes.
 fn any_strategy() -> impl Strategy<Value = ShardingStrategy> {
-    let width = prop_oneof![1i64..=1_000, Just(3_600_000_000_000i64), 1..=i64::MAX];
-    prop_oneof![
-        Just(ShardingStrategy::ByMeasurement),
-        Just(ShardingStrategy::BySeries),
-        width
-            .clone()
-            .prop_map(|duration_nanos| ShardingStrategy::ByTime { duration_nanos }),
-        width.prop_map(|time_duration_nanos| ShardingStrategy::Composite {
-            time_duration_nanos
-        }),
-    ]
+    strategies(prop_oneof![
+        1i64..=1_000,
+        Just(3_600_000_000_000i64),
+        1..=i64::MAX
+    ])
 }
 
 fn any_series() -> impl Strategy<Value = u64> {

@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::util::ids;
 use proptest::prelude::*;
 use rusts_cluster_config::{
     strategies::{round_robin_cluster, valid_config},
@@ -23,10 +24,6 @@ fn example() -> ClusterConfig {
         "/examples/cluster.toml"
     ))
     .unwrap()
-}
-
-fn ids(shards: &[ShardHandle]) -> Vec<ShardId> {
-    shards.iter().map(|s| s.id).collect()
 }
 
 /// A shard's nodes: the primary, then the replicas in id order.
