@@ -46,9 +46,16 @@ impl Topology {
         // twice or as both primary and replica. So each shard's copies are
         // its primary, first, then its replicas.
         let copies = config.copy_index();
-        let nodes = copies.node_count();
-        let mut primaries: Vec<Vec<ShardId>> = vec![Vec::new(); nodes];
-        let mut held: Vec<Vec<ShardId>> = vec![Vec::new(); nodes];
+        // Each list allocated once, at its size: a node's lists in the
+        // config say how many shards it is primary for and holds.
+        let mut primaries: Vec<Vec<ShardId>> = copies
+            .nodes(config)
+            .map(|n| Vec::with_capacity(n.shards.len()))
+            .collect();
+        let mut held: Vec<Vec<ShardId>> = copies
+            .nodes(config)
+            .map(|n| Vec::with_capacity(n.shards.len() + n.replica_shards.len()))
+            .collect();
         // Walking shards in id order fills the per-node lists already sorted.
         for (shard, entries) in copies.shards() {
             primaries[entries[0].node as usize].push(shard);
