@@ -7,48 +7,46 @@ use rusts_cluster_replication::{PendingWrites, QuorumStatus, ReplicationAck};
 use rusts_cluster_routing::{Query, ReadConsistency, ShardRouter};
 use rusts_cluster_sharding::{CopyRole, CopyState, ShardState};
 
-/// Shard 0 on a (primary), b and c; shard 1 on a, b and d. RF 3, Quorum.
-const BEFORE: &str = r#"
-node_id = "a"
-generation = 4
-replication_factor = 3
-shard_count = 2
-[[nodes]]
-id = "a"
-address = "10.0.0.1:8086"
-shards = [0, 1]
-[[nodes]]
-id = "b"
-address = "10.0.0.2:8086"
-replica_shards = [0, 1]
-[[nodes]]
-id = "c"
-address = "10.0.0.3:8086"
-replica_shards = [0]
-[[nodes]]
-id = "d"
-address = "10.0.0.4:8086"
-replica_shards = [1]
-"#;
+/// The shared fixture `testdata/valid/moving.toml`, generation 5: shard 0's
+/// copy on c moving to d, reads from the new copies. Nodes a, b, c, d in
+/// that order; a is the primary of shards 0 and 1, b a replica of both, d
+/// of shard 1. RF 3, Quorum.
+fn fixture() -> ClusterConfig {
+    ClusterConfig::from_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/valid/moving.toml"
+    ))
+    .unwrap()
+}
 
-/// `BEFORE` with shard 0's copy on c moving to d, reads from `reads`.
-fn moving(generation: u64, reads: MoveReads) -> ClusterConfig {
-    let mut config = ClusterConfig::from_toml(BEFORE).unwrap();
-    config.generation = generation;
-    config.move_reads = reads;
-    // Nodes a, b, c, d in that order.
-    config.nodes[2].leaving_shards.push(0);
-    config.nodes[3].replica_shards.push(0);
-    config.nodes[3].joining_shards.push(0);
+/// The cluster before the move, generation 4: shard 0 on a (primary), b and
+/// c; shard 1 on a, b and d.
+fn before() -> ClusterConfig {
+    let mut config = fixture();
+    config.generation = 4;
+    config.move_reads = MoveReads::Old;
+    for node in &mut config.nodes {
+        node.joining_shards.clear();
+        node.leaving_shards.clear();
+    }
+    config.nodes[3].replica_shards.retain(|&s| s != 0);
     config
 }
 
+/// The fixture: shard 0's copy on c moving to d, reads from `reads`.
+fn moving(generation: u64, reads: MoveReads) -> ClusterConfig {
+    let mut config = fixture();
+    config.generation = generation;
+    config.move_reads = reads;
+    config
+}
+
+/// The cluster after the move, generation 7: shard 0 on a, b and d; c
+/// holds nothing now, and is out of the cluster.
 fn after() -> ClusterConfig {
-    let mut config = ClusterConfig::from_toml(BEFORE).unwrap();
+    let mut config = before();
     config.generation = 7;
-    config.nodes[2].replica_shards.clear();
     config.nodes[3].replica_shards.push(0);
-    // c holds nothing now: keep it out of the cluster.
     config.nodes.remove(2);
     config
 }
@@ -74,7 +72,7 @@ fn a_moving_copy_validates_and_saves_back() {
     assert!(text.contains("leaving_shards = [0]"), "{text}");
     assert_eq!(ClusterConfig::from_toml(&text).unwrap(), config);
     // The default is left out.
-    let plain = ClusterConfig::from_toml(BEFORE).unwrap().to_toml().unwrap();
+    let plain = before().to_toml().unwrap();
     assert!(!plain.contains("move_reads"), "{plain}");
 }
 
@@ -198,7 +196,7 @@ fn reads_never_fall_back_to_the_other_side() {
 
 #[test]
 fn a_shard_rebalances_while_its_copies_move() {
-    let router = ShardRouter::from_config(&ClusterConfig::from_toml(BEFORE).unwrap()).unwrap();
+    let router = ShardRouter::from_config(&before()).unwrap();
     let change = router.apply(&moving(5, MoveReads::Old)).unwrap();
     assert_eq!(change.changed_shards, [0]);
     assert_eq!(router.get_shard(0).unwrap().state, ShardState::Rebalancing);
@@ -216,7 +214,7 @@ fn a_shard_rebalances_while_its_copies_move() {
     assert!(!shard.is_moving());
     assert_eq!(shard.replicas, ["b", "d"]);
     // A state an operator set is kept through a move.
-    let router = ShardRouter::from_config(&ClusterConfig::from_toml(BEFORE).unwrap()).unwrap();
+    let router = ShardRouter::from_config(&before()).unwrap();
     router.set_shard_state(0, ShardState::ReadOnly).unwrap();
     router.apply(&moving(5, MoveReads::Old)).unwrap();
     assert_eq!(router.get_shard(0).unwrap().state, ShardState::ReadOnly);
@@ -232,7 +230,7 @@ fn a_shard_rebalances_while_its_copies_move() {
 /// neither start nor stop moving, is kept.
 #[test]
 fn apply_resets_a_state_only_at_the_ends_of_a_move() {
-    let router = ShardRouter::from_config(&ClusterConfig::from_toml(BEFORE).unwrap()).unwrap();
+    let router = ShardRouter::from_config(&before()).unwrap();
     // Shard 1 never moves: a hand-set Rebalancing is kept by every apply.
     router.set_shard_state(1, ShardState::Rebalancing).unwrap();
     router.apply(&moving(5, MoveReads::Old)).unwrap();
@@ -250,7 +248,7 @@ fn apply_resets_a_state_only_at_the_ends_of_a_move() {
     assert_eq!(router.get_shard(1).unwrap().state, ShardState::Rebalancing);
     // ReadOnly and Offline are kept at both ends of a move.
     for state in [ShardState::ReadOnly, ShardState::Offline] {
-        let router = ShardRouter::from_config(&ClusterConfig::from_toml(BEFORE).unwrap()).unwrap();
+        let router = ShardRouter::from_config(&before()).unwrap();
         router.set_shard_state(0, state).unwrap();
         router.apply(&moving(5, MoveReads::Old)).unwrap();
         assert_eq!(router.get_shard(0).unwrap().state, state, "move starts");
