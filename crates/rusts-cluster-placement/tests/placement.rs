@@ -1,43 +1,21 @@
 //! Property tests of placement (`balance`) and move planning
 //! (`plan_moves`): balance bounds, distinct nodes, zone spread, minimal
-//! movement when a node is added or removed.
+//! movement when a node is added or removed; and the placements `balance`
+//! writes, pinned.
 //!
 //! The case count is small enough for debug builds; set
 //! `RUSTS_PLACEMENT_CASES` or `PROPTEST_CASES` (e.g. 2000) for a longer
-//! run.
+//! run. Proptest keeps the seeds of past failures next to this file, in
+//! `placement.proptest-regressions` (it names the file after the source
+//! file of the `proptest!` block, so the module must keep this name).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use rusts_cluster_config::{ClusterConfig, NodeConfig};
+use rusts_cluster_config::ClusterConfig;
 use rusts_cluster_placement::{balance, plan_moves, with_node_changes, DEFAULT_ZONE_TAG};
 
-fn cases() -> u32 {
-    // `with_cases` below overrides proptest's own `PROPTEST_CASES`, so it is
-    // read here too: a long run asked for that way must not run 16 cases.
-    ["RUSTS_PLACEMENT_CASES", "PROPTEST_CASES"]
-        .iter()
-        .find_map(|key| std::env::var(key).ok()?.parse().ok())
-        .unwrap_or(16)
-}
-
-fn node(i: usize, zones: usize) -> NodeConfig {
-    let mut node = NodeConfig::new(
-        format!("node{i}"),
-        format!("10.0.{}.{}:8086", i / 200, i % 200 + 1),
-    );
-    node.tags = HashMap::from([("zone".to_owned(), format!("z{}", i % zones))]);
-    node
-}
-
-/// A cluster of `nodes` empty nodes in `zones` zones.
-fn skeleton(nodes: usize, zones: usize, shards: u32, rf: usize) -> ClusterConfig {
-    let mut config = ClusterConfig::single_node("node0", "10.0.0.1:8086");
-    config.nodes = (0..nodes).map(|i| node(i, zones)).collect();
-    config.shard_count = shards;
-    config.replication_factor = rf;
-    config
-}
+use crate::util::{cases, node, skeleton};
 
 /// Every property a balanced placement has, checked directly (not only
 /// through the warnings, which could share a bug with the placement).
@@ -117,7 +95,7 @@ fn sizes() -> impl Strategy<Value = (usize, usize, u32, usize)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
+    #![proptest_config(ProptestConfig::with_cases(cases("RUSTS_PLACEMENT_CASES", 16)))]
 
     #[test]
     fn prop_generated_placements_are_balanced((n, z, s, r) in sizes()) {
