@@ -9,6 +9,20 @@ use serde::Serialize;
 
 /// The moves that turn one config into another, shard by shard and node by
 /// node, from [`plan_moves`].
+///
+/// This is the operator's view, read before deploying a new placement:
+/// which copies go where, the totals per node, and what is at risk. It is
+/// not the routing crate's `ConfigChange`, which `ShardRouter::apply`
+/// returns once a running router has taken the next generation: the
+/// generations, the split if it was one, the shards whose copies changed
+/// (by id only; a split's children compared with their parents) and the
+/// nodes that came, went or changed address, for an engine to act on. Use
+/// a `MovePlan` to review or schedule a change, and a `ConfigChange` to
+/// react to one. Both compare the two configs' copy indexes
+/// ([`ClusterConfig::copy_index`]); neither is derived from the other,
+/// since they compare shards differently across a split (here shards are
+/// compared by id, and a changed `shard_count` sets
+/// [`mapping_changed`](Self::mapping_changed)).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MovePlan {
     /// Every shard whose copies or primary change, ascending.

@@ -97,6 +97,12 @@ impl StepKind {
 
 /// A copy that must be filled from old copies before reads move to the new
 /// copies: its node copies the merged data of `sources` into it.
+///
+/// This is the workspace's public catch-up type, by shard and node id: what
+/// an operator tool prints and a node acts on. The model checker keeps its
+/// own `CatchUpSchedule` (in `rusts-cluster-model`), which says when a
+/// procedure's catch-ups start and which step waits for them, over node
+/// indices; it describes a checked procedure, not a plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CatchUp {
     /// The shard.
