@@ -30,7 +30,7 @@
 //! See `docs/decisions/0009-placement-and-rebalance.md` for why this and not
 //! consistent hashing or a solver.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use rusts_cluster_config::{zone_indices, ClusterConfig, ConfigError, NodeConfig, ValidationError};
 use rusts_cluster_sharding::{CopyRole, ShardId};
@@ -249,9 +249,12 @@ struct State {
     copy_target: Vec<usize>,
     /// Per zone: how many copies it should end with.
     zone_quota: Vec<usize>,
-    /// The (shard, node) copies the config listed. Moving a copy that is
-    /// not among them (one placed by this run) costs no data movement.
-    original: HashSet<(ShardId, Node)>,
+    /// The copies the config listed and step 1 kept, laid out as `slots`
+    /// (at most `replication_factor` per shard). Moving a copy that is not
+    /// among them (one placed by this run) costs no data movement. A scan
+    /// of a shard's few entries, not a hash set: looking these up was most
+    /// of `balance`'s time when a node was added.
+    original: Vec<Option<Node>>,
 }
 
 impl State {
@@ -287,7 +290,7 @@ impl State {
             held: vec![Vec::new(); node_count],
             copy_target: vec![0; node_count],
             zone_quota: vec![0; zones],
-            original: HashSet::new(),
+            original: vec![None; shard_count * factor],
         }
     }
 
@@ -351,6 +354,25 @@ impl State {
         }
     }
 
+    /// Records that the config listed `node`'s copy of `shard`, just kept.
+    fn mark_original(&mut self, shard: usize, node: Node) {
+        let r = self.replication_factor;
+        let entries = &mut self.original[shard * r..(shard + 1) * r];
+        let free = entries
+            .iter()
+            .position(Option::is_none)
+            .expect("step 1 keeps at most replication_factor copies of a shard");
+        entries[free] = Some(node);
+    }
+
+    /// Whether the config listed `node`'s copy of `shard` and step 1 kept
+    /// it.
+    fn is_original(&self, shard: ShardId, node: Node) -> bool {
+        let r = self.replication_factor;
+        let s = shard as usize;
+        self.original[s * r..(s + 1) * r].contains(&Some(node))
+    }
+
     fn load(&self, node: Node) -> usize {
         self.held[node.at()].len()
     }
@@ -400,7 +422,7 @@ impl State {
                         continue;
                     }
                     self.add(s, v);
-                    self.original.insert((shard, v));
+                    self.mark_original(s, v);
                     if role == CopyRole::Primary && self.primary[s].is_none() {
                         self.primary[s] = Some(v);
                     }
@@ -627,11 +649,11 @@ impl State {
         let mut best: Option<(u8, ShardId)> = None;
         for &s in &self.held[from.at()] {
             if self.can_take(s as usize, to, from) {
-                let rank = if !self.original.contains(&(s, from)) {
+                let rank = if !self.is_original(s, from) {
                     return Some(s);
                 } else if !self
                     .holders(s as usize)
-                    .any(|v| v != from && self.original.contains(&(s, v)))
+                    .any(|v| v != from && self.is_original(s, v))
                 {
                     // The shard's last original copy: moving it would
                     // change every copy at once.
@@ -681,9 +703,7 @@ impl State {
             moved += 1;
             // First re-place copies this run placed, which moves no data:
             // directly or along a chain of such copies.
-            let placed_here = self.held[u.at()]
-                .iter()
-                .any(|&s| !self.original.contains(&(s, u)));
+            let placed_here = self.held[u.at()].iter().any(|&s| !self.is_original(s, u));
             if placed_here && self.move_along_chain(u, true) {
                 continue;
             }
@@ -720,7 +740,7 @@ impl State {
                 }
                 let found = self
                     .movable(x, y)
-                    .filter(|&s| !placed_only || !self.original.contains(&(s, x)));
+                    .filter(|&s| !placed_only || !self.is_original(s, x));
                 if let Some(s) = found {
                     seen[y.at()] = true;
                     parent[y.at()] = Some((x, s));
