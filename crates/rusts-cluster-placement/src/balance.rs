@@ -757,17 +757,20 @@ impl State {
         };
         // Apply from the end, so each node passes on a copy before it
         // receives one. Every move is still allowed when its turn comes, so
-        // the chain is applied whole (which `move_to_targets` counts on):
-        // the nodes of a chain are distinct, so a move can only be undone by
-        // a later move of the same shard (`b > a` below, applied first). A
-        // shortest chain x0 → … → xk cannot move shard s both at edge a
-        // (from x_a) and at a later edge b, unless x_a could not give s
-        // to x_{b+1} directly (else breadth-first search would have reached
-        // x_{b+1} from x_a): so x_a's and x_{b+1}'s zones differ and, if
-        // edge b crosses zones (the only moves that change zone counts),
-        // x_a's zone holds its fewest copies of s, so edge a stays inside
-        // its zone, which zone counts never block. Holding is unchanged
-        // too: only edges a - 1 and a touch s on x_a and x_{a+1}.
+        // the chain is applied whole (which `move_to_targets` counts on).
+        // The search checked each move against the state before the chain,
+        // and a move changes only the shard it moves, so move a (shard s,
+        // x_a to x_{a+1}) can only be affected by a later move b of the
+        // same s, applied first. A chain visits each node once, so x_b and
+        // x_{b+1} are neither x_a nor x_{a+1}: who holds s on move a's two
+        // nodes is unchanged, and only s's zone counts can change, when
+        // move b crosses zones. But x_a could not have given s to x_{b+1}
+        // directly (the search would then have reached x_{b+1} from x_a, at
+        // depth a + 1 < b + 1); as x_{b+1}'s zone had room for s (move b
+        // enters it) and differs from x_a's (a move inside a zone is always
+        // allowed), x_a's zone held its fewest copies of s, so move a, to be
+        // allowed at all, stays inside x_a's zone, which zone counts never
+        // block. Either way move a is still allowed.
         while let Some((x, s)) = parent[y.at()] {
             debug_assert!(
                 self.can_take(s as usize, y, x) && self.holds(s as usize, x),
