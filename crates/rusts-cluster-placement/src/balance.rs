@@ -1089,6 +1089,10 @@ mod tests {
                 state.keep_allowed_copies(&config);
                 state.set_copy_targets();
                 state.fill_missing();
+                assert!(
+                    state.slots.iter().all(Option::is_some),
+                    "a copy left unplaced"
+                );
                 let excess = state.excess();
                 assert_eq!(state.move_to_targets(), excess);
                 assert_eq!(state.excess(), 0);
