@@ -466,7 +466,8 @@ mod tests {
     use crate::{cli::Format, text::Style};
 
     fn plan() -> TransitionPlan {
-        let old = ClusterConfig::from_toml(include_str!("../../tests/data/cluster.toml")).unwrap();
+        let old =
+            ClusterConfig::from_toml(include_str!("../../testdata/cli/cluster.toml")).unwrap();
         let added = NodeConfig::new("n9", "10.0.9.9:8086");
         let new = balance(&with_node_changes(&old, vec![added], &[]).unwrap(), "zone").unwrap();
         let plan = plan_transition(&old, &new).unwrap();
