@@ -20,7 +20,7 @@ const VERSION: &str = env!("RUSTS_CLUSTER_VERSION");
 
 /// The operator's tool for RusTs cluster config files.
 #[derive(Debug, Parser)]
-#[command(name = "rusts-cluster", version = VERSION, about, long_about = None)]
+#[command(name = "rusts-cluster", version = VERSION, long_about = None)]
 #[command(
     after_help = "Exit codes: 0 ok, 1 an error was reported (invalid input, a risky plan, an incomplete query plan), 2 usage error.\n\
 Example:\n  rusts-cluster validate examples/cluster.toml"
