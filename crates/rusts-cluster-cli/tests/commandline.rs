@@ -166,6 +166,15 @@ fn format_on_a_subcommand_without_it_names_those_with_it() {
             out.stdout_is("");
         }
     }
+    // The crate's README, which the packaged crate holds, names the same.
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    let (_, after) = readme
+        .split_once("(on every subcommand but ")
+        .expect("README.md names the subcommands without --format");
+    let (but, _) = after.split_once(", whose output").unwrap();
+    let named: Vec<&str> = but.split('`').skip(1).step_by(2).collect();
+    assert_eq!(named, without, "README.md: {but}");
     // A subcommand that takes --format keeps clap's message for an unknown
     // argument, and --format before the subcommand is not one of its own.
     run(&["show", "x.toml", "--formatt", "json"])
