@@ -252,7 +252,7 @@ pub(crate) struct GenerateArgs {
     pub(crate) nodes: Vec<NodeConfig>,
     /// The number of shards.
     #[arg(long)]
-    pub(crate) shards: usize,
+    pub(crate) shards: u32,
     /// Copies per shard.
     #[arg(long)]
     pub(crate) replication_factor: usize,

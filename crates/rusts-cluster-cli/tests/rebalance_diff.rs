@@ -50,7 +50,7 @@ fn rebalance_refuses_an_unknown_node() {
     run_bin(&["rebalance", "cli/cluster.toml", "--remove-node", "node9"])
         .exits(1)
         .stderr_has(
-            "error: no node has id \"node9\"; check the id against the config's `[[nodes]]` [unknown-node]",
+            "error: node \"node9\" is not in the cluster config; use one of the ids under [[nodes]] [unknown-node]",
         );
 }
 

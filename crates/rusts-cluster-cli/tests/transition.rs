@@ -162,7 +162,7 @@ fn transition_refuses_what_a_move_of_copies_cannot_do() {
     refused(&rf2, "replication-changed").stderr_has("change them in a separate step");
     // Another shard count: `split` changes it.
     let more = scratch.generated("more.toml", 6, 3, 48, 3);
-    refused(&more, "mapping-changed").stderr_has("`rusts-cluster split`");
+    refused(&more, "mapping-changed").stderr_has("split with `rusts-cluster split ");
     // A step of a transition as the start: finish that one first.
     let other = scratch.path("other");
     run(&["transition", &old, &new, "--output-dir", &path(&other)]).exits(0);
@@ -262,8 +262,9 @@ fn an_address_handed_to_another_node_is_warned_of_and_refused_by_transition() {
     run(&["transition", &old, &handed, "--output-dir", &path(&dir)])
         .exits(1)
         .stderr_has(
-            "address 10.0.0.5:8086 is node \"n4\"'s in the old config and node \"n6\"'s in the \
-             new one; nodes still running the old config would send \"n4\"'s requests to \"n6\"",
+            "address 10.0.0.5:8086 is node \"n4\"'s in generation 0, where it holds copies, and \
+             node \"n6\"'s in generation 1; nodes still running generation 0 would send \"n4\"'s \
+             requests to \"n6\"",
         );
     assert!(!dir.exists());
 }

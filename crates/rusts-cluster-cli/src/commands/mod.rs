@@ -63,16 +63,9 @@ pub(crate) fn strategy_text(strategy: &ShardingStrategy) -> String {
     }
 }
 
-/// A routing error with a stable code.
+/// A routing error with its stable code.
 pub(crate) fn routing_problem(e: &RoutingError) -> Problem {
-    let code = match e {
-        RoutingError::NodeNotFound { .. } => "unknown-node",
-        RoutingError::QueryNotPruned { .. } => "not-pruned",
-        RoutingError::ShardNotFound { .. } => "unknown-shard",
-        RoutingError::InvalidConfig(_) => "invalid-config",
-        _ => "routing",
-    };
-    Problem::new(code, chain(e))
+    Problem::new(e.code(), chain(e))
 }
 
 /// Reports why a placement or a transition cannot be planned: each rule a
@@ -92,20 +85,7 @@ pub(crate) fn report_placement(ui: &mut Ui<'_>, e: &PlacementError) -> Stop {
 /// A planner's error that is not a list of validation problems, with its
 /// code.
 pub(crate) fn placement_problem(e: &PlacementError) -> Problem {
-    let code = match e {
-        PlacementError::UnknownNode { .. } => "unknown-node",
-        PlacementError::Moving { .. } => "in-transition",
-        PlacementError::ShardCountChanged { .. } | PlacementError::StrategyChanged { .. } => {
-            "mapping-changed"
-        }
-        PlacementError::ReplicationChanged { .. } => "replication-changed",
-        PlacementError::GenerationOverflow { .. } => "generation-overflow",
-        PlacementError::AddressInUse { .. } | PlacementError::AddressHandedOver { .. } => {
-            "address-in-use"
-        }
-        _ => "placement",
-    };
-    Problem::new(code, chain(e))
+    Problem::new(e.code(), chain(e))
 }
 
 /// Warns (`generation-not-raised`) when `new`, which differs from `old`,

@@ -41,13 +41,22 @@ pub(crate) fn run(args: TransitionArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     let plan = plan_transition(&old, &new).map_err(|e| match &e {
         // A step file given as OLD or NEW: say which file.
         PlacementError::Moving { config, .. } => {
-            let path = if *config == ConfigRole::Old {
+            let path = if *config == ConfigRole::From {
                 &args.old
             } else {
                 &args.new
             };
             ui.fail(placement_problem(&e).in_file(path))
         }
+        // The library says to split; the tool names the command.
+        PlacementError::ShardCountChanged { .. } => ui.fail(Problem::new(
+            e.code(),
+            format!(
+                "{}; split with `rusts-cluster split {} --factor K`",
+                chain(&e),
+                args.old.display()
+            ),
+        )),
         _ => report_placement(ui, &e),
     })?;
     ui.set("changed", !plan.is_empty());
