@@ -106,3 +106,36 @@ fn split_refuses_a_factor_past_the_shard_limit_and_writes_nothing() {
     assert!(!target.exists());
     run(&["split", &example, "--factor", "0"]).exits(2);
 }
+
+/// A config at the last generation there is: every command that would
+/// write a later one refuses with `generation-overflow`, the code of the
+/// config layer's error (docs/operations.md).
+#[test]
+fn the_last_generation_is_refused_by_every_command_that_raises_it() {
+    let scratch = Scratch::new();
+    let file = scratch.generated("c.toml", 3, 3, 6, 2);
+    let text = fs::read_to_string(&file).unwrap();
+    assert!(text.contains("generation = 0\n"), "{text}");
+    fs::write(
+        &file,
+        text.replace("generation = 0\n", &format!("generation = {}\n", u64::MAX)),
+    )
+    .unwrap();
+    let dir = scratch.arg("steps");
+    for args in [
+        vec!["split", file.as_str(), "--factor", "2"],
+        vec!["rebalance", &file, "--add-node", "n9=10.0.9.9:8086,zone=z0"],
+        vec!["transition", &file, &file, "--output-dir", &dir],
+    ] {
+        let report = json(&args, 1);
+        assert_eq!(
+            report["errors"][0]["code"], "generation-overflow",
+            "{args:?}: {report:#}"
+        );
+        run(&args)
+            .exits(1)
+            .stderr_has(&format!("`generation` is {}", u64::MAX))
+            .stderr_has("[generation-overflow]\n");
+    }
+    assert!(!scratch.path("steps").exists());
+}

@@ -162,7 +162,9 @@ fn transition_refuses_what_a_move_of_copies_cannot_do() {
     refused(&rf2, "replication-changed").stderr_has("change them in a separate step");
     // Another shard count: `split` changes it.
     let more = scratch.generated("more.toml", 6, 3, 48, 3);
-    refused(&more, "mapping-changed").stderr_has("split with `rusts-cluster split ");
+    refused(&more, "mapping-changed").stderr_has(&format!(
+        "split with `rusts-cluster split {old} --factor 2` [mapping-changed]"
+    ));
     // A step of a transition as the start: finish that one first.
     let other = scratch.path("other");
     run(&["transition", &old, &new, "--output-dir", &path(&other)]).exits(0);
