@@ -2,6 +2,7 @@
 //! out): one module per topic, and `util` for what they share. Fixtures
 //! are TOML files under `testdata/`.
 
+mod docs;
 mod hostile;
 mod moving;
 // The property tests need the crate's generators, behind its `proptest`
