@@ -124,8 +124,6 @@ fn matches_template(template: &str, message: &str) -> bool {
             }
         }
     }
-    // A hole before `...` leaves the literal around it trimmed of the
-    // spaces the elision was written with.
     let pieces: Vec<&str> = pieces.iter().map(|p| p.as_str()).collect();
     glob(&pieces, message)
 }
@@ -370,23 +368,19 @@ fn every_quoted_message_matches_its_template() {
 
 #[test]
 fn the_rule_table_lists_every_code() {
-    let doc = doc("configuration.md");
-    let listed: Vec<&str> = table(&doc, "| code | rule | message template |")
+    let reference = doc("configuration.md");
+    let listed: Vec<&str> = table(&reference, "| code | rule | message template |")
         .iter()
         .map(|row| quoted(row[0]))
         .collect();
     assert_eq!(listed, ALL_ERROR_CODES, "the rule table's codes, in order");
     // The architecture counts the rules: every code but too-many-problems.
     let rules = listed.len() - 1;
-    let architecture = doc_architecture();
+    let architecture = doc("architecture.md");
     assert!(
         architecture.contains(&format!("| {rules} rules, every problem reported at once")),
         "docs/architecture.md does not say there are {rules} rules"
     );
-}
-
-fn doc_architecture() -> String {
-    doc("architecture.md")
 }
 
 #[test]
