@@ -180,9 +180,7 @@ impl From<RoutingError> for ClusterError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        config::ValidationErrorKind, ClusterConfig, ShardRouter, ShardState, ShardingStrategy,
-    };
+    use crate::{ClusterConfig, ShardRouter, ShardState, ShardingStrategy, ValidationErrorKind};
 
     fn router() -> ShardRouter {
         ShardRouter::from_config(&ClusterConfig::single_node("n", "127.0.0.1:1")).unwrap()

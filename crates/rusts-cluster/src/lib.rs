@@ -132,9 +132,10 @@ pub use rusts_cluster_routing as routing;
 pub use rusts_cluster_sharding as sharding;
 
 pub use rusts_cluster_config::{
-    split_factor, AddressProblem, ClusterConfig, ConfigError, ConfigFile, CopyEntry, CopyIndex,
-    Location, MoveReads, NodeConfig, NotASplit, ShardList, SplitFrom, ValidationError,
-    ValidationWarning, MAX_CONFIG_BYTES, MAX_SHARD_COUNT,
+    address_handovers, split_factor, AddressHandover, AddressProblem, ClusterConfig, ConfigError,
+    ConfigFile, CopyEntry, CopyIndex, Location, MoveReads, NodeConfig, NotASplit, Position,
+    ShardList, SplitFrom, ValidationError, ValidationErrorKind, ValidationWarning,
+    MAX_CONFIG_BYTES, MAX_SHARD_COUNT,
 };
 pub use rusts_cluster_replication::{
     JointSuccesses, PendingWrites, QuorumStatus, ReplicationAck, ReplicationError, ReplicationMode,
