@@ -47,7 +47,7 @@ pub use crate::{
         Action, Answer, Bounds, Msg, Network, ReadState, State, TransitionModel, WriteState,
         ALL_SOURCES, MAX_WRITES,
     },
-    scenario::{CatchUp, Procedure, Scenario, FIRST_GENERATION, MAX_NODES},
+    scenario::{CatchUpSchedule, Procedure, Scenario, FIRST_GENERATION, MAX_NODES},
     simulation::{simulate, SimulationConfig, SimulationReport},
 };
 
