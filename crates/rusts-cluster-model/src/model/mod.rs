@@ -103,14 +103,15 @@ impl TransitionModel {
         assert!(bounds.writes <= MAX_WRITES);
         assert!(procedure.steps.len() <= u8::MAX as usize);
         let node_ids: Vec<String> = (0..scenario.nodes).map(Scenario::node_id).collect();
+        let generations: Vec<u64> = procedure.steps.iter().map(|c| c.generation).collect();
         let steps: Vec<Step> = procedure
             .steps
             .iter()
-            .map(|config| Step::prepare(config, &node_ids))
+            .map(|config| Step::prepare(config, &node_ids, &generations))
             .collect();
         let last = steps.last().expect("at least one step");
         let final_copies = last.holds;
-        let final_required = last.routers[0].protocol().required_acks();
+        let final_required = last.required_acks;
         TransitionModel {
             scenario: scenario.clone(),
             procedure: procedure.clone(),
@@ -143,6 +144,24 @@ impl TransitionModel {
     /// The scenario's description and the procedure's name.
     pub fn describe(&self) -> String {
         format!("{}, {}", self.scenario.name(), self.procedure.name)
+    }
+
+    /// Whether `other` is the same transition system: the same bounds, node
+    /// count and catch-up, and the same rules taken from the layer for
+    /// every generation (copies, generation checks, write decisions, read
+    /// plans, final copies). Two such models differ at most in names, so
+    /// they reach the same states and break the same properties, and
+    /// checking one checks both: factors 1 and 2 decide alike under
+    /// `Quorum` and `Synchronous` (`required_acks` is 1 and 2 under each).
+    pub fn behaves_like(&self, other: &TransitionModel) -> bool {
+        self.bounds == other.bounds
+            && self.nodes() == other.nodes()
+            && self.steps == other.steps
+            && self.catch_up_sources == other.catch_up_sources
+            && self.catch_up_start == other.catch_up_start
+            && self.catch_up_gate == other.catch_up_gate
+            && self.final_copies == other.final_copies
+            && self.final_required == other.final_required
     }
 
     /// Whether every node runs the last step: the plan is complete.

@@ -6,7 +6,7 @@
 //! "not held". Writes are decided by the coordinator's `WriteQuorum`, reads
 //! by its `Quorum` read plan.
 
-use rusts_cluster_replication::{QuorumStatus, ReplicationAck};
+use rusts_cluster_replication::QuorumStatus;
 
 use super::{
     bit,
@@ -18,36 +18,14 @@ use super::{
 
 impl TransitionModel {
     /// Rule 1: the receiver checks the sender's generation with its own
-    /// router.
+    /// router, asked before the search (`Step::accepts`).
     fn accepts(&self, state: &State, node: usize, sender_step: u8) -> bool {
-        let ours = &self.steps[state.steps[node] as usize];
-        let peer = self.steps[sender_step as usize].generation;
-        ours.routers[node].check_peer_generation(peer).is_ok()
+        self.steps[state.steps[node] as usize].accepts[node][sender_step as usize]
     }
 
     /// Rule 3: whether `node`'s own generation lists it as a copy.
     fn holds(&self, state: &State, node: usize) -> bool {
         self.steps[state.steps[node] as usize].holds & bit(node) != 0
-    }
-
-    /// Decides a write from its answers with the coordinator's own
-    /// `WriteQuorum`: a copy of `write_quorum(0)` fed every first answer.
-    fn decide(&self, coord: u8, step: u8, ok: u8, failed: u8) -> QuorumStatus {
-        let mut quorum = self.steps[step as usize].quorums[coord as usize].clone();
-        let mut status = quorum.status();
-        for n in 0..self.nodes() {
-            let ack = if ok & bit(n) != 0 {
-                ReplicationAck::success(self.node_ids[n].as_str(), 1)
-            } else if failed & bit(n) != 0 {
-                ReplicationAck::failure(self.node_ids[n].as_str(), "not stored", 1)
-            } else {
-                continue;
-            };
-            status = quorum
-                .record(ack)
-                .expect("a write only hears from the copies it was sent to");
-        }
-        status
     }
 
     /// Fails every request `node` coordinates, and forgets their replies:
@@ -101,16 +79,17 @@ impl TransitionModel {
         state.forget(
             |m| matches!(m, Msg::WriteReply { w: x, from: f, .. } if *x == w && *f == from),
         );
-        state.writes[w as usize] = match self.decide(coord, step, ok, failed) {
-            QuorumStatus::Reached => WriteState::Acked,
-            QuorumStatus::Failed => WriteState::Failed,
-            _ => WriteState::Pending {
-                coord,
-                step,
-                ok,
-                failed,
-            },
-        };
+        state.writes[w as usize] =
+            match self.steps[step as usize].decisions[coord as usize].get(ok, failed) {
+                QuorumStatus::Reached => WriteState::Acked,
+                QuorumStatus::Failed => WriteState::Failed,
+                _ => WriteState::Pending {
+                    coord,
+                    step,
+                    ok,
+                    failed,
+                },
+            };
         if !matches!(state.writes[w as usize], WriteState::Pending { .. }) {
             state.forget_write_replies(w);
         }

@@ -39,7 +39,7 @@ impl TransitionModel {
     fn start_write(&self, state: &mut State, w: u8, at: u8) {
         let step = state.steps[at as usize];
         let rules = &self.steps[step as usize];
-        state.writes[w as usize] = match rules.quorums[at as usize].status() {
+        state.writes[w as usize] = match rules.initial_status[at as usize] {
             QuorumStatus::Failed => WriteState::Failed,
             QuorumStatus::Reached => WriteState::Acked,
             _ => {
