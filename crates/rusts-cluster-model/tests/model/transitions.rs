@@ -15,7 +15,8 @@ use crate::util::{crash_tolerated, required, Checks, CRASH_EXAMPLE, PLAN_EXAMPLE
 /// the total's states and time (the total counts each distinct model once).
 fn check_staged(scenarios: &[(Scenario, Bounds)]) {
     let started = Instant::now();
-    let (mut states, mut checked) = (0, 0);
+    // Every transition's states, and those of the distinct models searched.
+    let (mut states, mut searched, mut models) = (0, 0, 0);
     let mut broken = Vec::new();
     let mut checks = Checks::default();
     for (scenario, bounds) in scenarios {
@@ -30,9 +31,10 @@ fn check_staged(scenarios: &[(Scenario, Bounds)]) {
             outcome.seconds,
             outcome.shared()
         );
+        states += outcome.unique;
         if outcome.checked_as.is_none() {
-            states += outcome.unique;
-            checked += 1;
+            searched += outcome.unique;
+            models += 1;
         }
         for (name, actions) in &outcome.failures {
             broken.push(format!(
@@ -56,7 +58,7 @@ fn check_staged(scenarios: &[(Scenario, Bounds)]) {
     }
     assert!(broken.is_empty(), "counterexamples:\n{}", broken.join("\n"));
     println!(
-        "{} transitions ({checked} distinct models), {states} states in {:.1} s",
+        "{} transitions, {states} states ({models} distinct models searched, {searched} states) in {:.1} s",
         scenarios.len(),
         started.elapsed().as_secs_f64()
     );
