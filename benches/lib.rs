@@ -20,7 +20,7 @@ impl NaiveRouter {
     pub fn new(config: &ClusterConfig) -> Self {
         NaiveRouter {
             strategy: config.sharding_strategy,
-            shard_count: config.shard_count as u32,
+            shard_count: config.shard_count,
             shards: naive_build(config),
         }
     }
@@ -35,7 +35,7 @@ impl NaiveRouter {
 /// The naive build: for every shard, scan every node's lists.
 pub fn naive_build(config: &ClusterConfig) -> DashMap<u32, Shard> {
     let map = DashMap::new();
-    for s in 0..config.shard_count as u32 {
+    for s in 0..config.shard_count {
         let primary = config.nodes.iter().find(|n| n.shards.contains(&s)).unwrap();
         let mut shard = Shard::new(s, primary.id.clone());
         shard.address = Some(primary.address.clone());
@@ -84,7 +84,7 @@ pub struct Contenders {
 
 impl Contenders {
     /// All three on `round_robin_cluster(shards, nodes, rf)`.
-    pub fn new(shards: usize, nodes: usize, rf: usize) -> Self {
+    pub fn new(shards: u32, nodes: usize, rf: usize) -> Self {
         let config = rusts_cluster_config::strategies::round_robin_cluster(shards, nodes, rf);
         let router = rusts_cluster::ShardRouter::from_config(&config).unwrap();
         let naive = NaiveRouter::new(&config);
@@ -104,7 +104,7 @@ impl Contenders {
     /// The limit's route: index the table with the strategy's `%`.
     #[inline]
     pub fn limit_route(&self, key: &ShardKey) -> &Shard {
-        let n = self.config.shard_count as u32;
+        let n = self.config.shard_count;
         &self.limit[self.config.sharding_strategy.compute_shard(key, n) as usize]
     }
 }

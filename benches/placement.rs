@@ -17,7 +17,7 @@ use rusts_cluster_placement::{
     balance, plan_moves, plan_transition, with_node_changes, DEFAULT_ZONE_TAG,
 };
 
-const SHARDS: usize = 65_536;
+const SHARDS: u32 = 65_536;
 const NODES: usize = 256;
 
 fn node(i: usize) -> NodeConfig {

@@ -158,7 +158,7 @@ fn compute_shard(c: &mut Criterion) {
 }
 
 /// (shards, nodes) for the build and validation groups, all RF 3.
-const SIZES: [(usize, usize); 3] = [(16, 4), (4096, 256), (65_536, 256)];
+const SIZES: [(u32, usize); 3] = [(16, 4), (4096, 256), (65_536, 256)];
 
 /// Times the build only: each variant's output is dropped outside the
 /// timing (`iter_with_large_drop`), since freeing an old table is not part
@@ -254,7 +254,7 @@ fn apply(c: &mut Criterion) {
 /// its primaries and find replicas on the primary.
 fn naive_validate(config: &ClusterConfig) -> usize {
     let mut problems = 0;
-    for s in 0..config.shard_count as u32 {
+    for s in 0..config.shard_count {
         let primaries: Vec<_> = config
             .nodes
             .iter()
@@ -429,7 +429,7 @@ fn plan_query(c: &mut Criterion) {
         // right for this query, with no replica choice.
         group.bench_function(BenchmarkId::new("limit", name), |b| {
             b.iter(|| {
-                let mut shards: Vec<u32> = match (query.series_ids(), query.range()) {
+                let mut shards: Vec<u32> = match (query.get_series(), query.get_time_range()) {
                     (Some(ids), Some(range)) => {
                         let (first, last) = (
                             mapper.time_bucket(range.start),

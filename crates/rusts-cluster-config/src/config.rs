@@ -7,7 +7,7 @@ use std::{
 
 use rusts_cluster_replication::ReplicationMode;
 use rusts_cluster_sharding::{ShardId, ShardingStrategy};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{validate, ConfigError, Location, SplitFrom, ValidationWarning};
 
@@ -60,13 +60,16 @@ pub struct ClusterConfig {
     pub replication_factor: usize,
     /// The number of shards, numbered `0..shard_count`. Default: 16.
     ///
-    /// A `usize`, like every count read from the file, so that any number
-    /// written there parses and too large a one is a validation error that
-    /// names it; validation keeps it at most
-    /// [`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT), so it always fits the
-    /// `u32` of shard ids (`ShardId`) that a router's `shard_count()` returns.
-    #[serde(default = "default_shard_count")]
-    pub shard_count: usize,
+    /// A `u32`, the type of every shard count at the crates' boundaries
+    /// (shard ids are `u32`s). A number written in the file that does not
+    /// fit is refused where it is written, with the limit; one that fits
+    /// but is above [`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT) is a
+    /// validation error that names it.
+    #[serde(
+        default = "default_shard_count",
+        deserialize_with = "deserialize_shard_count"
+    )]
+    pub shard_count: u32,
     /// How keys map to shards. Default: `BySeries`.
     #[serde(default)]
     pub sharding_strategy: ShardingStrategy,
@@ -186,8 +189,41 @@ fn default_replication_factor() -> usize {
     1
 }
 
-fn default_shard_count() -> usize {
+fn default_shard_count() -> u32 {
     16
+}
+
+/// `shard_count` as any whole number up to `u32::MAX`, so that the
+/// parser's message says what a shard count is (serde's would say
+/// "expected u32"); one that fits but is above the limit is left to
+/// validation, which names it.
+fn deserialize_shard_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    struct ShardCount;
+
+    impl serde::de::Visitor<'_> for ShardCount {
+        type Value = u32;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a number of shards from 1 to {}", crate::MAX_SHARD_COUNT)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<u32, E> {
+            u32::try_from(n).map_err(|_| match u64::try_from(n) {
+                Ok(n) => E::custom(format!(
+                    "`shard_count` is {n}, above the limit of {}; use at most {} shards",
+                    crate::MAX_SHARD_COUNT,
+                    crate::MAX_SHARD_COUNT
+                )),
+                Err(_) => E::invalid_value(serde::de::Unexpected::Signed(n), &self),
+            })
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<u32, E> {
+            self.visit_i64(i64::try_from(n).unwrap_or(i64::MAX))
+        }
+    }
+
+    deserializer.deserialize_u32(ShardCount)
 }
 
 fn sorted<S: Serializer>(tags: &HashMap<String, String>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -297,7 +333,7 @@ impl ClusterConfig {
         let node_id = node_id.into();
         let shard_count = default_shard_count();
         let mut node = NodeConfig::new(node_id.clone(), address);
-        node.shards = (0..shard_count as ShardId).collect();
+        node.shards = (0..shard_count).collect();
         ClusterConfig {
             node_id,
             generation: 0,
@@ -310,6 +346,32 @@ impl ClusterConfig {
             split_from: None,
             nodes: vec![node],
         }
+    }
+
+    /// The generation `steps` after this config's: what a config derived
+    /// from it (a split, the steps of a transition) is numbered from.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::GenerationOverflow`] when it would pass `u64::MAX`.
+    ///
+    /// ```
+    /// use rusts_cluster_config::{ClusterConfig, ConfigError};
+    ///
+    /// let mut config = ClusterConfig::single_node("a", "10.0.0.1:8086");
+    /// config.generation = 7;
+    /// assert_eq!(config.next_generation(3)?, 10);
+    /// config.generation = u64::MAX - 1;
+    /// assert!(matches!(config.next_generation(3), Err(ConfigError::GenerationOverflow { steps: 3, .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn next_generation(&self, steps: u64) -> Result<u64, ConfigError> {
+        self.generation
+            .checked_add(steps)
+            .ok_or(ConfigError::GenerationOverflow {
+                generation: self.generation,
+                steps,
+            })
     }
 
     /// The node this process runs as (the one named by `node_id`).

@@ -2,6 +2,8 @@ use std::{fmt, io, path::PathBuf};
 
 use thiserror::Error;
 
+use rusts_cluster_sharding::ShardingError;
+
 use crate::ValidationError;
 
 /// An error from this crate: a config that cannot be read, parsed, written
@@ -60,21 +62,15 @@ pub enum ConfigError {
         #[source]
         source: toml::ser::Error,
     },
-    /// [`ClusterConfig::split`](crate::ClusterConfig::split) was asked for a
-    /// factor below 2.
-    #[error(
-        "cannot split by {factor}: a split multiplies `shard_count` by a whole number of 2 or \
-         more; use --factor 2 or more"
-    )]
-    SplitFactor {
-        /// The factor given.
-        factor: u32,
-    },
+    /// A sharding rule refused a value: a split factor below 2
+    /// ([`ClusterConfig::split`](crate::ClusterConfig::split)).
+    #[error(transparent)]
+    Sharding(#[from] ShardingError),
     /// A split would give more than
     /// [`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT) shards.
     #[error(
         "splitting {shard_count} shards by {factor} gives {} shards, above the limit of {max}; {}",
-        *shard_count as u128 * u128::from(*factor),
+        u64::from(*shard_count) * u64::from(*factor),
         match max / shard_count.max(&1) {
             0 | 1 => format!("a cluster of {shard_count} shards cannot be split"),
             most => format!("use a factor of at most {most}"),
@@ -82,21 +78,24 @@ pub enum ConfigError {
     )]
     SplitTooLarge {
         /// The shard count before the split.
-        shard_count: usize,
+        shard_count: u32,
         /// The factor given.
         factor: u32,
         /// [`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT).
-        max: usize,
+        max: u32,
     },
-    /// A new generation was asked of a config whose `generation` is
-    /// already the largest there is.
+    /// A later generation was asked of a config whose `generation` leaves
+    /// no room for it ([`ClusterConfig::next_generation`](crate::ClusterConfig::next_generation)).
     #[error(
-        "`generation` is {generation}, the largest there is, so the new config cannot have a \
-         higher one; set it lower in every node's copy first"
+        "`generation` is {generation}, so a config {steps} generation{} later would pass the \
+         largest there is ({}); lower `generation` in every node's copy first",
+        if *steps == 1 { "" } else { "s" }, u64::MAX
     )]
     GenerationOverflow {
         /// The config's generation.
         generation: u64,
+        /// How many generations later the new config was to be.
+        steps: u64,
     },
     /// The config parsed, but breaks validation rules; every problem found
     /// is listed.
@@ -108,6 +107,24 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
+    /// A short, stable, kebab-case name of what went wrong, for scripts
+    /// (the CLI's JSON `code`); a wrapped layer's error gives its own.
+    /// [`ConfigError::Invalid`] is `invalid-config`: each of its
+    /// [`ValidationError`]s has a [`code`](ValidationError::code) of its own.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConfigError::Io { .. } => "io",
+            ConfigError::TooLarge { .. } => "too-large",
+            ConfigError::NotUtf8 { .. } => "not-utf8",
+            ConfigError::Parse { .. } => "parse",
+            ConfigError::Serialize { .. } => "serialize",
+            ConfigError::Sharding(e) => e.code(),
+            ConfigError::SplitTooLarge { .. } => "split-too-large",
+            ConfigError::GenerationOverflow { .. } => "generation-overflow",
+            ConfigError::Invalid { .. } => "invalid-config",
+        }
+    }
+
     /// The validation problems, when this is [`ConfigError::Invalid`].
     pub fn validation_errors(&self) -> &[ValidationError] {
         match self {

@@ -3,23 +3,37 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
+use thiserror::Error;
 
 use crate::ClusterConfig;
 
-/// An address that names one node in the old config and another node in
-/// the new one (see [`address_handovers`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// An address that names one node in the `from` config and another node in
+/// the `to` config (see [`address_handovers`]). It is also the error that
+/// refuses such a pair: `rusts_cluster_routing::RoutingError` and
+/// `rusts_cluster_placement::PlacementError` wrap it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Error)]
+#[error(
+    "address {address} is node \"{from_node}\"'s in generation {from_generation}, where it holds \
+     copies, and node \"{to_node}\"'s in generation {to_generation}; nodes still running \
+     generation {from_generation} would send \"{from_node}\"'s requests to \"{to_node}\", so hand \
+     the address over in two generations: move \"{from_node}\" off it (or remove it) first, and \
+     once every node runs that, give the address to \"{to_node}\""
+)]
 #[non_exhaustive]
 pub struct AddressHandover {
     /// The address.
     pub address: String,
-    /// The node that has it in the old config, and holds copies there.
-    pub old_node: String,
-    /// The other node that has it in the new config.
-    pub new_node: String,
-    /// Whether the new config drops the old node (otherwise it moved to
-    /// another address).
+    /// The node that has it in `from`, and holds copies there.
+    pub from_node: String,
+    /// The other node that has it in `to`.
+    pub to_node: String,
+    /// Whether `to` drops `from_node` (otherwise it moved to another
+    /// address).
     pub removed: bool,
+    /// The generation of `from`.
+    pub from_generation: u64,
+    /// The generation of `to`.
+    pub to_generation: u64,
 }
 
 /// The addresses that pass from one node to another between `from` and
@@ -63,7 +77,7 @@ pub struct AddressHandover {
 /// assert_eq!(handovers.len(), 2);
 /// let first = &handovers[0];
 /// assert_eq!(first.address, "10.0.0.1:8086");
-/// assert_eq!((first.old_node.as_str(), first.new_node.as_str()), ("a", "b"));
+/// assert_eq!((first.from_node.as_str(), first.to_node.as_str()), ("a", "b"));
 /// assert!(!first.removed);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -80,9 +94,11 @@ pub fn address_handovers(from: &ClusterConfig, to: &ClusterConfig) -> Vec<Addres
             let &owner = owners.get(node.address.as_str())?;
             (owner != node.id).then(|| AddressHandover {
                 address: node.address.clone(),
-                old_node: node.id.clone(),
-                new_node: owner.to_owned(),
+                from_node: node.id.clone(),
+                to_node: owner.to_owned(),
                 removed: to.get_node(&node.id).is_none(),
+                from_generation: from.generation,
+                to_generation: to.generation,
             })
         })
         .collect()

@@ -64,6 +64,7 @@ assert_eq!(ClusterConfig::from_toml(&config.to_toml()?)?, config);
 pub use crate::{
     address::AddressProblem,
     config::{ClusterConfig, ConfigFile, MoveReads, NodeConfig, MAX_CONFIG_BYTES},
+    copies::{CopyEntry, CopyIndex},
     error::{ConfigError, Location},
     handover::{address_handovers, AddressHandover},
     locate::SourceMap,
@@ -83,6 +84,7 @@ pub mod strategies;
 
 mod address;
 mod config;
+mod copies;
 mod error;
 mod handover;
 mod locate;

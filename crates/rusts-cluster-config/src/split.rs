@@ -1,7 +1,7 @@
 //! Splitting every shard of a config into `k` children on the same copies,
 //! and recognising a pair of configs as such a split.
 
-use rusts_cluster_sharding::{ShardId, ShardSplit, ShardingStrategy};
+use rusts_cluster_sharding::{ShardId, ShardSplit, ShardingError, ShardingStrategy};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -28,7 +28,7 @@ pub struct SplitFrom {
     pub generation: u64,
     /// Its shard count: a divisor of this config's `shard_count`, at least
     /// two times smaller.
-    pub shard_count: usize,
+    pub shard_count: u32,
 }
 
 /// Why a pair of configs is not a split, from [`split_factor`].
@@ -41,64 +41,64 @@ pub enum NotASplit {
     #[error("both configs have {shard_count} shards; a split multiplies the shard count")]
     SameShardCount {
         /// The shard count of both.
-        shard_count: usize,
+        shard_count: u32,
     },
     /// The new shard count is not a multiple of the old one (two or more
     /// times): keys would move to shards on other nodes.
     #[error(
-        "{new_shard_count} shards is not a multiple of {old_shard_count} by a whole number of 2 \
-         or more, so keys would move to other shards' nodes; grow the shard count with \
-         `rusts-cluster split FILE --factor K`"
+        "{to_shard_count} shards is not a multiple of {from_shard_count} by a whole number of 2 \
+         or more, so keys would move to other shards' nodes; grow the shard count by a split \
+         (`ClusterConfig::split`), which multiplies it"
     )]
     NotAMultiple {
-        /// The old config's shard count.
-        old_shard_count: usize,
-        /// The new config's shard count.
-        new_shard_count: usize,
+        /// The first config's shard count.
+        from_shard_count: u32,
+        /// The second config's shard count.
+        to_shard_count: u32,
     },
     /// The new shard count is above [`MAX_SHARD_COUNT`].
     #[error("the new config has {shard_count} shards, above the limit of {max}")]
     TooManyShards {
         /// The new config's shard count.
-        shard_count: usize,
+        shard_count: u32,
         /// [`MAX_SHARD_COUNT`].
-        max: usize,
+        max: u32,
     },
     /// The sharding strategy changed as well.
     #[error(
-        "the sharding strategy changes from {old:?} to {new:?}; a split keeps the strategy, or \
+        "the sharding strategy changes from {from:?} to {to:?}; a split keeps the strategy, or \
          keys would leave their shard's family"
     )]
     StrategyChanged {
-        /// The old config's strategy.
-        old: ShardingStrategy,
-        /// The new config's strategy.
-        new: ShardingStrategy,
+        /// The first config's strategy.
+        from: ShardingStrategy,
+        /// The second config's strategy.
+        to: ShardingStrategy,
     },
     /// The new config does not record the split.
     #[error(
         "the new config has no `[split_from]`, which a split config needs so that a node \
-         restarted on it knows the {old_shard_count}-shard numbering of older peers; write \
-         split configs with `rusts-cluster split`"
+         restarted on it knows the {from_shard_count}-shard numbering of older peers; write \
+         split configs with `ClusterConfig::split`, which records it"
     )]
     MissingRecord {
-        /// The old config's shard count, which the record would name.
-        old_shard_count: usize,
+        /// The first config's shard count, which the record would name.
+        from_shard_count: u32,
     },
     /// The new config's `[split_from]` does not describe the old config.
     #[error(
         "the new config's `[split_from]` names {} shards at generation {}, but the old config \
-         has {old_shard_count} shards at generation {old_generation}; it must be split from \
+         has {from_shard_count} shards at generation {from_generation}; it must be split from \
          this config or a later one with as many shards",
         record.shard_count, record.generation
     )]
     RecordMismatch {
         /// The new config's record.
         record: SplitFrom,
-        /// The old config's generation.
-        old_generation: u64,
-        /// The old config's shard count.
-        old_shard_count: usize,
+        /// The first config's generation.
+        from_generation: u64,
+        /// The first config's shard count.
+        from_shard_count: u32,
     },
     /// A child is not on exactly its parent's copies, in the same roles.
     #[error(
@@ -152,8 +152,8 @@ pub fn split_factor(old: &ClusterConfig, new: &ClusterConfig) -> Result<ShardSpl
     }
     if n == 0 || kn < 2 * n || kn % n != 0 {
         return Err(NotASplit::NotAMultiple {
-            old_shard_count: n,
-            new_shard_count: kn,
+            from_shard_count: n,
+            to_shard_count: kn,
         });
     }
     if kn > MAX_SHARD_COUNT {
@@ -164,27 +164,29 @@ pub fn split_factor(old: &ClusterConfig, new: &ClusterConfig) -> Result<ShardSpl
     }
     if old.sharding_strategy != new.sharding_strategy {
         return Err(NotASplit::StrategyChanged {
-            old: old.sharding_strategy,
-            new: new.sharding_strategy,
+            from: old.sharding_strategy,
+            to: new.sharding_strategy,
         });
     }
     let Some(record) = new.split_from else {
-        return Err(NotASplit::MissingRecord { old_shard_count: n });
+        return Err(NotASplit::MissingRecord {
+            from_shard_count: n,
+        });
     };
     if record.shard_count != n || record.generation < old.generation {
         return Err(NotASplit::RecordMismatch {
             record,
-            old_generation: old.generation,
-            old_shard_count: n,
+            from_generation: old.generation,
+            from_shard_count: n,
         });
     }
     // Copies compared as sorted node-id sets, with each copy's joining and
     // leaving marks, plus the primary: equal sets with the same primary are
     // the same replicas in the same roles.
-    let (old_copies, old_primary) = holders(old, n);
-    let (new_copies, new_primary) = holders(new, kn);
-    for child in 0..kn {
-        let parent = child % n;
+    let (old_copies, old_primary) = holders(old, n as usize);
+    let (new_copies, new_primary) = holders(new, kn as usize);
+    for child in 0..kn as usize {
+        let parent = child % n as usize;
         if new_copies[child] != old_copies[parent] || new_primary[child] != old_primary[parent] {
             return Err(NotASplit::ChildMoved {
                 child: child as ShardId,
@@ -193,9 +195,9 @@ pub fn split_factor(old: &ClusterConfig, new: &ClusterConfig) -> Result<ShardSpl
         }
     }
     // 2 <= kn / n and kn <= MAX_SHARD_COUNT, so both fit a u32.
-    ShardSplit::new(n as u32, (kn / n) as u32).map_err(|_| NotASplit::NotAMultiple {
-        old_shard_count: n,
-        new_shard_count: kn,
+    ShardSplit::new(n, kn / n).map_err(|_| NotASplit::NotAMultiple {
+        from_shard_count: n,
+        to_shard_count: kn,
     })
 }
 
@@ -216,13 +218,15 @@ impl ClusterConfig {
     /// # Errors
     ///
     /// [`ConfigError::Invalid`] when this config is not valid,
-    /// [`ConfigError::SplitFactor`] for a factor below 2,
+    /// [`ConfigError::Sharding`] ([`ShardingError::SplitFactor`](rusts_cluster_sharding::ShardingError::SplitFactor))
+    /// for a factor below 2,
     /// [`ConfigError::SplitTooLarge`] when the new count would exceed
     /// [`MAX_SHARD_COUNT`], and [`ConfigError::GenerationOverflow`] when
     /// `generation` is already `u64::MAX`.
     ///
     /// ```
     /// use rusts_cluster_config::{ClusterConfig, ConfigError, SplitFrom};
+    /// use rusts_cluster_sharding::ShardingError;
     ///
     /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
     /// let split = config.split(2)?;
@@ -232,30 +236,27 @@ impl ClusterConfig {
     /// assert_eq!(split.nodes[0].shards, (0..8).chain(16..24).collect::<Vec<_>>());
     /// split.validate()?;
     ///
-    /// assert!(matches!(config.split(1), Err(ConfigError::SplitFactor { factor: 1 })));
+    /// assert!(matches!(config.split(1), Err(ConfigError::Sharding(ShardingError::SplitFactor { factor: 1 }))));
     /// assert!(matches!(config.split(1 << 15), Err(ConfigError::SplitTooLarge { .. })));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn split(&self, factor: u32) -> Result<ClusterConfig, ConfigError> {
         self.validate()?;
         let n = self.shard_count;
-        if factor < 2 {
-            return Err(ConfigError::SplitFactor { factor });
-        }
-        let kn = n
-            .checked_mul(factor as usize)
-            .filter(|&kn| kn <= MAX_SHARD_COUNT)
-            .ok_or(ConfigError::SplitTooLarge {
-                shard_count: n,
-                factor,
-                max: MAX_SHARD_COUNT,
-            })?;
-        let generation = self
-            .generation
-            .checked_add(1)
-            .ok_or(ConfigError::GenerationOverflow {
-                generation: self.generation,
-            })?;
+        // A valid config has shards, so the split's only errors are the
+        // factor below 2 and a count past the limit (u32's included).
+        let kn = match ShardSplit::new(n, factor) {
+            Ok(split) if split.child_count() <= MAX_SHARD_COUNT => split.child_count(),
+            Err(e @ ShardingError::SplitFactor { .. }) => return Err(e.into()),
+            _ => {
+                return Err(ConfigError::SplitTooLarge {
+                    shard_count: n,
+                    factor,
+                    max: MAX_SHARD_COUNT,
+                })
+            }
+        };
+        let generation = self.next_generation(1)?;
         let mut new = self.clone();
         new.shard_count = kn;
         new.generation = generation;
@@ -419,12 +420,15 @@ mod tests {
         let config = two_nodes();
         for factor in [0, 1] {
             let err = config.split(factor).unwrap_err();
-            assert!(matches!(err, ConfigError::SplitFactor { factor: f } if f == factor));
+            assert!(matches!(
+                err,
+                ConfigError::Sharding(ShardingError::SplitFactor { factor: f }) if f == factor
+            ));
         }
         assert_eq!(
             config.split(1).unwrap_err().to_string(),
-            "cannot split by 1: a split multiplies `shard_count` by a whole number of 2 or more; \
-             use --factor 2 or more"
+            "the split factor is 1; a split multiplies the shard count by a whole number of 2 or \
+             more, so use a factor of at least 2"
         );
         let err = config.split(u32::MAX).unwrap_err();
         assert_eq!(
@@ -448,7 +452,8 @@ mod tests {
         assert!(matches!(
             last.split(2),
             Err(ConfigError::GenerationOverflow {
-                generation: u64::MAX
+                generation: u64::MAX,
+                steps: 1
             })
         ));
         let mut invalid = two_nodes();
@@ -467,8 +472,8 @@ mod tests {
         assert_eq!(
             split_factor(&new, &old),
             Err(NotASplit::NotAMultiple {
-                old_shard_count: 6,
-                new_shard_count: 3
+                from_shard_count: 6,
+                to_shard_count: 3
             }),
             "a merge is not a split"
         );
@@ -494,7 +499,9 @@ mod tests {
         unrecorded.split_from = None;
         assert_eq!(
             split_factor(&old, &unrecorded),
-            Err(NotASplit::MissingRecord { old_shard_count: 3 })
+            Err(NotASplit::MissingRecord {
+                from_shard_count: 3
+            })
         );
         let mut wrong = new.clone();
         wrong.split_from = Some(SplitFrom {

@@ -15,29 +15,20 @@ use std::collections::HashMap;
 
 use proptest::{prelude::*, sample::Index};
 use rusts_cluster_replication::ReplicationMode;
-use rusts_cluster_sharding::{ShardId, ShardingStrategy};
+use rusts_cluster_sharding::{testing::strategies, ShardId, ShardingStrategy};
 
 use crate::{ClusterConfig, NodeConfig};
 
 /// Any valid sharding strategy: every variant, durations from one
-/// nanosecond to `i64::MAX`.
+/// nanosecond to `i64::MAX` (the sharding crate's one generator,
+/// [`rusts_cluster_sharding::testing::strategies`]).
 pub fn any_strategy() -> impl Strategy<Value = ShardingStrategy> {
-    let duration = prop_oneof![
+    strategies(prop_oneof![
         1..=i64::MAX,
         Just(1i64),
         Just(3_600_000_000_000),
         Just(i64::MAX)
-    ];
-    prop_oneof![
-        Just(ShardingStrategy::ByMeasurement),
-        Just(ShardingStrategy::BySeries),
-        duration
-            .clone()
-            .prop_map(|duration_nanos| ShardingStrategy::ByTime { duration_nanos }),
-        duration.prop_map(|time_duration_nanos| ShardingStrategy::Composite {
-            time_duration_nanos
-        }),
-    ]
+    ])
 }
 
 /// Any replication mode.
@@ -95,7 +86,7 @@ pub fn valid_config() -> impl Strategy<Value = ClusterConfig> {
                 cluster_name: "prop".to_owned(),
                 replication_mode: mode,
                 replication_factor: rf,
-                shard_count: placements.len(),
+                shard_count: placements.len() as u32,
                 sharding_strategy: strategy,
                 move_reads: Default::default(),
                 split_from: None,
@@ -125,11 +116,7 @@ pub fn valid_config() -> impl Strategy<Value = ClusterConfig> {
 /// let config = round_robin_cluster(4096, 256, 3);
 /// assert!(config.validate().is_ok() && config.warnings().is_empty());
 /// ```
-pub fn round_robin_cluster(
-    shards: usize,
-    nodes: usize,
-    replication_factor: usize,
-) -> ClusterConfig {
+pub fn round_robin_cluster(shards: u32, nodes: usize, replication_factor: usize) -> ClusterConfig {
     let mut config = ClusterConfig::single_node("node0", "10.0.0.1:8086");
     config.shard_count = shards;
     config.replication_factor = replication_factor;
@@ -142,11 +129,11 @@ pub fn round_robin_cluster(
         })
         .collect();
     for s in 0..shards {
-        config.nodes[s % nodes].shards.push(s as ShardId);
+        config.nodes[s as usize % nodes].shards.push(s);
         for copy in 1..replication_factor {
-            config.nodes[(s + copy) % nodes]
+            config.nodes[(s as usize + copy) % nodes]
                 .replica_shards
-                .push(s as ShardId);
+                .push(s);
         }
     }
     config

@@ -16,7 +16,7 @@ use crate::{address::check_address, AddressProblem, ClusterConfig};
 /// largest cluster the performance targets are set for (65,536 shards), and
 /// a config that lists every copy of this many shards still fits in
 /// [`MAX_CONFIG_BYTES`](crate::MAX_CONFIG_BYTES).
-pub const MAX_SHARD_COUNT: usize = 1 << 18;
+pub const MAX_SHARD_COUNT: u32 = 1 << 18;
 
 /// The most problems [`ClusterConfig::validate`] lists one by one: 1,000.
 ///
@@ -135,9 +135,9 @@ pub enum ValidationError {
     #[error("`shard_count` is {shard_count}, above the limit of {max}; use at most {max} shards")]
     ShardCountTooLarge {
         /// The value given.
-        shard_count: usize,
+        shard_count: u32,
         /// [`MAX_SHARD_COUNT`].
-        max: usize,
+        max: u32,
     },
     /// `replication_factor` is 0.
     #[error("`replication_factor` is 0; every shard needs at least one copy, so use 1 or more")]
@@ -167,7 +167,7 @@ pub enum ValidationError {
         /// The out-of-range id.
         shard: ShardId,
         /// The config's `shard_count`.
-        shard_count: usize,
+        shard_count: u32,
         /// The node's position in `nodes`, from 0.
         index: usize,
         /// The shard's position in the list, from 0.
@@ -277,9 +277,9 @@ pub enum ValidationError {
     )]
     SplitFromShardCount {
         /// The value of `split_from.shard_count`.
-        from_shard_count: usize,
+        from_shard_count: u32,
         /// The config's `shard_count`.
-        shard_count: usize,
+        shard_count: u32,
     },
     /// `split_from.generation` is not below `generation`: the config that
     /// was split must be an older one.
@@ -772,7 +772,7 @@ fn check_addresses(config: &ClusterConfig, errors: &mut Errors) {
 }
 
 fn check_shard_lists(config: &ClusterConfig, errors: &mut Errors) {
-    let shard_count = config.shard_count;
+    let shard_count = config.shard_count as usize;
     // Per-shard arrays, bounded by MAX_SHARD_COUNT. `first_primary[s]` is
     // the first node listing shard `s` in `shards`. The stamps hold one plus
     // the index of the node that last listed `s`, which finds repeats within
@@ -787,7 +787,7 @@ fn check_shard_lists(config: &ClusterConfig, errors: &mut Errors) {
         node: node.to_owned(),
         list,
         shard,
-        shard_count,
+        shard_count: config.shard_count,
         index,
         element,
     };
@@ -866,7 +866,7 @@ fn check_shard_lists(config: &ClusterConfig, errors: &mut Errors) {
 /// copies, once, never both; and every moving shard keeps an old copy and
 /// a new one.
 fn check_moving_lists(config: &ClusterConfig, errors: &mut Errors) {
-    let shard_count = config.shard_count;
+    let shard_count = config.shard_count as usize;
     if config
         .nodes
         .iter()
@@ -915,7 +915,7 @@ fn check_moving_lists(config: &ClusterConfig, errors: &mut Errors) {
                         node: node.id.clone(),
                         list,
                         shard,
-                        shard_count,
+                        shard_count: config.shard_count,
                         index: i,
                         element,
                     });
@@ -991,8 +991,8 @@ pub(crate) fn warnings_for_zone_tag(
         // lists a shard twice, or in both lists, is one copy (an error of
         // its own). Counting entries reported "4 copies" where 2 nodes held
         // the shard. `last[s]` is one plus the last node counted for `s`.
-        let mut copies = vec![0usize; config.shard_count];
-        let mut last = vec![0u32; config.shard_count];
+        let mut copies = vec![0usize; config.shard_count as usize];
+        let mut last = vec![0u32; config.shard_count as usize];
         for (i, node) in config.nodes.iter().enumerate() {
             let stamp = i as u32 + 1;
             for &s in node.shards.iter().chain(&node.replica_shards) {
@@ -1007,8 +1007,8 @@ pub(crate) fn warnings_for_zone_tag(
         // copies (all but the joining) and its new copies (all but the
         // leaving), each of which should hold the factor. Moving lists with
         // errors of their own are counted as far as they make sense.
-        let mut joining = vec![0usize; config.shard_count];
-        let mut leaving = vec![0usize; config.shard_count];
+        let mut joining = vec![0usize; config.shard_count as usize];
+        let mut leaving = vec![0usize; config.shard_count as usize];
         for node in &config.nodes {
             for (list, counts) in [
                 (&node.joining_shards, &mut joining),

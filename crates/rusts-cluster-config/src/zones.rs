@@ -80,7 +80,7 @@ pub(crate) fn spread_and_balance_warnings(
         let mut pairs: Vec<(u32, u32)> = Vec::new();
         for (i, node) in config.nodes.iter().enumerate() {
             for &s in node.shards.iter().chain(&node.replica_shards) {
-                if (s as usize) < shard_count {
+                if s < shard_count {
                     pairs.push((s, i as u32));
                 }
             }

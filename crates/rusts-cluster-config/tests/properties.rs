@@ -74,9 +74,7 @@ fn apply(config: &mut ClusterConfig, breakage: &Breakage, pick: Index) -> Option
             "duplicate-primary"
         }
         Breakage::ShardOutOfRange => {
-            config.nodes[owner]
-                .replica_shards
-                .push(config.shard_count as u32);
+            config.nodes[owner].replica_shards.push(config.shard_count);
             "shard-out-of-range"
         }
         Breakage::RepeatInList => {
@@ -221,10 +219,10 @@ fn placement_warnings(config: &ClusterConfig) -> Vec<&'static str> {
 
 /// Node `node`'s list, sorted, as a split by `k` of `n` shards gives it:
 /// each listed parent `p` and its children `p + i * n`.
-fn children_of_list(list: &[u32], n: usize, k: usize) -> Vec<u32> {
+fn children_of_list(list: &[u32], n: u32, k: u32) -> Vec<u32> {
     let mut out: Vec<u32> = list
         .iter()
-        .flat_map(|&p| (0..k).map(move |i| p + (i * n) as u32))
+        .flat_map(|&p| (0..k).map(move |i| p + i * n))
         .collect();
     out.sort_unstable();
     out
@@ -240,23 +238,23 @@ proptest! {
         let split = config.split(k).unwrap();
         prop_assert_eq!(codes(&split), Vec::<&str>::new());
         let n = config.shard_count;
-        prop_assert_eq!(split.shard_count, n * k as usize);
+        prop_assert_eq!(split.shard_count, n * k);
         prop_assert_eq!(split.generation, config.generation + 1);
         prop_assert_eq!(
             split.split_from,
             Some(SplitFrom { generation: config.generation, shard_count: n })
         );
         let recognised = split_factor(&config, &split).unwrap();
-        prop_assert_eq!((recognised.parent_count() as usize, recognised.factor()), (n, k));
+        prop_assert_eq!((recognised.parent_count(), recognised.factor()), (n, k));
         for (before, after) in config.nodes.iter().zip(&split.nodes) {
             prop_assert_eq!(&before.id, &after.id);
             prop_assert_eq!(&before.address, &after.address);
             let mut shards = after.shards.clone();
             shards.sort_unstable();
-            prop_assert_eq!(shards, children_of_list(&before.shards, n, k as usize));
+            prop_assert_eq!(shards, children_of_list(&before.shards, n, k));
             let mut replicas = after.replica_shards.clone();
             replicas.sort_unstable();
-            prop_assert_eq!(replicas, children_of_list(&before.replica_shards, n, k as usize));
+            prop_assert_eq!(replicas, children_of_list(&before.replica_shards, n, k));
         }
         prop_assert_eq!(placement_warnings(&split), placement_warnings(&config));
         let text = split.to_toml().unwrap();
@@ -270,7 +268,7 @@ proptest! {
     fn prop_a_moved_child_is_not_a_split(config in valid_config(), k in 2u32..=3, pick in any::<Index>()) {
         prop_assume!(config.nodes.len() >= 2);
         let mut split = config.split(k).unwrap();
-        let child = pick.index(split.shard_count) as u32;
+        let child = pick.index(split.shard_count as usize) as u32;
         let from = split.nodes.iter().position(|n| n.shards.contains(&child)).unwrap();
         let to = (from + 1) % split.nodes.len();
         split.nodes[from].shards.retain(|&s| s != child);
@@ -279,7 +277,7 @@ proptest! {
         match split_factor(&config, &split) {
             Err(NotASplit::ChildMoved { child: named, parent }) => {
                 prop_assert_eq!(named, child);
-                prop_assert_eq!(parent as usize, child as usize % config.shard_count);
+                prop_assert_eq!(parent, child % config.shard_count);
             }
             other => prop_assert!(false, "{:?}", other),
         }

@@ -297,7 +297,9 @@ impl Strategy {
 impl StructuredConfig {
     /// The cluster config this describes.
     pub fn to_config(&self) -> ClusterConfig {
-        let shard_count = self.shard_count.value();
+        // A count past u32 cannot be written in a config (the parser
+        // refuses it); the largest u32 is as far past the limit.
+        let shard_count = u32::try_from(self.shard_count.value()).unwrap_or(u32::MAX);
         let mut nodes: Vec<NodeConfig> = self
             .nodes
             .iter()
@@ -319,9 +321,9 @@ impl StructuredConfig {
             // Bounded: a valid cluster of MAX_SHARD_COUNT shards costs
             // milliseconds per run under the sanitizer; the limit itself is
             // tested in the config crate.
-            if !nodes.is_empty() && shard_count <= ROUND_ROBIN_MAX_SHARDS {
+            if !nodes.is_empty() && shard_count as usize <= ROUND_ROBIN_MAX_SHARDS {
                 let len = nodes.len();
-                for s in 0..shard_count {
+                for s in 0..shard_count as usize {
                     nodes[s % len].shards.push(s as ShardId);
                     for r in 1..=usize::from(replicas).min(len - 1) {
                         nodes[(s + r) % len].replica_shards.push(s as ShardId);
@@ -441,7 +443,7 @@ fn check_config(config: &ClusterConfig, saved: Option<&str>, keys: &[(&str, u64,
 /// exists, whose primary and replicas are nodes of the config that list it.
 fn check_router(config: &ClusterConfig, router: &ShardRouter, keys: &[(&str, u64, i64)]) {
     let n = router.shard_count();
-    assert_eq!(n as usize, config.shard_count);
+    assert_eq!(n, config.shard_count);
     let by_id: HashMap<&str, &NodeConfig> =
         config.nodes.iter().map(|n| (n.id.as_str(), n)).collect();
     let check_shard = |id: ShardId| {
@@ -500,7 +502,7 @@ fn follows_rules(config: &ClusterConfig) -> bool {
     {
         return false;
     }
-    let mut primaries = vec![0u32; config.shard_count];
+    let mut primaries = vec![0u32; config.shard_count as usize];
     for node in &config.nodes {
         let primary: HashSet<ShardId> = node.shards.iter().copied().collect();
         let replica: HashSet<ShardId> = node.replica_shards.iter().copied().collect();
@@ -510,7 +512,7 @@ fn follows_rules(config: &ClusterConfig) -> bool {
             || primary
                 .iter()
                 .chain(&replica)
-                .any(|&s| s as usize >= config.shard_count)
+                .any(|&s| s >= config.shard_count)
         {
             return false;
         }

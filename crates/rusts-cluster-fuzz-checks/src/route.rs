@@ -39,7 +39,7 @@ pub fn route_key(data: &[u8]) {
     };
     let router = (strategy.validate().is_ok() && (1..=255).contains(&n)).then(|| {
         let mut config = ClusterConfig::single_node("node1", "127.0.0.1:8086");
-        config.shard_count = n as usize;
+        config.shard_count = n;
         config.nodes[0].shards = (0..n).collect();
         config.sharding_strategy = strategy;
         ShardRouter::from_config(&config)

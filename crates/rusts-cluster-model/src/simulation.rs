@@ -674,7 +674,7 @@ pub fn simulate(config: SimulationConfig) -> SimulationReport {
     let (rf, mode) = (config.replication_factor, config.mode);
     let mut start = ClusterConfig::single_node("n0", address(0));
     start.generation = 1;
-    start.shard_count = config.shards;
+    start.shard_count = config.shards as u32;
     start.replication_factor = rf;
     start.replication_mode = mode;
     start.nodes = (0..nodes)

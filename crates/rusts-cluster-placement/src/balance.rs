@@ -149,7 +149,7 @@ pub fn zone_count(config: &ClusterConfig, zone_tag: &str) -> (usize, bool) {
 ///
 /// # Errors
 ///
-/// [`PlacementError::UnknownNode`] when `remove` names a node the config
+/// [`PlacementError::NodeNotFound`] when `remove` names a node the config
 /// does not have.
 ///
 /// ```
@@ -173,7 +173,7 @@ pub fn with_node_changes(
     remove: &[String],
 ) -> Result<ClusterConfig, PlacementError> {
     if let Some(missing) = remove.iter().find(|id| config.get_node(id).is_none()) {
-        return Err(PlacementError::UnknownNode {
+        return Err(PlacementError::NodeNotFound {
             node: missing.clone(),
         });
     }
@@ -217,7 +217,7 @@ impl State {
     fn new(config: &ClusterConfig, zone_tag: &str) -> State {
         let (zone_of, z) = zone_indices(&config.nodes, zone_tag);
         let n = config.nodes.len();
-        let (s, r) = (config.shard_count, config.replication_factor);
+        let (s, r) = (config.shard_count as usize, config.replication_factor);
         let mut zone_nodes = vec![Vec::new(); z];
         for (i, &zone) in zone_of.iter().enumerate() {
             zone_nodes[zone as usize].push(i as u32);
@@ -901,11 +901,11 @@ mod tests {
     fn removing_an_unknown_node_names_it() {
         let config = ClusterConfig::single_node("a", "10.0.0.1:8086");
         let err = with_node_changes(&config, vec![], &["b".to_owned()]).unwrap_err();
-        assert!(matches!(&err, PlacementError::UnknownNode { node } if node == "b"));
+        assert!(matches!(&err, PlacementError::NodeNotFound { node } if node == "b"));
         assert!(err.validation_errors().is_empty());
         assert_eq!(
             err.to_string(),
-            "no node has id \"b\"; check the id against the config's `[[nodes]]`"
+            "node \"b\" is not in the cluster config; use one of the ids under [[nodes]]"
         );
     }
 }

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use rusts_cluster_config::{ConfigError, ValidationError};
+use rusts_cluster_config::{AddressHandover, ConfigError, ValidationError};
 use rusts_cluster_replication::ReplicationMode;
 use rusts_cluster_sharding::{ShardId, ShardingStrategy};
 use thiserror::Error;
@@ -23,8 +23,8 @@ pub enum PlacementError {
         source: ConfigError,
     },
     /// A node to remove is not in the config.
-    #[error("no node has id \"{node}\"; check the id against the config's `[[nodes]]`")]
-    UnknownNode {
+    #[error("node \"{node}\" is not in the cluster config; use one of the ids under [[nodes]]")]
+    NodeNotFound {
         /// The id given.
         node: String,
     },
@@ -43,54 +43,49 @@ pub enum PlacementError {
     },
     /// The two configs of a transition have different shard counts.
     #[error(
-        "`shard_count` differs ({old} in the old config, {new} in the new one): a transition moves \
-         copies of the same shards; change the count on its own with `rusts-cluster split` (by an \
-         integer factor), then plan the transition from the split config"
+        "`shard_count` differs ({from} in the old config, {to} in the new one): a transition moves \
+         copies of the same shards; change the count on its own, by a split (an integer factor), \
+         then plan the transition from the split config"
     )]
     ShardCountChanged {
         /// The old config's `shard_count`.
-        old: usize,
+        from: u32,
         /// The new config's `shard_count`.
-        new: usize,
+        to: u32,
     },
     /// The two configs of a transition have different sharding strategies.
     #[error(
-        "`sharding_strategy` differs ({old:?} in the old config, {new:?} in the new one): keys \
+        "`sharding_strategy` differs ({from:?} in the old config, {to:?} in the new one): keys \
          would map to other shards, which no move of copies can follow; keep the old config's \
          strategy in the new one"
     )]
     StrategyChanged {
         /// The old config's strategy.
-        old: ShardingStrategy,
+        from: ShardingStrategy,
         /// The new config's strategy.
-        new: ShardingStrategy,
+        to: ShardingStrategy,
     },
     /// The two configs of a transition replicate differently.
     #[error(
-        "the replication settings differ (old: `replication_mode` {old_mode}, \
-         `replication_factor` {old_factor}; new: {new_mode}, {new_factor}): a transition keeps \
+        "the replication settings differ (old: `replication_mode` {from_mode}, \
+         `replication_factor` {from_factor}; new: {to_mode}, {to_factor}): a transition keeps \
          them, so change them in a separate step, before or after the move"
     )]
     ReplicationChanged {
         /// The old config's mode.
-        old_mode: ReplicationMode,
+        from_mode: ReplicationMode,
         /// The new config's mode.
-        new_mode: ReplicationMode,
+        to_mode: ReplicationMode,
         /// The old config's factor.
-        old_factor: usize,
+        from_factor: usize,
         /// The new config's factor.
-        new_factor: usize,
+        to_factor: usize,
     },
-    /// The old config's generation leaves no room for the steps, which are
-    /// numbered from it.
-    #[error(
-        "the old config's `generation` is {generation}, so its steps would need generations past \
-         the largest there is; lower the generation in every node's copy first"
-    )]
-    GenerationOverflow {
-        /// The old config's generation.
-        generation: u64,
-    },
+    /// A config-layer error about the old config that is not a broken
+    /// rule: its generation leaves no room for the steps, which are
+    /// numbered from it ([`ConfigError::GenerationOverflow`]).
+    #[error(transparent)]
+    Config(ConfigError),
     /// A node that the new config drops holds copies that leave during the
     /// transition, so it runs beside the new config's nodes; but one of
     /// those has its address.
@@ -113,24 +108,31 @@ pub enum PlacementError {
     /// its old one: nodes still running the old config would send the
     /// first node's requests to the second
     /// ([`address_handovers`](crate::address_handovers)).
-    #[error(
-        "address {address} is node \"{old_node}\"'s in the old config and node \"{new_node}\"'s \
-         in the new one; nodes still running the old config would send \"{old_node}\"'s \
-         requests to \"{new_node}\": give \"{new_node}\" another address, or hand the address \
-         over in two deployments (move \"{old_node}\" off it first and wait until every node \
-         runs that config)"
-    )]
-    AddressHandedOver {
-        /// The address.
-        address: String,
-        /// The node that has it in the old config.
-        old_node: String,
-        /// The other node that has it in the new config.
-        new_node: String,
-    },
+    #[error(transparent)]
+    AddressHandedOver(AddressHandover),
 }
 
 impl PlacementError {
+    /// A short, stable, kebab-case name of what went wrong, for scripts
+    /// (the CLI's JSON `code`); a wrapped layer's error gives its own.
+    /// [`PlacementError::Invalid`] is `invalid-config`: each of its
+    /// [`validation_errors`](Self::validation_errors) has a code of its own.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PlacementError::Invalid { .. } => "invalid-config",
+            PlacementError::NodeNotFound { .. } => "unknown-node",
+            PlacementError::Moving { .. } => "in-transition",
+            PlacementError::ShardCountChanged { .. } | PlacementError::StrategyChanged { .. } => {
+                "mapping-changed"
+            }
+            PlacementError::ReplicationChanged { .. } => "replication-changed",
+            PlacementError::Config(e) => e.code(),
+            PlacementError::AddressInUse { .. } | PlacementError::AddressHandedOver(_) => {
+                "address-in-use"
+            }
+        }
+    }
+
     /// The validation problems behind the error, when a config breaks
     /// validation rules; empty otherwise.
     pub fn validation_errors(&self) -> &[ValidationError] {
@@ -148,17 +150,17 @@ pub enum ConfigRole {
     /// The config given to [`balance`](crate::balance).
     Placed,
     /// The config a transition starts from.
-    Old,
+    From,
     /// The config a transition ends with.
-    New,
+    To,
 }
 
 impl fmt::Display for ConfigRole {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             ConfigRole::Placed => "the config to place",
-            ConfigRole::Old => "the old config",
-            ConfigRole::New => "the new config",
+            ConfigRole::From => "the old config",
+            ConfigRole::To => "the new config",
         })
     }
 }
@@ -166,8 +168,8 @@ impl fmt::Display for ConfigRole {
 fn invalid_message(config: ConfigRole) -> &'static str {
     match config {
         ConfigRole::Placed => "cannot place shards on these nodes and settings",
-        ConfigRole::Old => "the old config is invalid; a transition starts from a valid config",
-        ConfigRole::New => "the new config is invalid; fix it before planning a transition to it",
+        ConfigRole::From => "the old config is invalid; a transition starts from a valid config",
+        ConfigRole::To => "the new config is invalid; fix it before planning a transition to it",
     }
 }
 

@@ -97,7 +97,7 @@ pub struct NodeMoves {
 /// assert!(plan.has_problems());
 /// ```
 pub fn plan_moves(old: &ClusterConfig, new: &ClusterConfig) -> MovePlan {
-    let shards = old.shard_count.max(new.shard_count).min(MAX_SHARD_COUNT);
+    let shards = old.shard_count.max(new.shard_count).min(MAX_SHARD_COUNT) as usize;
     let (old_copies, old_primary) = holders(old, shards);
     let (new_copies, new_primary) = holders(new, shards);
     let mut totals: BTreeMap<&str, NodeMoves> = BTreeMap::new();

@@ -148,7 +148,7 @@ pub struct CatchUp {
 ///   [`PlacementError::StrategyChanged`]: keys would map to other shards.
 /// - [`PlacementError::ReplicationChanged`]: a transition keeps
 ///   `replication_mode` and `replication_factor`.
-/// - [`PlacementError::GenerationOverflow`]: `from`'s generation plus 3
+/// - [`PlacementError::Config`] ([`ConfigError::GenerationOverflow`](rusts_cluster_config::ConfigError::GenerationOverflow)): `from`'s generation plus 3
 ///   does not fit.
 /// - [`PlacementError::AddressInUse`]: a node `to` drops, which runs until
 ///   its copies leave, shares its address with a node of `to`;
@@ -218,7 +218,7 @@ pub fn plan_transition(
     let mut served = vec![0u32; nodes.ids.len()];
     let mut received = vec![0u32; nodes.ids.len()];
     let mut merged: Vec<(u32, CopyState)> = Vec::new();
-    for s in 0..from.shard_count {
+    for s in 0..from.shard_count as usize {
         let (o, n) = (old.copies(s), new.copies(s));
         let shard = s as ShardId;
         let (old_primary, new_primary) = (old.primary[s], new.primary[s]);
@@ -302,7 +302,7 @@ pub fn plan_transition(
 /// shards, the same replication, room for three generations, and no
 /// address held twice while the steps run.
 fn check(from: &ClusterConfig, to: &ClusterConfig) -> Result<(), PlacementError> {
-    for (config, role) in [(from, ConfigRole::Old), (to, ConfigRole::New)] {
+    for (config, role) in [(from, ConfigRole::From), (to, ConfigRole::To)] {
         config
             .validate()
             .map_err(|source| PlacementError::Invalid {
@@ -310,7 +310,7 @@ fn check(from: &ClusterConfig, to: &ClusterConfig) -> Result<(), PlacementError>
                 source,
             })?;
     }
-    for (config, role) in [(from, ConfigRole::Old), (to, ConfigRole::New)] {
+    for (config, role) in [(from, ConfigRole::From), (to, ConfigRole::To)] {
         let shards = moving_shards(config);
         if !shards.is_empty() {
             return Err(PlacementError::Moving {
@@ -321,35 +321,28 @@ fn check(from: &ClusterConfig, to: &ClusterConfig) -> Result<(), PlacementError>
     }
     if from.shard_count != to.shard_count {
         return Err(PlacementError::ShardCountChanged {
-            old: from.shard_count,
-            new: to.shard_count,
+            from: from.shard_count,
+            to: to.shard_count,
         });
     }
     if from.sharding_strategy != to.sharding_strategy {
         return Err(PlacementError::StrategyChanged {
-            old: from.sharding_strategy,
-            new: to.sharding_strategy,
+            from: from.sharding_strategy,
+            to: to.sharding_strategy,
         });
     }
     if from.replication_mode != to.replication_mode
         || from.replication_factor != to.replication_factor
     {
         return Err(PlacementError::ReplicationChanged {
-            old_mode: from.replication_mode,
-            new_mode: to.replication_mode,
-            old_factor: from.replication_factor,
-            new_factor: to.replication_factor,
+            from_mode: from.replication_mode,
+            to_mode: to.replication_mode,
+            from_factor: from.replication_factor,
+            to_factor: to.replication_factor,
         });
     }
-    if from
-        .generation
-        .checked_add(StepKind::Final.number())
-        .is_none()
-    {
-        return Err(PlacementError::GenerationOverflow {
-            generation: from.generation,
-        });
-    }
+    from.next_generation(StepKind::Final.number())
+        .map_err(PlacementError::Config)?;
     if let Some(handover) = address_handovers(from, to).into_iter().next() {
         return Err(handover.into());
     }
@@ -361,25 +354,14 @@ fn check(from: &ClusterConfig, to: &ClusterConfig) -> Result<(), PlacementError>
 /// [`PlacementError::AddressHandedOver`] when it moved.
 impl From<AddressHandover> for PlacementError {
     fn from(handover: AddressHandover) -> PlacementError {
-        let AddressHandover {
-            address,
-            old_node,
-            new_node,
-            removed,
-            ..
-        } = handover;
-        if removed {
+        if handover.removed {
             PlacementError::AddressInUse {
-                address,
-                leaving: old_node,
-                node: new_node,
+                address: handover.address,
+                leaving: handover.from_node,
+                node: handover.to_node,
             }
         } else {
-            PlacementError::AddressHandedOver {
-                address,
-                old_node,
-                new_node,
-            }
+            PlacementError::AddressHandedOver(handover)
         }
     }
 }
@@ -476,7 +458,7 @@ impl CopyTable {
     /// node lists a shard twice, so a counting sort by shard places each
     /// copy once. Nodes are visited by number, so each run comes out sorted.
     fn new(config: &ClusterConfig, nodes: &NodeTable<'_>, side: Side) -> Self {
-        let s = config.shard_count;
+        let s = config.shard_count as usize;
         let index = |v: usize| match side {
             Side::Old => nodes.in_old[v],
             Side::New => nodes.in_new[v],

@@ -31,7 +31,7 @@ fn node(i: usize, zones: usize) -> NodeConfig {
 }
 
 /// A cluster of `nodes` empty nodes in `zones` zones.
-fn skeleton(nodes: usize, zones: usize, shards: usize, rf: usize) -> ClusterConfig {
+fn skeleton(nodes: usize, zones: usize, shards: u32, rf: usize) -> ClusterConfig {
     let mut config = ClusterConfig::single_node("node0", "10.0.0.1:8086");
     config.nodes = (0..nodes).map(|i| node(i, zones)).collect();
     config.shard_count = shards;
@@ -46,7 +46,7 @@ fn check_balanced(config: &ClusterConfig) -> Result<(), TestCaseError> {
         .validate()
         .map_err(|e| TestCaseError::fail(format!("does not validate: {e}")))?;
     let (s, r, n) = (
-        config.shard_count,
+        config.shard_count as usize,
         config.replication_factor,
         config.nodes.len(),
     );
@@ -111,8 +111,8 @@ fn check_balanced(config: &ClusterConfig) -> Result<(), TestCaseError> {
 }
 
 /// (nodes, zones, shards, rf) over the ranges the CLI issue names.
-fn sizes() -> impl Strategy<Value = (usize, usize, usize, usize)> {
-    (1usize..=40, 1usize..=5, 1usize..=4096)
+fn sizes() -> impl Strategy<Value = (usize, usize, u32, usize)> {
+    (1usize..=40, 1usize..=5, 1u32..=4096)
         .prop_flat_map(|(n, z, s)| (Just(n), Just(z), Just(s), 1..=n.min(5)))
 }
 
@@ -140,7 +140,7 @@ proptest! {
         let share = added.shards.len() + added.replica_shards.len();
         if z == 1 {
             prop_assert!(plan.copies_added <= share + 1, "moved {} copies, the new node's share is {}", plan.copies_added, share);
-            prop_assert!(share <= (s * r).div_ceil(n + 1));
+            prop_assert!(share <= (s as usize * r).div_ceil(n + 1));
         } else {
             // A zone that fills up (one copy of every shard) forces copies
             // of shards the new node does not take to move too; see
@@ -161,7 +161,7 @@ proptest! {
         check_balanced(&new)?;
         let plan = plan_moves(&old, &new);
         let its = gone.shards.len() + gone.replica_shards.len();
-        if z > 1 || s < 4 * n {
+        if z > 1 || (s as usize) < 4 * n {
             // As above; and with few shards per node, which nodes round up
             // can matter: changed zone sizes can force other moves.
             prop_assert!(plan.copies_added <= 2 * its + 1, "moved {} copies, the node had {}", plan.copies_added, its);

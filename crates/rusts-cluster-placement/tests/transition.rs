@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::{prelude::*, sample::Index};
-use rusts_cluster_config::{ClusterConfig, MoveReads, NodeConfig};
+use rusts_cluster_config::{ClusterConfig, ConfigError, MoveReads, NodeConfig};
 use rusts_cluster_placement::{
     address_handovers, balance, plan_transition, with_node_changes, ConfigRole, PlacementError,
     StepKind, TransitionPlan, DEFAULT_ZONE_TAG,
@@ -28,7 +28,7 @@ fn cases() -> u32 {
 
 /// Per shard of a config: its copies (node ids) and its primary.
 fn copies(config: &ClusterConfig) -> Vec<(BTreeSet<String>, String)> {
-    let mut out = vec![(BTreeSet::new(), String::new()); config.shard_count];
+    let mut out = vec![(BTreeSet::new(), String::new()); config.shard_count as usize];
     for node in &config.nodes {
         for &s in &node.shards {
             out[s as usize].0.insert(node.id.clone());
@@ -43,7 +43,7 @@ fn copies(config: &ClusterConfig) -> Vec<(BTreeSet<String>, String)> {
 
 /// Per shard of a step config: the joining and the leaving copies.
 fn states(config: &ClusterConfig) -> Vec<(BTreeSet<String>, BTreeSet<String>)> {
-    let mut out = vec![(BTreeSet::new(), BTreeSet::new()); config.shard_count];
+    let mut out = vec![(BTreeSet::new(), BTreeSet::new()); config.shard_count as usize];
     for node in &config.nodes {
         for &s in &node.joining_shards {
             out[s as usize].0.insert(node.id.clone());
@@ -62,7 +62,7 @@ fn check_plan(
     plan: &TransitionPlan,
 ) -> Result<(), TestCaseError> {
     let (old, new) = (copies(from), copies(to));
-    let moving: Vec<ShardId> = (0..from.shard_count)
+    let moving: Vec<ShardId> = (0..from.shard_count as usize)
         .filter(|&s| old[s].0 != new[s].0)
         .map(|s| s as ShardId)
         .collect();
@@ -106,7 +106,7 @@ fn check_plan(
             (&to.node_id, &to.cluster_name)
         );
         let (held, marked) = (copies(config), states(config));
-        for s in 0..from.shard_count {
+        for s in 0..from.shard_count as usize {
             let union: BTreeSet<String> = old[s].0.union(&new[s].0).cloned().collect();
             prop_assert_eq!(&held[s].0, &union, "shard {}", s);
             prop_assert_eq!(&held[s].1, &primaries[s].1, "shard {} primary", s);
@@ -249,7 +249,7 @@ fn config_of(
     config.node_id = config.nodes[0].id.clone();
     config.replication_factor = rf;
     config.replication_mode = mode;
-    config.shard_count = shards.len();
+    config.shard_count = shards.len() as u32;
     config.generation = generation;
     for (s, (holders, primary)) in shards.iter().enumerate() {
         for (k, &v) in holders.iter().enumerate() {
@@ -349,7 +349,7 @@ proptest! {
     #[test]
     fn prop_rebalanced_clusters_transition_safely(
         nodes in 2usize..=12,
-        shards in 1usize..=256,
+        shards in 1u32..=256,
         rf in 1usize..=3,
         remove in any::<Index>(),
         add in any::<bool>(),
@@ -504,9 +504,12 @@ fn changes_a_transition_cannot_make_are_refused_naming_both_values() {
     let err = plan_transition(&from, &to).unwrap_err();
     assert!(matches!(
         err,
-        PlacementError::ShardCountChanged { old: 3, new: 6 }
+        PlacementError::ShardCountChanged { from: 3, to: 6 }
     ));
-    assert!(err.to_string().contains("`rusts-cluster split`"), "{err}");
+    assert!(
+        err.to_string().contains("by a split (an integer factor)"),
+        "{err}"
+    );
 
     let mut to = from.clone();
     to.sharding_strategy = ShardingStrategy::ByMeasurement;
@@ -520,8 +523,8 @@ fn changes_a_transition_cannot_make_are_refused_naming_both_values() {
     assert!(matches!(
         err,
         PlacementError::ReplicationChanged {
-            old_factor: 3,
-            new_factor: 2,
+            from_factor: 3,
+            to_factor: 2,
             ..
         }
     ));
@@ -535,7 +538,10 @@ fn changes_a_transition_cannot_make_are_refused_naming_both_values() {
     let mut from_max = from.clone();
     from_max.generation = u64::MAX - 2;
     let err = plan_transition(&from_max, &from).unwrap_err();
-    assert!(matches!(err, PlacementError::GenerationOverflow { .. }));
+    assert!(matches!(
+        err,
+        PlacementError::Config(ConfigError::GenerationOverflow { steps: 3, .. })
+    ));
 }
 
 #[test]
@@ -547,7 +553,7 @@ fn invalid_and_moving_configs_are_refused_naming_which() {
     assert!(matches!(
         err,
         PlacementError::Invalid {
-            config: ConfigRole::New,
+            config: ConfigRole::To,
             ..
         }
     ));
@@ -556,7 +562,7 @@ fn invalid_and_moving_configs_are_refused_naming_which() {
     assert!(matches!(
         err,
         PlacementError::Invalid {
-            config: ConfigRole::Old,
+            config: ConfigRole::From,
             ..
         }
     ));
@@ -569,7 +575,7 @@ fn invalid_and_moving_configs_are_refused_naming_which() {
     let err = plan_transition(&step1, &to).unwrap_err();
     assert!(matches!(
         &err,
-        PlacementError::Moving { config: ConfigRole::Old, shards } if shards == &[0, 1, 2]
+        PlacementError::Moving { config: ConfigRole::From, shards } if shards == &[0, 1, 2]
     ));
     assert!(err.to_string().starts_with(
         "the old config is a step of a transition: shards 0, 1, 2 have moving copies"
@@ -621,8 +627,8 @@ fn a_moved_nodes_old_address_cannot_pass_to_another_node() {
     assert_eq!(
         (
             h.address.as_str(),
-            h.old_node.as_str(),
-            h.new_node.as_str(),
+            h.from_node.as_str(),
+            h.to_node.as_str(),
             h.removed
         ),
         ("10.0.0.3:8086", "c", "d", false)
@@ -630,10 +636,14 @@ fn a_moved_nodes_old_address_cannot_pass_to_another_node() {
     let err = plan_transition(&from, &to).unwrap_err();
     assert!(matches!(
         &err,
-        PlacementError::AddressHandedOver { address, old_node, new_node }
-            if address == "10.0.0.3:8086" && old_node == "c" && new_node == "d"
+        PlacementError::AddressHandedOver(h)
+            if h.address == "10.0.0.3:8086" && h.from_node == "c" && h.to_node == "d"
     ));
-    assert!(err.to_string().contains("move \"c\" off it first"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("move \"c\" off it (or remove it) first"),
+        "{err}"
+    );
     // In two deployments: c moves first (nothing moves, no steps)...
     let mut moved = from.clone();
     moved.nodes[2].address = "10.0.0.9:8086".into();
@@ -654,7 +664,7 @@ fn address_handovers_count_only_nodes_that_hold_copies() {
     swapped.nodes[1].address = "10.0.0.1:8086".into();
     let pairs: Vec<(String, String)> = address_handovers(&from, &swapped)
         .into_iter()
-        .map(|h| (h.old_node, h.new_node))
+        .map(|h| (h.from_node, h.to_node))
         .collect();
     assert_eq!(pairs, [("a".into(), "b".into()), ("b".into(), "a".into())]);
     // A swap moves no copy, but the plan still refuses it.

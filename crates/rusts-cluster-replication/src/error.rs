@@ -42,8 +42,9 @@ pub enum ReplicationError {
     },
     /// A write to a shard that takes none (`ReadOnly` or `Offline`).
     #[error(
-        "shard {shard} is {state} and takes no writes; route writes only to shards whose \
-         can_write() is true"
+        "shard {shard} is {state} and takes no writes; write only to shards whose state takes \
+         writes (`ShardState::can_write`, or `accepts_writes` on a router's shard handle, which \
+         also checks that the primary is up)"
     )]
     ShardNotWritable {
         /// The shard.
@@ -61,4 +62,18 @@ pub enum ReplicationError {
         /// The write id.
         id: u64,
     },
+}
+
+impl ReplicationError {
+    /// A short, stable, kebab-case name of what went wrong, for scripts
+    /// (the CLI's JSON `code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ReplicationError::QuorumNotReached { .. } => "quorum-not-reached",
+            ReplicationError::JointQuorumNotReached { .. } => "joint-quorum-not-reached",
+            ReplicationError::UnexpectedNode { .. } => "unexpected-node",
+            ReplicationError::ShardNotWritable { .. } => "shard-not-writable",
+            ReplicationError::WriteIdInFlight { .. } => "write-id-in-flight",
+        }
+    }
 }

@@ -900,8 +900,9 @@ mod tests {
             WriteQuorum::for_shard(ReplicationProtocol::new(Quorum, 3), &shard)
                 .unwrap_err()
                 .to_string(),
-            "shard 4 is read-only and takes no writes; route writes only to shards whose \
-             can_write() is true"
+            "shard 4 is read-only and takes no writes; write only to shards whose state takes \
+             writes (`ShardState::can_write`, or `accepts_writes` on a router's shard handle, \
+             which also checks that the primary is up)"
         );
     }
 }

@@ -124,7 +124,7 @@ impl ShardRouter {
     /// assert_eq!(router.get_shard(9).unwrap().state, ShardState::ReadOnly, "states are kept");
     ///
     /// // The same file again is refused, and changes nothing.
-    /// assert!(matches!(router.apply(&next), Err(RoutingError::StaleGeneration { current: 1, offered: 1 })));
+    /// assert!(matches!(router.apply(&next), Err(RoutingError::StaleGeneration { from: 1, to: 1 })));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn apply(&self, config: &ClusterConfig) -> Result<ConfigChange, RoutingError> {
@@ -133,50 +133,46 @@ impl ShardRouter {
         let old = &current.topology;
         if config.generation <= old.generation {
             return Err(RoutingError::StaleGeneration {
-                current: old.generation,
-                offered: config.generation,
+                from: old.generation,
+                to: config.generation,
             });
         }
         if config.node_id != self.node_id() {
             return Err(RoutingError::NodeIdChanged {
-                current: self.node_id().to_owned(),
-                offered: config.node_id.clone(),
+                from: self.node_id().to_owned(),
+                to: config.node_id.clone(),
             });
         }
         if config.sharding_strategy != current.mapper.strategy() {
             return Err(RoutingError::StrategyChanged {
-                current: current.mapper.strategy(),
-                offered: config.sharding_strategy,
+                from: current.mapper.strategy(),
+                to: config.sharding_strategy,
             });
         }
         config.validate()?;
-        let shard_count = current.shards.len();
+        let shard_count = current.mapper.shard_count();
         let split = if config.shard_count == shard_count {
             // A record appears only with a split; a later generation keeps
             // it or drops it. Another one would misnumber older peers.
             if config.split_from.is_some() && config.split_from != old.config.split_from {
                 return Err(RoutingError::SplitRecordChanged {
-                    current: old.config.split_from,
-                    offered: config.split_from,
+                    from: old.config.split_from,
+                    to: config.split_from,
                 });
             }
             None
         } else {
             let split = split_factor(&old.config, config).map_err(|reason| {
                 RoutingError::ShardCountChanged {
-                    current: shard_count as u32,
-                    offered: config.shard_count,
+                    from: shard_count,
+                    to: config.shard_count,
                     reason,
                 }
             })?;
             Some(split)
         };
         if let Some(handover) = address_handovers(&old.config, config).into_iter().next() {
-            return Err(RoutingError::AddressHandedOver {
-                address: handover.address,
-                old_node: handover.old_node,
-                new_node: handover.new_node,
-            });
+            return Err(handover.into());
         }
 
         let new = Topology::build(config);
@@ -206,9 +202,9 @@ impl ShardRouter {
 
         // Each new shard is compared with the old shard it comes from: its
         // parent after a split (`s % n`), else itself.
-        let shards = (0..config.shard_count)
+        let shards = (0..config.shard_count as usize)
             .map(|s| {
-                let from = s % shard_count;
+                let from = s % shard_count as usize;
                 let before = &current.shards[from];
                 let same_copies = new
                     .copies(s)
@@ -248,7 +244,7 @@ impl ShardRouter {
             &mut writer,
             Snapshot {
                 topology: Arc::new(new),
-                mapper: ShardMapper::new(config.sharding_strategy, config.shard_count as u32),
+                mapper: ShardMapper::new(config.sharding_strategy, config.shard_count),
                 shards,
                 node_up,
             },

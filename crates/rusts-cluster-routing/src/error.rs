@@ -1,5 +1,6 @@
-use rusts_cluster_config::{ConfigError, NotASplit, SplitFrom};
-use rusts_cluster_sharding::{ShardId, ShardState, ShardingStrategy};
+use rusts_cluster_config::{AddressHandover, ConfigError, NotASplit, SplitFrom};
+use rusts_cluster_replication::ReplicationError;
+use rusts_cluster_sharding::{ShardId, ShardingStrategy};
 use thiserror::Error;
 
 /// An error from this crate.
@@ -19,10 +20,10 @@ pub enum RoutingError {
         shard_count: u32,
     },
     /// No node has this id.
-    #[error("node \"{node_id}\" is not in the cluster config; use one of the ids under [[nodes]]")]
+    #[error("node \"{node}\" is not in the cluster config; use one of the ids under [[nodes]]")]
     NodeNotFound {
         /// The id asked for.
-        node_id: String,
+        node: String,
     },
     /// A query asked not to be planned as a full fan-out, and it would read
     /// every shard.
@@ -33,23 +34,19 @@ pub enum RoutingError {
         /// Why the strategy cannot narrow it, and how to narrow it.
         reason: String,
     },
-    /// A write was asked of a shard whose state takes no writes.
-    #[error("shard {shard} is {state} and takes no writes; route writes only to shards whose accepts_writes() is true")]
-    ShardNotWritable {
-        /// The shard.
-        shard: ShardId,
-        /// Its state (`ReadOnly` or `Offline`).
-        state: ShardState,
-    },
+    /// A write rule refused: a write was asked of a shard whose state
+    /// takes no writes ([`ReplicationError::ShardNotWritable`]).
+    #[error(transparent)]
+    Replication(#[from] ReplicationError),
     /// `apply` was given a config whose generation is not newer than the
     /// one the router runs: an old file delivered late, or the same file
     /// twice.
-    #[error("config generation {offered} is not newer than generation {current}, which this router runs; raise `generation` above {current} in the new file")]
+    #[error("config generation {to} is not newer than generation {from}, which this router runs; raise `generation` above {from} in the new file")]
     StaleGeneration {
         /// The router's generation.
-        current: u64,
+        from: u64,
         /// The generation of the config given.
-        offered: u64,
+        to: u64,
     },
     /// A request came from a node whose config generation is not next to
     /// this router's: more than one step apart, the two may route by
@@ -62,22 +59,22 @@ pub enum RoutingError {
         peer: u64,
     },
     /// `apply` was given a config for another node.
-    #[error("the new config is for node \"{offered}\" but this router runs as node \"{current}\"; give each node the file with its own `node_id`")]
+    #[error("the new config is for node \"{to}\" but this router runs as node \"{from}\"; give each node the file with its own `node_id`")]
     NodeIdChanged {
         /// The router's node id.
-        current: String,
+        from: String,
         /// The `node_id` of the config given.
-        offered: String,
+        to: String,
     },
     /// `apply` was given a config with another shard count that is not a
     /// split of the router's config: keys would move to shards on other
     /// nodes.
-    #[error("the new config has {offered} shards but this router has {current}, and it is not a split of the router's config ({reason}); a running router takes no other change of the shard count, since it would move keys to other nodes")]
+    #[error("the new config has {to} shards but this router has {from}, and it is not a split of the router's config ({reason}); a running router takes no other change of the shard count, since it would move keys to other nodes")]
     ShardCountChanged {
         /// The router's shard count.
-        current: u32,
+        from: u32,
         /// The `shard_count` of the config given.
-        offered: usize,
+        to: u32,
         /// Why the config is not a split of the router's.
         reason: NotASplit,
     },
@@ -85,12 +82,12 @@ pub enum RoutingError {
     /// `[split_from]` record differs from the router's: the record says how
     /// peers on older generations number shards, and only a split may
     /// write a new one.
-    #[error("the new config's `[split_from]` is {} but this router's is {}, and the shard count is unchanged; only a split writes a new record (a later generation keeps it or drops it), so restore the record or remove it", describe_record(offered), describe_record(current))]
+    #[error("the new config's `[split_from]` is {} but this router's is {}, and the shard count is unchanged; only a split writes a new record (a later generation keeps it or drops it), so restore the record or remove it", describe_record(to), describe_record(from))]
     SplitRecordChanged {
         /// The router's record.
-        current: Option<SplitFrom>,
+        from: Option<SplitFrom>,
         /// The record of the config given.
-        offered: Option<SplitFrom>,
+        to: Option<SplitFrom>,
     },
     /// `apply` was given a config that gives the address of a node holding
     /// copies to another node
@@ -98,23 +95,16 @@ pub enum RoutingError {
     /// nodes still on the router's generation would send the first node's
     /// requests to the second, which could acknowledge writes for a copy
     /// that never stored them.
-    #[error("the new config gives address {address}, which node \"{old_node}\" has in this router's config and holds copies at, to node \"{new_node}\"; nodes still running this router's generation would send \"{old_node}\"'s requests to \"{new_node}\", so hand the address over in two generations: move or remove \"{old_node}\" first, and once every node runs that, give the address to \"{new_node}\"")]
-    AddressHandedOver {
-        /// The address.
-        address: String,
-        /// The node that has it in the router's config.
-        old_node: String,
-        /// The node that has it in the config given.
-        new_node: String,
-    },
+    #[error(transparent)]
+    AddressHandedOver(#[from] AddressHandover),
     /// `apply` was given a config with another sharding strategy: keys
     /// would move to other shards.
-    #[error("the new config shards {offered:?} but this router shards {current:?}; changing the strategy moves keys to other shards, so it cannot be applied to a running router")]
+    #[error("the new config shards {to:?} but this router shards {from:?}; changing the strategy moves keys to other shards, so it cannot be applied to a running router")]
     StrategyChanged {
         /// The router's strategy.
-        current: ShardingStrategy,
+        from: ShardingStrategy,
         /// The `sharding_strategy` of the config given.
-        offered: ShardingStrategy,
+        to: ShardingStrategy,
     },
     /// A peer sent a key for a shard that the key does not belong to in
     /// this router's generation: not that shard, nor (across a split) one
@@ -137,6 +127,30 @@ pub enum RoutingError {
         /// The batch's length.
         keys: usize,
     },
+}
+
+impl RoutingError {
+    /// A short, stable, kebab-case name of what went wrong, for scripts
+    /// (the CLI's JSON `code`); a wrapped layer's error gives its own
+    /// ([`RoutingError::InvalidConfig`] gives the config error's).
+    pub fn code(&self) -> &'static str {
+        match self {
+            RoutingError::InvalidConfig(e) => e.code(),
+            RoutingError::ShardNotFound { .. } => "unknown-shard",
+            RoutingError::NodeNotFound { .. } => "unknown-node",
+            RoutingError::QueryNotPruned { .. } => "not-pruned",
+            RoutingError::Replication(e) => e.code(),
+            RoutingError::StaleGeneration { .. } => "stale-generation",
+            RoutingError::PeerGeneration { .. } => "peer-generation",
+            RoutingError::NodeIdChanged { .. } => "node-id-changed",
+            RoutingError::ShardCountChanged { .. } => "mapping-changed",
+            RoutingError::SplitRecordChanged { .. } => "split-record-changed",
+            RoutingError::AddressHandedOver(_) => "address-in-use",
+            RoutingError::StrategyChanged { .. } => "mapping-changed",
+            RoutingError::MisroutedKey { .. } => "misrouted-key",
+            RoutingError::BatchTooLarge { .. } => "batch-too-large",
+        }
+    }
 }
 
 /// A `[split_from]` record as an error message shows it.

@@ -107,7 +107,7 @@ impl fmt::Display for ReadConsistency {
 ///     .measurement("cpu")
 ///     .series(&[1, 2])
 ///     .time_range(1_700_000_000_000_000_000..1_700_003_600_000_000_000);
-/// assert_eq!(query.series_ids(), Some(&[1, 2][..]));
+/// assert_eq!(query.get_series(), Some(&[1, 2][..]));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Query {
@@ -175,22 +175,25 @@ impl Query {
     }
 
     /// The read level the query asks for.
-    pub fn consistency_level(&self) -> ReadConsistency {
+    ///
+    /// The getters of a builder's settings take `get_`, as
+    /// `std::process::Command`'s do, since the plain name sets it.
+    pub fn get_consistency(&self) -> ReadConsistency {
         self.consistency
     }
 
     /// The measurement, if the query names one.
-    pub fn measurement_name(&self) -> Option<&str> {
+    pub fn get_measurement(&self) -> Option<&str> {
         self.measurement.as_deref()
     }
 
     /// The series ids, if the query names any.
-    pub fn series_ids(&self) -> Option<&[SeriesId]> {
+    pub fn get_series(&self) -> Option<&[SeriesId]> {
         self.series.as_deref()
     }
 
     /// The time range, if the query has one.
-    pub fn range(&self) -> Option<Range<Timestamp>> {
+    pub fn get_time_range(&self) -> Option<Range<Timestamp>> {
         self.time_range.clone()
     }
 

@@ -238,7 +238,7 @@ impl ShardHandle {
     ///
     /// # Errors
     ///
-    /// [`RoutingError::ShardNotWritable`] when the shard's state takes no
+    /// [`RoutingError::Replication`] when the shard's state takes no
     /// writes.
     pub fn write_quorum(&self) -> Result<WriteQuorum, RoutingError> {
         self.view().write_quorum()
@@ -373,17 +373,13 @@ impl<'a> ShardView<'a> {
     ///
     /// # Errors
     ///
-    /// [`RoutingError::ShardNotWritable`] when the shard's state takes no
-    /// writes.
+    /// [`RoutingError::Replication`] ([`ReplicationError::ShardNotWritable`](rusts_cluster_replication::ReplicationError::ShardNotWritable))
+    /// when the shard's state takes no writes.
     pub fn write_quorum(&self) -> Result<WriteQuorum, RoutingError> {
-        let shard = self.shard();
-        // `for_shard`'s one error is that the shard takes no writes.
-        WriteQuorum::for_shard(self.snapshot.topology.protocol, shard).map_err(|_| {
-            RoutingError::ShardNotWritable {
-                shard: shard.id,
-                state: shard.state,
-            }
-        })
+        Ok(WriteQuorum::for_shard(
+            self.snapshot.topology.protocol,
+            self.shard(),
+        )?)
     }
 }
 
@@ -492,7 +488,7 @@ impl ShardRouter {
         // twice or as both primary and replica. Node indices fit u32 because
         // the file size limit bounds the node count far below it.
         let topology = Topology::build(config);
-        let shards = (0..config.shard_count)
+        let shards = (0..config.shard_count as usize)
             .map(|s| Arc::new(topology.shard(s, topology.initial_state(s))))
             .collect();
         let node_up = vec![true; topology.node_ids.len()];
@@ -500,7 +496,7 @@ impl ShardRouter {
             node_id: config.node_id.clone(),
             table: ArcSwap::from_pointee(Snapshot {
                 topology: Arc::new(topology),
-                mapper: ShardMapper::new(config.sharding_strategy, config.shard_count as u32),
+                mapper: ShardMapper::new(config.sharding_strategy, config.shard_count),
                 shards,
                 node_up,
             }),
@@ -763,7 +759,7 @@ impl ShardRouter {
     /// # Errors
     ///
     /// [`RoutingError::ShardNotFound`] when there is no shard `shard`, and
-    /// [`RoutingError::ShardNotWritable`] when its state takes no writes.
+    /// [`RoutingError::Replication`] when its state takes no writes.
     ///
     /// ```
     /// use rusts_cluster_config::ClusterConfig;
@@ -880,7 +876,7 @@ impl ShardRouter {
     /// ```
     pub fn set_node_available(&self, node_id: &str, available: bool) -> Result<(), RoutingError> {
         let not_found = || RoutingError::NodeNotFound {
-            node_id: node_id.to_owned(),
+            node: node_id.to_owned(),
         };
         let snapshot = self.table.load();
         let node = snapshot
@@ -979,7 +975,7 @@ impl Topology {
     /// Builds the topology of a validated config, reading each list a
     /// constant number of times.
     pub(crate) fn build(config: &ClusterConfig) -> Topology {
-        let shard_count = config.shard_count;
+        let shard_count = config.shard_count as usize;
         // Node indices in id order: sorting the nodes (not the shards) is
         // what makes replica order independent of the file's node order.
         let mut order: Vec<usize> = (0..config.nodes.len()).collect();

@@ -31,7 +31,7 @@ fn numbering(snapshot: &Snapshot, peer_generation: u64) -> Numbering {
         if peer_generation <= from.generation {
             // Validation keeps `from.shard_count` a divisor of the shard
             // count, at least two times smaller; both fit a u32.
-            let n = from.shard_count as u32;
+            let n = from.shard_count;
             if let Ok(split) = ShardSplit::new(n, snapshot.mapper.shard_count() / n.max(1)) {
                 return Numbering::Parents(split);
             }

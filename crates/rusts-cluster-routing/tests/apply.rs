@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rusts_cluster_config::{strategies::round_robin_cluster, ClusterConfig, NodeConfig, NotASplit};
-use rusts_cluster_replication::{QuorumStatus, ReplicationAck, ReplicationMode};
+use rusts_cluster_replication::{QuorumStatus, ReplicationAck, ReplicationError, ReplicationMode};
 use rusts_cluster_routing::{Query, ReadConsistency, RoutingError, ShardRouter};
 use rusts_cluster_sharding::{ShardKeyRef, ShardState, ShardingStrategy};
 
@@ -38,13 +38,7 @@ fn refusals_name_the_problem_and_leave_the_router_unchanged() {
     // Same generation: stale.
     let err = router.apply(&moved).unwrap_err();
     assert!(
-        matches!(
-            err,
-            RoutingError::StaleGeneration {
-                current: 0,
-                offered: 0
-            }
-        ),
+        matches!(err, RoutingError::StaleGeneration { from: 0, to: 0 }),
         "{err:?}"
     );
     assert_eq!(
@@ -58,7 +52,7 @@ fn refusals_name_the_problem_and_leave_the_router_unchanged() {
     other_node.node_id = "node1".into();
     assert!(matches!(
         router.apply(&other_node).unwrap_err(),
-        RoutingError::NodeIdChanged { current, offered } if current == "node0" && offered == "node1"
+        RoutingError::NodeIdChanged { from, to } if from == "node0" && to == "node1"
     ));
 
     let mut more_shards = round_robin_cluster(16, 4, 2);
@@ -68,9 +62,11 @@ fn refusals_name_the_problem_and_leave_the_router_unchanged() {
         matches!(
             err,
             RoutingError::ShardCountChanged {
-                current: 8,
-                offered: 16,
-                reason: NotASplit::MissingRecord { old_shard_count: 8 }
+                from: 8,
+                to: 16,
+                reason: NotASplit::MissingRecord {
+                    from_shard_count: 8
+                }
             }
         ),
         "{err:?}"
@@ -88,8 +84,8 @@ fn refusals_name_the_problem_and_leave_the_router_unchanged() {
     assert!(matches!(
         router.apply(&by_measurement).unwrap_err(),
         RoutingError::StrategyChanged {
-            current: ShardingStrategy::BySeries,
-            offered: ShardingStrategy::ByMeasurement
+            from: ShardingStrategy::BySeries,
+            to: ShardingStrategy::ByMeasurement
         }
     ));
 
@@ -115,8 +111,8 @@ fn refusals_name_the_problem_and_leave_the_router_unchanged() {
     assert!(
         matches!(
             &err,
-            RoutingError::AddressHandedOver { address, old_node, new_node }
-                if address == &a && old_node == "node0" && new_node == "node1"
+            RoutingError::AddressHandedOver(h)
+                if h.address == a && h.from_node == "node0" && h.to_node == "node1"
         ),
         "{err:?}"
     );
@@ -133,8 +129,8 @@ fn refusals_name_the_problem_and_leave_the_router_unchanged() {
     replaced.nodes[3].id = "node9".into();
     assert!(matches!(
         router.apply(&replaced).unwrap_err(),
-        RoutingError::AddressHandedOver { old_node, new_node, .. }
-            if old_node == "node3" && new_node == "node9"
+        RoutingError::AddressHandedOver(h)
+            if h.from_node == "node3" && h.to_node == "node9"
     ));
 
     assert_eq!(router.generation(), 0);
@@ -153,10 +149,7 @@ fn refusals_name_the_problem_and_leave_the_router_unchanged() {
     moved.generation = 6;
     assert!(matches!(
         router.apply(&moved).unwrap_err(),
-        RoutingError::StaleGeneration {
-            current: 7,
-            offered: 6
-        }
+        RoutingError::StaleGeneration { from: 7, to: 6 }
     ));
 }
 
@@ -251,10 +244,10 @@ fn the_write_rule_follows_the_applied_config() {
     router.set_shard_state(0, ShardState::ReadOnly).unwrap();
     assert!(matches!(
         router.write_quorum(0).unwrap_err(),
-        RoutingError::ShardNotWritable {
+        RoutingError::Replication(ReplicationError::ShardNotWritable {
             shard: 0,
             state: ShardState::ReadOnly
-        }
+        })
     ));
     assert!(matches!(
         router.write_quorum(8).unwrap_err(),

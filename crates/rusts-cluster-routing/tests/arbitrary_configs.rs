@@ -45,9 +45,9 @@ fn any_node() -> impl Strategy<Value = NodeConfig> {
 
 fn any_config() -> impl Strategy<Value = ClusterConfig> {
     let shard_count = prop_oneof![
-        8 => 0usize..6,
+        8 => 0u32..6,
         1 => Just(MAX_SHARD_COUNT + 1),
-        1 => Just(1_000_000_000_000usize),
+        1 => Just(u32::MAX),
     ];
     (
         prop::collection::vec(any_node(), 0..5),
@@ -71,7 +71,7 @@ fn any_config() -> impl Strategy<Value = ClusterConfig> {
 /// One small change to a config, which may or may not break it.
 #[derive(Clone, Debug)]
 enum Mutation {
-    ShardCount(usize),
+    ShardCount(u32),
     ReplicationFactor(usize),
     Strategy(ShardingStrategy),
     PushPrimary(Index, u32),
@@ -85,7 +85,7 @@ enum Mutation {
 
 fn any_mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
-        prop_oneof![Just(0usize), 1usize..300, Just(MAX_SHARD_COUNT + 1)]
+        prop_oneof![Just(0u32), 1u32..300, Just(MAX_SHARD_COUNT + 1)]
             .prop_map(Mutation::ShardCount),
         (0usize..10).prop_map(Mutation::ReplicationFactor),
         any_strategy().prop_map(Mutation::Strategy),
@@ -156,9 +156,9 @@ proptest! {
             Ok(router) => {
                 prop_assert!(valid);
                 let shard = router.route(ShardKeyRef::new("m", series, timestamp)).unwrap();
-                prop_assert!((shard.id as usize) < config.shard_count);
+                prop_assert!(shard.id < config.shard_count);
                 prop_assert!(config.get_node(&shard.primary).is_some());
-                prop_assert_eq!(router.all_shards().len(), config.shard_count);
+                prop_assert_eq!(router.all_shards().len(), config.shard_count as usize);
             }
             Err(_) => prop_assert!(!valid),
         }

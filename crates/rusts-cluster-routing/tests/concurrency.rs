@@ -29,7 +29,7 @@ fn rank(state: ShardState) -> usize {
 #[test]
 fn routes_see_each_change_once_and_in_order_and_no_change_is_lost() {
     let mut config = ClusterConfig::single_node("a", "10.0.0.1:8086");
-    config.shard_count = SHARDS as usize;
+    config.shard_count = SHARDS;
     config.nodes[0].shards = (0..SHARDS).collect();
     let router = ShardRouter::from_config(&config).unwrap();
     let done = AtomicBool::new(false);

@@ -72,7 +72,7 @@ fn any_cluster() -> impl Strategy<Value = ClusterConfig> {
             }
             let mut config = ClusterConfig::single_node(format!("n{this}"), "10.0.0.1:8086");
             config.nodes = nodes;
-            config.shard_count = shards.len();
+            config.shard_count = shards.len() as u32;
             config.replication_factor = rf;
             config.replication_mode = mode;
             if moves == Some(true) {
@@ -145,14 +145,14 @@ proptest! {
         for (node, &is_down) in config.nodes.iter().zip(&down) {
             router.set_node_available(&node.id, !is_down).unwrap();
         }
-        for shard in 0..config.shard_count as u32 {
+        for shard in 0..config.shard_count {
             router.set_shard_state(shard, states[shard as usize]).unwrap();
         }
         let protocol = router.protocol();
         for level in LEVELS {
             let plan = router.plan_query(&Query::new().consistency(level)).unwrap();
             prop_assert_eq!(plan.consistency(), level);
-            prop_assert_eq!(plan.reads().len(), config.shard_count);
+            prop_assert_eq!(plan.reads().len(), config.shard_count as usize);
             let mut unavailable = Vec::new();
             for read in plan.reads() {
                 let shard = router.get_shard(read.shard()).unwrap();

@@ -33,8 +33,8 @@ proptest! {
         let router = ShardRouter::from_config(&config).unwrap();
         for key in &keys {
             let shard = router.route(key).unwrap();
-            prop_assert!((shard.id as usize) < config.shard_count);
-            prop_assert_eq!(shard.id, config.sharding_strategy.compute_shard(key, config.shard_count as u32));
+            prop_assert!(shard.id < config.shard_count);
+            prop_assert_eq!(shard.id, config.sharding_strategy.compute_shard(key, config.shard_count));
             prop_assert!(config.get_node(&shard.primary).is_some());
             prop_assert_eq!(&*shard, &expected_shard(&config, shard.id));
             let borrowed = router.route(ShardKeyRef::new(&key.measurement, key.series_id, key.timestamp)).unwrap();
@@ -45,7 +45,7 @@ proptest! {
     #[test]
     fn prop_node_lists_match_the_config(config in valid_config()) {
         let router = ShardRouter::from_config(&config).unwrap();
-        prop_assert_eq!(router.all_shards().len(), config.shard_count);
+        prop_assert_eq!(router.all_shards().len(), config.shard_count as usize);
         for node in &config.nodes {
             let mut all: Vec<u32> = node.shards.iter().chain(&node.replica_shards).copied().collect();
             all.sort_unstable();
@@ -57,7 +57,7 @@ proptest! {
             prop_assert_eq!(got, primaries);
         }
         let this = config.this_node().unwrap();
-        for id in 0..config.shard_count as u32 {
+        for id in 0..config.shard_count {
             prop_assert_eq!(router.is_primary_for(id), this.shards.contains(&id));
             prop_assert_eq!(router.holds_shard(id), this.shards.contains(&id) || this.replica_shards.contains(&id));
         }

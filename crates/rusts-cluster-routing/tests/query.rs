@@ -74,15 +74,15 @@ fn any_query() -> impl Strategy<Value = Query> {
 /// A key matching `query`, steered by the random picks.
 fn matching_key(query: &Query, pick: (usize, usize, u64, i64)) -> Option<(String, u64, i64)> {
     let measurement = query
-        .measurement_name()
+        .get_measurement()
         .unwrap_or(MEASUREMENTS[pick.0 % MEASUREMENTS.len()])
         .to_owned();
-    let series = match query.series_ids() {
+    let series = match query.get_series() {
         Some([]) => return None,
         Some(ids) => ids[pick.1 % ids.len()],
         None => pick.2,
     };
-    let timestamp = match query.range() {
+    let timestamp = match query.get_time_range() {
         Some(r) if r.end <= r.start => return None,
         Some(r) => {
             let len = (i128::from(r.end) - i128::from(r.start)) as u128;
@@ -123,10 +123,10 @@ fn check_partition(router: &ShardRouter, plan: &QueryPlan) {
 /// enumerating keys with `compute_shard` (the `%` formula), or `None` where
 /// the plan must read every shard.
 fn oracle(config: &ClusterConfig, query: &Query) -> Option<BTreeSet<ShardId>> {
-    let n = config.shard_count as u32;
+    let n = config.shard_count;
     let strategy = config.sharding_strategy;
     let shard = |m: &str, s: u64, t: i64| strategy.compute_shard(ShardKeyRef::new(m, s, t), n);
-    if query.series_ids() == Some(&[]) || query.range().is_some_and(|r| r.end <= r.start) {
+    if query.get_series() == Some(&[]) || query.get_time_range().is_some_and(|r| r.end <= r.start) {
         return Some(BTreeSet::new());
     }
     // A timestamp in each bucket the range covers, as far as the shards
@@ -150,9 +150,9 @@ fn oracle(config: &ClusterConfig, query: &Query) -> Option<BTreeSet<ShardId>> {
     };
     match (
         strategy,
-        query.measurement_name(),
-        query.series_ids(),
-        query.range(),
+        query.get_measurement(),
+        query.get_series(),
+        query.get_time_range(),
     ) {
         (ShardingStrategy::ByMeasurement, Some(m), _, _) => Some([shard(m, 0, 0)].into()),
         (ShardingStrategy::BySeries, _, Some(ids), _) => {
@@ -218,7 +218,7 @@ proptest! {
         config.sharding_strategy = strategy;
         let router = ShardRouter::from_config(&config).unwrap();
         let plan = router.plan_query(&query).unwrap();
-        let all: BTreeSet<ShardId> = (0..config.shard_count as u32).collect();
+        let all: BTreeSet<ShardId> = (0..config.shard_count).collect();
         let expected = oracle(&config, &query).unwrap_or_else(|| all.clone());
         let got: BTreeSet<ShardId> = plan.shards().iter().copied().collect();
         prop_assert_eq!(&got, &expected, "{:?} on {:?}", query, strategy);
@@ -454,7 +454,7 @@ proptest! {
         router.apply(&split).unwrap();
         let plan = router.plan_query(&query).unwrap();
         check_partition(&router, &plan);
-        let all: BTreeSet<ShardId> = (0..split.shard_count as u32).collect();
+        let all: BTreeSet<ShardId> = (0..split.shard_count).collect();
         let expected = oracle(&split, &query).unwrap_or_else(|| all.clone());
         let got: BTreeSet<ShardId> = plan.shards().iter().copied().collect();
         prop_assert_eq!(&got, &expected, "{:?} on {:?} split by {}", query, strategy, factor);

@@ -114,11 +114,16 @@ fn apply_refuses_every_count_change_that_is_not_a_split_and_says_why() {
         (
             &twelve,
             NotASplit::NotAMultiple {
-                old_shard_count: 8,
-                new_shard_count: 12,
+                from_shard_count: 8,
+                to_shard_count: 12,
             },
         ),
-        (&no_record, NotASplit::MissingRecord { old_shard_count: 8 }),
+        (
+            &no_record,
+            NotASplit::MissingRecord {
+                from_shard_count: 8,
+            },
+        ),
         (
             &wrong_record,
             NotASplit::RecordMismatch {
@@ -126,8 +131,8 @@ fn apply_refuses_every_count_change_that_is_not_a_split_and_says_why() {
                     generation: 0,
                     shard_count: 4,
                 },
-                old_generation: 0,
-                old_shard_count: 8,
+                from_generation: 0,
+                from_shard_count: 8,
             },
         ),
         (
@@ -141,8 +146,8 @@ fn apply_refuses_every_count_change_that_is_not_a_split_and_says_why() {
     for (offered, why) in cases {
         match router.apply(offered) {
             Err(RoutingError::ShardCountChanged {
-                current: 8,
-                offered: count,
+                from: 8,
+                to: count,
                 reason,
             }) => {
                 assert_eq!(count, offered.shard_count);
@@ -216,7 +221,7 @@ fn a_later_generation_keeps_or_drops_the_split_record_but_writes_no_other() {
     again.split_from = split.split_from;
     assert!(matches!(
         router.apply(&again),
-        Err(RoutingError::SplitRecordChanged { current: None, .. })
+        Err(RoutingError::SplitRecordChanged { from: None, .. })
     ));
 }
 

@@ -47,3 +47,15 @@ pub enum ShardingError {
         factor: u32,
     },
 }
+
+impl ShardingError {
+    /// A short, stable, kebab-case name of what went wrong, for scripts
+    /// (the CLI's JSON `code`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ShardingError::NonPositiveDuration { .. } => "non-positive-duration",
+            ShardingError::SplitFactor { .. } => "split-factor",
+            ShardingError::SplitShardCount { .. } => "split-shard-count",
+        }
+    }
+}

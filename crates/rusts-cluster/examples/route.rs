@@ -40,8 +40,8 @@ fn main() -> ExitCode {
 }
 
 fn run(path: &str, keys: &[ShardKey]) -> Result<(), String> {
-    let config =
-        ClusterConfig::from_file(path).map_err(|e| format!("error: {}", ClusterError::from(e)))?;
+    let config = ClusterConfig::from_file(path)
+        .map_err(|e| format!("error: {:#}", ClusterError::from(e)))?;
     if let Err(e) = config.validate() {
         let mut text = format!("error: {path} is not a valid cluster config:");
         for problem in e.validation_errors() {

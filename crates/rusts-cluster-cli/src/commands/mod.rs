@@ -63,16 +63,9 @@ pub(crate) fn strategy_text(strategy: &ShardingStrategy) -> String {
     }
 }
 
-/// A routing error with a stable code.
+/// A routing error with its stable code.
 pub(crate) fn routing_problem(e: &RoutingError) -> Problem {
-    let code = match e {
-        RoutingError::NodeNotFound { .. } => "unknown-node",
-        RoutingError::QueryNotPruned { .. } => "not-pruned",
-        RoutingError::ShardNotFound { .. } => "unknown-shard",
-        RoutingError::InvalidConfig(_) => "invalid-config",
-        _ => "routing",
-    };
-    Problem::new(code, chain(e))
+    Problem::new(e.code(), chain(e))
 }
 
 /// Reports why a placement or a transition cannot be planned: each rule a
@@ -92,20 +85,7 @@ pub(crate) fn report_placement(ui: &mut Ui<'_>, e: &PlacementError) -> Stop {
 /// A planner's error that is not a list of validation problems, with its
 /// code.
 pub(crate) fn placement_problem(e: &PlacementError) -> Problem {
-    let code = match e {
-        PlacementError::UnknownNode { .. } => "unknown-node",
-        PlacementError::Moving { .. } => "in-transition",
-        PlacementError::ShardCountChanged { .. } | PlacementError::StrategyChanged { .. } => {
-            "mapping-changed"
-        }
-        PlacementError::ReplicationChanged { .. } => "replication-changed",
-        PlacementError::GenerationOverflow { .. } => "generation-overflow",
-        PlacementError::AddressInUse { .. } | PlacementError::AddressHandedOver { .. } => {
-            "address-in-use"
-        }
-        _ => "placement",
-    };
-    Problem::new(code, chain(e))
+    Problem::new(e.code(), chain(e))
 }
 
 /// Warns (`generation-not-raised`) when `new`, which differs from `old`,
@@ -139,7 +119,8 @@ pub(crate) fn warn_address_handovers(
     (new_path, new): (Option<&Path>, &ClusterConfig),
 ) {
     for handover in address_handovers(old, new) {
-        let problem = Problem::new("address-in-use", PlacementError::from(handover).to_string());
+        let e = PlacementError::from(handover);
+        let problem = Problem::new(e.code(), e.to_string());
         ui.warning(match new_path {
             Some(path) => problem.in_file(path),
             None => problem,
@@ -203,7 +184,7 @@ pub(crate) fn write_config(
 ) -> Result<(), Stop> {
     let text = config
         .to_toml()
-        .map_err(|e| ui.fail(Problem::new("config", chain(&e))))?;
+        .map_err(|e| ui.fail(Problem::new(e.code(), chain(&e))))?;
     match atomic::write(path, text.as_bytes()) {
         Ok(written) => {
             ui.note(&format!(
