@@ -244,3 +244,43 @@ impl Model for TransitionModel {
         properties::all(self.bounds)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rusts_cluster_replication::ReplicationMode;
+
+    use super::*;
+
+    fn staged(mode: ReplicationMode, rf: usize, from: &[usize], to: &[usize]) -> TransitionModel {
+        let scenario = Scenario::new(mode, rf, 4, from, to);
+        TransitionModel::new(&scenario, &Procedure::staged(&scenario), Bounds::default())
+    }
+
+    #[test]
+    fn behaves_like_tells_models_apart_only_where_a_rule_differs() {
+        use ReplicationMode::{Quorum, Synchronous};
+        // Factor 2: both modes require both copies, so the tests search one.
+        let quorum = staged(Quorum, 2, &[0, 1], &[2, 3]);
+        assert!(quorum.behaves_like(&staged(Synchronous, 2, &[0, 1], &[2, 3])));
+        // Factor 3: Quorum acknowledges with 2 copies, Synchronous with 3.
+        let quorum = staged(Quorum, 3, &[0, 1, 2], &[0, 1, 3]);
+        assert!(!quorum.behaves_like(&staged(Synchronous, 3, &[0, 1, 2], &[0, 1, 3])));
+        // Another move, another procedure, other bounds: other models.
+        assert!(!quorum.behaves_like(&staged(Quorum, 3, &[0, 1, 2, 3], &[0, 1, 2])));
+        let scenario = quorum.scenario().clone();
+        let one_step =
+            TransitionModel::new(&scenario, &Procedure::one_step(&scenario), quorum.bounds());
+        assert!(!quorum.behaves_like(&one_step));
+        let crash = Bounds {
+            crash: true,
+            ..quorum.bounds()
+        };
+        let crashing = TransitionModel::new(&scenario, quorum.procedure(), crash);
+        assert!(!quorum.behaves_like(&crashing));
+        assert!(quorum.behaves_like(&TransitionModel::new(
+            &scenario,
+            quorum.procedure(),
+            quorum.bounds()
+        )));
+    }
+}
