@@ -216,9 +216,13 @@ impl Sim {
         }
     }
 
+    /// Makes `configs` the steps after step 0, the config every node runs
+    /// when a transition starts (prepared when it became current, so not
+    /// built again; none before the first `prepare`).
     fn prepare(&mut self, configs: &[ClusterConfig]) {
         let query = Query::new().consistency(ReadConsistency::Quorum);
-        let mut steps = Vec::new();
+        self.steps.truncate(1);
+        let mut steps = std::mem::take(&mut self.steps);
         for config in configs {
             let mut nodes = HashMap::new();
             for node in &config.nodes {
@@ -298,7 +302,8 @@ impl Sim {
         let changed = with_node_changes(&self.config, add, &remove).expect("node changes");
         let to = balance(&changed, DEFAULT_ZONE_TAG).expect("a placement");
         let plan = plan_transition(&self.config, &to).expect("a transition plan");
-        let mut configs = vec![self.config.clone()];
+        // Step 0 is the current config, prepared when it became current.
+        let mut configs = Vec::new();
         if self.one_step {
             let mut next = to.clone();
             next.generation = self.config.generation + 1;
@@ -462,10 +467,12 @@ impl Sim {
         }
         self.report.node_counts.push(last.nodes.len());
         // The final step is the config the next transition starts from.
-        let config = self.final_config.take().expect("a final config");
-        self.config = config.clone();
+        self.config = self.final_config.take().expect("a final config");
         self.step.iter_mut().for_each(|s| *s = 0);
-        self.prepare(&[config]);
+        // The final step's routers become step 0 of the next transition.
+        let last = self.steps.len() - 1;
+        self.steps.swap(0, last);
+        self.steps.truncate(1);
         self.transition_active = false;
         self.next_transition_at = self.now + SKEW;
     }
