@@ -32,7 +32,9 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use rusts_cluster_config::{zone_indices, ClusterConfig, ConfigError, NodeConfig, ValidationError};
+use rusts_cluster_config::{
+    zone_indices, ClusterConfig, ConfigError, NodeConfig, ValidationError, ValidationErrorKind,
+};
 use rusts_cluster_sharding::ShardId;
 
 use crate::{ConfigRole, PlacementError};
@@ -105,7 +107,7 @@ pub fn balance(config: &ClusterConfig, zone_tag: &str) -> Result<ClusterConfig, 
         let errors: Vec<ValidationError> = e
             .validation_errors()
             .iter()
-            .filter(|e| !matches!(e, ValidationError::MissingPrimary { .. }))
+            .filter(|e| !matches!(e.kind(), ValidationErrorKind::MissingPrimary { .. }))
             .cloned()
             .collect();
         if !errors.is_empty() {
