@@ -36,6 +36,7 @@ use rusts_cluster::{
     PendingWrites, ReplicationAck, ReplicationMode, ReplicationResult, WriteQuorum,
 };
 use rusts_cluster_benches::thread_counts;
+use rusts_cluster_sharding::testing::TestRng;
 
 const COPIES: [&str; 3] = ["node1", "node2", "node3"];
 
@@ -158,11 +159,13 @@ fn deliver<T: Table>(table: &T, threads: usize, writes: u64, dealing: Dealing) -
                     for &id in block {
                         table.begin(id, template.clone());
                     }
+                    // A fixed permutation per block and copy, the same on
+                    // every run.
                     for node in 0..COPIES.len() {
                         let start = answers.len();
                         answers.extend(block.iter().map(|&id| (id, node)));
                         let seed = (round << 32) ^ ((node as u64) << 24) ^ block[0];
-                        shuffle(&mut answers[start..], seed);
+                        TestRng::new(seed).shuffle(&mut answers[start..]);
                     }
                 }
                 *stream.write().unwrap() = answers;
@@ -209,19 +212,6 @@ fn deliver<T: Table>(table: &T, threads: usize, writes: u64, dealing: Dealing) -
         work(0);
     });
     total.into_inner().unwrap()
-}
-
-/// A fixed pseudo-random permutation (SplitMix64 draws), the same on
-/// every run.
-fn shuffle<T>(items: &mut [T], seed: u64) {
-    let mut state = seed;
-    for i in (1..items.len()).rev() {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        items.swap(i, ((z ^ (z >> 31)) % (i as u64 + 1)) as usize);
-    }
 }
 
 /// Answers per second through a fresh table of kind `table`.

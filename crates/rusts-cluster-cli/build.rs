@@ -23,6 +23,13 @@ fn main() {
         None => version,
     };
     println!("cargo:rustc-env=RUSTS_CLUSTER_VERSION={full}");
+    // The tests that read the repository around the crate (the example, the
+    // docs) run where it is there, and are left out of a packaged crate.
+    println!("cargo::rustc-check-cfg=cfg(in_repository)");
+    let root = manifest_dir.join("../..");
+    if root.join("examples/cluster.toml").is_file() && root.join("docs/operations.md").is_file() {
+        println!("cargo::rustc-cfg=in_repository");
+    }
     // Naming any file replaces cargo's default (rerun when any file of the
     // package changes) with just these.
     println!("cargo:rerun-if-changed=build.rs");

@@ -3,10 +3,13 @@
 
 use std::{ffi::OsString, io::Write};
 
-use clap::Parser;
+use clap::{
+    error::{ContextKind, ContextValue, ErrorKind},
+    ArgMatches, CommandFactory, FromArgMatches,
+};
 
 use crate::{
-    cli::{Cli, Command, Format, TableStyle, FORMAT_COMMANDS},
+    cli::{Cli, Command, Format, TableStyle},
     commands,
     report::{Stop, Ui},
     text::{escape, Style},
@@ -35,32 +38,54 @@ where
     T: Into<OsString>,
 {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    match Cli::try_parse_from(&args) {
-        Ok(cli) => dispatch(cli, stdout, stderr, terminal),
+    // Parsed in two steps, as `Cli::try_parse_from` does, so that the
+    // matches are kept: they name the subcommand and its `--format` without
+    // a list of our own to keep in step with the `Command` enum.
+    let parsed = command().try_get_matches_from(&args).and_then(|matches| {
+        Cli::from_arg_matches(&matches)
+            .map(|cli| (cli, matches))
+            .map_err(|e| e.format(&mut command()))
+    });
+    match parsed {
+        Ok((cli, matches)) => dispatch(cli, &matches, stdout, stderr, terminal),
         Err(e) => command_line_error(&args, &e, stdout, stderr, terminal),
     }
 }
 
-fn dispatch(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write, terminal: Terminal) -> u8 {
+/// The whole command line as clap knows it: every subcommand with its
+/// arguments. Public for the tests, which iterate over its subcommands so
+/// that a new one is covered without being listed there.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+fn dispatch(
+    cli: Cli,
+    matches: &ArgMatches,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+    terminal: Terminal,
+) -> u8 {
     let style = match cli.table_style {
         TableStyle::Unicode => Style::Unicode,
         TableStyle::Ascii => Style::Ascii,
         TableStyle::Auto if terminal.stdout => Style::Unicode,
         TableStyle::Auto => Style::Ascii,
     };
-    let format = match &cli.command {
-        Command::Validate(a) => a.format.format,
-        Command::Show(a) => a.format.format,
-        Command::Route(a) => a.format.format,
-        Command::PlanQuery(a) => a.format.format,
-        Command::Generate(a) => a.format.format,
-        Command::Rebalance(a) => a.format.format,
-        Command::Split(a) => a.format.format,
-        Command::Diff(a) => a.format.format,
-        Command::Transition(a) => a.format.format,
-        Command::Completions(_) | Command::Man(_) => Format::Text,
+    // The subcommand as clap names it. `completions` and `man` have no
+    // `--format`: their output is a script or a page for another program,
+    // never a report.
+    let (name, format) = match matches.subcommand() {
+        Some((name, sub)) => (
+            Some(name),
+            sub.try_get_one::<Format>("format")
+                .ok()
+                .flatten()
+                .copied()
+                .unwrap_or_default(),
+        ),
+        None => (None, Format::Text),
     };
-    let name = cli.command.name();
     let mut ui = Ui::new(stdout, stderr, format, style);
     let outcome: Result<(), Stop> = match cli.command {
         Command::Validate(args) => commands::validate::run(args, &mut ui),
@@ -75,7 +100,7 @@ fn dispatch(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write, terminal: 
         Command::Completions(args) => commands::manual::completions(args, &mut ui),
         Command::Man(args) => commands::manual::man(args, &mut ui),
     };
-    ui.finish(Some(name), outcome)
+    ui.finish(name, outcome)
 }
 
 /// `--help` and `--version` (stdout, exit 0), or a command line clap
@@ -99,8 +124,12 @@ fn command_line_error(
         let outcome = ui.print(&text);
         return ui.finish(None, outcome);
     }
+    let name = subcommand(args);
     // The message quotes the command line, which may hold escape sequences.
-    let rendered = e.render().to_string();
+    let rendered = name
+        .as_deref()
+        .and_then(|name| no_format_here(name, e))
+        .unwrap_or_else(|| e.render().to_string());
     let text: Vec<String> = rendered
         .split('\n')
         .map(|line| escape(line).into_owned())
@@ -119,7 +148,41 @@ fn command_line_error(
         .trim_start_matches("error: ")
         .to_owned();
     ui.record_usage(message);
-    ui.finish(subcommand(args), Ok(()))
+    ui.finish(name.as_deref(), Ok(()))
+}
+
+/// Whether a subcommand takes `--format` (the `FormatArg` it flattens).
+pub(crate) fn takes_format(sub: &clap::Command) -> bool {
+    sub.get_arguments().any(|a| a.get_id() == "format")
+}
+
+/// clap's message for `--format` given to a subcommand that has none
+/// (`completions`, `man`), told as what it is. clap's own says "unexpected
+/// argument '--format' found" with a tip to pass it after `--`, which
+/// misleads here; this names the subcommands that do take it, from clap.
+fn no_format_here(name: &str, e: &clap::Error) -> Option<String> {
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    match e.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) if arg == "--format" || arg.starts_with("--format=") => {}
+        _ => return None,
+    }
+    let command = command();
+    if command.find_subcommand(name).is_none_or(takes_format) {
+        return None;
+    }
+    let with: Vec<&str> = command
+        .get_subcommands()
+        .filter(|s| takes_format(s))
+        .map(|s| s.get_name())
+        .collect();
+    Some(format!(
+        "error: `{name}` takes no --format: it prints text for another program (a shell, man), \
+         not a report; these take --format: {}\n\nFor more information, try \
+         'rusts-cluster {name} --help'.\n",
+        with.join(", ")
+    ))
 }
 
 /// Whether the command line asks for `--format json`, read before clap
@@ -140,24 +203,15 @@ pub fn wants_json(args: &[OsString]) -> bool {
     })
 }
 
-/// The subcommand named on a command line clap refused, if any.
-fn subcommand(args: &[OsString]) -> Option<&'static str> {
-    const NAMES: [&str; 10] = [
-        FORMAT_COMMANDS[0],
-        FORMAT_COMMANDS[1],
-        FORMAT_COMMANDS[2],
-        FORMAT_COMMANDS[3],
-        FORMAT_COMMANDS[4],
-        FORMAT_COMMANDS[5],
-        FORMAT_COMMANDS[6],
-        FORMAT_COMMANDS[7],
-        "completions",
-        "man",
-    ];
+/// The subcommand named on a command line clap refused, if any: the first
+/// argument that is one of the subcommands clap knows.
+fn subcommand(args: &[OsString]) -> Option<String> {
+    let command = command();
     args.iter()
         .skip(1)
         .filter_map(|a| a.to_str())
-        .find_map(|a| NAMES.iter().find(|n| **n == a).copied())
+        .find_map(|a| command.find_subcommand(a))
+        .map(|sub| sub.get_name().to_owned())
 }
 
 #[cfg(test)]
@@ -176,7 +230,7 @@ mod tests {
         assert!(!wants_json(&os(&["x", "show", "--", "--format", "json"])));
         assert!(!wants_json(&os(&["x", "show", "--format"])));
         assert_eq!(
-            subcommand(&os(&["x", "--table-style", "ascii", "show"])),
+            subcommand(&os(&["x", "--table-style", "ascii", "show"])).as_deref(),
             Some("show")
         );
         assert_eq!(subcommand(&os(&["x", "frobnicate"])), None);

@@ -2,7 +2,9 @@
 //!
 //! To add a subcommand: add a variant to [`Command`] with its args struct, a
 //! module under `commands/` with `fn run(args, &mut Ui)`, and its arm in
-//! `app::dispatch`.
+//! `app::dispatch`. Nothing else lists the subcommands: their names, and
+//! which of them take `--format`, are read from clap (`Cli::command()`), so
+//! reports, completions, man pages and the tests follow on their own.
 
 use std::path::PathBuf;
 
@@ -18,7 +20,7 @@ const VERSION: &str = env!("RUSTS_CLUSTER_VERSION");
 
 /// The operator's tool for RusTs cluster config files.
 #[derive(Debug, Parser)]
-#[command(name = "rusts-cluster", version = VERSION, about, long_about = None)]
+#[command(name = "rusts-cluster", version = VERSION, long_about = None)]
 #[command(
     after_help = "Exit codes: 0 ok, 1 an error was reported (invalid input, a risky plan, an incomplete query plan), 2 usage error.\n\
 Example:\n  rusts-cluster validate examples/cluster.toml"
@@ -105,38 +107,6 @@ already holds step files (NN-*.toml)."
     )]
     Man(ManArgs),
 }
-
-impl Command {
-    /// The subcommand's name as typed, for reports.
-    pub(crate) fn name(&self) -> &'static str {
-        match self {
-            Command::Validate(_) => "validate",
-            Command::Show(_) => "show",
-            Command::Route(_) => "route",
-            Command::PlanQuery(_) => "plan-query",
-            Command::Generate(_) => "generate",
-            Command::Rebalance(_) => "rebalance",
-            Command::Split(_) => "split",
-            Command::Diff(_) => "diff",
-            Command::Transition(_) => "transition",
-            Command::Completions(_) => "completions",
-            Command::Man(_) => "man",
-        }
-    }
-}
-
-/// The subcommands that take `--format`.
-pub(crate) const FORMAT_COMMANDS: [&str; 9] = [
-    "validate",
-    "show",
-    "route",
-    "plan-query",
-    "generate",
-    "rebalance",
-    "split",
-    "diff",
-    "transition",
-];
 
 /// How a report is printed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

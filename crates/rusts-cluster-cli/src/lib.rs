@@ -26,7 +26,7 @@
 #![forbid(unsafe_code)]
 
 #[doc(hidden)]
-pub use crate::app::{run, wants_json, Terminal};
+pub use crate::app::{command, run, wants_json, Terminal};
 
 mod app;
 mod atomic;

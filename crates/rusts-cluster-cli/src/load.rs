@@ -78,15 +78,13 @@ pub(crate) fn validation_problem(e: &ValidationError) -> Problem {
     Problem::new(e.code(), e.to_string())
 }
 
-/// Why a file cannot be read or parsed. Codes: `io`, `too-large`,
-/// `not-utf8`, `parse`; `config` for a config error this version does not
-/// know.
+/// Why a file cannot be read or parsed, with the error's own code
+/// (`ConfigError::code()`: `io`, `too-large`, `not-utf8`, `parse`, ...).
+/// The match only places the problem and words it for the file at hand.
 pub(crate) fn file_problem(path: &Path, e: &ConfigError) -> Problem {
     match e {
-        ConfigError::Io { .. } => Problem::new("io", chain(e)).naming_file(path),
-        ConfigError::TooLarge { .. } => Problem::new("too-large", chain(e)).naming_file(path),
         ConfigError::NotUtf8 { location, .. } => Problem::new(
-            "not-utf8",
+            e.code(),
             format!("not UTF-8 text: invalid byte at {location}; save the file as UTF-8"),
         )
         .in_file(path)
@@ -94,7 +92,7 @@ pub(crate) fn file_problem(path: &Path, e: &ConfigError) -> Problem {
         ConfigError::Parse {
             location, message, ..
         } => {
-            let problem = Problem::new("parse", message.clone()).in_file(path);
+            let problem = Problem::new(e.code(), message.clone()).in_file(path);
             match location {
                 Some(at) => problem.at(at.line, at.column),
                 None => problem,
@@ -103,6 +101,7 @@ pub(crate) fn file_problem(path: &Path, e: &ConfigError) -> Problem {
         ConfigError::Invalid { errors } if !errors.is_empty() => {
             validation_problem(&errors[0]).in_file(path)
         }
-        _ => Problem::new("config", chain(e)).naming_file(path),
+        // The message names the file (`cannot read cluster config `x.toml``).
+        _ => Problem::new(e.code(), chain(e)).naming_file(path),
     }
 }

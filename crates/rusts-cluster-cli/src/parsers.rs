@@ -2,7 +2,7 @@
 //! names the value and shows a correct one; clap turns it into a usage
 //! error (exit 2).
 
-use rusts_cluster_config::{ClusterConfig, ConfigError, NodeConfig, ValidationError};
+use rusts_cluster_config::{ClusterConfig, ConfigError, NodeConfig, ValidationErrorKind};
 use rusts_cluster_sharding::ShardingStrategy;
 
 pub(crate) use crate::timestamp::parse_timestamp;
@@ -49,8 +49,8 @@ fn address_problem(address: &str) -> Option<String> {
         Err(ConfigError::Invalid { errors }) => errors,
         Err(other) => return Some(other.to_string()),
     };
-    errors.iter().find_map(|e| match e {
-        ValidationError::InvalidAddress { problem, .. } => Some(problem.to_string()),
+    errors.iter().find_map(|e| match e.kind() {
+        ValidationErrorKind::InvalidAddress { problem, .. } => Some(problem.to_string()),
         _ => None,
     })
 }

@@ -1,106 +1,84 @@
-//! Tests that need the whole repository, not only this crate: the shared
-//! broken-config corpus (`testdata/invalid/`), the shipped example, and the
-//! git checkout the binary was built from. This file is excluded from the
-//! packaged crate (Cargo.toml `exclude`), which holds none of them.
-
-mod common;
+//! Tests that need the repository around this crate, not only the crate:
+//! the shipped example the fixture `testdata/cli/cluster.toml` copies, the
+//! docs that describe the tool, and the git checkout the binary was built
+//! from. build.rs sets `cfg(in_repository)` when the repository is there;
+//! the packaged crate holds none of it, and is built without this module
+//! (Cargo.toml `exclude`).
 
 use std::{fs, path::PathBuf, process::Command};
 
-use common::{data, run};
+use crate::util::{data, run, subcommands, takes_format};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Every invalid fixture exits 1, with its rule's code, or with the parse
-/// or encoding problem at the fixture's expected place.
-#[test]
-fn every_invalid_fixture_exits_1_and_names_its_rule() {
-    let dir = root().join("testdata/invalid");
-    let mut seen = 0;
-    for entry in fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        let text = fs::read(&path).unwrap();
-        let text = String::from_utf8_lossy(&text);
-        let Some(expect) = text.lines().find_map(|l| l.strip_prefix("# expect: ")) else {
-            continue;
-        };
-        let file = path.display().to_string();
-        let out = run(&["validate", &file]);
-        assert_eq!(out.code, 1, "{file}");
-        // Codes may carry a repeat count: `shard-out-of-range*1000`.
-        let first = expect.split([',', '*']).next().unwrap().trim();
-        assert!(
-            out.stderr.contains(&format!("[{first}]\n")),
-            "{file}: {}",
-            out.stderr
-        );
-        if first == "parse" {
-            // The fixture's message is the library's: `line L, column C:
-            // message`. The CLI prints `FILE:L:C: message`.
-            let message = text
-                .lines()
-                .find_map(|l| l.strip_prefix("# expect-message: "))
-                .unwrap();
-            let expected = match parse_location(message) {
-                Some((line, column, rest)) => format!("{file}:{line}:{column}: {rest}"),
-                None => message.to_owned(),
-            };
-            assert!(
-                out.stderr.contains(expected.trim_end()),
-                "{file}: expected {expected:?} in {}",
-                out.stderr
-            );
-        }
-        seen += 1;
-    }
-    assert!(seen >= 40, "only {seen} fixtures");
+/// A file of the repository, its lines joined and its spaces collapsed, so
+/// that a sentence reads the same however Markdown wraps it.
+fn prose(path: &str) -> String {
+    let text = fs::read_to_string(root().join(path)).unwrap();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// `line 15, column 1: rest` as (15, 1, "rest").
-fn parse_location(message: &str) -> Option<(usize, usize, &str)> {
-    let rest = message.strip_prefix("line ")?;
-    let (line, rest) = rest.split_once(", column ")?;
-    let (column, rest) = rest.split_once(':').unwrap_or((rest, ""));
-    Some((line.parse().ok()?, column.trim().parse().ok()?, rest.trim()))
+/// The names in backticks in `text`.
+fn quoted(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
 }
 
-/// The copies under tests/data/ are the workspace's files, byte for byte:
-/// a fixture changed at the root fails here until the copy follows.
+/// The subcommands that take `--format` (`true`) or not (`false`).
+fn by_format(with: bool) -> Vec<String> {
+    subcommands()
+        .iter()
+        .map(|s| s.get_name().to_owned())
+        .filter(|name| takes_format(name) == with)
+        .collect()
+}
+
+/// The fixture is the shipped example, byte for byte: an example changed
+/// at the root fails here until the copy follows.
 #[test]
 fn the_fixture_copies_match_their_originals() {
-    let copies = [
-        ("cluster.toml", "examples/cluster.toml"),
-        (
-            "many-problems-at-once.toml",
-            "testdata/invalid/many-problems-at-once.toml",
-        ),
-        (
-            "parse-syntax-error.toml",
-            "testdata/invalid/parse-syntax-error.toml",
-        ),
-        ("not-utf8.toml", "testdata/invalid/not-utf8.toml"),
-        (
-            "duplicate-node-id.toml",
-            "testdata/invalid/duplicate-node-id.toml",
-        ),
-    ];
+    let copies = [("cluster.toml", "examples/cluster.toml")];
+    for (copy, original) in copies {
+        assert_eq!(
+            fs::read(data(copy)).unwrap(),
+            fs::read(root().join(original)).unwrap(),
+            "testdata/cli/{copy} differs from {original}: copy it again"
+        );
+    }
+    // Every other fixture of testdata/cli/ is the CLI's own.
     let mut names: Vec<String> = fs::read_dir(data(""))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    let mut listed: Vec<&str> = copies.iter().map(|(copy, _)| *copy).collect();
-    listed.sort();
-    assert_eq!(names, listed, "tests/data/ holds exactly the listed copies");
-    for (copy, original) in copies {
-        assert_eq!(
-            fs::read(data(copy)).unwrap(),
-            fs::read(root().join(original)).unwrap(),
-            "tests/data/{copy} differs from {original}: copy it again"
-        );
-    }
+    assert_eq!(names, ["cluster.toml", "escapes.toml", "moving.toml"]);
+}
+
+/// The README names the subcommands that take no `--format json`, and
+/// docs/operations.md those that do and the message for the others: each
+/// as clap has them.
+#[test]
+fn the_docs_name_the_subcommands_that_take_format_as_clap_does() {
+    let readme = prose("README.md");
+    let (_, after) = readme.split_once("Every subcommand except ").unwrap();
+    let (except, _) = after
+        .split_once(" takes `--format json` for scripts")
+        .unwrap();
+    assert_eq!(quoted(except), by_format(false), "README.md: {except}");
+
+    let operations = prose("docs/operations.md");
+    let (_, after) = operations.split_once("`--format json` (on ").unwrap();
+    let (list, _) = after.split_once(')').unwrap();
+    assert_eq!(quoted(list), by_format(true), "docs/operations.md: {list}");
+    let (_, after) = operations.split_once("they exit 2 with \"").unwrap();
+    let (quote, _) = after.split_once("...\"").unwrap();
+    let report = run(&["man", "--format", "json"]).exits(2).report();
+    let message = report["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(quote),
+        "docs/operations.md quotes {quote:?}; the tool says {message:?}"
+    );
 }
 
 /// Built from this checkout, `--version` names a commit of it.
@@ -112,10 +90,10 @@ fn version_names_a_commit_of_this_checkout() {
         .output();
     if !git.is_ok_and(|o| o.status.success()) {
         // A source tarball without .git: build.rs falls back to the bare
-        // version, which tests/cli.rs accepts.
+        // version, which manual::version_names_the_build accepts.
         return;
     }
-    let out = run(&["--version"]);
+    let out = run(&["--version"]).exits(0);
     let commit = out
         .stdout
         .trim_end()

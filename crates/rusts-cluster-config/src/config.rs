@@ -420,7 +420,7 @@ impl ClusterConfig {
     /// Checks every rule and reports every broken one at once.
     ///
     /// Runs in time linear in the nodes, the listed shards and
-    /// `shard_count`, and checks `shard_count` against
+    /// `shard_count` (apart from sorting the node ids once), and checks `shard_count` against
     /// [`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT) before allocating
     /// anything per shard. The rules are listed on
     /// [`ValidationError`](crate::ValidationError) and in
@@ -431,15 +431,16 @@ impl ClusterConfig {
     /// [`ConfigError::Invalid`] listing every problem.
     ///
     /// ```
-    /// use rusts_cluster_config::{ClusterConfig, ValidationError};
+    /// use rusts_cluster_config::{ClusterConfig, ValidationErrorKind};
     ///
     /// let mut config = ClusterConfig::single_node("node1", "127.0.0.1:8086");
     /// config.replication_factor = 0;
     /// config.nodes[0].shards.pop(); // shard 15 loses its primary
     /// let err = config.validate().unwrap_err();
+    /// let kinds: Vec<_> = err.validation_errors().iter().map(|e| e.kind()).collect();
     /// assert_eq!(
-    ///     err.validation_errors(),
-    ///     [ValidationError::ZeroReplicationFactor, ValidationError::MissingPrimary { shards: vec![15] }]
+    ///     kinds,
+    ///     [&ValidationErrorKind::ZeroReplicationFactor, &ValidationErrorKind::MissingPrimary { shards: vec![15] }]
     /// );
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {

@@ -169,6 +169,23 @@ impl CopyIndex {
             .map(|c| c.node)
     }
 
+    /// The copies of `shard` that node index `node` holds: at most one on
+    /// a valid config; on an invalid one, each of the node's listings of
+    /// the shard (in both lists, or one list twice). Found by binary search
+    /// among the shard's copies, which are in node-index order within each
+    /// role, so a lookup costs `O(log copies)`.
+    pub fn copies_on(&self, shard: ShardId, node: u32) -> impl Iterator<Item = &CopyEntry> + '_ {
+        let copies = self.copies(shard);
+        let (primaries, replicas) =
+            copies.split_at(copies.partition_point(|c| c.role == CopyRole::Primary));
+        fn on(role: &[CopyEntry], node: u32) -> &[CopyEntry] {
+            let from = role.partition_point(|c| c.node < node);
+            let to = role.partition_point(|c| c.node <= node);
+            &role[from..to]
+        }
+        on(primaries, node).iter().chain(on(replicas, node))
+    }
+
     /// Every copy of every shard, by shard: `(shard, copies)` in shard
     /// order.
     pub fn shards(&self) -> impl ExactSizeIterator<Item = (ShardId, &[CopyEntry])> + '_ {
@@ -204,10 +221,48 @@ impl CopyIndex {
     }
 }
 
+/// A shard's copies once per node, for counting the copies of a config
+/// that may list one node twice for a shard (in both lists, or one list
+/// twice: errors of their own). On a valid config every copy is on its own
+/// node already.
+#[derive(Debug)]
+pub(crate) struct Distinct {
+    /// One plus the last shard each node index was counted for.
+    seen: Vec<u32>,
+}
+
+impl Distinct {
+    pub(crate) fn new(index: &CopyIndex) -> Distinct {
+        Distinct {
+            seen: vec![0; index.node_count()],
+        }
+    }
+
+    /// Calls `f` with the first copy of `shard` on each node that holds it.
+    pub(crate) fn each(
+        &mut self,
+        index: &CopyIndex,
+        shard: ShardId,
+        mut f: impl FnMut(&CopyEntry),
+    ) {
+        for copy in index.copies(shard) {
+            let seen = &mut self.seen[copy.node as usize];
+            if *seen != shard + 1 {
+                *seen = shard + 1;
+                f(copy);
+            }
+        }
+    }
+}
+
 impl ClusterConfig {
     /// The index of every copy of every shard, by shard: who holds each
     /// shard, in which role and state. Built in one linear pass; build it
     /// once and keep it rather than calling it per shard.
+    ///
+    /// It allocates per shard, so build it from a config whose
+    /// `shard_count` is at most [`MAX_SHARD_COUNT`](crate::MAX_SHARD_COUNT)
+    /// (a validated one): validation and the warnings check that first.
     pub fn copy_index(&self) -> CopyIndex {
         CopyIndex::build(self)
     }
@@ -298,6 +353,24 @@ mod tests {
             [CopyState::Stable, CopyState::Joining, CopyState::Leaving]
         );
         assert!(index.copies(2).iter().all(|c| c.state == CopyState::Stable));
+    }
+
+    #[test]
+    fn copies_on_a_node_are_found_in_each_role() {
+        let mut config = config();
+        // b lists shard 1 as primary and, a mistake, as replica too.
+        config.nodes[2].replica_shards.push(1);
+        let index = config.copy_index();
+        let on = |shard, node| -> Vec<CopyRole> {
+            index.copies_on(shard, node).map(|c| c.role).collect()
+        };
+        assert_eq!(on(1, 1), [CopyRole::Primary, CopyRole::Replica]);
+        assert_eq!(on(1, 0), [CopyRole::Primary]);
+        assert_eq!(on(0, 2), [CopyRole::Replica]);
+        assert_eq!(on(2, 1), [CopyRole::Replica]);
+        assert!(on(9, 0).is_empty() && on(0, 7).is_empty());
+        let leaving: Vec<CopyState> = index.copies_on(0, 2).map(|c| c.state).collect();
+        assert_eq!(leaving, [CopyState::Leaving]);
     }
 
     #[test]

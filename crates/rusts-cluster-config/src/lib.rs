@@ -12,8 +12,8 @@ The design decision that shapes this crate is that **validation reports every
 problem at once, each as a structured value**. An operator fixing a
 hand-written file at 3 a.m. should see all twelve mistakes in one run, each
 naming the node, shard or field and saying what to do; a program should be
-able to match on which rule failed ([`ValidationError`]) without parsing
-text. Problems that do not break routing but put data at risk (a shard with
+able to match on which rule failed ([`ValidationError::kind`]) and where
+([`ValidationError::position`]) without parsing text. Problems that do not break routing but put data at risk (a shard with
 fewer copies than the replication factor) are warnings from a separate call,
 [`ClusterConfig::warnings`], so a cluster can start while it is being
 repaired.
@@ -21,7 +21,7 @@ repaired.
 # Example
 
 ```
-use rusts_cluster_config::{ClusterConfig, ValidationError};
+use rusts_cluster_config::{ClusterConfig, ValidationErrorKind};
 
 let text = r#"
 node_id = "node1"
@@ -44,7 +44,7 @@ let config = ClusterConfig::from_toml(text)?;
 let err = config.validate().unwrap_err();
 // Both problems are reported, each naming what is wrong.
 assert_eq!(err.validation_errors().len(), 2);
-assert!(matches!(err.validation_errors()[0], ValidationError::DuplicateAddress { .. }));
+assert!(matches!(err.validation_errors()[0].kind(), ValidationErrorKind::DuplicateAddress { .. }));
 assert_eq!(
     err.validation_errors()[1].to_string(),
     "shard 1 is in the `shards` of both \"node1\" and \"node2\", but a shard has one \
@@ -70,8 +70,8 @@ pub use crate::{
     locate::SourceMap,
     split::{split_factor, NotASplit, SplitFrom},
     validate::{
-        ShardList, ValidationError, ValidationWarning, MAX_REPORTED_ERRORS, MAX_REPORTED_WARNINGS,
-        MAX_SHARD_COUNT,
+        Position, ShardList, ValidationError, ValidationErrorKind, ValidationWarning,
+        MAX_REPORTED_ERRORS, MAX_REPORTED_WARNINGS, MAX_SHARD_COUNT,
     },
     zones::DEFAULT_ZONE_TAG,
 };

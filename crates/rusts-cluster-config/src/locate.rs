@@ -7,7 +7,9 @@ use toml::{
     Spanned,
 };
 
-use crate::{error::LineIndex, Location, ShardList, ValidationError};
+use crate::{
+    error::LineIndex, Location, Position, ShardList, ValidationError, ValidationErrorKind,
+};
 
 /// A config file's text parsed with positions, to find where a
 /// [`ValidationError`] is in it.
@@ -62,72 +64,48 @@ impl<'a> SourceMap<'a> {
     /// its default), or whose node or element is not in this text (an
     /// error of another config).
     ///
-    /// Each lookup goes straight to its node and element by the positions
-    /// the error carries, and scans at most 4 KiB of text for the column,
+    /// Each lookup goes straight to its node and element by the
+    /// [`position`](ValidationError::position) the error carries, and scans at most 4 KiB of text for the column,
     /// so locating every listed problem costs about as much as parsing.
     pub fn locate(&self, error: &ValidationError) -> Option<Location> {
-        let span = match error {
-            ValidationError::NoNodes => self.key("nodes"),
-            ValidationError::UnknownThisNode { .. } => self.key("node_id"),
-            ValidationError::EmptyNodeId { index } => self.field(*index, "id", None),
-            ValidationError::DuplicateNodeId { id, index, .. } => {
-                self.field(*index, "id", Some(id))
-            }
-            ValidationError::DuplicateAddress { address, index, .. } => {
-                self.field(*index, "address", Some(address))
-            }
-            ValidationError::InvalidAddress { address, index, .. } => {
-                self.field(*index, "address", Some(address))
-            }
-            ValidationError::ZeroShardCount | ValidationError::ShardCountTooLarge { .. } => {
+        use ValidationErrorKind as Kind;
+        let span = match (error.kind(), error.position()) {
+            // A problem of one node: its entry in the list the rule is
+            // about, or its `id` or `address`, checked against the value
+            // the error names.
+            (kind, Some(Position { node, element })) => match (kind, element, error.list()) {
+                (_, Some(element), Some(list)) => {
+                    let shard = match kind {
+                        Kind::ShardOutOfRange { shard, .. }
+                        | Kind::DuplicateShardInList { shard, .. }
+                        | Kind::DuplicatePrimary { shard, .. }
+                        | Kind::ReplicaOnPrimary { shard, .. }
+                        | Kind::MovingCopyNotHeld { shard, .. }
+                        | Kind::JoiningAndLeaving { shard, .. } => *shard,
+                        _ => return None,
+                    };
+                    self.element(node, list, element, shard)
+                }
+                (Kind::EmptyNodeId { .. }, None, _) => self.field(node, "id", None),
+                (Kind::DuplicateNodeId { id, .. }, None, _) => self.field(node, "id", Some(id)),
+                (
+                    Kind::DuplicateAddress { address, .. } | Kind::InvalidAddress { address, .. },
+                    None,
+                    _,
+                ) => self.field(node, "address", Some(address)),
+                _ => None,
+            },
+            (Kind::NoNodes, None) => self.key("nodes"),
+            (Kind::UnknownThisNode { .. }, None) => self.key("node_id"),
+            (Kind::ZeroShardCount | Kind::ShardCountTooLarge { .. }, None) => {
                 self.key("shard_count")
             }
-            ValidationError::ZeroReplicationFactor
-            | ValidationError::ReplicationFactorExceedsNodes { .. } => {
+            (Kind::ZeroReplicationFactor | Kind::ReplicationFactorExceedsNodes { .. }, None) => {
                 self.key("replication_factor")
             }
-            ValidationError::InvalidStrategy(_) => self.key("sharding_strategy"),
-            ValidationError::SplitFromShardCount { .. } => self.subkey("split_from", "shard_count"),
-            ValidationError::SplitFromGeneration { .. } => self.subkey("split_from", "generation"),
-            ValidationError::ShardOutOfRange {
-                list,
-                shard,
-                index,
-                element,
-                ..
-            }
-            | ValidationError::DuplicateShardInList {
-                list,
-                shard,
-                index,
-                element,
-                ..
-            } => self.element(*index, *list, *element, *shard),
-            ValidationError::DuplicatePrimary {
-                shard,
-                index,
-                element,
-                ..
-            } => self.element(*index, ShardList::Primary, *element, *shard),
-            ValidationError::ReplicaOnPrimary {
-                shard,
-                index,
-                element,
-                ..
-            } => self.element(*index, ShardList::Replica, *element, *shard),
-            ValidationError::MovingCopyNotHeld {
-                list,
-                shard,
-                index,
-                element,
-                ..
-            } => self.element(*index, *list, *element, *shard),
-            ValidationError::JoiningAndLeaving {
-                shard,
-                index,
-                element,
-                ..
-            } => self.element(*index, ShardList::Leaving, *element, *shard),
+            (Kind::InvalidStrategy(_), None) => self.key("sharding_strategy"),
+            (Kind::SplitFromShardCount { .. }, None) => self.subkey("split_from", "shard_count"),
+            (Kind::SplitFromGeneration { .. }, None) => self.subkey("split_from", "generation"),
             _ => None,
         }?;
         Some(self.lines.locate(self.text.as_bytes(), span))

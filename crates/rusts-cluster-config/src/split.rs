@@ -1,11 +1,13 @@
 //! Splitting every shard of a config into `k` children on the same copies,
 //! and recognising a pair of configs as such a split.
 
-use rusts_cluster_sharding::{ShardId, ShardSplit, ShardingError, ShardingStrategy};
+use rusts_cluster_sharding::{
+    CopyRole, CopyState, ShardId, ShardSplit, ShardingError, ShardingStrategy,
+};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::{ClusterConfig, ConfigError, MAX_SHARD_COUNT};
+use crate::{ClusterConfig, ConfigError, CopyIndex, MAX_SHARD_COUNT};
 
 /// The record, in a split config, of the config it was split from: the
 /// `[split_from]` table.
@@ -180,18 +182,25 @@ pub fn split_factor(old: &ClusterConfig, new: &ClusterConfig) -> Result<ShardSpl
             from_shard_count: n,
         });
     }
-    // Copies compared as sorted node-id sets, with each copy's joining and
-    // leaving marks, plus the primary: equal sets with the same primary are
-    // the same replicas in the same roles.
-    let (old_copies, old_primary) = holders(old, n as usize);
-    let (new_copies, new_primary) = holders(new, kn as usize);
-    for child in 0..kn as usize {
-        let parent = child % n as usize;
-        if new_copies[child] != old_copies[parent] || new_primary[child] != old_primary[parent] {
-            return Err(NotASplit::ChildMoved {
-                child: child as ShardId,
-                parent: parent as ShardId,
-            });
+    // Each child's copies against its parent's, as the copy index lists
+    // them: primaries first, then replicas, each in node-id order, with
+    // their joining and leaving marks. Compared by node id, since the two
+    // configs may number their nodes differently (the new one may add
+    // nodes that hold nothing). Both shard counts are at most
+    // MAX_SHARD_COUNT here, which bounds the indexes.
+    let (old_index, new_index) = (old.copy_index(), new.copy_index());
+    fn holders<'c>(
+        config: &'c ClusterConfig,
+        index: &'c CopyIndex,
+        shard: ShardId,
+    ) -> impl Iterator<Item = (&'c str, CopyRole, CopyState)> + 'c {
+        let copies = index.copies(shard).iter();
+        copies.map(move |c| (index.node(config, c.node).id.as_str(), c.role, c.state))
+    }
+    for child in 0..kn {
+        let parent = child % n;
+        if !holders(new, &new_index, child).eq(holders(old, &old_index, parent)) {
+            return Err(NotASplit::ChildMoved { child, parent });
         }
     }
     // 2 <= kn / n and kn <= MAX_SHARD_COUNT, so both fit a u32.
@@ -279,62 +288,6 @@ impl ClusterConfig {
         }
         Ok(new)
     }
-}
-
-/// How a node holds a shard, for comparing a child with its parent: the
-/// lists its copy is in (joining and leaving marks included).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Marks {
-    joining: bool,
-    leaving: bool,
-}
-
-/// Each shard's copies as (node id, marks), sorted by node id, and each
-/// shard's primary (the first node listing it in `shards`).
-#[allow(clippy::type_complexity)]
-fn holders(config: &ClusterConfig, shards: usize) -> (Vec<Vec<(&str, Marks)>>, Vec<Option<&str>>) {
-    let mut copies: Vec<Vec<(&str, Marks)>> = vec![Vec::new(); shards];
-    let mut primary = vec![None; shards];
-    let unmarked = Marks {
-        joining: false,
-        leaving: false,
-    };
-    for node in &config.nodes {
-        for &s in &node.shards {
-            if let Some(list) = copies.get_mut(s as usize) {
-                list.push((&node.id, unmarked));
-                primary[s as usize].get_or_insert(node.id.as_str());
-            }
-        }
-        for &s in &node.replica_shards {
-            if let Some(list) = copies.get_mut(s as usize) {
-                list.push((&node.id, unmarked));
-            }
-        }
-    }
-    for list in &mut copies {
-        list.sort_unstable();
-        list.dedup();
-    }
-    // Marks on copies the node holds; others are validation errors and
-    // make the copy lists differ in no way that matters here.
-    for node in &config.nodes {
-        for (marked, joining) in [(&node.joining_shards, true), (&node.leaving_shards, false)] {
-            for &s in marked {
-                let Some(list) = copies.get_mut(s as usize) else {
-                    continue;
-                };
-                if let Ok(at) = list.binary_search_by(|(id, _)| id.cmp(&node.id.as_str())) {
-                    if joining {
-                        list[at].1.joining = true;
-                    } else {
-                        list[at].1.leaving = true;
-                    }
-                }
-            }
-        }
-    }
-    (copies, primary)
 }
 
 #[cfg(test)]

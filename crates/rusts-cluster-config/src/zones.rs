@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::{ClusterConfig, NodeConfig};
+use crate::{copies::Distinct, ClusterConfig, CopyIndex, NodeConfig};
 
 /// The tag that names a node's zone unless told otherwise: `zone`.
 /// [`ClusterConfig::warnings`] reads it; `rusts-cluster-placement`
@@ -63,38 +63,37 @@ impl ClusterConfig {
 /// A node id and a count.
 type Count<'n> = (&'n str, usize);
 
-/// Adds the zone-spread and balance warnings of `config` to `warnings`.
-/// Every choice of a node among equals is by id, so node order in the file
-/// never changes a warning.
+/// Adds the zone-spread and balance warnings of `config` to `warnings`;
+/// zone spread needs the config's copy index, which there is only for a
+/// usable `shard_count`. Every choice of a node among equals is by id, so
+/// node order in the file never changes a warning.
 pub(crate) fn spread_and_balance_warnings(
     config: &ClusterConfig,
+    index: Option<&CopyIndex>,
     zone_tag: &str,
     warnings: &mut Vec<crate::ValidationWarning>,
 ) {
     use crate::ValidationWarning;
-    let shard_count = config.shard_count;
     let (zone_of, z) = zone_indices(&config.nodes, zone_tag);
     let tagged = config.nodes.iter().any(|n| n.tags.contains_key(zone_tag));
-    if tagged && z > 1 && (1..=crate::MAX_SHARD_COUNT).contains(&shard_count) {
-        // (shard, node) for every copy, then per shard its copies and zones.
-        let mut pairs: Vec<(u32, u32)> = Vec::new();
-        for (i, node) in config.nodes.iter().enumerate() {
-            for &s in node.shards.iter().chain(&node.replica_shards) {
-                if s < shard_count {
-                    pairs.push((s, i as u32));
-                }
-            }
-        }
-        pairs.sort_unstable();
-        pairs.dedup();
+    if let Some(index) = index.filter(|_| tagged && z > 1) {
+        // Per shard, its copies (once per node) and the zones they are in,
+        // each counted once by a stamp: one plus the last shard seen.
+        let mut distinct = Distinct::new(index);
+        let mut zone_seen = vec![0u32; z];
         let mut bad = Vec::new();
-        for group in pairs.chunk_by(|a, b| a.0 == b.0) {
-            let copies = group.len();
-            let mut used: Vec<u32> = group.iter().map(|&(_, v)| zone_of[v as usize]).collect();
-            used.sort_unstable();
-            used.dedup();
-            if used.len() < copies.min(z) {
-                bad.push(group[0].0);
+        for shard in 0..index.shard_count() {
+            let (mut copies, mut zones) = (0, 0);
+            distinct.each(index, shard, |copy| {
+                copies += 1;
+                let zone = &mut zone_seen[zone_of[index.position(copy.node)] as usize];
+                if *zone != shard + 1 {
+                    *zone = shard + 1;
+                    zones += 1;
+                }
+            });
+            if zones < copies.min(z) {
+                bad.push(shard);
             }
         }
         if !bad.is_empty() {

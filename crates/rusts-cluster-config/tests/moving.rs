@@ -1,59 +1,38 @@
 //! `joining_shards`, `leaving_shards` and `move_reads`: what validation
-//! refuses, with the problem named and located.
+//! refuses, with the problem named and located. Each case starts from
+//! `testdata/valid/moving.toml`, a cluster in the middle of a move.
 
-use rusts_cluster_config::{ClusterConfig, ConfigError, SourceMap, ValidationError};
+use rusts_cluster_config::{ClusterConfig, MoveReads, SourceMap, ValidationErrorKind};
 
-fn config(extra_a: &str, extra_c: &str) -> String {
-    format!(
-        r#"
-node_id = "a"
-replication_factor = 2
-shard_count = 2
-[[nodes]]
-id = "a"
-address = "10.0.0.1:8086"
-shards = [0, 1]
-{extra_a}
-[[nodes]]
-id = "b"
-address = "10.0.0.2:8086"
-replica_shards = [0, 1]
-[[nodes]]
-id = "c"
-address = "10.0.0.3:8086"
-{extra_c}
-"#
-    )
+use crate::util::{codes, fixture, messages};
+
+fn moving() -> String {
+    fixture("valid/moving.toml")
 }
 
-fn codes(text: &str) -> Vec<(String, String)> {
-    let config = ClusterConfig::from_toml(text).unwrap();
-    match config.validate() {
-        Ok(()) => Vec::new(),
-        Err(ConfigError::Invalid { errors, .. }) => errors
-            .iter()
-            .map(|e| (e.code().to_owned(), e.to_string()))
-            .collect(),
-        Err(other) => panic!("{other}"),
-    }
+fn config() -> ClusterConfig {
+    ClusterConfig::from_toml(&moving()).unwrap()
+}
+
+/// The node with id `id`.
+fn node<'c>(config: &'c mut ClusterConfig, id: &str) -> &'c mut rusts_cluster_config::NodeConfig {
+    config.nodes.iter_mut().find(|n| n.id == id).unwrap()
 }
 
 #[test]
 fn a_move_of_one_copy_is_valid() {
-    let text = config(
-        "leaving_shards = [0]",
-        "replica_shards = [0]\njoining_shards = [0]",
-    );
-    assert_eq!(codes(&text), []);
-    let text = config(
-        "",
-        "replica_shards = [1]\njoining_shards = [1]\nmove_reads = 1",
+    let config = config();
+    assert_eq!(codes(&config), Vec::<&str>::new());
+    assert_eq!(config.move_reads, MoveReads::New);
+    let text = moving().replace(
+        "joining_shards = [0]",
+        "joining_shards = [0]\nmove_reads = 1",
     );
     assert!(
         ClusterConfig::from_toml(&text).is_err(),
         "a node has no move_reads"
     );
-    let text = format!("move_reads = \"sideways\"\n{}", config("", ""));
+    let text = moving().replace("move_reads = \"new\"", "move_reads = \"sideways\"");
     let err = ClusterConfig::from_toml(&text).unwrap_err().to_string();
     assert!(
         err.contains("unknown variant `sideways`, expected `old` or `new`"),
@@ -63,23 +42,27 @@ fn a_move_of_one_copy_is_valid() {
 
 #[test]
 fn a_moving_copy_must_be_held() {
-    let found = codes(&config("", "joining_shards = [0]"));
+    let mut config = config();
+    // c holds shard 0 only.
+    node(&mut config, "c").joining_shards = vec![1];
+    let found = messages(&config);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].0, "moving-copy-not-held");
     assert_eq!(
         found[0].1,
-        "node \"c\" lists shard 0 in `joining_shards`, but holds no copy of it; `joining_shards` marks \
-         one of the node's own copies as moving, so also list 0 in its `replica_shards` (or \
+        "node \"c\" lists shard 1 in `joining_shards`, but holds no copy of it; `joining_shards` marks \
+         one of the node's own copies as moving, so also list 1 in its `replica_shards` (or \
          `shards`), or remove it from `joining_shards`"
     );
 }
 
 #[test]
 fn moving_lists_are_checked_like_the_others() {
-    let found = codes(&config(
-        "leaving_shards = [0, 0, 9]\njoining_shards = [0]",
-        "",
-    ));
+    let mut config = config();
+    let a = node(&mut config, "a");
+    a.leaving_shards = vec![0, 0, 9];
+    a.joining_shards = vec![0];
+    let found = messages(&config);
     let found: Vec<&str> = found.iter().map(|(code, _)| code.as_str()).collect();
     assert_eq!(
         found,
@@ -94,10 +77,11 @@ fn moving_lists_are_checked_like_the_others() {
 #[test]
 fn a_move_keeps_an_old_copy_and_a_new_one() {
     // Every copy of shard 1 leaving: nothing keeps it after the move.
-    let found = codes(&config("leaving_shards = [1]", "").replace(
-        "replica_shards = [0, 1]",
-        "replica_shards = [0, 1]\nleaving_shards = [1]",
-    ));
+    let mut config = config();
+    for id in ["a", "b", "d"] {
+        node(&mut config, id).leaving_shards.push(1);
+    }
+    let found = messages(&config);
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].0, "move-without-copies");
     assert!(
@@ -105,31 +89,35 @@ fn a_move_keeps_an_old_copy_and_a_new_one() {
         "{}",
         found[0].1
     );
-    let err = ClusterConfig::from_toml(&config("joining_shards = [1]", "").replace(
-        "replica_shards = [0, 1]",
-        "replica_shards = [0, 1]\njoining_shards = [1]",
-    ))
-    .unwrap()
-    .validate()
-    .unwrap_err();
-    let ConfigError::Invalid { errors, .. } = err else {
-        panic!("{err}")
-    };
+    let mut config = self::config();
+    for id in ["a", "b", "d"] {
+        node(&mut config, id).joining_shards.push(1);
+    }
+    let err = config.validate().unwrap_err();
     assert!(matches!(
-        errors[0],
-        ValidationError::MoveWithoutCopies { ref shards, joining: true } if shards == &[1]
+        err.validation_errors()[0].kind(),
+        ValidationErrorKind::MoveWithoutCopies { shards, joining: true } if shards == &[1]
     ));
 }
 
 #[test]
 fn problems_in_moving_lists_are_located() {
-    let text = config("", "joining_shards = [0]");
+    // c marks shard 1, which it does not hold, as joining.
+    let text = moving().replace(
+        "leaving_shards = [0]",
+        "leaving_shards = [0]\njoining_shards = [1]",
+    );
     let err = ClusterConfig::from_toml(&text)
         .unwrap()
         .validate()
         .unwrap_err();
     let map = SourceMap::parse(&text).unwrap();
     let at = map.locate(&err.validation_errors()[0]).unwrap();
-    // The `0` of `joining_shards = [0]`, the text's line 17.
-    assert_eq!((at.line, at.column), (17, 19));
+    // The `1` of `joining_shards = [1]`.
+    let line = text
+        .lines()
+        .position(|l| l == "joining_shards = [1]")
+        .unwrap()
+        + 1;
+    assert_eq!((at.line, at.column), (line, 19));
 }

@@ -12,7 +12,10 @@ code**. Every generation's config becomes a real `ShardRouter`
 (`ShardRouter::from_config`, one per node); a coordinator's write targets
 and its acknowledgement come from that router (`copies()`,
 `write_quorum(0)` fed the copies' answers), and its read targets and count
-from `plan_query` at `ReadConsistency::Quorum`. The model itself only
+from `plan_query` at `ReadConsistency::Quorum`. The write rule and the
+generation check are asked for every case once, before the search, not at
+every state: the same answers, and the factor-3 `Quorum` move with a crash
+takes 16.3 s of CPU instead of 26.5 s. The model itself only
 holds what the engine holds: each node's generation and store, the
 requests in flight, and the catch-up. So a change to the layer's write or
 read rule changes what the checker explores, and a wrong rule fails it.
@@ -47,7 +50,7 @@ pub use crate::{
         Action, Answer, Bounds, Msg, Network, ReadState, State, TransitionModel, WriteState,
         ALL_SOURCES, MAX_WRITES,
     },
-    scenario::{CatchUp, Procedure, Scenario, FIRST_GENERATION, MAX_NODES},
+    scenario::{CatchUpSchedule, Procedure, Scenario, FIRST_GENERATION, MAX_NODES},
     simulation::{simulate, SimulationConfig, SimulationReport},
 };
 

@@ -3,7 +3,7 @@
 //! deploys between them.
 
 use rusts_cluster_config::{ClusterConfig, NodeConfig};
-use rusts_cluster_placement::{plan_transition, TransitionPlan};
+use rusts_cluster_placement::{plan_transition, CatchUp};
 use rusts_cluster_replication::ReplicationMode;
 
 /// The most nodes a [`Scenario`] may have: the model keeps per-node sets as
@@ -110,19 +110,27 @@ fn address(node: usize) -> String {
     format!("10.0.0.{}:8086", node + 1)
 }
 
-/// How a procedure brings the new copies up to date: each target merges
-/// the data of every one of its sources, as the planner names them.
+/// When, within a procedure, the new copies are brought up to date, and
+/// which: the planner's own [`CatchUp`]s, each a copy and the old copies it
+/// merges.
+///
+/// Not a second catch-up type beside placement's, and so not named like
+/// one: a [`CatchUp`] says what one copy merges; this says between which
+/// steps of a procedure the merging runs. `plan_transition` fixes that
+/// window for its own three steps (after the first, before the second),
+/// but the model also checks procedures that are not the plan's (B
+/// deployed directly after copying under A, or no move at all), so the
+/// window belongs to the procedure.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CatchUp {
+pub struct CatchUpSchedule {
     /// Catch-up may start once every node runs at least this step.
     pub start_step: usize,
     /// This step may not be deployed before every target has caught up
     /// (`None`: nothing waits for it).
     pub gate_step: Option<usize>,
-    /// Each copy that catches up (a node index) and the copies it merges
-    /// (node indices; a stable copy among its own sources already has its
-    /// own data, and is not listed).
-    pub targets: Vec<(usize, Vec<usize>)>,
+    /// The copies that catch up, as the planner names them (node ids of
+    /// the scenario, [`Scenario::node_id`]); only shard 0's are checked.
+    pub copies: Vec<CatchUp>,
 }
 
 /// A procedure's generations: `steps[0]` is config A, the last is B (each
@@ -135,7 +143,7 @@ pub struct Procedure {
     /// One config per generation, A first, B last.
     pub steps: Vec<ClusterConfig>,
     /// The catch-up of the new copies.
-    pub catch_up: CatchUp,
+    pub catch_up: CatchUpSchedule,
 }
 
 impl Procedure {
@@ -155,10 +163,10 @@ impl Procedure {
         steps.extend(plan.steps.iter().map(|step| step.config.clone()));
         Procedure {
             name: "three steps (plan_transition)".to_owned(),
-            catch_up: CatchUp {
+            catch_up: CatchUpSchedule {
                 start_step: 1,
                 gate_step: Some(2),
-                targets: catch_up_targets(&plan),
+                copies: plan.catch_up,
             },
             steps,
         }
@@ -177,10 +185,10 @@ impl Procedure {
             plan_transition(&a, &b).unwrap_or_else(|error| panic!("{}: {error}", scenario.name()));
         Procedure {
             name: "one step (deploy B directly)".to_owned(),
-            catch_up: CatchUp {
+            catch_up: CatchUpSchedule {
                 start_step: 0,
                 gate_step: Some(1),
-                targets: catch_up_targets(&plan),
+                copies: plan.catch_up,
             },
             steps: vec![a, b],
         }
@@ -194,31 +202,12 @@ impl Procedure {
         again.generation += 1;
         Procedure {
             name: "no move (A redeployed)".to_owned(),
-            catch_up: CatchUp {
+            catch_up: CatchUpSchedule {
                 start_step: 0,
                 gate_step: None,
-                targets: Vec::new(),
+                copies: Vec::new(),
             },
             steps: vec![a, again],
         }
     }
-}
-
-/// The plan's catch-up of shard 0, as node indices.
-fn catch_up_targets(plan: &TransitionPlan) -> Vec<(usize, Vec<usize>)> {
-    let index = |id: &str| usize::from(id.as_bytes()[0] - b'a');
-    plan.catch_up
-        .iter()
-        .filter(|c| c.shard == 0)
-        .map(|c| {
-            let target = index(&c.node);
-            let sources = c
-                .sources
-                .iter()
-                .map(|s| index(s))
-                .filter(|&s| s != target)
-                .collect();
-            (target, sources)
-        })
-        .collect()
 }

@@ -14,7 +14,7 @@ use rusts_cluster_config::{ClusterConfig, NodeConfig};
 use rusts_cluster_placement::{balance, plan_transition, with_node_changes, DEFAULT_ZONE_TAG};
 use rusts_cluster_replication::{QuorumStatus, ReplicationAck, ReplicationMode, WriteQuorum};
 use rusts_cluster_routing::{Query, QueryPlan, ReadConsistency, ShardRouter};
-use rusts_cluster_sharding::{ShardId, ShardKeyRef};
+use rusts_cluster_sharding::{testing::TestRng, ShardId, ShardKeyRef};
 
 /// What one seed runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,27 +74,6 @@ pub struct SimulationReport {
     /// `Quorum` reads that missed a write acknowledged before they began:
     /// must be 0.
     pub incomplete_reads: u64,
-}
-
-/// SplitMix64: small, seedable, and the same on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -160,7 +139,7 @@ struct PendingRead {
 }
 
 struct Sim {
-    rng: Rng,
+    rng: TestRng,
     now: u64,
     seq: u64,
     queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
@@ -237,9 +216,13 @@ impl Sim {
         }
     }
 
+    /// Makes `configs` the steps after step 0, the config every node runs
+    /// when a transition starts (prepared when it became current, so not
+    /// built again; none before the first `prepare`).
     fn prepare(&mut self, configs: &[ClusterConfig]) {
         let query = Query::new().consistency(ReadConsistency::Quorum);
-        let mut steps = Vec::new();
+        self.steps.truncate(1);
+        let mut steps = std::mem::take(&mut self.steps);
         for config in configs {
             let mut nodes = HashMap::new();
             for node in &config.nodes {
@@ -319,7 +302,8 @@ impl Sim {
         let changed = with_node_changes(&self.config, add, &remove).expect("node changes");
         let to = balance(&changed, DEFAULT_ZONE_TAG).expect("a placement");
         let plan = plan_transition(&self.config, &to).expect("a transition plan");
-        let mut configs = vec![self.config.clone()];
+        // Step 0 is the current config, prepared when it became current.
+        let mut configs = Vec::new();
         if self.one_step {
             let mut next = to.clone();
             next.generation = self.config.generation + 1;
@@ -483,10 +467,12 @@ impl Sim {
         }
         self.report.node_counts.push(last.nodes.len());
         // The final step is the config the next transition starts from.
-        let config = self.final_config.take().expect("a final config");
-        self.config = config.clone();
+        self.config = self.final_config.take().expect("a final config");
         self.step.iter_mut().for_each(|s| *s = 0);
-        self.prepare(&[config]);
+        // The final step's routers become step 0 of the next transition.
+        let last = self.steps.len() - 1;
+        self.steps.swap(0, last);
+        self.steps.truncate(1);
         self.transition_active = false;
         self.next_transition_at = self.now + SKEW;
     }
@@ -690,7 +676,7 @@ impl Sim {
 
 /// Runs one seed.
 pub fn simulate(config: SimulationConfig) -> SimulationReport {
-    let mut rng = Rng(config.seed);
+    let mut rng = TestRng::new(config.seed);
     let nodes = 5 + rng.below(5) as usize;
     let (rf, mode) = (config.replication_factor, config.mode);
     let mut start = ClusterConfig::single_node("n0", address(0));

@@ -30,14 +30,14 @@
 //! See `docs/decisions/0009-placement-and-rebalance.md` for why this and not
 //! consistent hashing or a solver.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
-use rusts_cluster_config::{zone_indices, ClusterConfig, ConfigError, NodeConfig, ValidationError};
-use rusts_cluster_sharding::ShardId;
+use rusts_cluster_config::{
+    zone_indices, ClusterConfig, ConfigError, NodeConfig, ValidationError, ValidationErrorKind,
+};
+use rusts_cluster_sharding::{CopyRole, ShardId};
 
 use crate::{ConfigRole, PlacementError};
-
-const NONE: u32 = u32::MAX;
 
 /// Returns `config` with its shard lists rewritten into a balanced,
 /// zone-aware placement that keeps as many of the copies it already lists as
@@ -105,7 +105,7 @@ pub fn balance(config: &ClusterConfig, zone_tag: &str) -> Result<ClusterConfig, 
         let errors: Vec<ValidationError> = e
             .validation_errors()
             .iter()
-            .filter(|e| !matches!(e, ValidationError::MissingPrimary { .. }))
+            .filter(|e| !matches!(e.kind(), ValidationErrorKind::MissingPrimary { .. }))
             .cloned()
             .collect();
         if !errors.is_empty() {
@@ -188,168 +188,289 @@ pub fn with_node_changes(
     Ok(config)
 }
 
-/// The primary of a shard moving between two nodes: (from, to, shard).
-type PrimaryMove = (usize, usize, u32);
+/// A node, by its position in `config.nodes` (the file's order). Balance's
+/// tie-breaks follow this order and [`mix`] hashes it, so it is not the
+/// copy index's node index (node-id order): changing it would change the
+/// placements written, which operators diff.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Node(u32);
 
-/// The working state of one placement: `copies[s * r..][..r]` are the nodes
-/// holding shard `s` (`NONE` for a missing copy).
+impl Node {
+    /// The node's position in `config.nodes`, for indexing per-node arrays.
+    fn at(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The primary of a shard moving between two nodes.
+#[derive(Clone, Copy, Debug)]
+struct PrimaryMove {
+    from: Node,
+    to: Node,
+    shard: ShardId,
+}
+
+/// Which end of a chain of primary moves the search starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ChainStart {
+    /// The start node has a primary too many: each step moves the primary
+    /// of a shard the step's first node leads to a node that holds it.
+    Gives,
+    /// The start node has a primary too few: the chain is found backwards,
+    /// from the shards the start node holds to the nodes that lead them.
+    Takes,
+}
+
+/// The working state of one placement while it is built.
+///
+/// It keeps its own arrays, not the config's [`CopyIndex`]: copies come and
+/// go as it places them. Its initial copies are read from the index
+/// ([`keep_allowed_copies`](State::keep_allowed_copies)).
+///
+/// [`CopyIndex`]: rusts_cluster_config::CopyIndex
 struct State {
-    s: usize,
-    r: usize,
-    n: usize,
+    shard_count: usize,
+    replication_factor: usize,
+    node_count: usize,
+    /// Per node: its zone.
     zone_of: Vec<u32>,
-    zone_nodes: Vec<Vec<u32>>,
-    /// Per zone: the fewest and most copies of one shard it may hold.
-    lo: Vec<u32>,
-    hi: Vec<u32>,
-    copies: Vec<u32>,
-    primary: Vec<u32>,
-    /// The shards each node holds, in no order.
-    held: Vec<Vec<u32>>,
-    target: Vec<usize>,
+    /// Per zone: its nodes, in file order.
+    zone_nodes: Vec<Vec<Node>>,
+    /// Per zone: the fewest copies of one shard it must hold.
+    zone_min: Vec<u32>,
+    /// Per zone: the most copies of one shard it may hold.
+    zone_max: Vec<u32>,
+    /// `slots[s * replication_factor..][..replication_factor]` are the
+    /// nodes holding shard `s`; `None` is a copy not placed yet.
+    slots: Vec<Option<Node>>,
+    /// Per shard: the node that leads it, once chosen.
+    primary: Vec<Option<Node>>,
+    /// Per node: the shards it holds, in no order.
+    held: Vec<Vec<ShardId>>,
+    /// Per node: how many copies it should end with.
+    copy_target: Vec<usize>,
+    /// Per zone: how many copies it should end with.
     zone_quota: Vec<usize>,
-    /// The (shard, node) copies the config listed. Moving a copy that is
-    /// not among them (one placed by this run) costs no data movement.
-    original: HashSet<(u32, u32)>,
+    /// The copies the config listed and step 1 kept, laid out as `slots`
+    /// (at most `replication_factor` per shard). Moving a copy that is not
+    /// among them (one placed by this run) costs no data movement. A scan
+    /// of a shard's few entries, not a hash set: looking these up was most
+    /// of `balance`'s time when a node was added.
+    original: Vec<Option<Node>>,
 }
 
 impl State {
     fn new(config: &ClusterConfig, zone_tag: &str) -> State {
-        let (zone_of, z) = zone_indices(&config.nodes, zone_tag);
-        let n = config.nodes.len();
-        let (s, r) = (config.shard_count as usize, config.replication_factor);
-        let mut zone_nodes = vec![Vec::new(); z];
+        let (zone_of, zones) = zone_indices(&config.nodes, zone_tag);
+        let node_count = config.nodes.len();
+        let (shard_count, factor) = (config.shard_count as usize, config.replication_factor);
+        let mut zone_nodes = vec![Vec::new(); zones];
         for (i, &zone) in zone_of.iter().enumerate() {
-            zone_nodes[zone as usize].push(i as u32);
+            zone_nodes[zone as usize].push(Node(i as u32));
         }
-        let (lo, hi) = if z >= r {
-            (vec![0; z], vec![1; z])
+        let (zone_min, zone_max) = if zones >= factor {
+            (vec![0; zones], vec![1; zones])
         } else {
             // Every shard gets a copy in every zone; one zone may hold at
             // most what the other zones' single copies leave of R.
-            let hi = zone_nodes
+            let max = zone_nodes
                 .iter()
-                .map(|nodes| nodes.len().min(r - (z - 1)) as u32)
+                .map(|nodes| nodes.len().min(factor - (zones - 1)) as u32)
                 .collect();
-            (vec![1; z], hi)
+            (vec![1; zones], max)
         };
         State {
-            s,
-            r,
-            n,
+            shard_count,
+            replication_factor: factor,
+            node_count,
             zone_of,
             zone_nodes,
-            lo,
-            hi,
-            copies: vec![NONE; s * r],
-            primary: vec![NONE; s],
-            held: vec![Vec::new(); n],
-            target: vec![0; n],
-            zone_quota: vec![0; z],
-            original: HashSet::new(),
+            zone_min,
+            zone_max,
+            slots: vec![None; shard_count * factor],
+            primary: vec![None; shard_count],
+            held: vec![Vec::new(); node_count],
+            copy_target: vec![0; node_count],
+            zone_quota: vec![0; zones],
+            original: vec![None; shard_count * factor],
         }
     }
 
-    fn slots(&self, shard: usize) -> &[u32] {
-        &self.copies[shard * self.r..(shard + 1) * self.r]
+    /// Every node, in file order.
+    fn nodes(&self) -> impl Iterator<Item = Node> {
+        (0..self.node_count as u32).map(Node)
     }
 
-    fn holds(&self, shard: usize, node: u32) -> bool {
-        self.slots(shard).contains(&node)
+    fn zone(&self, node: Node) -> u32 {
+        self.zone_of[node.at()]
+    }
+
+    fn slots(&self, shard: usize) -> &[Option<Node>] {
+        let r = self.replication_factor;
+        &self.slots[shard * r..(shard + 1) * r]
+    }
+
+    /// The nodes holding `shard`, in slot order.
+    fn holders(&self, shard: usize) -> impl Iterator<Item = Node> + '_ {
+        self.slots(shard).iter().flatten().copied()
+    }
+
+    fn holds(&self, shard: usize, node: Node) -> bool {
+        self.slots(shard).contains(&Some(node))
+    }
+
+    fn is_full(&self, shard: usize) -> bool {
+        !self.slots(shard).contains(&None)
     }
 
     fn zone_count(&self, shard: usize, zone: u32) -> u32 {
-        self.slots(shard)
-            .iter()
-            .filter(|&&v| v != NONE && self.zone_of[v as usize] == zone)
+        self.holders(shard)
+            .filter(|&v| self.zone(v) == zone)
             .count() as u32
     }
 
-    fn add(&mut self, shard: usize, node: u32) {
-        let r = self.r;
-        let slot = self.copies[shard * r..(shard + 1) * r]
+    fn add(&mut self, shard: usize, node: Node) {
+        let r = self.replication_factor;
+        let slot = self.slots[shard * r..(shard + 1) * r]
             .iter()
-            .position(|&v| v == NONE)
+            .position(Option::is_none)
             .expect("a free slot was checked for");
-        self.copies[shard * r + slot] = node;
-        self.held[node as usize].push(shard as u32);
+        self.slots[shard * r + slot] = Some(node);
+        self.held[node.at()].push(shard as ShardId);
     }
 
-    fn remove(&mut self, shard: usize, node: u32) {
-        let r = self.r;
-        if let Some(slot) = self.copies[shard * r..(shard + 1) * r]
+    fn remove(&mut self, shard: usize, node: Node) {
+        let r = self.replication_factor;
+        if let Some(slot) = self.slots[shard * r..(shard + 1) * r]
             .iter()
-            .position(|&v| v == node)
+            .position(|&v| v == Some(node))
         {
-            self.copies[shard * r + slot] = NONE;
+            self.slots[shard * r + slot] = None;
         }
-        let held = &mut self.held[node as usize];
-        if let Some(i) = held.iter().position(|&x| x == shard as u32) {
+        let held = &mut self.held[node.at()];
+        if let Some(i) = held.iter().position(|&x| x == shard as ShardId) {
             held.swap_remove(i);
         }
-        if self.primary[shard] == node {
-            self.primary[shard] = NONE;
+        if self.primary[shard] == Some(node) {
+            self.primary[shard] = None;
         }
     }
 
-    fn load(&self, node: u32) -> usize {
-        self.held[node as usize].len()
+    /// Records that the config listed `node`'s copy of `shard`, just kept.
+    fn mark_original(&mut self, shard: usize, node: Node) {
+        let r = self.replication_factor;
+        let entries = &mut self.original[shard * r..(shard + 1) * r];
+        let free = entries
+            .iter()
+            .position(Option::is_none)
+            .expect("step 1 keeps at most replication_factor copies of a shard");
+        entries[free] = Some(node);
     }
 
-    fn deficit(&self, node: u32) -> i64 {
-        self.target[node as usize] as i64 - self.load(node) as i64
+    /// Whether the config listed `node`'s copy of `shard` and step 1 kept
+    /// it.
+    fn is_original(&self, shard: ShardId, node: Node) -> bool {
+        let r = self.replication_factor;
+        let s = shard as usize;
+        self.original[s * r..(s + 1) * r].contains(&Some(node))
+    }
+
+    fn load(&self, node: Node) -> usize {
+        self.held[node.at()].len()
+    }
+
+    fn deficit(&self, node: Node) -> i64 {
+        self.copy_target[node.at()] as i64 - self.load(node) as i64
+    }
+
+    /// The copies above their nodes' targets: what [`move_to_targets`]
+    /// must move.
+    ///
+    /// [`move_to_targets`]: State::move_to_targets
+    fn excess(&self) -> usize {
+        self.nodes()
+            .map(|v| (-self.deficit(v)).max(0) as usize)
+            .sum()
     }
 
     /// Step 1: the listed copies that are still allowed. Primaries are
     /// taken first, so an over-replicated shard keeps its primary.
+    ///
+    /// The listed copies come from the config's copy index, which orders a
+    /// shard's copies by node id; this step takes them, shard by shard,
+    /// primaries then replicas, each in file order, as it always has (the
+    /// first allowed copies win, and a node's copies stay in the order it
+    /// lists them, which later tie-breaks follow).
     fn keep_allowed_copies(&mut self, config: &ClusterConfig) {
-        for pass in 0..2 {
-            for (i, node) in config.nodes.iter().enumerate() {
-                let list = if pass == 0 {
-                    &node.shards
-                } else {
-                    &node.replica_shards
-                };
-                let v = i as u32;
-                for &shard in list {
-                    let s = shard as usize;
-                    if s >= self.s
-                        || self.holds(s, v)
-                        || !self.slots(s).contains(&NONE)
-                        || self.zone_count(s, self.zone_of[i]) >= self.hi[self.zone_of[i] as usize]
+        let index = config.copy_index();
+        let mut listed: Vec<Node> = Vec::new();
+        for role in [CopyRole::Primary, CopyRole::Replica] {
+            for (shard, copies) in index.shards() {
+                listed.clear();
+                listed.extend(
+                    copies
+                        .iter()
+                        .filter(|c| c.role == role)
+                        .map(|c| Node(index.position(c.node) as u32)),
+                );
+                listed.sort_unstable();
+                let s = shard as usize;
+                for &v in &listed {
+                    let zone = self.zone(v);
+                    if self.holds(s, v)
+                        || self.is_full(s)
+                        || self.zone_count(s, zone) >= self.zone_max[zone as usize]
                     {
                         continue;
                     }
                     self.add(s, v);
-                    self.original.insert((shard, v));
-                    if pass == 0 && self.primary[s] == NONE {
-                        self.primary[s] = v;
+                    self.mark_original(s, v);
+                    if role == CopyRole::Primary && self.primary[s].is_none() {
+                        self.primary[s] = Some(v);
                     }
+                }
+            }
+        }
+        // The index gives each node's copies in shard order; movable() and
+        // the primary chains break ties in the order a node lists its
+        // shards, so each node's copies are put back in that order: first
+        // listing, primaries before replicas. (A copy refused at a node's
+        // first listing of the shard is refused at the second too: a
+        // shard's copies only grow here.) The lists are read for that order
+        // only; which copies exist comes from the index.
+        let mut kept = vec![false; self.shard_count];
+        for (node, held) in config.nodes.iter().zip(&mut self.held) {
+            for &shard in held.iter() {
+                kept[shard as usize] = true;
+            }
+            held.clear();
+            for &shard in node.shards.iter().chain(&node.replica_shards) {
+                if let Some(mark) = kept.get_mut(shard as usize).filter(|m| **m) {
+                    *mark = false;
+                    held.push(shard);
                 }
             }
         }
         // With fewer zones than copies, a full shard missing a zone gives up
         // a copy from its most crowded zone, so that the fill can reach it.
-        if self.lo.iter().any(|&lo| lo > 0) {
-            for s in 0..self.s {
-                if self.slots(s).contains(&NONE) {
+        if self.zone_min.iter().any(|&min| min > 0) {
+            let zones = self.zone_nodes.len() as u32;
+            for s in 0..self.shard_count {
+                if !self.is_full(s) {
                     continue;
                 }
-                let z = self.zone_nodes.len();
                 let missing =
-                    (0..z as u32).any(|zone| self.zone_count(s, zone) < self.lo[zone as usize]);
+                    (0..zones).any(|zone| self.zone_count(s, zone) < self.zone_min[zone as usize]);
                 if !missing {
                     continue;
                 }
-                let crowded = (0..z as u32)
+                let crowded = (0..zones)
                     .max_by_key(|&zone| self.zone_count(s, zone))
                     .unwrap_or(0);
                 let victim = self
-                    .slots(s)
-                    .iter()
-                    .copied()
-                    .filter(|&v| self.zone_of[v as usize] == crowded)
-                    .max_by_key(|&v| (self.primary[s] != v, self.load(v)));
+                    .holders(s)
+                    .filter(|&v| self.zone(v) == crowded)
+                    .max_by_key(|&v| (self.primary[s] != Some(v), self.load(v)));
                 if let Some(v) = victim {
                     self.remove(s, v);
                 }
@@ -360,13 +481,13 @@ impl State {
     /// Step 2: zone quotas by water-filling, then even node targets inside
     /// each zone. Rounding extras go to what already holds the most.
     fn set_copy_targets(&mut self) {
-        let total = (self.s * self.r) as f64;
+        let total = (self.shard_count * self.replication_factor) as f64;
         let z = self.zone_nodes.len();
         let bounds: Vec<(f64, f64)> = (0..z)
             .map(|i| {
                 (
-                    (self.lo[i] as usize * self.s) as f64,
-                    (self.hi[i] as usize * self.s) as f64,
+                    (self.zone_min[i] as usize * self.shard_count) as f64,
+                    (self.zone_max[i] as usize * self.shard_count) as f64,
                 )
             })
             .collect();
@@ -375,7 +496,7 @@ impl State {
                 .map(|i| (level * self.zone_nodes[i].len() as f64).clamp(bounds[i].0, bounds[i].1))
                 .sum()
         };
-        let (mut low, mut high) = (0.0f64, self.s as f64 + 1.0);
+        let (mut low, mut high) = (0.0f64, self.shard_count as f64 + 1.0);
         for _ in 0..200 {
             let mid = (low + high) / 2.0;
             if fill(mid) < total {
@@ -403,11 +524,12 @@ impl State {
                 .then(zone_load[b].cmp(&zone_load[a]))
                 .then(a.cmp(&b))
         });
-        let mut left = (self.s * self.r).saturating_sub(quota.iter().sum());
+        let mut left =
+            (self.shard_count * self.replication_factor).saturating_sub(quota.iter().sum());
         while left > 0 {
             let before = left;
             for &i in &order {
-                if left > 0 && quota[i] < self.hi[i] as usize * self.s {
+                if left > 0 && quota[i] < self.zone_max[i] as usize * self.shard_count {
                     quota[i] += 1;
                     left -= 1;
                 }
@@ -417,9 +539,12 @@ impl State {
             }
         }
         // Float rounding could overshoot by a copy; take it back.
-        let mut over = quota.iter().sum::<usize>().saturating_sub(self.s * self.r);
+        let mut over = quota
+            .iter()
+            .sum::<usize>()
+            .saturating_sub(self.shard_count * self.replication_factor);
         for &i in order.iter().rev() {
-            while over > 0 && quota[i] > self.lo[i] as usize * self.s {
+            while over > 0 && quota[i] > self.zone_min[i] as usize * self.shard_count {
                 quota[i] -= 1;
                 over -= 1;
             }
@@ -428,41 +553,27 @@ impl State {
             let q = quota[zone];
             let (base, extra) = (q / nodes.len(), q % nodes.len());
             let mut by_load = nodes.clone();
-            by_load.sort_by_key(|&v| (std::cmp::Reverse(self.held[v as usize].len()), v));
+            by_load.sort_by_key(|&v| (std::cmp::Reverse(self.load(v)), v));
             for (rank, &v) in by_load.iter().enumerate() {
-                self.target[v as usize] = base + usize::from(rank < extra);
+                self.copy_target[v.at()] = base + usize::from(rank < extra);
             }
         }
         self.zone_quota = quota;
     }
 
-    /// Whether `node` may take a new copy of `shard` (ignoring targets).
-    fn can_take(&self, shard: usize, node: u32, leaving: u32) -> bool {
+    /// Whether `node` may take `leaving`'s copy of `shard` (ignoring
+    /// targets).
+    fn can_take(&self, shard: usize, node: Node, leaving: Node) -> bool {
         if self.holds(shard, node) {
             return false;
         }
-        let zone = self.zone_of[node as usize];
-        if leaving != NONE && self.zone_of[leaving as usize] == zone {
+        let zone = self.zone(node);
+        let from = self.zone(leaving);
+        if from == zone {
             return true;
         }
-        if self.zone_count(shard, zone) >= self.hi[zone as usize] {
-            return false;
-        }
-        if leaving != NONE {
-            let from = self.zone_of[leaving as usize];
-            if self.zone_count(shard, from) <= self.lo[from as usize] {
-                return false;
-            }
-        } else {
-            // A shard below its minimum in some zone must be filled there
-            // first.
-            let needy = (0..self.zone_nodes.len() as u32)
-                .any(|z| z != zone && self.zone_count(shard, z) < self.lo[z as usize]);
-            if needy && self.zone_count(shard, zone) >= self.lo[zone as usize] {
-                return false;
-            }
-        }
-        true
+        self.zone_count(shard, zone) < self.zone_max[zone as usize]
+            && self.zone_count(shard, from) > self.zone_min[from as usize]
     }
 
     /// Step 3a: every missing copy goes to the compatible node furthest
@@ -478,12 +589,12 @@ impl State {
             })
             .collect();
         let mut counts = vec![0u32; z];
-        let needs_lo = self.lo.iter().any(|&lo| lo > 0);
-        for round in 0..self.r {
-            for s in 0..self.s {
+        let needs_min = self.zone_min.iter().any(|&min| min > 0);
+        for round in 0..self.replication_factor {
+            for s in 0..self.shard_count {
                 // One copy per shard per round, so that every shard gets
                 // its first copy before any gets its second.
-                if self.slots(s).iter().filter(|&&v| v != NONE).count() > round {
+                if self.holders(s).count() > round {
                     continue;
                 }
                 // Ties go by a hash of (shard, node), not by node order, so
@@ -491,19 +602,19 @@ impl State {
                 // leaves, its copies can then go to every other node without
                 // extra moves (with ties by order, node 0's shards all sat
                 // on nodes 2 and 4 of 6, and removing it moved 40% more).
-                let mut best: Option<(i64, i64, u64, u32)> = None;
+                let mut best: Option<(i64, i64, u64, Node)> = None;
                 #[allow(clippy::needless_range_loop)] // zone indexes five arrays
                 // Per-zone checks once per copy, not once per node: this
                 // loop runs shards x copies x nodes times.
                 counts.iter_mut().for_each(|c| *c = 0);
-                for &v in self.slots(s) {
-                    if v != NONE {
-                        counts[self.zone_of[v as usize] as usize] += 1;
-                    }
+                for v in self.holders(s) {
+                    counts[self.zone(v) as usize] += 1;
                 }
-                let needy = needs_lo && (0..z).any(|i| counts[i] < self.lo[i]);
+                let needy = needs_min && (0..z).any(|i| counts[i] < self.zone_min[i]);
                 for zone in 0..z {
-                    if counts[zone] >= self.hi[zone] || (needy && counts[zone] >= self.lo[zone]) {
+                    if counts[zone] >= self.zone_max[zone]
+                        || (needy && counts[zone] >= self.zone_min[zone])
+                    {
                         continue;
                     }
                     let zone_deficit = self.zone_quota[zone] as i64 - zone_load[zone];
@@ -512,22 +623,22 @@ impl State {
                             continue;
                         }
                         let deficit = self.deficit(v);
+                        let hash = mix(s as u64, v);
                         let better = match best {
                             None => true,
                             Some(b) => {
                                 (deficit, zone_deficit) > (b.0, b.1)
-                                    || ((deficit, zone_deficit) == (b.0, b.1)
-                                        && mix(s as u64, v) > b.2)
+                                    || ((deficit, zone_deficit) == (b.0, b.1) && hash > b.2)
                             }
                         };
                         if better {
-                            best = Some((deficit, zone_deficit, mix(s as u64, v), v));
+                            best = Some((deficit, zone_deficit, hash, v));
                         }
                     }
                 }
                 if let Some((_, _, _, v)) = best {
                     self.add(s, v);
-                    zone_load[self.zone_of[v as usize] as usize] += 1;
+                    zone_load[self.zone(v) as usize] += 1;
                 }
             }
         }
@@ -536,21 +647,20 @@ impl State {
     /// A shard on `from` that may move to `to`: preferably a copy placed by
     /// this run (moving it moves no data), then one `from` is not primary
     /// for (so the primary stays).
-    fn movable(&self, from: u32, to: u32) -> Option<u32> {
-        let mut best: Option<(u8, u32)> = None;
-        for &s in &self.held[from as usize] {
+    fn movable(&self, from: Node, to: Node) -> Option<ShardId> {
+        let mut best: Option<(u8, ShardId)> = None;
+        for &s in &self.held[from.at()] {
             if self.can_take(s as usize, to, from) {
-                let rank = if !self.original.contains(&(s, from)) {
+                let rank = if !self.is_original(s, from) {
                     return Some(s);
                 } else if !self
-                    .slots(s as usize)
-                    .iter()
-                    .any(|&v| v != from && self.original.contains(&(s, v)))
+                    .holders(s as usize)
+                    .any(|v| v != from && self.is_original(s, v))
                 {
                     // The shard's last original copy: moving it would
                     // change every copy at once.
                     3
-                } else if self.primary[s as usize] != from {
+                } else if self.primary[s as usize] != Some(from) {
                     1
                 } else {
                     2
@@ -563,46 +673,46 @@ impl State {
         best.map(|(_, s)| s)
     }
 
-    fn shift(&mut self, shard: u32, from: u32, to: u32) {
-        let was_primary = self.primary[shard as usize] == from;
+    fn shift(&mut self, shard: ShardId, from: Node, to: Node) {
+        // `remove` clears the primary if `from` led the shard; the copy
+        // arrives on `to` as a replica.
         self.remove(shard as usize, from);
         self.add(shard as usize, to);
-        if was_primary {
-            self.primary[shard as usize] = NONE;
-        }
     }
 
     /// Step 3b: nodes above target give copies to nodes below theirs.
-    fn move_to_targets(&mut self) {
-        let mut guard = self.s * self.r * 4 + 64;
+    ///
+    /// Returns how many copies it moved, for the test of the bound below.
+    fn move_to_targets(&mut self) -> usize {
+        // Every pass that does not end the loop moves one copy from `u`, a
+        // node above its target, to a node below its target (directly, or
+        // at the end of a chain whose other nodes each give one and take
+        // one, and which is always applied whole: `move_along_chain`). So
+        // each pass lowers `excess()` by exactly one, and the passes number
+        // at most the excess at the start, at most `shard_count *
+        // replication_factor`. The loop needs no guard (the old one gave up
+        // silently after four times that); this checks the argument.
+        let bound = self.excess();
+        let mut moved = 0;
         loop {
-            let Some(u) = (0..self.n as u32).find(|&u| self.deficit(u) < 0) else {
-                return;
+            debug_assert!(
+                moved <= bound,
+                "moved {moved} copies, more than the {bound} above target"
+            );
+            let Some(u) = self.nodes().find(|&u| self.deficit(u) < 0) else {
+                return moved;
             };
-            guard -= 1;
-            if guard == 0 {
-                return;
-            }
+            moved += 1;
             // First re-place copies this run placed, which moves no data:
             // directly or along a chain of such copies.
-            let placed_here = self.held[u as usize]
-                .iter()
-                .any(|&s| !self.original.contains(&(s, u)));
+            let placed_here = self.held[u.at()].iter().any(|&s| !self.is_original(s, u));
             if placed_here && self.move_along_chain(u, true) {
                 continue;
             }
             // Direct: same zone first, then the largest deficit.
-            let mut under: Vec<u32> = (0..self.n as u32)
-                .filter(|&v| self.deficit(v) > 0)
-                .collect();
-            let zu = self.zone_of[u as usize];
-            under.sort_by_key(|&v| {
-                (
-                    self.zone_of[v as usize] != zu,
-                    std::cmp::Reverse(self.deficit(v)),
-                    v,
-                )
-            });
+            let mut under: Vec<Node> = self.nodes().filter(|&v| self.deficit(v) > 0).collect();
+            let zu = self.zone(u);
+            under.sort_by_key(|&v| (self.zone(v) != zu, std::cmp::Reverse(self.deficit(v)), v));
             if let Some((s, v)) = under
                 .iter()
                 .find_map(|&v| self.movable(u, v).map(|s| (s, v)))
@@ -612,30 +722,30 @@ impl State {
             }
             // Any other chain moves one copy per step.
             if !self.move_along_chain(u, false) {
-                return;
+                return moved - 1;
             }
         }
     }
 
     /// Breadth-first search for a chain of moves from `start` to a node
     /// below its target; applies it. False when there is none.
-    fn move_along_chain(&mut self, start: u32, placed_only: bool) -> bool {
-        let mut parent: Vec<Option<(u32, u32)>> = vec![None; self.n];
-        let mut seen = vec![false; self.n];
-        seen[start as usize] = true;
+    fn move_along_chain(&mut self, start: Node, placed_only: bool) -> bool {
+        let mut parent: Vec<Option<(Node, ShardId)>> = vec![None; self.node_count];
+        let mut seen = vec![false; self.node_count];
+        seen[start.at()] = true;
         let mut queue = VecDeque::from([start]);
         let mut end = None;
         'search: while let Some(x) = queue.pop_front() {
-            for y in 0..self.n as u32 {
-                if seen[y as usize] {
+            for y in self.nodes() {
+                if seen[y.at()] {
                     continue;
                 }
                 let found = self
                     .movable(x, y)
-                    .filter(|&s| !placed_only || !self.original.contains(&(s, x)));
+                    .filter(|&s| !placed_only || !self.is_original(s, x));
                 if let Some(s) = found {
-                    seen[y as usize] = true;
-                    parent[y as usize] = Some((x, s));
+                    seen[y.at()] = true;
+                    parent[y.at()] = Some((x, s));
                     if self.deficit(y) > 0 {
                         end = Some(y);
                         break 'search;
@@ -648,11 +758,26 @@ impl State {
             return false;
         };
         // Apply from the end, so each node passes on a copy before it
-        // receives one; recheck each move against the current state.
-        while let Some((x, s)) = parent[y as usize] {
-            if !self.can_take(s as usize, y, x) || !self.holds(s as usize, x) {
-                return true;
-            }
+        // receives one. Every move is still allowed when its turn comes, so
+        // the chain is applied whole (which `move_to_targets` counts on).
+        // The search checked each move against the state before the chain,
+        // and a move changes only the shard it moves, so move a (shard s,
+        // x_a to x_{a+1}) can only be affected by a later move b of the
+        // same s, applied first. A chain visits each node once, so x_b and
+        // x_{b+1} are neither x_a nor x_{a+1}: who holds s on move a's two
+        // nodes is unchanged, and only s's zone counts can change, when
+        // move b crosses zones. But x_a could not have given s to x_{b+1}
+        // directly (the search would then have reached x_{b+1} from x_a, at
+        // depth a + 1 < b + 1); as x_{b+1}'s zone had room for s (move b
+        // enters it) and differs from x_a's (a move inside a zone is always
+        // allowed), x_a's zone held its fewest copies of s, so move a, to be
+        // allowed at all, stays inside x_a's zone, which zone counts never
+        // block. Either way move a is still allowed.
+        while let Some((x, s)) = parent[y.at()] {
+            debug_assert!(
+                self.can_take(s as usize, y, x) && self.holds(s as usize, x),
+                "a chain move of shard {s} from {x:?} to {y:?} became disallowed"
+            );
             self.shift(s, x, y);
             y = x;
         }
@@ -660,13 +785,17 @@ impl State {
     }
 
     /// Step 4: one primary per shard, within one of the mean per node.
-    fn assign_primaries(&mut self) {
-        let (base, extra) = (self.s / self.n, self.s % self.n);
-        let mut kept = vec![0usize; self.n];
-        for s in 0..self.s {
-            if self.primary[s] != NONE {
-                kept[self.primary[s] as usize] += 1;
-            }
+    ///
+    /// Returns how many chains of primary moves it applied, for the test of
+    /// the bound below.
+    fn assign_primaries(&mut self) -> usize {
+        let (base, extra) = (
+            self.shard_count / self.node_count,
+            self.shard_count % self.node_count,
+        );
+        let mut kept = vec![0usize; self.node_count];
+        for v in self.primary.iter().flatten() {
+            kept[v.at()] += 1;
         }
         let zone_floor: Vec<usize> = self
             .zone_nodes
@@ -674,50 +803,45 @@ impl State {
             .enumerate()
             .map(|(z, nodes)| self.zone_quota[z] / nodes.len())
             .collect();
-        let mut order: Vec<u32> = (0..self.n as u32).collect();
+        let mut order: Vec<Node> = self.nodes().collect();
         // Extras go first to nodes that can hold one more primary, then to
         // nodes with a rounding-extra copy (so replicas, copies minus
         // primaries, stay within one inside a zone), then to those that
         // already have the most.
         order.sort_by_key(|&v| {
-            let v = v as usize;
+            let target = self.copy_target[v.at()];
             (
-                std::cmp::Reverse(self.target[v] > base),
-                std::cmp::Reverse(self.target[v] > zone_floor[self.zone_of[v] as usize]),
-                std::cmp::Reverse(kept[v]),
+                std::cmp::Reverse(target > base),
+                std::cmp::Reverse(target > zone_floor[self.zone(v) as usize]),
+                std::cmp::Reverse(kept[v.at()]),
                 v,
             )
         });
-        let mut ptarget = vec![base; self.n];
+        let mut primary_target = vec![base; self.node_count];
         for &v in order.iter().take(extra) {
-            ptarget[v as usize] += 1;
+            primary_target[v.at()] += 1;
         }
         let mut count = kept;
-        for s in 0..self.s {
-            if self.primary[s] != NONE {
+        for s in 0..self.shard_count {
+            if self.primary[s].is_some() {
                 continue;
             }
-            let best = self
-                .slots(s)
-                .iter()
-                .copied()
-                .filter(|&v| v != NONE)
-                .max_by_key(|&v| {
-                    (
-                        ptarget[v as usize] as i64 - count[v as usize] as i64,
-                        std::cmp::Reverse(v),
-                    )
-                });
+            let best = self.holders(s).max_by_key(|&v| {
+                (
+                    primary_target[v.at()] as i64 - count[v.at()] as i64,
+                    std::cmp::Reverse(v),
+                )
+            });
             if let Some(v) = best {
-                self.primary[s] = v;
-                count[v as usize] += 1;
+                self.primary[s] = Some(v);
+                count[v.at()] += 1;
             }
         }
         // Primaries of each node, for the chain search.
-        let mut primaries: Vec<Vec<u32>> = vec![Vec::new(); self.n];
-        for s in 0..self.s {
-            if self.primary[s] != NONE {
-                primaries[self.primary[s] as usize].push(s as u32);
+        let mut primaries: Vec<Vec<ShardId>> = vec![Vec::new(); self.node_count];
+        for (s, v) in self.primary.iter().enumerate() {
+            if let Some(v) = v {
+                primaries[v.at()].push(s as ShardId);
             }
         }
         // The targets fix which nodes take the extra primaries before any
@@ -729,99 +853,117 @@ impl State {
         // replica counts (copies minus primaries) within one, at the
         // zone's level `m` that the targets give.
         let zones = self.zone_nodes.len();
-        let replicas = |v: usize| self.load(v as u32) as i64 - ptarget[v] as i64;
+        let replicas = |v: Node| self.load(v) as i64 - primary_target[v.at()] as i64;
         let mut level = vec![i64::MAX; zones];
-        for v in 0..self.n {
-            let zone = self.zone_of[v] as usize;
+        for v in self.nodes() {
+            let zone = self.zone(v) as usize;
             level[zone] = level[zone].min(replicas(v));
         }
-        let (lo, hi): (Vec<usize>, Vec<usize>) = (0..self.n)
+        let (lo, hi): (Vec<usize>, Vec<usize>) = self
+            .nodes()
             .map(|v| {
                 // Replicas in {m, m + 1} means primaries in {r - 1, r}.
-                let r = self.load(v as u32) as i64 - level[self.zone_of[v] as usize];
+                let r = self.load(v) as i64 - level[self.zone(v) as usize];
                 let hi = r.min(base as i64 + 1).max(0);
                 let lo = (r - 1).max(base as i64).min(hi);
                 (lo as usize, hi as usize)
             })
             .unzip();
-        let mut guard = 2 * self.s + 64;
+        // Each pass moves one primary from a node above its range (`hi`) to
+        // one below its top, or, when none is above, from a node above its
+        // bottom (`lo`) to one below it; every other node of the chain
+        // gives one and takes one (its shards are distinct: a shard has one
+        // primary). The primaries above the tops fall by one per pass of
+        // the first kind and never rise, so the first kind runs at most
+        // `primaries` times, and once none is above its top none is again.
+        // Those missing below the bottoms never rise in either kind, fall
+        // by one per pass of the second, start at most `sum(lo)` and cannot
+        // fall below `sum(lo) - primaries`, since the primaries are
+        // constant: the second kind runs at most `primaries` times too.
+        // Hence at most `2 * primaries` passes: the loop needs no guard
+        // (the old one gave up silently after `2 * shard_count + 63`); this
+        // checks the argument.
+        let assigned = count.iter().sum::<usize>();
+        let mut passes = 0;
         loop {
-            guard -= 1;
-            if guard == 0 {
-                return;
-            }
+            debug_assert!(
+                passes <= 2 * assigned,
+                "{passes} chains of primary moves for {assigned} primaries"
+            );
             // A node above its range passes a primary along a chain to one
             // below its top; a node below its range takes one along a chain
             // from a node above its bottom. Either way every node in the
             // chain but its ends keeps its count.
-            let (giver, taker, chain) = if let Some(u) = (0..self.n).find(|&u| count[u] > hi[u]) {
-                match self.primary_chain(u, &primaries, |y| count[y] < hi[y], true) {
-                    Some((end, chain)) => (u, end, chain),
-                    None => return,
-                }
-            } else if let Some(w) = (0..self.n).find(|&w| count[w] < lo[w]) {
-                match self.primary_chain(w, &primaries, |x| count[x] > lo[x], false) {
-                    Some((end, chain)) => (end, w, chain),
-                    None => return,
-                }
+            let found = if let Some(u) = self.nodes().find(|&u| count[u.at()] > hi[u.at()]) {
+                self.primary_chain(
+                    u,
+                    &primaries,
+                    |y| count[y.at()] < hi[y.at()],
+                    ChainStart::Gives,
+                )
+                .map(|(end, chain)| (u, end, chain))
+            } else if let Some(w) = self.nodes().find(|&w| count[w.at()] < lo[w.at()]) {
+                self.primary_chain(
+                    w,
+                    &primaries,
+                    |x| count[x.at()] > lo[x.at()],
+                    ChainStart::Takes,
+                )
+                .map(|(end, chain)| (end, w, chain))
             } else {
-                return;
+                None
             };
-            for (from, to, s) in chain {
-                self.primary[s as usize] = to as u32;
-                primaries[to].push(s);
-                let list = &mut primaries[from];
-                if let Some(i) = list.iter().position(|&t| t == s) {
+            let Some((giver, taker, chain)) = found else {
+                return passes;
+            };
+            passes += 1;
+            for PrimaryMove { from, to, shard } in chain {
+                self.primary[shard as usize] = Some(to);
+                primaries[to.at()].push(shard);
+                let list = &mut primaries[from.at()];
+                if let Some(i) = list.iter().position(|&t| t == shard) {
                     list.swap_remove(i);
                 }
             }
-            count[giver] -= 1;
-            count[taker] += 1;
+            count[giver.at()] -= 1;
+            count[taker.at()] += 1;
         }
     }
 
-    /// The end of a shortest chain of primary moves `(from, to, shard)`
-    /// from `start` to a node that `done` accepts, and the chain. With
-    /// `push`, `start` gives: each step moves the primary of a shard `from`
-    /// leads to a node `to` that holds it. Otherwise `start` takes, and the
-    /// chain is found backwards, from the shards `start` holds to their
-    /// primaries.
+    /// The end of a shortest chain of primary moves from `start` to a node
+    /// that `done` accepts, and the chain; `direction` says whether `start`
+    /// gives a primary or takes one.
     fn primary_chain(
         &self,
-        start: usize,
-        primaries: &[Vec<u32>],
-        done: impl Fn(usize) -> bool,
-        push: bool,
-    ) -> Option<(usize, Vec<PrimaryMove>)> {
+        start: Node,
+        primaries: &[Vec<ShardId>],
+        done: impl Fn(Node) -> bool,
+        direction: ChainStart,
+    ) -> Option<(Node, Vec<PrimaryMove>)> {
         // parent[v] = (the neighbour towards start, the shard between them).
-        let mut parent: Vec<Option<(usize, u32)>> = vec![None; self.n];
-        let mut seen = vec![false; self.n];
-        seen[start] = true;
+        let mut parent: Vec<Option<(Node, ShardId)>> = vec![None; self.node_count];
+        let mut seen = vec![false; self.node_count];
+        seen[start.at()] = true;
         let mut queue = VecDeque::from([start]);
         let mut end = None;
         'search: while let Some(x) = queue.pop_front() {
-            // Push: x leads s, and y holds it. Pull: x holds s, y leads it.
-            let steps: Vec<(u32, usize)> = if push {
-                primaries[x]
+            // Gives: x leads s, and y holds it. Takes: x holds s, y leads it.
+            let steps: Vec<(ShardId, Node)> = match direction {
+                ChainStart::Gives => primaries[x.at()]
                     .iter()
-                    .flat_map(|&s| self.slots(s as usize).iter().map(move |&y| (s, y)))
-                    .filter(|&(_, y)| y != NONE)
-                    .map(|(s, y)| (s, y as usize))
-                    .collect()
-            } else {
-                self.held[x]
+                    .flat_map(|&s| self.holders(s as usize).map(move |y| (s, y)))
+                    .collect(),
+                ChainStart::Takes => self.held[x.at()]
                     .iter()
-                    .map(|&s| (s, self.primary[s as usize]))
-                    .filter(|&(_, y)| y != NONE)
-                    .map(|(s, y)| (s, y as usize))
-                    .collect()
+                    .filter_map(|&s| self.primary[s as usize].map(|y| (s, y)))
+                    .collect(),
             };
             for (s, y) in steps {
-                if seen[y] {
+                if seen[y.at()] {
                     continue;
                 }
-                seen[y] = true;
-                parent[y] = Some((x, s));
+                seen[y.at()] = true;
+                parent[y.at()] = Some((x, s));
                 if done(y) {
                     end = Some(y);
                     break 'search;
@@ -831,21 +973,29 @@ impl State {
         }
         let end = end?;
         let (mut y, mut chain) = (end, Vec::new());
-        while let Some((x, s)) = parent[y] {
-            chain.push(if push { (x, y, s) } else { (y, x, s) });
+        while let Some((x, shard)) = parent[y.at()] {
+            chain.push(match direction {
+                ChainStart::Gives => PrimaryMove {
+                    from: x,
+                    to: y,
+                    shard,
+                },
+                ChainStart::Takes => PrimaryMove {
+                    from: y,
+                    to: x,
+                    shard,
+                },
+            });
             y = x;
         }
         Some((end, chain))
     }
 
     fn write(&self, mut config: ClusterConfig) -> ClusterConfig {
-        for s in 0..self.s {
-            for &v in self.slots(s) {
-                if v == NONE {
-                    continue;
-                }
-                let node = &mut config.nodes[v as usize];
-                if self.primary[s] == v {
+        for s in 0..self.shard_count {
+            for v in self.holders(s) {
+                let node = &mut config.nodes[v.at()];
+                if self.primary[s] == Some(v) {
                     node.shards.push(s as ShardId);
                 } else {
                     node.replica_shards.push(s as ShardId);
@@ -858,9 +1008,9 @@ impl State {
 
 /// A fixed 64-bit mix of a shard and a node (SplitMix64's finalizer), for
 /// tie-breaking that does not follow node order.
-fn mix(shard: u64, node: u32) -> u64 {
+fn mix(shard: u64, node: Node) -> u64 {
     let mut x = shard.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ u64::from(node).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+        ^ u64::from(node.0).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
     x ^= x >> 30;
     x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x ^= x >> 27;
@@ -895,6 +1045,68 @@ mod tests {
             "cannot place shards on these nodes and settings"
         );
         assert!(std::error::Error::source(&err).is_some());
+    }
+
+    fn zoned(nodes: usize, zones: usize, shards: u32, factor: usize) -> ClusterConfig {
+        let mut config = ClusterConfig::single_node("node0", "10.0.0.1:8086");
+        config.nodes = (0..nodes)
+            .map(|i| {
+                let mut node =
+                    NodeConfig::new(format!("node{i}"), format!("10.0.0.{}:8086", i + 1));
+                node.tags.insert("zone".into(), format!("z{}", i % zones));
+                node
+            })
+            .collect();
+        config.shard_count = shards;
+        config.replication_factor = factor;
+        config
+    }
+
+    /// The arguments that replaced the two loops' guards, checked on new
+    /// clusters, added nodes and removed ones: moving to targets takes
+    /// exactly one pass per copy above target and leaves none above, and
+    /// primaries settle in at most two chains per primary.
+    #[test]
+    fn balancing_loops_stay_within_their_proven_bounds() {
+        let mut chains = 0;
+        for (nodes, zones, shards, factor) in [
+            (12, 1, 8, 2),
+            (24, 5, 15, 2),
+            (7, 2, 100, 3),
+            (13, 4, 500, 3),
+        ] {
+            let old = balance(&zoned(nodes, zones, shards, factor), "zone").unwrap();
+            let mut extra = NodeConfig::new("extra", "10.0.9.1:8086");
+            extra.tags.insert("zone".into(), "z0".into());
+            let mut changes = vec![
+                old.clone(),
+                with_node_changes(&old, vec![extra], &[]).unwrap(),
+            ];
+            for gone in &old.nodes {
+                changes
+                    .push(with_node_changes(&old, vec![], std::slice::from_ref(&gone.id)).unwrap());
+            }
+            for config in changes {
+                let mut state = State::new(&config, "zone");
+                state.keep_allowed_copies(&config);
+                state.set_copy_targets();
+                state.fill_missing();
+                assert!(
+                    state.slots.iter().all(Option::is_some),
+                    "a copy left unplaced"
+                );
+                let excess = state.excess();
+                assert_eq!(state.move_to_targets(), excess);
+                assert_eq!(state.excess(), 0);
+                let passes = state.assign_primaries();
+                assert!(
+                    passes <= 2 * shards as usize,
+                    "{passes} chains for {shards} shards"
+                );
+                chains += passes;
+            }
+        }
+        assert!(chains > 0, "no case needed a chain of primary moves");
     }
 
     #[test]

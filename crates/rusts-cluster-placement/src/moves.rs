@@ -9,6 +9,20 @@ use serde::Serialize;
 
 /// The moves that turn one config into another, shard by shard and node by
 /// node, from [`plan_moves`].
+///
+/// This is the operator's view, read before deploying a new placement:
+/// which copies go where, the totals per node, and what is at risk. It is
+/// not the routing crate's `ConfigChange`, which `ShardRouter::apply`
+/// returns once a running router has taken the next generation: the
+/// generations, the split if it was one, the shards whose copies changed
+/// (by id only; a split's children compared with their parents) and the
+/// nodes that came, went or changed address, for an engine to act on. Use
+/// a `MovePlan` to review or schedule a change, and a `ConfigChange` to
+/// react to one. Both compare the two configs' copy indexes
+/// ([`ClusterConfig::copy_index`]); neither is derived from the other,
+/// since they compare shards differently across a split (here shards are
+/// compared by id, and a changed `shard_count` sets
+/// [`mapping_changed`](Self::mapping_changed)).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MovePlan {
     /// Every shard whose copies or primary change, ascending.
@@ -176,27 +190,26 @@ pub fn plan_moves(old: &ClusterConfig, new: &ClusterConfig) -> MovePlan {
     }
 }
 
-/// The sorted node ids holding each shard, and each shard's primary.
+/// The sorted node ids holding each shard below `shards`, and each shard's
+/// primary, read from the config's copy index (which holds only the shard
+/// ids below the config's own `shard_count`; a shard beyond it has no
+/// copies). On an invalid config that lists a shard's primary twice, the
+/// primary is the first by node id (the copy index's order).
 #[allow(clippy::type_complexity)]
 fn holders(config: &ClusterConfig, shards: usize) -> (Vec<Vec<&str>>, Vec<Option<&str>>) {
-    let mut copies: Vec<Vec<&str>> = vec![Vec::new(); shards];
-    let mut primary = vec![None; shards];
-    for node in &config.nodes {
-        for &s in &node.shards {
-            if let Some(list) = copies.get_mut(s as usize) {
-                list.push(&node.id);
-                primary[s as usize].get_or_insert(node.id.as_str());
-            }
-        }
-        for &s in &node.replica_shards {
-            if let Some(list) = copies.get_mut(s as usize) {
-                list.push(&node.id);
-            }
-        }
-    }
-    for list in &mut copies {
-        list.sort_unstable();
-        list.dedup();
+    let index = config.copy_index();
+    let id = |node: u32| index.node(config, node).id.as_str();
+    let mut copies: Vec<Vec<&str>> = Vec::with_capacity(shards);
+    let mut primary = Vec::with_capacity(shards);
+    for s in 0..shards as ShardId {
+        // Node indices are ranks in id order: sorted indices give sorted
+        // ids, and two nodes with one id (invalid) end up side by side.
+        let mut nodes: Vec<u32> = index.copies(s).iter().map(|c| c.node).collect();
+        nodes.sort_unstable();
+        let mut ids: Vec<&str> = nodes.into_iter().map(id).collect();
+        ids.dedup();
+        copies.push(ids);
+        primary.push(index.primary(s).map(id));
     }
     (copies, primary)
 }

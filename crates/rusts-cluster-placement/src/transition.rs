@@ -97,6 +97,12 @@ impl StepKind {
 
 /// A copy that must be filled from old copies before reads move to the new
 /// copies: its node copies the merged data of `sources` into it.
+///
+/// This is the workspace's public catch-up type, by shard and node id: what
+/// an operator tool prints and a node acts on. The model checker keeps its
+/// own `CatchUpSchedule` (in `rusts-cluster-model`), which says when a
+/// procedure's catch-ups start and which step waits for them, over node
+/// indices; it describes a checked procedure, not a plan.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CatchUp {
     /// The shard.
@@ -225,7 +231,7 @@ pub fn plan_transition(
         if o == n {
             for &v in o {
                 let lists = &mut lists[v as usize];
-                lists.push(shard, v == old_primary, v == new_primary);
+                lists.push(shard, Some(v) == old_primary, Some(v) == new_primary);
             }
             continue;
         }
@@ -233,7 +239,7 @@ pub fn plan_transition(
         merge(o, n, &mut merged);
         for &(v, state) in &merged {
             let lists = &mut lists[v as usize];
-            lists.push(shard, v == old_primary, v == new_primary);
+            lists.push(shard, Some(v) == old_primary, Some(v) == new_primary);
             match state {
                 CopyState::Joining => lists.joining.push(shard),
                 CopyState::Leaving => lists.leaving.push(shard),
@@ -448,56 +454,46 @@ impl<'c> NodeTable<'c> {
 struct CopyTable {
     start: Vec<u32>,
     nodes: Vec<u32>,
-    primary: Vec<u32>,
+    /// Per shard: the number of the node that leads it.
+    primary: Vec<Option<u32>>,
     /// Per node number: whether it holds any copy in this config.
     holds_any: Vec<bool>,
 }
 
 impl CopyTable {
-    /// The table of a valid config: every shard has one primary, and no
-    /// node lists a shard twice, so a counting sort by shard places each
-    /// copy once. Nodes are visited by number, so each run comes out sorted.
+    /// The table of a valid config (every shard has one primary, and no
+    /// node lists a shard twice), read from its copy index with each node
+    /// renumbered as `nodes` numbers it; each run is then sorted by
+    /// number (a few copies each).
     fn new(config: &ClusterConfig, nodes: &NodeTable<'_>, side: Side) -> Self {
-        let s = config.shard_count as usize;
-        let index = |v: usize| match side {
-            Side::Old => nodes.in_old[v],
-            Side::New => nodes.in_new[v],
-        };
-        let mut start = vec![0u32; s + 1];
-        let mut holds_any = vec![false; nodes.ids.len()];
-        for (v, held) in holds_any.iter_mut().enumerate() {
-            if let Some(i) = index(v) {
-                let node = &config.nodes[i as usize];
-                for &shard in node.shards.iter().chain(&node.replica_shards) {
-                    start[shard as usize + 1] += 1;
-                }
-                *held = !node.shards.is_empty() || !node.replica_shards.is_empty();
-            }
-        }
-        for i in 0..s {
-            start[i + 1] += start[i];
-        }
-        let mut next = start.clone();
-        let mut copies = vec![0u32; start[s] as usize];
-        let mut primary = vec![u32::MAX; s];
+        let index = config.copy_index();
+        // The number of each of the config's nodes, by its position in
+        // `config.nodes`.
+        let mut number = vec![0u32; config.nodes.len()];
         for v in 0..nodes.ids.len() {
-            if let Some(i) = index(v) {
-                let node = &config.nodes[i as usize];
-                for &shard in &node.shards {
-                    primary[shard as usize] = v as u32;
-                }
-                for &shard in node.shards.iter().chain(&node.replica_shards) {
-                    let slot = &mut next[shard as usize];
-                    copies[*slot as usize] = v as u32;
-                    *slot += 1;
-                }
+            let at = match side {
+                Side::Old => nodes.in_old[v],
+                Side::New => nodes.in_new[v],
+            };
+            if let Some(at) = at {
+                number[at as usize] = v as u32;
             }
         }
-        // A node's `shards` and `replica_shards` are visited one after the
-        // other, so a run is sorted only across nodes; sort each run (a
-        // few copies each).
-        for i in 0..s {
-            copies[start[i] as usize..start[i + 1] as usize].sort_unstable();
+        let number_of = |node: u32| number[index.position(node)];
+        let mut start = Vec::with_capacity(index.shard_count() as usize + 1);
+        let mut copies = Vec::new();
+        let mut primary = Vec::with_capacity(index.shard_count() as usize);
+        let mut holds_any = vec![false; nodes.ids.len()];
+        start.push(0);
+        for (shard, entries) in index.shards() {
+            let run = copies.len();
+            copies.extend(entries.iter().map(|c| number_of(c.node)));
+            copies[run..].sort_unstable();
+            for &v in &copies[run..] {
+                holds_any[v as usize] = true;
+            }
+            start.push(copies.len() as u32);
+            primary.push(index.primary(shard).map(number_of));
         }
         CopyTable {
             start,

@@ -1,43 +1,21 @@
 //! Property tests of placement (`balance`) and move planning
 //! (`plan_moves`): balance bounds, distinct nodes, zone spread, minimal
-//! movement when a node is added or removed.
+//! movement when a node is added or removed; and the placements `balance`
+//! writes, pinned.
 //!
 //! The case count is small enough for debug builds; set
 //! `RUSTS_PLACEMENT_CASES` or `PROPTEST_CASES` (e.g. 2000) for a longer
-//! run.
+//! run. Proptest keeps the seeds of past failures next to this file, in
+//! `placement.proptest-regressions` (it names the file after the source
+//! file of the `proptest!` block, so the module must keep this name).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use rusts_cluster_config::{ClusterConfig, NodeConfig};
+use rusts_cluster_config::ClusterConfig;
 use rusts_cluster_placement::{balance, plan_moves, with_node_changes, DEFAULT_ZONE_TAG};
 
-fn cases() -> u32 {
-    // `with_cases` below overrides proptest's own `PROPTEST_CASES`, so it is
-    // read here too: a long run asked for that way must not run 16 cases.
-    ["RUSTS_PLACEMENT_CASES", "PROPTEST_CASES"]
-        .iter()
-        .find_map(|key| std::env::var(key).ok()?.parse().ok())
-        .unwrap_or(16)
-}
-
-fn node(i: usize, zones: usize) -> NodeConfig {
-    let mut node = NodeConfig::new(
-        format!("node{i}"),
-        format!("10.0.{}.{}:8086", i / 200, i % 200 + 1),
-    );
-    node.tags = HashMap::from([("zone".to_owned(), format!("z{}", i % zones))]);
-    node
-}
-
-/// A cluster of `nodes` empty nodes in `zones` zones.
-fn skeleton(nodes: usize, zones: usize, shards: u32, rf: usize) -> ClusterConfig {
-    let mut config = ClusterConfig::single_node("node0", "10.0.0.1:8086");
-    config.nodes = (0..nodes).map(|i| node(i, zones)).collect();
-    config.shard_count = shards;
-    config.replication_factor = rf;
-    config
-}
+use crate::util::{cases, node, skeleton};
 
 /// Every property a balanced placement has, checked directly (not only
 /// through the warnings, which could share a bug with the placement).
@@ -117,7 +95,7 @@ fn sizes() -> impl Strategy<Value = (usize, usize, u32, usize)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
+    #![proptest_config(ProptestConfig::with_cases(cases("RUSTS_PLACEMENT_CASES", 16)))]
 
     #[test]
     fn prop_generated_placements_are_balanced((n, z, s, r) in sizes()) {
@@ -209,4 +187,78 @@ fn removing_any_node_keeps_primaries_balanced() {
             }
         }
     }
+}
+
+/// FNV-1a over a placement's layout: per node, in file order, its id, its
+/// primaries and its replicas, in the order `balance` wrote them.
+fn layout_digest(config: &ClusterConfig) -> u64 {
+    let mut text = String::new();
+    for node in &config.nodes {
+        text.push_str(&format!(
+            "{} {:?} {:?}\n",
+            node.id, node.shards, node.replica_shards
+        ));
+    }
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The placements `balance` writes are a contract: operators diff them, and
+/// a changed placement moves data. These digests pin the full layout for
+/// new clusters of several sizes, zone counts and factors, an added node, a
+/// removed node, a lowered factor, and node lists in an order unlike
+/// node-id order (`node10` sorts before `node2`), recorded before
+/// `balance.rs` was reshaped (issue 19). A change here is a breaking change
+/// of the placement: say so in the CHANGELOG, or fix the change.
+#[test]
+fn placements_are_pinned() {
+    let mut cases: Vec<(&str, ClusterConfig)> = vec![
+        ("one node", skeleton(1, 1, 16, 1)),
+        ("3 nodes rf 2", skeleton(3, 1, 16, 2)),
+        ("12 nodes 1 zone rf 2", skeleton(12, 1, 8, 2)),
+        ("6 nodes 3 zones rf 3", skeleton(6, 3, 48, 3)),
+        ("7 nodes 2 zones rf 3", skeleton(7, 2, 100, 3)),
+        ("24 nodes 5 zones rf 2", skeleton(24, 5, 15, 2)),
+        ("13 nodes 4 zones rf 3", skeleton(13, 4, 1000, 3)),
+    ];
+    let placed = |config: &ClusterConfig| balance(config, DEFAULT_ZONE_TAG).unwrap();
+    let base = placed(&skeleton(13, 4, 1000, 3));
+    let added = with_node_changes(&base, vec![node(13, 4)], &[]).unwrap();
+    cases.push(("13 nodes 4 zones, add node13", added));
+    let removed = with_node_changes(&base, vec![], &["node5".to_owned()]).unwrap();
+    cases.push(("13 nodes 4 zones, remove node5", removed));
+    let mut lowered = base.clone();
+    lowered.replication_factor = 2;
+    cases.push(("13 nodes 4 zones, rf 3 to 2", lowered));
+    let mut shuffled = base.clone();
+    shuffled.nodes.reverse();
+    for node in &mut shuffled.nodes {
+        node.shards.reverse();
+        let half = node.replica_shards.len() / 2;
+        node.replica_shards.rotate_left(half);
+    }
+    let shuffled = with_node_changes(&shuffled, vec![node(13, 4)], &["node2".to_owned()]).unwrap();
+    cases.push(("reversed nodes, unsorted lists, add and remove", shuffled));
+    let digests: Vec<(&str, u64)> = cases
+        .iter()
+        .map(|(name, config)| (*name, layout_digest(&placed(config))))
+        .collect();
+    let pinned: [(&str, u64); 11] = [
+        ("one node", 0x49406d07ab1a75cb),
+        ("3 nodes rf 2", 0x9ccd088ab49f9a66),
+        ("12 nodes 1 zone rf 2", 0xfd032ba19e821f0f),
+        ("6 nodes 3 zones rf 3", 0x885de89d2406a0d8),
+        ("7 nodes 2 zones rf 3", 0x50a218435b541010),
+        ("24 nodes 5 zones rf 2", 0x4fee4c1f577ffdd7),
+        ("13 nodes 4 zones rf 3", 0xbacc87e6607db602),
+        ("13 nodes 4 zones, add node13", 0xf28f197d0c985406),
+        ("13 nodes 4 zones, remove node5", 0x864f72400c03eaa5),
+        ("13 nodes 4 zones, rf 3 to 2", 0x81b15dcbba5536a4),
+        (
+            "reversed nodes, unsorted lists, add and remove",
+            0xc6388d9735331d58,
+        ),
+    ];
+    assert_eq!(digests, pinned);
 }

@@ -19,12 +19,7 @@ use rusts_cluster_replication::ReplicationMode;
 use rusts_cluster_routing::ShardRouter;
 use rusts_cluster_sharding::{CopyState, ShardId, ShardingStrategy};
 
-fn cases() -> u32 {
-    ["RUSTS_TRANSITION_CASES", "PROPTEST_CASES"]
-        .iter()
-        .find_map(|key| std::env::var(key).ok()?.parse().ok())
-        .unwrap_or(64)
-}
+use crate::util::{self, cases, skeleton};
 
 /// Per shard of a config: its copies (node ids) and its primary.
 fn copies(config: &ClusterConfig) -> Vec<(BTreeSet<String>, String)> {
@@ -229,10 +224,9 @@ fn subsets(n: usize, k: usize) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// Node `i` of the pool, in one of three zones.
 fn node(i: usize) -> NodeConfig {
-    let mut node = NodeConfig::new(format!("node{i}"), format!("10.0.0.{}:8086", i + 1));
-    node.tags.insert("zone".into(), format!("z{}", i % 3));
-    node
+    util::node(i, 3)
 }
 
 /// A config over the nodes `members` of a pool: per shard, the copies
@@ -335,7 +329,7 @@ fn transition_pair() -> impl Strategy<Value = (ClusterConfig, ClusterConfig)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
+    #![proptest_config(ProptestConfig::with_cases(cases("RUSTS_TRANSITION_CASES", 64)))]
 
     #[test]
     fn prop_every_transition_step_is_safe_beside_the_next((from, to) in transition_pair()) {
@@ -355,11 +349,7 @@ proptest! {
         add in any::<bool>(),
     ) {
         let rf = rf.min(nodes - 1);
-        let mut skeleton = ClusterConfig::single_node("node0", "10.0.0.1:8086");
-        skeleton.nodes = (0..nodes).map(node).collect();
-        skeleton.shard_count = shards;
-        skeleton.replication_factor = rf;
-        let from = balance(&skeleton, DEFAULT_ZONE_TAG).unwrap();
+        let from = balance(&skeleton(nodes, 3, shards, rf), DEFAULT_ZONE_TAG).unwrap();
         let changed = if add {
             with_node_changes(&from, vec![node(nodes)], &[]).unwrap()
         } else {

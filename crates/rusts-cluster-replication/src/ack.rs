@@ -44,7 +44,10 @@ impl ReplicationAck {
 pub struct ReplicationResult {
     /// Distinct nodes whose first answer was a success.
     pub success_count: usize,
-    /// The copies the write was sent to (the replication factor).
+    /// The copies the write was sent to: the shard's copies, which is the
+    /// replication factor for a shard that is not moving, and more while
+    /// copies move (both sides of a joint write: 3 for a move of one copy
+    /// at factor 2), or fewer for an under-replicated shard.
     pub total_count: usize,
     /// The successes the write needed (`0` under `Asynchronous`).
     #[serde(default)]

@@ -17,7 +17,7 @@
 //!   into the overflow map, or all but one do).
 //!
 //! ```sh
-//! SIM_SEEDS=random:20 SIM_WRITES=1000000 cargo test --release -p rusts-cluster-replication --test simulation -- --nocapture
+//! SIM_SEEDS=random:20 SIM_WRITES=1000000 cargo test --release -p rusts-cluster-replication --test tests -- simulation:: --nocapture
 //! ```
 
 use std::{
@@ -32,29 +32,7 @@ use rusts_cluster_replication::{
     PendingWrites, ReplicationAck, ReplicationError, ReplicationMode, ReplicationProtocol,
     ReplicationResult, WriteQuorum,
 };
-use rusts_cluster_sharding::{Shard, ShardState};
-
-/// SplitMix64: small, seedable, and the same on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// True with probability `percent` / 100.
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+use rusts_cluster_sharding::{testing::TestRng, Shard, ShardState};
 
 const NODES: usize = 8;
 const BATCH: usize = 2_000;
@@ -126,7 +104,7 @@ fn required(mode: ReplicationMode, rebalancing: bool, rf: usize, n: usize) -> us
     }
 }
 
-fn plan_write(rng: &mut Rng, now: u64) -> Plan {
+fn plan_write(rng: &mut TestRng, now: u64) -> Plan {
     let mode = match rng.below(100) {
         0..=59 => ReplicationMode::Quorum,
         60..=89 => ReplicationMode::Synchronous,
@@ -278,7 +256,7 @@ struct Stats {
 
 /// Runs one seed; panics on the first broken invariant.
 fn simulate(seed: u64, writes: usize, threads: usize, slots: usize) -> Stats {
-    let mut rng = Rng(seed);
+    let mut rng = TestRng::new(seed);
     let table = PendingWrites::<u64>::with_capacity(slots);
     let clock = AtomicU64::new(0);
     let stats = Stats {
@@ -343,9 +321,7 @@ fn simulate(seed: u64, writes: usize, threads: usize, slots: usize) -> Stats {
                 events.push(Event::Ack(id + (1 << 40), ReplicationAck::success("n0", 1)));
             }
         }
-        for i in (1..events.len()).rev() {
-            events.swap(i, rng.below(i as u64 + 1) as usize);
-        }
+        rng.shuffle(&mut events);
         // Deal the events to the threads, with clock ticks between them.
         let mut queues: Vec<Vec<Event>> = (0..threads).map(|_| Vec::new()).collect();
         for (i, event) in events.into_iter().enumerate() {
@@ -468,7 +444,7 @@ fn seeds() -> Vec<u64> {
         let base = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        let mut rng = Rng(base);
+        let mut rng = TestRng::new(base);
         return (0..count).map(|_| rng.next()).collect();
     }
     text.split(',')

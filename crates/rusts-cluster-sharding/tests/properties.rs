@@ -1,27 +1,19 @@
 //! Property tests of the sharding invariants.
 
 use proptest::prelude::*;
-use rusts_cluster_sharding::{ShardKey, ShardKeyRef, ShardMapper, ShardSplit, ShardingStrategy};
+use rusts_cluster_sharding::{
+    testing::strategies, ShardKey, ShardKeyRef, ShardMapper, ShardSplit, ShardingStrategy,
+};
 
 /// Any strategy value, including the ones validation refuses (zero, negative
 /// and extreme durations): `compute_shard` must be total over all of them.
 fn any_strategy() -> impl Strategy<Value = ShardingStrategy> {
-    let duration = prop_oneof![
+    strategies(prop_oneof![
         any::<i64>(),
         1..=i64::MAX,
         Just(1i64),
         Just(3_600_000_000_000)
-    ];
-    prop_oneof![
-        Just(ShardingStrategy::ByMeasurement),
-        Just(ShardingStrategy::BySeries),
-        duration
-            .clone()
-            .prop_map(|duration_nanos| ShardingStrategy::ByTime { duration_nanos }),
-        duration.prop_map(|time_duration_nanos| ShardingStrategy::Composite {
-            time_duration_nanos
-        }),
-    ]
+    ])
 }
 
 fn any_key() -> impl Strategy<Value = ShardKey> {

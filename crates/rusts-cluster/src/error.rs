@@ -180,7 +180,7 @@ impl From<RoutingError> for ClusterError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ClusterConfig, ShardRouter, ShardState, ShardingStrategy, ValidationError};
+    use crate::{ClusterConfig, ShardRouter, ShardState, ShardingStrategy, ValidationErrorKind};
 
     fn router() -> ShardRouter {
         ShardRouter::from_config(&ClusterConfig::single_node("n", "127.0.0.1:1")).unwrap()
@@ -231,7 +231,7 @@ mod tests {
             .unwrap();
         assert!(matches!(
             layer.validation_errors(),
-            [ValidationError::InvalidStrategy(_)]
+            [e] if matches!(e.kind(), ValidationErrorKind::InvalidStrategy(_))
         ));
         assert_eq!(error.code(), "invalid-config");
         assert_eq!(

@@ -16,9 +16,9 @@ its own that can be depended on alone:
 
 `config` depends on `sharding` and `replication` for their enums, and
 `routing` on `config`, `replication` and `sharding`; nothing depends on this
-facade. The one thing the facade adds is [`ClusterError`], which every
-layer's error converts into, for applications that want a single error
-type.
+facade. The one thing the facade adds is [`ClusterError`], one error type
+for the whole layer that keeps each layer's structured error whole (see
+[Errors](#errors)).
 
 Operator tools that write placements (balanced, zone-aware shard
 layouts, and the moves between two of them) use `rusts-cluster-placement`,
@@ -60,6 +60,57 @@ assert_eq!(router.write_quorum(10)?.status(), QuorumStatus::Failed);
 # Ok::<(), Box<dyn std::error::Error>>(())
 ```
 
+# Errors
+
+Each layer has its own structured error: [`ShardingError`],
+[`ReplicationError`], [`ConfigError`] and [`RoutingError`]. Each converts
+into [`ClusterError`] with `?`, into the variant of its layer
+([`Sharding`](ClusterError::Sharding),
+[`Replication`](ClusterError::Replication),
+[`Config`](ClusterError::Config), [`Routing`](ClusterError::Routing)),
+which holds it whole:
+
+- [`source()`](std::error::Error::source) returns the layer's error, to
+  downcast and match on which rule failed and for which shard or node (or
+  match the variant itself);
+- `{}` names the layer that failed, and `{:#}` prints the whole chain of
+  causes on one line, `: `-separated, as a log line wants it;
+- [`code()`](ClusterError::code) is the layer error's short, stable,
+  kebab-case name, the one the CLI's JSON prints.
+
+A layer error that wraps another layer's converts into the inner one's
+variant: a router refusing an invalid config gives `Config`, and a write
+refused by its shard's write rule gives `Replication`.
+
+The seed's seven variants (`Configuration(String)`, `NodeNotFound`,
+`ShardNotFound`, `ReplicationFailed`, `QuorumNotReached`, `Network` and
+`Serialization`) are kept, built from strings as the seed builds them, for
+an engine's own errors, such as its transport's (`Network`): the layer never
+returns them itself.
+
+```
+use std::error::Error;
+
+use rusts_cluster::{ClusterConfig, ClusterError, RoutingError, ShardRouter};
+
+let router = ShardRouter::from_config(&ClusterConfig::single_node("n", "127.0.0.1:1"))?;
+let error = ClusterError::from(router.write_quorum(99).unwrap_err());
+// The routing layer's own error, whole: match on the variant, or downcast
+// the source.
+assert!(matches!(
+    error,
+    ClusterError::Routing(RoutingError::ShardNotFound { shard: 99, .. })
+));
+assert!(error.source().unwrap().is::<RoutingError>());
+assert_eq!(error.code(), "unknown-shard");
+assert_eq!(error.to_string(), "routing error");
+assert_eq!(
+    format!("{error:#}"),
+    "routing error: shard 99 does not exist; this cluster has shards 0 to 15"
+);
+# Ok::<(), Box<dyn std::error::Error>>(())
+```
+
 # Minimum supported Rust version
 
 The library crates build on Rust 1.85 and later (the version `toml` 1.x
@@ -81,8 +132,9 @@ pub use rusts_cluster_routing as routing;
 pub use rusts_cluster_sharding as sharding;
 
 pub use rusts_cluster_config::{
-    split_factor, AddressProblem, ClusterConfig, ConfigError, ConfigFile, Location, MoveReads,
-    NodeConfig, NotASplit, ShardList, SplitFrom, ValidationError, ValidationWarning,
+    address_handovers, split_factor, AddressHandover, AddressProblem, ClusterConfig, ConfigError,
+    ConfigFile, CopyEntry, CopyIndex, Location, MoveReads, NodeConfig, NotASplit, Position,
+    ShardList, SplitFrom, ValidationError, ValidationErrorKind, ValidationWarning,
     MAX_CONFIG_BYTES, MAX_SHARD_COUNT,
 };
 pub use rusts_cluster_replication::{

@@ -40,7 +40,7 @@ pub(crate) fn run(args: GenerateArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         None => {
             let text = placed
                 .to_toml()
-                .map_err(|e| ui.fail(Problem::new("config", chain(&e))))?;
+                .map_err(|e| ui.fail(Problem::new(e.code(), chain(&e))))?;
             if ui.json() {
                 ui.set("toml", text);
                 Ok(())

@@ -119,7 +119,8 @@ pub(crate) fn warn_address_handovers(
     (new_path, new): (Option<&Path>, &ClusterConfig),
 ) {
     for handover in address_handovers(old, new) {
-        let problem = Problem::new("address-in-use", PlacementError::from(handover).to_string());
+        let e = PlacementError::from(handover);
+        let problem = Problem::new(e.code(), e.to_string());
         ui.warning(match new_path {
             Some(path) => problem.in_file(path),
             None => problem,
@@ -183,7 +184,7 @@ pub(crate) fn write_config(
 ) -> Result<(), Stop> {
     let text = config
         .to_toml()
-        .map_err(|e| ui.fail(Problem::new("config", chain(&e))))?;
+        .map_err(|e| ui.fail(Problem::new(e.code(), chain(&e))))?;
     match atomic::write(path, text.as_bytes()) {
         Ok(written) => {
             ui.note(&format!(

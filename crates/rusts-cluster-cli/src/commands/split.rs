@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use rusts_cluster_config::{ClusterConfig, ConfigError};
+use rusts_cluster_config::ClusterConfig;
 use serde_json::json;
 
 use crate::{
@@ -18,23 +18,17 @@ pub(crate) fn run(args: SplitArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     let path = args.file.as_path();
     ui.set("file", path.display().to_string());
     let old = load_valid(ui, path)?.config;
-    let new = old.split(args.factor).map_err(|e| match e {
-        ConfigError::SplitTooLarge { .. } | ConfigError::GenerationOverflow { .. } => {
-            let code = match e {
-                ConfigError::SplitTooLarge { .. } => "split-too-large",
-                _ => "generation-overflow",
-            };
-            ui.fail(Problem::new(code, chain(&e)).in_file(path))
-        }
+    let new = old.split(args.factor).map_err(|e| {
         // `old` was validated on loading, so its rules hold; still, each
         // broken rule would be reported as `validate` reports it.
-        other if !other.validation_errors().is_empty() => {
-            for v in other.validation_errors() {
+        if !e.validation_errors().is_empty() {
+            for v in e.validation_errors() {
                 ui.error(validation_problem(v));
             }
-            Stop::Failed
+            return Stop::Failed;
         }
-        other => ui.fail(Problem::new("config", chain(&other)).in_file(path)),
+        // `split-too-large`, `generation-overflow`, ...
+        ui.fail(Problem::new(e.code(), chain(&e)).in_file(path))
     })?;
     ui.set(
         "generation",

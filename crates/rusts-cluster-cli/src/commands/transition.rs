@@ -48,15 +48,22 @@ pub(crate) fn run(args: TransitionArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
             };
             ui.fail(placement_problem(&e).in_file(path))
         }
-        // The library says to split; the tool names the command.
-        PlacementError::ShardCountChanged { .. } => ui.fail(Problem::new(
-            e.code(),
-            format!(
-                "{}; split with `rusts-cluster split {} --factor K`",
-                chain(&e),
-                args.old.display()
-            ),
-        )),
+        // The library says to split; the tool names the command, with the
+        // factor when the new count is a multiple of the old one.
+        PlacementError::ShardCountChanged { from, to } => {
+            let factor = match (*from, *to) {
+                (from, to) if from > 0 && to > from && to % from == 0 => (to / from).to_string(),
+                _ => "K".to_owned(),
+            };
+            ui.fail(Problem::new(
+                e.code(),
+                format!(
+                    "{}; split with `rusts-cluster split {} --factor {factor}`",
+                    chain(&e),
+                    args.old.display()
+                ),
+            ))
+        }
         _ => report_placement(ui, &e),
     })?;
     ui.set("changed", !plan.is_empty());
@@ -173,7 +180,7 @@ fn write_steps_with(
             Ok(text) => text,
             Err(e) => {
                 remove(&written);
-                return Err(ui.fail(Problem::new("config", chain(&e))));
+                return Err(ui.fail(Problem::new(e.code(), chain(&e))));
             }
         };
         if let Err(e) = write(&path, text.as_bytes()) {
@@ -475,7 +482,8 @@ mod tests {
     use crate::{cli::Format, text::Style};
 
     fn plan() -> TransitionPlan {
-        let old = ClusterConfig::from_toml(include_str!("../../tests/data/cluster.toml")).unwrap();
+        let old =
+            ClusterConfig::from_toml(include_str!("../../testdata/cli/cluster.toml")).unwrap();
         let added = NodeConfig::new("n9", "10.0.9.9:8086");
         let new = balance(&with_node_changes(&old, vec![added], &[]).unwrap(), "zone").unwrap();
         let plan = plan_transition(&old, &new).unwrap();

@@ -6,8 +6,8 @@
 //! `1`; each seed runs Quorum and Synchronous with factors 1-3), `SIM_WRITES` (default 100000), `SIM_SHARDS` (default 256).
 //!
 //! ```sh
-//! cargo test -p rusts-cluster-model --test simulation -- --nocapture
-//! cargo test -p rusts-cluster-model --test simulation -- --ignored --nocapture   # 10 seeds, 6 settings each
+//! cargo test -p rusts-cluster-model --test model -- simulation:: --nocapture
+//! cargo test -p rusts-cluster-model --test model -- simulation:: --ignored --nocapture   # 10 seeds, 6 settings each
 //! ```
 
 use std::time::Instant;

@@ -1,0 +1,272 @@
+//! `transition`: the three steps that move copies while nodes run
+//! different generations, the runbook, what it refuses, and the pointers
+//! to it from `rebalance` and `diff`.
+
+use std::{collections::BTreeSet, fs};
+
+use rusts_cluster_config::ClusterConfig;
+use serde_json::{json, Value};
+
+use crate::util::{data, invalid, json, path, run, Scratch};
+
+/// A generated cluster (6 nodes in 3 zones, 24 shards, RF 3) and the same
+/// cluster rebalanced with a seventh node, in `scratch`.
+fn cluster_and_rebalanced(scratch: &Scratch) -> (String, String) {
+    let old = scratch.generated("cluster.toml", 6, 3, 24, 3);
+    let new = scratch.arg("new.toml");
+    run(&[
+        "rebalance",
+        &old,
+        "--add-node",
+        "n6=10.0.9.1:8086,zone=z0",
+        "--output",
+        &new,
+    ])
+    .exits(0);
+    (old, new)
+}
+
+#[test]
+fn transition_writes_three_steps_and_prints_the_runbook() {
+    let scratch = Scratch::new();
+    let (old, new) = cluster_and_rebalanced(&scratch);
+    let dir = scratch.path("steps");
+    let out = run(&["transition", &old, &new, "--output-dir", &path(&dir)]).exits(0);
+    let names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        names,
+        ["01-joint-writes.toml", "02-read-new.toml", "03-final.toml"]
+    );
+    // Each step validates, one generation after the one before; the last
+    // is the new config at the old one's generation plus 3.
+    for (name, generation) in names.iter().zip(1..) {
+        run(&["validate", &path(&dir.join(name))])
+            .exits(0)
+            .stdout_has(&format!("valid, generation {generation},"));
+    }
+    let final_text = fs::read_to_string(dir.join("03-final.toml")).unwrap();
+    let new_text = fs::read_to_string(&new).unwrap();
+    assert_eq!(
+        final_text,
+        new_text.replace("generation = 1", "generation = 3")
+    );
+    // The runbook: every step, what to wait for, the catch-up and the
+    // copies to delete; and the commands it shows to check each step work.
+    out.stdout_has("step 1 of 3, joint-writes (generation 1)")
+        .stdout_has("start n6 with it")
+        .stdout_has("  wait:   every node reports generation 1\n")
+        .stdout_has("  wait:   every copy above has caught up\n")
+        .stdout_has("step 2 of 3, read-new (generation 2)")
+        .stdout_has("step 3 of 3, final (generation 3)")
+        .stdout_has("  then:   delete the leaving copies");
+    let joint = path(&dir.join("01-joint-writes.toml"));
+    // No pointer to `transition` from a diff of its own steps.
+    let diff = run(&["diff", &old, &joint, "--format", "json"])
+        .exits(0)
+        .stderr_lacks("transition");
+    let report = diff.report();
+    assert_eq!(report["copies_removed"], 0);
+    assert!(report["copies_added"].as_u64().unwrap() > 0);
+    run(&["diff", &joint, &path(&dir.join("02-read-new.toml"))])
+        .stdout_has("  move_reads: \"old\" -> \"new\"\n");
+
+    // The JSON report, in a fresh directory: one catch-up per joining copy.
+    let dir = scratch.path("steps-json");
+    let report = json(&["transition", &old, &new, "--output-dir", &path(&dir)], 0);
+    let steps = report["steps"].as_array().unwrap();
+    let generations: Vec<u64> = steps
+        .iter()
+        .map(|s| s["generation"].as_u64().unwrap())
+        .collect();
+    assert_eq!(generations, [1, 2, 3]);
+    assert_eq!(steps[0]["started"], json!(["n6"]));
+    assert_eq!(steps[1]["move_reads"], "new");
+    let joint = ClusterConfig::from_file(dir.join("01-joint-writes.toml")).unwrap();
+    let joining: usize = joint.nodes.iter().map(|n| n.joining_shards.len()).sum();
+    let catch_up = report["catch_up"].as_array().unwrap();
+    assert_eq!(catch_up.len(), joining);
+    for c in catch_up {
+        // Quorum of 3: 3 - 2 + 1 = 2 old copies each.
+        assert_eq!(c["sources"].as_array().unwrap().len(), 2, "{c}");
+        assert_eq!(c["state"], "joining");
+    }
+}
+
+#[test]
+fn transition_refuses_a_directory_that_holds_step_files() {
+    let scratch = Scratch::new();
+    let (old, new) = cluster_and_rebalanced(&scratch);
+    let dir = scratch.path("steps");
+    fs::create_dir(&dir).unwrap();
+    fs::write(dir.join("01-joint-writes.toml"), "keep me").unwrap();
+    run(&["transition", &old, &new, "--output-dir", &path(&dir)])
+        .exits(1)
+        .stderr_has("already holds step files (01-joint-writes.toml)")
+        .stderr_has("[output-exists]");
+    assert_eq!(
+        fs::read_to_string(dir.join("01-joint-writes.toml")).unwrap(),
+        "keep me"
+    );
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+}
+
+#[test]
+fn transition_with_nothing_to_move_writes_nothing() {
+    let file = path(&data("cluster.toml"));
+    let scratch = Scratch::new();
+    let dir = scratch.path("steps");
+    run(&["transition", &file, &file, "--output-dir", &path(&dir)])
+        .exits(0)
+        .stdout_starts("nothing moves");
+    assert!(!dir.exists());
+    // Only a setting changes: deploy it as it is, with a higher generation.
+    let renamed = scratch.path("renamed.toml");
+    let text = fs::read_to_string(&file).unwrap();
+    fs::write(&renamed, text.replace("rusts-prod", "rusts-staging")).unwrap();
+    let report = json(
+        &[
+            "transition",
+            &file,
+            &path(&renamed),
+            "--output-dir",
+            &path(&dir),
+        ],
+        0,
+    );
+    assert_eq!(report["changed"], false);
+    assert_eq!(report["steps"], json!([]));
+    assert_eq!(report["warnings"][0]["code"], "generation-not-raised");
+    assert!(!dir.exists());
+}
+
+#[test]
+fn transition_refuses_what_a_move_of_copies_cannot_do() {
+    let scratch = Scratch::new();
+    let (old, new) = cluster_and_rebalanced(&scratch);
+    let dir = scratch.arg("steps");
+    // Exit 1 with this code, and no steps written.
+    let refused = |new: &str, code: &str| {
+        let out = run(&["transition", &old, new, "--output-dir", &dir])
+            .exits(1)
+            .stderr_has(&format!("[{code}]"));
+        assert!(!scratch.path("steps").exists(), "{new}");
+        out
+    };
+    // Another replication factor.
+    let rf2 = scratch.generated("rf2.toml", 6, 3, 24, 2);
+    refused(&rf2, "replication-changed").stderr_has("change them in a separate step");
+    // Another shard count: `split` changes it.
+    let more = scratch.generated("more.toml", 6, 3, 48, 3);
+    refused(&more, "mapping-changed").stderr_has(&format!(
+        "split with `rusts-cluster split {old} --factor 2` [mapping-changed]"
+    ));
+    // A step of a transition as the start: finish that one first.
+    let other = scratch.path("other");
+    run(&["transition", &old, &new, "--output-dir", &path(&other)]).exits(0);
+    let step = path(&other.join("01-joint-writes.toml"));
+    run(&["transition", &step, &new, "--output-dir", &dir])
+        .exits(1)
+        .stderr_has("[in-transition]")
+        .stderr_has(&format!(
+            "error: {step}: the old config is a step of a transition"
+        ));
+    assert!(!scratch.path("steps").exists());
+    // An invalid input: every problem, with its place.
+    let bad = path(&invalid("duplicate-node-id.toml"));
+    refused(&bad, "duplicate-node-id");
+    // The output directory is required: a usage error.
+    run(&["transition", &old, &new]).exits(2);
+}
+
+#[test]
+fn rebalance_and_diff_point_to_transition_when_copies_move() {
+    let scratch = Scratch::new();
+    let old = scratch.generated("cluster.toml", 6, 3, 24, 3);
+    let new = scratch.arg("new.toml");
+    let pointer = "note: copies move: deploy this change with `rusts-cluster transition ";
+    run(&[
+        "rebalance",
+        &old,
+        "--add-node",
+        "n6=10.0.9.1:8086,zone=z0",
+        "--output",
+        &new,
+    ])
+    .stderr_has(&format!("{pointer}{old} {new} --output-dir DIR`"));
+    run(&["diff", &old, &new]).stderr_has(pointer);
+    // Nothing moves, nothing to point to.
+    run(&["diff", &old, &old]).stderr_lacks(pointer);
+}
+
+#[test]
+fn an_address_handed_to_another_node_is_warned_of_and_refused_by_transition() {
+    let scratch = Scratch::new();
+    let old = scratch.generated("cluster.toml", 6, 3, 24, 3);
+    let dir = scratch.path("steps");
+    // n5 (10.0.0.6:8086) is replaced by n6 at the same address.
+    let replaced = scratch.arg("replaced.toml");
+    let warning = format!(
+        "warning: {replaced}: node \"n5\" leaves the cluster and node \"n6\" has its address \
+         10.0.0.6:8086"
+    );
+    run(&[
+        "rebalance",
+        &old,
+        "--remove-node",
+        "n5",
+        "--add-node",
+        "n6=10.0.0.6:8086,zone=z2",
+        "--output",
+        &replaced,
+    ])
+    .exits(0)
+    .stderr_has(&warning)
+    .stderr_has("[address-in-use]");
+    run(&["diff", &old, &replaced])
+        .exits(0)
+        .stderr_has(&warning);
+    run(&["transition", &old, &replaced, "--output-dir", &path(&dir)])
+        .exits(1)
+        .stderr_has("[address-in-use]");
+    assert!(!dir.exists());
+    // n4 stays but moves to another address, and a new node takes its old one.
+    let added = scratch.arg("added.toml");
+    run(&[
+        "rebalance",
+        &old,
+        "--add-node",
+        "n6=10.0.9.1:8086,zone=z0",
+        "--output",
+        &added,
+    ])
+    .exits(0)
+    .stderr_lacks("address-in-use");
+    let text = fs::read_to_string(&added).unwrap();
+    assert_eq!(text.matches("\"10.0.0.5:8086\"").count(), 1);
+    let handed = scratch.arg("handed.toml");
+    fs::write(
+        &handed,
+        text.replace("\"10.0.0.5:8086\"", "\"10.0.8.5:8086\"")
+            .replace("\"10.0.9.1:8086\"", "\"10.0.0.5:8086\""),
+    )
+    .unwrap();
+    let report: Value = run(&["diff", &old, &handed, "--format", "json"])
+        .exits(0)
+        .report();
+    let warnings = report["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["code"], "address-in-use");
+    run(&["transition", &old, &handed, "--output-dir", &path(&dir)])
+        .exits(1)
+        .stderr_has(
+            "address 10.0.0.5:8086 is node \"n4\"'s in generation 0, where it holds copies, and \
+             node \"n6\"'s in generation 1; nodes still running generation 0 would send \"n4\"'s \
+             requests to \"n6\"",
+        );
+    assert!(!dir.exists());
+}

@@ -1,0 +1,286 @@
+//! The stateright model of a transition: nodes that move through the
+//! procedure's generations in any order, coordinators that write and read
+//! with the layer's own rules, catch-up, a network that loses, duplicates
+//! and reorders, and at most one crash.
+//!
+//! Split by concern: the state ([`state`]), the network and its messages
+//! ([`network`]), each generation's rules prepared from the layer's
+//! routers ([`generation`]), how nodes and coordinators apply the engine's
+//! rules ([`rules`]), the actions a state enables ([`actions`]), each
+//! action's effect ([`transition`]), the properties checked
+//! ([`properties`]) and the counterexample printer ([`explain`]). This file
+//! holds the model itself and wires them into `stateright::Model`.
+
+use std::fmt;
+
+use stateright::{Model, Property};
+
+use crate::scenario::{Procedure, Scenario, MAX_NODES};
+
+use self::generation::Step;
+pub use self::{
+    actions::{Action, ALL_SOURCES},
+    network::{Answer, Msg, Network},
+    state::{ReadState, State, WriteState, MAX_WRITES},
+};
+
+mod actions;
+mod explain;
+mod generation;
+mod network;
+mod properties;
+mod rules;
+mod state;
+mod transition;
+
+/// What the model explores beyond the scenario and the procedure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bounds {
+    /// How many writes clients issue (at most [`MAX_WRITES`]).
+    pub writes: usize,
+    /// Whether one node may stop (keeping its disk) and later restart.
+    pub crash: bool,
+    /// How the network is modelled.
+    pub network: Network,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            writes: 2,
+            crash: false,
+            network: Network::Reduced,
+        }
+    }
+}
+
+/// The model of one scenario under one procedure.
+pub struct TransitionModel {
+    scenario: Scenario,
+    procedure: Procedure,
+    bounds: Bounds,
+    node_ids: Vec<String>,
+    steps: Vec<Step>,
+    /// For each node that catches up, the sources it merges (bits); 0 for
+    /// the others.
+    catch_up_sources: [u8; MAX_NODES],
+    catch_up_start: usize,
+    catch_up_gate: Option<usize>,
+    /// B's copies, and what B's write rule requires.
+    final_copies: u8,
+    final_required: usize,
+}
+
+impl fmt::Debug for TransitionModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransitionModel")
+            .field("scenario", &self.scenario.name())
+            .field("procedure", &self.procedure.name)
+            .field("bounds", &self.bounds)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The bit of node (or write) `index` in a `u8` set.
+fn bit(index: usize) -> u8 {
+    1 << index
+}
+
+/// How many members a `u8` set has.
+fn ones(bits: u8) -> usize {
+    bits.count_ones() as usize
+}
+
+impl TransitionModel {
+    /// Prepares the model: builds every generation's routers with
+    /// `ShardRouter::from_config` and takes each coordinator's write rule
+    /// and `Quorum` read plan from them.
+    ///
+    /// # Panics
+    ///
+    /// When a step's config is invalid, or a bound is out of range.
+    pub fn new(scenario: &Scenario, procedure: &Procedure, bounds: Bounds) -> Self {
+        assert!(bounds.writes <= MAX_WRITES);
+        assert!(procedure.steps.len() <= u8::MAX as usize);
+        let node_ids: Vec<String> = (0..scenario.nodes).map(Scenario::node_id).collect();
+        let generations: Vec<u64> = procedure.steps.iter().map(|c| c.generation).collect();
+        let steps: Vec<Step> = procedure
+            .steps
+            .iter()
+            .map(|config| Step::prepare(config, &node_ids, &generations))
+            .collect();
+        let last = steps.last().expect("at least one step");
+        let final_copies = last.holds;
+        let final_required = last.required_acks;
+        TransitionModel {
+            scenario: scenario.clone(),
+            procedure: procedure.clone(),
+            bounds,
+            final_copies,
+            final_required,
+            catch_up_sources: catch_up_sources(procedure, &node_ids),
+            catch_up_start: procedure.catch_up.start_step,
+            catch_up_gate: procedure.catch_up.gate_step,
+            node_ids,
+            steps,
+        }
+    }
+
+    /// The scenario checked.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// The procedure checked.
+    pub fn procedure(&self) -> &Procedure {
+        &self.procedure
+    }
+
+    /// The bounds of the check.
+    pub fn bounds(&self) -> Bounds {
+        self.bounds
+    }
+
+    /// The scenario's description and the procedure's name.
+    pub fn describe(&self) -> String {
+        format!("{}, {}", self.scenario.name(), self.procedure.name)
+    }
+
+    /// Whether `other` is the same transition system: the same bounds, node
+    /// count and catch-up, and the same rules taken from the layer for
+    /// every generation (copies, generation checks, write decisions, read
+    /// plans, final copies). Two such models differ at most in names, so
+    /// they reach the same states and break the same properties, and
+    /// checking one checks both: factors 1 and 2 decide alike under
+    /// `Quorum` and `Synchronous` (`required_acks` is 1 and 2 under each).
+    pub fn behaves_like(&self, other: &TransitionModel) -> bool {
+        self.bounds == other.bounds
+            && self.nodes() == other.nodes()
+            && self.steps == other.steps
+            && self.catch_up_sources == other.catch_up_sources
+            && self.catch_up_start == other.catch_up_start
+            && self.catch_up_gate == other.catch_up_gate
+            && self.final_copies == other.final_copies
+            && self.final_required == other.final_required
+    }
+
+    /// Whether every node runs the last step: the plan is complete.
+    pub fn plan_complete(&self, state: &State) -> bool {
+        state.steps[..self.nodes()]
+            .iter()
+            .all(|&s| s == self.last_step())
+    }
+
+    /// The writes acknowledged in `state`, as bits.
+    pub fn acked(state: &State) -> u8 {
+        state
+            .writes
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| matches!(w, WriteState::Acked))
+            .fold(0, |bits, (i, _)| bits | bit(i))
+    }
+
+    fn nodes(&self) -> usize {
+        self.node_ids.len()
+    }
+
+    fn last_step(&self) -> u8 {
+        (self.steps.len() - 1) as u8
+    }
+
+    /// The lowest step any node runs: the step the operator has deployed
+    /// to every node.
+    fn min_step(&self, state: &State) -> u8 {
+        *state.steps[..self.nodes()].iter().min().expect("nodes")
+    }
+
+    fn catch_up_done(&self, state: &State) -> bool {
+        (0..self.nodes()).all(|n| state.merged[n] == self.catch_up_sources[n])
+    }
+}
+
+/// For each node that catches up, the other nodes whose copies it merges
+/// (bits), from the planner's catch-up of shard 0. A stable copy among its
+/// own sources already has its own data, so it is left out: merging it
+/// would change nothing but the record of what was merged.
+fn catch_up_sources(procedure: &Procedure, node_ids: &[String]) -> [u8; MAX_NODES] {
+    let index = |id: &str| {
+        node_ids
+            .iter()
+            .position(|n| n == id)
+            .unwrap_or_else(|| panic!("unknown node {id}"))
+    };
+    let mut sources = [0; MAX_NODES];
+    for copy in procedure.catch_up.copies.iter().filter(|c| c.shard == 0) {
+        let target = index(&copy.node);
+        sources[target] = copy
+            .sources
+            .iter()
+            .map(|s| index(s))
+            .filter(|&s| s != target)
+            .fold(0, |bits, s| bits | bit(s));
+    }
+    sources
+}
+
+impl Model for TransitionModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        vec![State::initial()]
+    }
+
+    fn actions(&self, state: &State, actions: &mut Vec<Action>) {
+        self.enabled_actions(state, actions);
+    }
+
+    fn next_state(&self, last: &State, action: Action) -> Option<State> {
+        self.successor(last, action)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        properties::all(self.bounds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rusts_cluster_replication::ReplicationMode;
+
+    use super::*;
+
+    fn staged(mode: ReplicationMode, rf: usize, from: &[usize], to: &[usize]) -> TransitionModel {
+        let scenario = Scenario::new(mode, rf, 4, from, to);
+        TransitionModel::new(&scenario, &Procedure::staged(&scenario), Bounds::default())
+    }
+
+    #[test]
+    fn behaves_like_tells_models_apart_only_where_a_rule_differs() {
+        use ReplicationMode::{Quorum, Synchronous};
+        // Factor 2: both modes require both copies, so the tests search one.
+        let quorum = staged(Quorum, 2, &[0, 1], &[2, 3]);
+        assert!(quorum.behaves_like(&staged(Synchronous, 2, &[0, 1], &[2, 3])));
+        // Factor 3: Quorum acknowledges with 2 copies, Synchronous with 3.
+        let quorum = staged(Quorum, 3, &[0, 1, 2], &[0, 1, 3]);
+        assert!(!quorum.behaves_like(&staged(Synchronous, 3, &[0, 1, 2], &[0, 1, 3])));
+        // Another move, another procedure, other bounds: other models.
+        assert!(!quorum.behaves_like(&staged(Quorum, 3, &[0, 1, 2, 3], &[0, 1, 2])));
+        let scenario = quorum.scenario().clone();
+        let one_step =
+            TransitionModel::new(&scenario, &Procedure::one_step(&scenario), quorum.bounds());
+        assert!(!quorum.behaves_like(&one_step));
+        let crash = Bounds {
+            crash: true,
+            ..quorum.bounds()
+        };
+        let crashing = TransitionModel::new(&scenario, quorum.procedure(), crash);
+        assert!(!quorum.behaves_like(&crashing));
+        assert!(quorum.behaves_like(&TransitionModel::new(
+            &scenario,
+            quorum.procedure(),
+            quorum.bounds()
+        )));
+    }
+}

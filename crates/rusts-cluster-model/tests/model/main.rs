@@ -1,0 +1,25 @@
+//! The model crate's tests, in one binary as ripgrep lays its tests out:
+//! topic modules and a shared `util`, linked once.
+//!
+//! - `transitions`: the bounded model check of the transition procedure
+//!   (issue 13): every required transition passes under the three steps
+//!   of `plan_transition`.
+//! - `one_step`: deploying config B directly fails the same check.
+//! - `networks`: the explicit-message network breaks the same properties
+//!   as the reduced one the checks use.
+//! - `simulation`: the seeded randomized simulation at scale.
+//!
+//! State counts, figures and times are printed (`--nocapture`) and
+//! recorded in docs/reliability.md, "Proof of the transition protocol".
+//!
+//! ```sh
+//! cargo test -p rusts-cluster-model --test model -- --nocapture
+//! cargo test -p rusts-cluster-model --test model -- --ignored --nocapture   # the larger bounds and the long run
+//! cargo test -p rusts-cluster-model --test model -- simulation:: --nocapture  # one topic
+//! ```
+
+mod networks;
+mod one_step;
+mod simulation;
+mod transitions;
+mod util;
