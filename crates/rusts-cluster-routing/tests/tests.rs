@@ -10,6 +10,7 @@ mod arbitrary_configs;
 mod batch_and_reader;
 mod concurrency;
 mod consistency;
+mod docs;
 mod moves;
 mod properties;
 mod query;
