@@ -369,6 +369,91 @@ impl WriteQuorum {
         Ok(self.status())
     }
 
+    /// Records copy `node`'s answer, stored or not, without allocating:
+    /// the protocol core's path, whose answers carry a refusal code rather
+    /// than an error text. Otherwise as [`record`](Self::record): a node's
+    /// first answer counts, later ones are ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`ReplicationError::UnexpectedNode`] when the write was not sent to
+    /// `node`; nothing is counted.
+    ///
+    /// ```
+    /// use rusts_cluster_replication::{QuorumStatus, ReplicationMode, WriteQuorum};
+    ///
+    /// let mut quorum = WriteQuorum::new(ReplicationMode::Quorum, ["a", "b", "c"]);
+    /// assert_eq!(quorum.record_answer("a", true)?, QuorumStatus::Pending);
+    /// assert_eq!(quorum.record_answer("b", false)?, QuorumStatus::Pending);
+    /// assert_eq!(quorum.record_answer("c", true)?, QuorumStatus::Reached);
+    /// assert_eq!(quorum.unconfirmed().collect::<Vec<_>>(), ["b"]);
+    /// assert!(quorum.record_answer("z", true).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn record_answer(
+        &mut self,
+        node: &str,
+        stored: bool,
+    ) -> Result<QuorumStatus, ReplicationError> {
+        match self.count(node, stored) {
+            Some(_) => Ok(self.status()),
+            None => Err(ReplicationError::UnexpectedNode {
+                node: node.to_owned(),
+                expected: self.expected_nodes().map(str::to_owned).collect(),
+            }),
+        }
+    }
+
+    /// Whether the write can still reach its rule if every copy in `down`
+    /// fails: the fail-fast check before sending, which knows the joint
+    /// rule of a moving shard. Counting the copies that are up
+    /// ([`ShardView::available_copies`] in the routing crate) against
+    /// [`required`](Self::required) is wrong for a moving shard: at factor
+    /// 2 with the joining copy down, two of three copies are up, yet the
+    /// new side can reach only one success.
+    ///
+    /// Copies in `down` that the write was not sent to, or that have
+    /// answered already, change nothing.
+    ///
+    /// ```
+    /// use rusts_cluster_replication::{ReplicationMode, ReplicationProtocol, WriteQuorum};
+    /// use rusts_cluster_sharding::Shard;
+    ///
+    /// let protocol = ReplicationProtocol::new(ReplicationMode::Quorum, 2);
+    /// // Copies a and b; b leaves and c joins: joint writes need 2 of {a, b}
+    /// // and 2 of {a, c}.
+    /// let mut shard = Shard::new(0, "a");
+    /// shard.replicas = vec!["b".into(), "c".into()];
+    /// shard.joining = vec!["c".into()];
+    /// shard.leaving = vec!["b".into()];
+    /// let quorum = WriteQuorum::for_shard(protocol, &shard)?;
+    /// assert!(quorum.can_succeed_without(["z"]));
+    /// assert!(!quorum.can_succeed_without(["c"]), "the new side is short of one");
+    /// assert!(!quorum.can_succeed_without(["b"]), "the old side is short of one");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// [`ShardView::available_copies`]: https://docs.rs/rusts-cluster-routing
+    pub fn can_succeed_without<'a>(&self, down: impl IntoIterator<Item = &'a str>) -> bool {
+        let mut quorum = self.clone();
+        for node in down {
+            quorum.count(node, false);
+        }
+        quorum.status() != QuorumStatus::Failed
+    }
+
+    /// The copies whose first answer was not a success, or that have not
+    /// answered: once the write is decided, those that did not confirm it,
+    /// for the engine's hints or repair. In the order given.
+    pub fn unconfirmed(&self) -> impl Iterator<Item = &str> + '_ {
+        self.copies
+            .iter()
+            .filter_map(|(node, answer)| match answer {
+                Answer::Given { success: true, .. } => None,
+                _ => Some(node),
+            })
+    }
+
     /// Counts `node`'s answer: `Some(true)` when it was the node's first,
     /// `Some(false)` when the node had answered already (ignored), `None`
     /// when the node is not expected. The one place answers are counted,

@@ -68,6 +68,7 @@ pub use crate::{
     apply::ConfigChange,
     batch::{BatchRoute, ShardGroup},
     error::RoutingError,
+    peer::PeerView,
     query::{NodeTarget, Query, QueryPlan, ReadConsistency, ShardRead},
     reader::RouterReader,
     router::ShardRouter,
@@ -77,6 +78,7 @@ pub use crate::{
 mod apply;
 mod batch;
 mod error;
+mod peer;
 mod query;
 mod reader;
 mod router;

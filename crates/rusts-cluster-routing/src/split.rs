@@ -9,7 +9,7 @@ use crate::{snapshot::Snapshot, view::handle, RoutingError, ShardHandle, ShardRo
 
 /// How a peer of some generation numbers its shards, seen from one
 /// snapshot.
-enum Numbering {
+pub(crate) enum Numbering {
     /// The peer runs the generation a split was made from, or an older
     /// one: its shard `p` is the parent of this router's children of `p`.
     Parents(ShardSplit),
@@ -22,7 +22,7 @@ enum Numbering {
     Newer,
 }
 
-fn numbering(snapshot: &Snapshot, peer_generation: u64) -> Numbering {
+pub(crate) fn numbering(snapshot: &Snapshot, peer_generation: u64) -> Numbering {
     let topology = &snapshot.topology;
     if let Some(from) = topology.config.split_from {
         if peer_generation <= from.generation {
@@ -68,6 +68,9 @@ impl ShardRouter {
     ///
     /// # Errors
     ///
+    /// [`RoutingError::PeerGeneration`] when the peer's generation is not
+    /// adjacent to this router's (checked against the same snapshot as
+    /// the rest: [`ShardRouter::peer`]), and
     /// [`RoutingError::MisroutedKey`] when the key does not belong to the
     /// peer's shard in any of these readings: the two nodes shard keys
     /// differently.
@@ -89,6 +92,8 @@ impl ShardRouter {
     /// assert!(shard.holds(router.node_id()));
     /// // Shard 4 of generation 0 does not hold series 19.
     /// assert!(router.refile(0, 4, key).is_err());
+    /// // A peer three generations ahead is refused before anything is read.
+    /// assert!(router.refile(4, 3, key).is_err());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn refile<'k>(
@@ -97,23 +102,9 @@ impl ShardRouter {
         peer_shard: ShardId,
         key: impl Into<ShardKeyRef<'k>>,
     ) -> Result<ShardHandle, RoutingError> {
-        let snapshot = self.table.load_full();
-        let shard = snapshot.mapper.compute_shard(key);
-        let n = snapshot.mapper.shard_count();
-        let belongs = match numbering(&snapshot, peer_generation) {
-            Numbering::Parents(split) => split.is_child_of(shard, peer_shard),
-            Numbering::Same => shard == peer_shard,
-            Numbering::Newer => shard == peer_shard % n.max(1),
-        };
-        if !belongs {
-            return Err(RoutingError::MisroutedKey {
-                peer_generation,
-                peer_shard,
-                generation: snapshot.topology.generation,
-                shard,
-            });
-        }
-        Ok(handle(&snapshot, shard))
+        let peer = self.peer(peer_generation)?;
+        let shard = peer.refile(peer_shard, key)?;
+        Ok(handle(&peer.snapshot, shard))
     }
 
     /// The shards this node reads to answer a peer's read of its shard
@@ -137,8 +128,9 @@ impl ShardRouter {
     ///
     /// # Errors
     ///
-    /// [`RoutingError::ShardNotFound`] when the peer's numbering has no
-    /// shard `peer_shard`.
+    /// [`RoutingError::PeerGeneration`] when the peer's generation is not
+    /// adjacent to this router's, and [`RoutingError::ShardNotFound`] when
+    /// the peer's numbering has no shard `peer_shard`.
     ///
     /// ```
     /// use rusts_cluster_config::ClusterConfig;
@@ -157,6 +149,7 @@ impl ShardRouter {
     /// // A generation-1 peer reads child 19 itself.
     /// assert_eq!(ids(router.shards_for_peer_read(1, 19)?), [19]);
     /// assert!(router.shards_for_peer_read(0, 16).is_err()); // generation 0 had 16 shards
+    /// assert!(router.shards_for_peer_read(999, 3).is_err()); // not adjacent
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn shards_for_peer_read(
@@ -164,44 +157,11 @@ impl ShardRouter {
         peer_generation: u64,
         peer_shard: ShardId,
     ) -> Result<Vec<ShardHandle>, RoutingError> {
-        let snapshot = self.table.load_full();
-        let n = snapshot.mapper.shard_count();
-        let topology = &snapshot.topology;
-        let held: &[ShardId] = match topology.node_index(self.node_id()) {
-            Some(node) => topology.held(node),
-            None => &[],
-        };
-        let holds = |shard: ShardId| held.binary_search(&shard).is_ok();
-        let shards: Vec<ShardId> = match numbering(&snapshot, peer_generation) {
-            Numbering::Parents(split) => {
-                if peer_shard >= split.parent_count() {
-                    return Err(RoutingError::ShardNotFound {
-                        shard: peer_shard,
-                        shard_count: split.parent_count(),
-                    });
-                }
-                // Ascending already: p, p + n, ...
-                let children = split.children_of(peer_shard);
-                if children.clone().all(holds) {
-                    children.collect()
-                } else {
-                    Vec::new()
-                }
-            }
-            Numbering::Same => {
-                if peer_shard >= n {
-                    return Err(RoutingError::ShardNotFound {
-                        shard: peer_shard,
-                        shard_count: n,
-                    });
-                }
-                [peer_shard].into_iter().filter(|&s| holds(s)).collect()
-            }
-            Numbering::Newer => [peer_shard % n.max(1)]
-                .into_iter()
-                .filter(|&s| holds(s))
-                .collect(),
-        };
-        Ok(shards.into_iter().map(|s| handle(&snapshot, s)).collect())
+        let peer = self.peer(peer_generation)?;
+        let shards = peer.read_shards(peer_shard)?;
+        Ok(shards
+            .into_iter()
+            .map(|s| handle(&peer.snapshot, s))
+            .collect())
     }
 }

@@ -235,6 +235,11 @@ impl AsRef<Shard> for ShardView<'_> {
 pub struct ShardCopy<'a> {
     /// The id of the node that holds the copy.
     pub node_id: &'a str,
+    /// That node's index in this generation's config: its position in
+    /// node-id order, from 0. For an engine's table of connections, read
+    /// without hashing the id. An index names the same node only within
+    /// one generation: a node added or removed renumbers those after it.
+    pub node_index: u32,
     /// That node's `host:port` address.
     pub address: &'a str,
     /// Whether the copy is the shard's primary or a replica.
@@ -252,6 +257,7 @@ impl<'a> ShardCopy<'a> {
         let node = topology.node(copy.node);
         ShardCopy {
             node_id: &node.id,
+            node_index: copy.node,
             address: &node.address,
             role: copy.role,
             state: copy.state,

@@ -274,9 +274,12 @@ fn peers_before_the_split_are_served_by_parent_and_the_restarted_router_agrees()
 }
 
 #[test]
-fn a_node_that_lost_some_children_does_not_answer_for_their_parent() {
-    // Split, then a later generation keeps the record but moves child 17
-    // (of parent 1) off node0: node0 holds only part of parent 1.
+fn a_peer_on_the_parents_numbering_two_generations_back_is_refused() {
+    // Split, then a later generation keeps the record but moves child 16
+    // (of parent 0) off node0: node0 holds only part of parent 0. A peer
+    // still numbering by parents (generation 0) is two generations back,
+    // so it is refused before anything is read, and a peer on
+    // generation 1 reads children by their own numbers.
     let config = round_robin_cluster(16, 4, 2);
     let split = config.split(2).unwrap();
     let mut later = split.clone();
@@ -295,8 +298,13 @@ fn a_node_that_lost_some_children_does_not_answer_for_their_parent() {
     let router = ShardRouter::from_config(&config).unwrap();
     router.apply(&split).unwrap();
     router.apply(&later).unwrap();
-    assert!(router.shards_for_peer_read(0, 0).unwrap().is_empty());
-    assert_eq!(ids(&router.shards_for_peer_read(0, 4).unwrap()), [4, 20]);
+    assert!(matches!(
+        router.shards_for_peer_read(0, 4),
+        Err(RoutingError::PeerGeneration { ours: 2, peer: 0 })
+    ));
+    assert!(router.refile(0, 4, ShardKeyRef::new("cpu", 20, 0)).is_err());
+    assert!(router.shards_for_peer_read(1, 16).unwrap().is_empty());
+    assert_eq!(ids(&router.shards_for_peer_read(1, 20).unwrap()), [20]);
 }
 
 #[test]
