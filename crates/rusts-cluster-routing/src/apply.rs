@@ -158,6 +158,20 @@ impl ShardRouter {
     }
 }
 
+impl ShardRouter {
+    /// Whether [`apply`](Self::apply) would take `config` now, without
+    /// taking it: the same checks, and the same errors. For a caller that
+    /// must persist a config before it runs it (the protocol core), so
+    /// that it never persists one it then cannot run.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`apply`](Self::apply).
+    pub fn check_apply(&self, config: &ClusterConfig) -> Result<(), RoutingError> {
+        check_successor(&self.table.load(), self.node_id(), config).map(|_| ())
+    }
+}
+
 /// Checks that `config` may follow the generation `current` runs, on node
 /// `node_id`: a greater generation, the same node and strategy, a valid
 /// config, the same shard count or a split of it (with its record), and no

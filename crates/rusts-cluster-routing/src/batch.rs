@@ -75,6 +75,15 @@ impl BatchRoute {
     pub fn generation(&self) -> u64 {
         self.snapshot.topology.generation
     }
+
+    /// The key indices of every group, concatenated in group order: group
+    /// `i`'s [`key_indices`](ShardGroup::key_indices) are the next
+    /// `key_indices().len()` entries. Releases the snapshot, so that a
+    /// caller that keeps the grouping (a write in flight) does not keep
+    /// the snapshot alive.
+    pub fn into_key_indices(self) -> Vec<u32> {
+        self.indices
+    }
 }
 
 impl fmt::Debug for BatchRoute {
@@ -114,12 +123,12 @@ impl fmt::Debug for ShardGroup<'_> {
     }
 }
 
-pub(crate) fn route_batch<'k, K>(
+pub(crate) fn route_batch<'k, I>(
     snapshot: Guard<Arc<Snapshot>>,
-    keys: &'k [K],
+    keys: I,
 ) -> Result<BatchRoute, RoutingError>
 where
-    &'k K: Into<ShardKeyRef<'k>>,
+    I: ExactSizeIterator<Item = ShardKeyRef<'k>>,
 {
     if u32::try_from(keys.len()).is_err() {
         return Err(RoutingError::BatchTooLarge { keys: keys.len() });
@@ -135,7 +144,6 @@ where
             let mut counts = vec![0u32; shard_count];
             let mut touched = vec![0u64; shard_count.div_ceil(64)];
             let shard_of: Vec<ShardId> = keys
-                .iter()
                 .map(|key| {
                     let shard = mapper.compute_shard(key);
                     counts[shard as usize] += 1;
@@ -146,7 +154,7 @@ where
             let (indices, groups) = group_by_counting(&shard_of, counts, &touched);
             (shard_of, indices, groups)
         } else {
-            let shard_of: Vec<ShardId> = keys.iter().map(|key| mapper.compute_shard(key)).collect();
+            let shard_of: Vec<ShardId> = keys.map(|key| mapper.compute_shard(key)).collect();
             let (indices, groups) = group_by_sorting(&shard_of);
             (shard_of, indices, groups)
         };

@@ -163,6 +163,29 @@ impl PeerView {
         })
     }
 
+    /// The shard, in this router's numbering, that every point the peer
+    /// sends for its shard `peer_shard` files under, when one shard takes
+    /// them all: the same shard when both number alike, its parent
+    /// `peer_shard % n` when the peer took a split this router has not yet.
+    /// `None` when the peer numbers by parents (it runs the generation this
+    /// router's split was made from): each point then files under the
+    /// child its key maps to, found with [`refile`](Self::refile).
+    ///
+    /// Adjacent generations have the same strategy, and the same shard
+    /// count or a split of it (`apply` refuses any other change), so the
+    /// peer's routing of a key agrees with this router's; this trusts it
+    /// rather than mapping every point again. Use
+    /// [`refile`](Self::refile) to check a point the peer may have
+    /// misrouted.
+    pub fn local_shard(&self, peer_shard: ShardId) -> Option<ShardId> {
+        let n = self.snapshot.mapper.shard_count();
+        match numbering(&self.snapshot, self.peer_generation) {
+            Numbering::Parents(_) => None,
+            Numbering::Same => Some(peer_shard),
+            Numbering::Newer => Some(peer_shard % n.max(1)),
+        }
+    }
+
     /// Whether this node holds a copy of shard `shard` (this router's
     /// numbering) in this snapshot, in any copy state.
     pub fn holds(&self, shard: ShardId) -> bool {

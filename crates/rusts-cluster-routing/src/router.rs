@@ -172,7 +172,35 @@ impl ShardRouter {
     where
         &'k K: Into<ShardKeyRef<'k>>,
     {
-        batch::route_batch(self.table.load(), keys)
+        batch::route_batch(self.table.load(), keys.iter().map(Into::into))
+    }
+
+    /// [`route_batch`](Self::route_batch) over items that are not keys
+    /// themselves (an engine's points), each read through `key`: the same
+    /// grouping, without building a slice of keys first.
+    ///
+    /// # Errors
+    ///
+    /// As [`route_batch`](Self::route_batch).
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    /// use rusts_cluster_routing::ShardRouter;
+    /// use rusts_cluster_sharding::ShardKeyRef;
+    ///
+    /// struct Point { series: u64, value: f64 }
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
+    /// let router = ShardRouter::from_config(&config)?;
+    /// let points = [Point { series: 3, value: 1.0 }, Point { series: 19, value: 2.0 }];
+    /// let batch = router.route_batch_by(&points, |p| ShardKeyRef::new("cpu", p.series, 0))?;
+    /// assert_eq!(batch.shards(), [3, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn route_batch_by<'k, T, F>(&self, items: &'k [T], key: F) -> Result<BatchRoute, RoutingError>
+    where
+        F: FnMut(&'k T) -> ShardKeyRef<'k>,
+    {
+        batch::route_batch(self.table.load(), items.iter().map(key))
     }
 
     /// A reader for one thread: routes single keys without the per-call
