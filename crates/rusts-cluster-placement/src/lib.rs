@@ -52,6 +52,9 @@ assert!(!plan.has_problems()); // two copies of every shard stay put
 let transition = plan_transition(&config, &new)?;
 assert_eq!(transition.steps.len(), 3);
 assert_eq!(transition.catch_up.len(), 24); // one per copy db-a1 gains
+// The same list a node computes from the first step it is given.
+assert_eq!(transition.catch_up, transition.steps[0].config.catch_ups());
+assert_eq!(transition.drops.len(), 24); // db-a2's copies, once every node runs the last step
 # Ok::<(), Box<dyn std::error::Error>>(())
 ```
 */
