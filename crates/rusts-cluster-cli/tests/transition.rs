@@ -62,6 +62,10 @@ fn transition_writes_three_steps_and_prints_the_runbook() {
         .stdout_has("  wait:   every node reports generation 1\n")
         .stdout_has("  wait:   every copy above has caught up\n")
         .stdout_has("step 2 of 3, read-new (generation 2)")
+        .stdout_has(
+            "  keep:   the leaving copies: nodes on this step or the one before still write to \
+             them; delete them only once every node runs the final step\n",
+        )
         .stdout_has("step 3 of 3, final (generation 3)")
         .stdout_has("  then:   delete the leaving copies");
     let joint = path(&dir.join("01-joint-writes.toml"));
@@ -95,6 +99,17 @@ fn transition_writes_three_steps_and_prints_the_runbook() {
         assert_eq!(c["sources"].as_array().unwrap().len(), 2, "{c}");
         assert_eq!(c["state"], "joining");
     }
+    // The copies to delete: every leaving copy of step 1, by node, once
+    // every node runs the final step.
+    let mut leaving: Vec<Value> = joint
+        .nodes
+        .iter()
+        .filter(|n| !n.leaving_shards.is_empty())
+        .map(|n| json!({ "node": n.id, "shards": n.leaving_shards, "after": "final" }))
+        .collect();
+    leaving.sort_by_key(|v| v["node"].as_str().unwrap().to_owned());
+    assert!(!leaving.is_empty());
+    assert_eq!(report["drop_copies"], json!(leaving));
 }
 
 #[test]

@@ -63,12 +63,14 @@ assert_eq!(ClusterConfig::from_toml(&config.to_toml()?)?, config);
 
 pub use crate::{
     address::AddressProblem,
+    catch_up::{CatchUp, CopyDrop},
     config::{ClusterConfig, ConfigFile, MoveReads, NodeConfig, MAX_CONFIG_BYTES},
     copies::{CopyEntry, CopyIndex},
     error::{ConfigError, Location},
     handover::{address_handovers, AddressHandover},
     locate::SourceMap,
     split::{split_factor, NotASplit, SplitFrom},
+    step::StepKind,
     validate::{
         Position, ShardList, ValidationError, ValidationErrorKind, ValidationWarning,
         MAX_REPORTED_ERRORS, MAX_REPORTED_WARNINGS, MAX_SHARD_COUNT,
@@ -83,12 +85,14 @@ pub use crate::zones::zone_indices;
 pub mod strategies;
 
 mod address;
+mod catch_up;
 mod config;
 mod copies;
 mod error;
 mod handover;
 mod locate;
 mod split;
+mod step;
 mod validate;
 mod zones;
 

@@ -2,6 +2,7 @@
 //! out): one module per topic, and `util` for what they share. Fixtures
 //! are TOML files under `testdata/`.
 
+mod catch_up;
 mod docs;
 mod hostile;
 mod moving;

@@ -52,6 +52,9 @@ assert!(!plan.has_problems()); // two copies of every shard stay put
 let transition = plan_transition(&config, &new)?;
 assert_eq!(transition.steps.len(), 3);
 assert_eq!(transition.catch_up.len(), 24); // one per copy db-a1 gains
+// The same list a node computes from the first step it is given.
+assert_eq!(transition.catch_up, transition.steps[0].config.catch_ups());
+assert_eq!(transition.drops.len(), 24); // db-a2's copies, once every node runs the last step
 # Ok::<(), Box<dyn std::error::Error>>(())
 ```
 */
@@ -63,7 +66,7 @@ pub use crate::{
     balance::{balance, with_node_changes, zone_count},
     error::{ConfigRole, PlacementError},
     moves::{plan_moves, MovePlan, NodeMoves, ShardMove},
-    transition::{plan_transition, CatchUp, StepKind, TransitionPlan, TransitionStep},
+    transition::{plan_transition, TransitionPlan, TransitionStep},
 };
 /// The tag that names a node's zone unless told otherwise: `zone`, the tag
 /// that [`ClusterConfig::warnings`](rusts_cluster_config::ClusterConfig::warnings)
@@ -73,6 +76,10 @@ pub use rusts_cluster_config::DEFAULT_ZONE_TAG;
 /// which [`plan_transition`] refuses (defined in `rusts-cluster-config`, so
 /// that `ShardRouter::apply` refuses the same).
 pub use rusts_cluster_config::{address_handovers, AddressHandover};
+/// The catch-ups, drops and steps of a transition (defined in
+/// `rusts-cluster-config`, so that a node reading its step config computes
+/// the catch-ups and drops [`plan_transition`] prints).
+pub use rusts_cluster_config::{CatchUp, CopyDrop, StepKind};
 
 mod balance;
 mod error;

@@ -12,7 +12,8 @@
 use std::collections::HashMap;
 
 use rusts_cluster_config::{
-    address_handovers, AddressHandover, ClusterConfig, MoveReads, NodeConfig,
+    address_handovers, AddressHandover, CatchUp, ClusterConfig, CopyDrop, MoveReads, NodeConfig,
+    StepKind,
 };
 use rusts_cluster_sharding::{CopyState, ShardId};
 use serde::Serialize;
@@ -27,8 +28,14 @@ pub struct TransitionPlan {
     /// The steps, in the order they are deployed; empty when no copy moves.
     pub steps: Vec<TransitionStep>,
     /// The copies to catch up once every node runs the first step, and
-    /// before the second is deployed: by shard, then node id.
+    /// before the second is deployed: by shard, then node id. The first
+    /// step's [`ClusterConfig::catch_ups`], so that a node given that step
+    /// computes the same list.
     pub catch_up: Vec<CatchUp>,
+    /// The leaving copies, which may be deleted once every node runs the
+    /// final step: by shard, then node id. The first step's
+    /// [`ClusterConfig::drops`].
+    pub drops: Vec<CopyDrop>,
     /// The shards whose copies move, ascending.
     pub moving_shards: Vec<ShardId>,
 }
@@ -49,77 +56,6 @@ pub struct TransitionStep {
     /// The config to deploy. Its generation is the old config's plus the
     /// step's number.
     pub config: ClusterConfig,
-}
-
-/// The three steps of a transition, in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum StepKind {
-    /// Every copy, old and new, receives writes, and a write needs the
-    /// replication mode met on the old copies and on the new ones; reads
-    /// come from the old copies. Joining copies catch up once every node
-    /// runs it.
-    JointWrites,
-    /// Writes as in [`StepKind::JointWrites`]; reads come from the new
-    /// copies, and primaries are the new config's.
-    ReadNew,
-    /// The new config's placement: leaving copies are gone.
-    Final,
-}
-
-impl StepKind {
-    /// The step's number, from 1: its generation is the old config's plus
-    /// this.
-    pub fn number(self) -> u64 {
-        match self {
-            StepKind::JointWrites => 1,
-            StepKind::ReadNew => 2,
-            StepKind::Final => 3,
-        }
-    }
-
-    /// The step's name: `joint-writes`, `read-new` or `final`.
-    pub fn name(self) -> &'static str {
-        match self {
-            StepKind::JointWrites => "joint-writes",
-            StepKind::ReadNew => "read-new",
-            StepKind::Final => "final",
-        }
-    }
-
-    /// The file the step is written to: `NN-NAME.toml`, so that name order
-    /// is step order (`01-joint-writes.toml`).
-    pub fn file_name(self) -> String {
-        format!("{:02}-{}.toml", self.number(), self.name())
-    }
-}
-
-/// A copy that must be filled from old copies before reads move to the new
-/// copies: its node copies the merged data of `sources` into it.
-///
-/// This is the workspace's public catch-up type, by shard and node id: what
-/// an operator tool prints and a node acts on. The model checker keeps its
-/// own `CatchUpSchedule` (in `rusts-cluster-model`), which says when a
-/// procedure's catch-ups start and which step waits for them, over node
-/// indices; it describes a checked procedure, not a plan.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CatchUp {
-    /// The shard.
-    pub shard: ShardId,
-    /// The node whose copy catches up.
-    pub node: String,
-    /// [`CopyState::Joining`] for a copy the move adds;
-    /// [`CopyState::Stable`] for a kept copy that must also be caught up,
-    /// because the shard loses more copies than it gains.
-    pub state: CopyState,
-    /// The old copies to merge: `n - w + 1` distinct nodes (`n` old copies,
-    /// `w` the acknowledgements the replication mode requires of the
-    /// factor; at least 1, at most `n`), stable copies first. Any that many
-    /// old copies together hold every write acknowledged before the
-    /// transition. A stable copy that catches up counts its own data, so
-    /// it can be among its sources.
-    pub sources: Vec<String>,
 }
 
 /// Plans the transition from `from` to `to`: three configs, with
@@ -212,17 +148,11 @@ pub fn plan_transition(
     let nodes = NodeTable::new(from, to);
     let old = CopyTable::new(from, &nodes, Side::Old);
     let new = CopyTable::new(to, &nodes, Side::New);
-    let w = from.replication_mode.required_acks(from.replication_factor);
 
     // Per node of the steps: its lists in step 1 and 2 (primaries differ).
     let step_nodes = nodes.step_nodes(&old);
     let mut lists = vec![StepLists::default(); nodes.ids.len()];
     let mut moving_shards = Vec::new();
-    let mut catch_up = Vec::new();
-    // How many catch-ups each node serves as a source, and receives, so far:
-    // ties go to the least loaded, so no node serves every catch-up.
-    let mut served = vec![0u32; nodes.ids.len()];
-    let mut received = vec![0u32; nodes.ids.len()];
     let mut merged: Vec<(u32, CopyState)> = Vec::new();
     for s in 0..from.shard_count as usize {
         let (o, n) = (old.copies(s), new.copies(s));
@@ -246,20 +176,12 @@ pub fn plan_transition(
                 _ => {}
             }
         }
-        plan_catch_up(
-            shard,
-            &merged,
-            w,
-            &nodes,
-            &mut served,
-            &mut received,
-            &mut catch_up,
-        );
     }
     if moving_shards.is_empty() {
         return Ok(TransitionPlan {
             steps: Vec::new(),
             catch_up: Vec::new(),
+            drops: Vec::new(),
             moving_shards,
         });
     }
@@ -296,10 +218,16 @@ pub fn plan_transition(
             config: last,
         },
     ];
-    catch_up.sort_by(|a: &CatchUp, b: &CatchUp| (a.shard, &a.node).cmp(&(b.shard, &b.node)));
+    // The catch-ups and drops are read back from the first step, by the
+    // function a node given that step calls: one mechanism, so the printed
+    // plan and the nodes cannot disagree. Its nodes are numbered in the
+    // order of `step_nodes`, which is the order the step lists them in.
+    let catch_up = steps[0].config.catch_ups();
+    let drops = steps[0].config.drops();
     Ok(TransitionPlan {
         steps,
         catch_up,
+        drops,
         moving_shards,
     })
 }
@@ -563,75 +491,6 @@ fn merge(o: &[u32], n: &[u32], out: &mut Vec<(u32, CopyState)>) {
     }
 }
 
-/// The catch-ups of one moving shard, from its copies and their states.
-///
-/// Every joining copy catches up. An acknowledged write sits on `w` old
-/// copies, so on at least `w - |leaving|` stable ones; after the catch-up it
-/// is also on every joining copy. When the shard gains fewer copies than it
-/// loses, that can fall short of `w` new copies, and stable copies catch up
-/// too, until `w` new copies (joining or stable) have caught up.
-fn plan_catch_up(
-    shard: ShardId,
-    merged: &[(u32, CopyState)],
-    w: usize,
-    nodes: &NodeTable<'_>,
-    served: &mut [u32],
-    received: &mut [u32],
-    out: &mut Vec<CatchUp>,
-) {
-    let count = |state: CopyState| merged.iter().filter(|c| c.1 == state).count();
-    let (joining, leaving, stable) = (
-        count(CopyState::Joining),
-        count(CopyState::Leaving),
-        count(CopyState::Stable),
-    );
-    let n = stable + leaving;
-    let needed = (n + 1).saturating_sub(w).clamp(1, n);
-    let mut targets: Vec<(u32, CopyState)> = merged
-        .iter()
-        .copied()
-        .filter(|c| c.1 == CopyState::Joining)
-        .collect();
-    if joining < leaving {
-        let extra = w.saturating_sub(joining).min(stable);
-        let mut kept: Vec<u32> = merged
-            .iter()
-            .filter(|c| c.1 == CopyState::Stable)
-            .map(|c| c.0)
-            .collect();
-        kept.sort_by_key(|&v| (received[v as usize], v));
-        targets.extend(kept.into_iter().take(extra).map(|v| (v, CopyState::Stable)));
-    }
-    for (target, state) in targets {
-        received[target as usize] += 1;
-        // A stable copy counts its own data first; then stable copies, then
-        // leaving ones, each the least used as a source so far.
-        let mut candidates: Vec<(bool, bool, u32, u32)> = merged
-            .iter()
-            .filter(|c| c.1 != CopyState::Joining)
-            .map(|&(v, s)| (v != target, s == CopyState::Leaving, served[v as usize], v))
-            .collect();
-        candidates.sort_unstable();
-        let sources: Vec<u32> = candidates.iter().take(needed).map(|c| c.3).collect();
-        for &v in &sources {
-            if v != target {
-                served[v as usize] += 1;
-            }
-        }
-        let mut sources: Vec<String> = sources
-            .into_iter()
-            .map(|v| nodes.ids[v as usize].to_owned())
-            .collect();
-        sources.sort_unstable();
-        out.push(CatchUp {
-            shard,
-            node: nodes.ids[target as usize].to_owned(),
-            state,
-            sources,
-        });
-    }
-}
-
 /// `config`'s settings with no nodes, for building a step. A field added to
 /// `ClusterConfig` fails to compile here until a step says what it holds.
 fn settings_of(config: &ClusterConfig) -> ClusterConfig {
@@ -669,19 +528,5 @@ mod tests {
         );
         merge(&[3], &[3], &mut out);
         assert_eq!(out, [(3, CopyState::Stable)]);
-    }
-
-    #[test]
-    fn step_files_sort_in_step_order() {
-        let names: Vec<String> = [StepKind::Final, StepKind::JointWrites, StepKind::ReadNew]
-            .iter()
-            .map(|k| k.file_name())
-            .collect();
-        let mut sorted = names.clone();
-        sorted.sort();
-        assert_eq!(
-            sorted,
-            ["01-joint-writes.toml", "02-read-new.toml", "03-final.toml"]
-        );
     }
 }

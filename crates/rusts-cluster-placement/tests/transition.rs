@@ -2,7 +2,8 @@
 //! against the configs directly; a router for every step; generations that
 //! only adjacent steps accept; and the catch-up, checked against its
 //! purpose: after it, every write the old config could acknowledge sits on
-//! `w` new copies.
+//! `w` new copies; and the catch-ups and drops, which must be what a node
+//! computes from its step config alone.
 //!
 //! `RUSTS_TRANSITION_CASES` or `PROPTEST_CASES` (e.g. 2000) ask for a
 //! longer run than the default 64 cases.
@@ -63,7 +64,12 @@ fn check_plan(
         .collect();
     prop_assert_eq!(&plan.moving_shards, &moving);
     if moving.is_empty() {
-        prop_assert!(plan.steps.is_empty() && plan.catch_up.is_empty() && plan.is_empty());
+        prop_assert!(
+            plan.steps.is_empty()
+                && plan.catch_up.is_empty()
+                && plan.drops.is_empty()
+                && plan.is_empty()
+        );
         return Ok(());
     }
     let kinds: Vec<StepKind> = plan.steps.iter().map(|s| s.kind).collect();
@@ -129,7 +135,34 @@ fn check_plan(
             .collect();
         prop_assert_eq!(got, expected);
     }
+    check_one_mechanism(plan)?;
     check_catch_up(from, plan, &old, &new)
+}
+
+/// The plan's catch-ups and drops are what a node computes from the step
+/// it is given: steps 1 and 2 give the same (primaries and `move_reads`
+/// play no part), the final step none. Drops are exactly the leaving
+/// copies, each deleted after the final step.
+fn check_one_mechanism(plan: &TransitionPlan) -> Result<(), TestCaseError> {
+    for step in &plan.steps[..2] {
+        prop_assert_eq!(&plan.catch_up, &step.config.catch_ups(), "{:?}", step.kind);
+        prop_assert_eq!(&plan.drops, &step.config.drops(), "{:?}", step.kind);
+    }
+    let last = &plan.steps[2].config;
+    prop_assert!(last.catch_ups().is_empty() && last.drops().is_empty());
+    let mut leaving: Vec<(ShardId, &str)> = Vec::new();
+    for node in &plan.steps[0].config.nodes {
+        leaving.extend(node.leaving_shards.iter().map(|&s| (s, node.id.as_str())));
+    }
+    leaving.sort_unstable();
+    let drops: Vec<(ShardId, &str)> = plan
+        .drops
+        .iter()
+        .map(|d| (d.shard, d.node.as_str()))
+        .collect();
+    prop_assert_eq!(drops, leaving);
+    prop_assert!(plan.drops.iter().all(|d| d.after == StepKind::Final));
+    Ok(())
 }
 
 /// The catch-up, against its purpose: for every set of `w` old copies that
@@ -379,6 +412,10 @@ fn the_catch_up_check_can_fail() {
     // d's copies, unmarked: they would serve reads before catching up.
     plan.steps[0].config.nodes[2].joining_shards.clear();
     assert!(check_plan(&from, &to, &plan).is_err());
+    // A leaving copy left off the drops would never be deleted.
+    let mut plan = plan_transition(&from, &to).unwrap();
+    plan.drops.pop();
+    assert!(check_plan(&from, &to, &plan).is_err());
 }
 
 /// a, b, c holding each of 3 shards; RF 3, Quorum; generation 10.
@@ -434,6 +471,20 @@ fn replacing_a_node_moves_its_copies_through_three_steps() {
         assert_eq!((c.node.as_str(), c.state), ("d", CopyState::Joining));
         assert_eq!(c.sources, ["a", "b"]);
     }
+    // The plan's list is the one a node computes from step 1 alone.
+    assert_eq!(plan.catch_up, step1.catch_ups());
+    // c's copies may go once every node runs step 3.
+    let drops: Vec<(ShardId, &str, StepKind)> = plan
+        .drops
+        .iter()
+        .map(|d| (d.shard, d.node.as_str(), d.after))
+        .collect();
+    assert_eq!(
+        drops,
+        [0, 1, 2].map(|s| (s, "c", StepKind::Final)),
+        "{:?}",
+        plan.drops
+    );
     // No warning says the move is over- or under-replicated.
     assert!(step1.warnings().is_empty(), "{:?}", step1.warnings());
 }
@@ -480,6 +531,7 @@ fn nothing_moves_no_steps() {
     to.cluster_name = "renamed".into();
     let plan = plan_transition(&from, &to).unwrap();
     assert!(plan.is_empty() && plan.catch_up.is_empty() && plan.moving_shards.is_empty());
+    assert!(plan.drops.is_empty());
     assert!(plan_transition(&from, &from).unwrap().is_empty());
 }
 

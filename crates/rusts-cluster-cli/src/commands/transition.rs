@@ -234,8 +234,9 @@ fn remove(written: &[(PathBuf, usize)]) {
 /// What the runbook says of each step, worked out once for text and JSON.
 struct Steps<'p> {
     steps: Vec<StepReport<'p>>,
-    /// The leaving copies, by node, deleted after the last step.
-    drop: BTreeMap<&'p str, Vec<ShardId>>,
+    /// The plan's drops (the leaving copies), by node and the step after
+    /// which they may be deleted (the final one).
+    drop: BTreeMap<(&'p str, StepKind), Vec<ShardId>>,
 }
 
 struct StepReport<'p> {
@@ -277,13 +278,14 @@ impl<'p> Steps<'p> {
             });
             before = config;
         }
-        let mut drop: BTreeMap<&str, Vec<ShardId>> = BTreeMap::new();
-        if let Some(joint) = plan.steps.first() {
-            for node in &joint.config.nodes {
-                if !node.leaving_shards.is_empty() {
-                    drop.insert(&node.id, node.leaving_shards.clone());
-                }
-            }
+        // From the plan's drops, which a node computes from its step
+        // config too (`ClusterConfig::drops`); by shard, so each node's
+        // list comes out ascending.
+        let mut drop: BTreeMap<(&str, StepKind), Vec<ShardId>> = BTreeMap::new();
+        for d in &plan.drops {
+            drop.entry((d.node.as_str(), d.after))
+                .or_default()
+                .push(d.shard);
         }
         Steps { steps, drop }
     }
@@ -337,7 +339,9 @@ fn set_report(ui: &mut Ui<'_>, steps: &Steps<'_>, plan: &TransitionPlan) {
     let drop: Vec<Value> = steps
         .drop
         .iter()
-        .map(|(node, shards)| json!({ "node": node, "shards": shards }))
+        .map(|((node, after), shards)| {
+            json!({ "node": node, "shards": shards, "after": after.name() })
+        })
         .collect();
     ui.set("drop_copies", drop);
 }
@@ -448,6 +452,12 @@ fn print_runbook(
                 table.write(ui.out())?;
                 text.push_str("  wait:   every copy above has caught up\n");
             }
+            StepKind::ReadNew if !steps.drop.is_empty() => {
+                text.push_str(
+                    "  keep:   the leaving copies: nodes on this step or the one before still \
+                     write to them; delete them only once every node runs the final step\n",
+                );
+            }
             StepKind::Final => {
                 text.push_str(
                     "  then:   delete the leaving copies, which no node reads or writes now:\n",
@@ -455,7 +465,11 @@ fn print_runbook(
                 ui.print(&text)?;
                 text.clear();
                 let mut table = Table::new(ui.style(), &["node", "shards"]);
-                for (node, shards) in &steps.drop {
+                let now = steps
+                    .drop
+                    .iter()
+                    .filter(|((_, after), _)| *after == step.kind);
+                for ((node, _), shards) in now {
                     table.row([node.to_string(), ranges(shards)]);
                 }
                 table.write(ui.out())?;
