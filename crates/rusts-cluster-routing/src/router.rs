@@ -196,7 +196,11 @@ impl ShardRouter {
     /// assert_eq!(batch.shards(), [3, 3]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn route_batch_by<'k, T, F>(&self, items: &'k [T], key: F) -> Result<BatchRoute, RoutingError>
+    pub fn route_batch_by<'k, T, F>(
+        &self,
+        items: &'k [T],
+        key: F,
+    ) -> Result<BatchRoute, RoutingError>
     where
         F: FnMut(&'k T) -> ShardKeyRef<'k>,
     {

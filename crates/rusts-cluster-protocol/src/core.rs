@@ -1,0 +1,980 @@
+//! The core: one node's protocol state machine.
+
+use std::{
+    cmp::Reverse,
+    collections::{BinaryHeap, VecDeque},
+    fmt,
+    sync::Arc,
+};
+
+use fxhash::FxHashMap;
+use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_routing::{ConfigChange, Query, ShardRouter};
+use rusts_cluster_sharding::ShardId;
+
+use crate::{
+    catch_up::{CatchUpStatus, CatchUpTask, Source},
+    message::{
+        CatchUpAnswer, CatchUpRequest, Filter, Header, Message, Peer, ReadRequest, WriteRequest,
+    },
+    point::{Point, PointId},
+    read::{Effects, Planned, ReadDone, Reads},
+    replica::{CatchUpAdmission, ReadAdmission, Views, WriteAdmission},
+    saved::{restore, save},
+    write::{Builder, FailReason, WriteDone, WriteSettled, Writes},
+    ProtocolError,
+};
+
+/// The core's timeouts and page size, in the engine's clock (milliseconds
+/// by convention: the core only compares and adds them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// A write not decided this long after it started fails
+    /// ([`FailReason::Timeout`]). Default 2,000.
+    pub write_timeout: u64,
+    /// A read ends this long after it started, complete or not.
+    /// Default 2,000.
+    pub read_timeout: u64,
+    /// A copy that has not answered a read, or a catch-up page, this long
+    /// after it was asked is given up on: the read asks the next copy,
+    /// the catch-up asks again. Default 500.
+    pub ask_timeout: u64,
+    /// The most points a catch-up page asks for. Default 1,000.
+    pub catch_up_page: u32,
+    /// How often a catch-up that waits for other nodes' generations probes
+    /// them. Default 200.
+    pub probe_interval: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            write_timeout: 2_000,
+            read_timeout: 2_000,
+            ask_timeout: 500,
+            catch_up_page: 1_000,
+            probe_interval: 200,
+        }
+    }
+}
+
+/// What became of a message handed to [`Core::receive`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// It was counted.
+    Counted,
+    /// It answers a request this core made and has since decided, ended
+    /// or fenced: too late to count. Never confused with [`Unknown`](Self::Unknown).
+    Late,
+    /// The same copy answered this request already; the first answer
+    /// counted.
+    Duplicate,
+    /// It answers no request this core made (an id never issued, or a node
+    /// the request did not go to).
+    Unknown,
+    /// It is a request for this node to serve: admit it with
+    /// [`Core::admit_write`], [`Core::admit_read`] or
+    /// [`Core::admit_catch_up`].
+    Request,
+}
+
+/// What the core asks of the engine, in order. From [`Core::poll`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Output<P, T> {
+    /// Send this message to this node.
+    Send(Peer, Message<P>),
+    /// A write is decided: reply to its client.
+    WriteDone(WriteDone<T>),
+    /// A write's copies have all answered, or its deadline passed: the
+    /// copies that did not confirm it.
+    WriteSettled(WriteSettled),
+    /// A read is decided: reply to its client.
+    ReadDone(ReadDone<P, T>),
+    /// Store these catch-up points in this node's copy of `shard` (by the
+    /// merge rule: of two versions of one point, keep the greater).
+    CatchUpPoints {
+        /// The shard.
+        shard: ShardId,
+        /// The points, in [`PointId`] order.
+        points: Vec<P>,
+    },
+    /// A copy has caught up. Persist [`Core::saved`] so that a restart does
+    /// not fetch it again.
+    CaughtUp {
+        /// The shard.
+        shard: ShardId,
+    },
+    /// The data of these copies (this node's shard ids) may be deleted:
+    /// no generation this node serves holds them any longer.
+    Droppable {
+        /// The shards.
+        shards: Vec<ShardId>,
+    },
+}
+
+/// A config checked and ready to commit, with the bytes to persist first.
+/// From [`Core::prepare`].
+#[derive(Debug)]
+pub struct Prepared {
+    config: ClusterConfig,
+    bytes: Vec<u8>,
+    on: u64,
+}
+
+impl Prepared {
+    /// The bytes to persist durably before [`Core::commit`]: the state the
+    /// core will run once it commits, handed back at start with
+    /// [`Core::restore`].
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The prepared config's generation.
+    pub fn generation(&self) -> u64 {
+        self.config.generation
+    }
+}
+
+/// A commit's result: the router's change, and what fencing ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Applied {
+    /// What the router changed.
+    pub change: ConfigChange,
+    /// How many writes and reads of older generations fencing ended (their
+    /// outcomes are in [`Core::poll`]).
+    pub fenced: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Write(u64),
+    ReadAsk(u64, u32),
+}
+
+/// The copies of a generation this node keeps for peers still on it.
+struct Kept {
+    config: ClusterConfig,
+    router: ShardRouter,
+    /// This node's shards in `config` that the generation after it does
+    /// not give it.
+    shards: Vec<ShardId>,
+}
+
+/// One node's replication protocol, without I/O: fed requests, answers
+/// and time, it returns messages to send and decisions, through
+/// [`poll`](Self::poll).
+///
+/// `P` is the engine's point, `T` what the engine wants back with each
+/// decided write or read (a reply handle, a request id; `()` for none).
+/// See the crate documentation for the whole loop.
+pub struct Core<P, T = ()> {
+    node: Arc<str>,
+    router: ShardRouter,
+    config: ClusterConfig,
+    kept: Option<Kept>,
+    /// The generation this node reports: in every header, and to
+    /// operators. Changes only after fencing.
+    reported: u64,
+    /// The current generation's nodes, by index.
+    peers: Vec<Peer>,
+    /// The highest generation heard from each node.
+    heard: FxHashMap<Arc<str>, u64>,
+    writes: Writes<T>,
+    reads: Reads<P, T>,
+    tasks: Vec<CatchUpTask>,
+    timers: BinaryHeap<Reverse<(u64, Timer)>>,
+    out: VecDeque<Output<P, T>>,
+    options: Options,
+    next_id: u64,
+    last_probe: Option<u64>,
+}
+
+impl<P, T> fmt::Debug for Core<P, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Core")
+            .field("node", &self.node)
+            .field("generation", &self.reported)
+            .field("writes", &self.writes.len())
+            .field("catch_up", &self.tasks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The node table of a config, in node-index (node-id) order.
+fn peers_of(config: &ClusterConfig) -> Vec<Peer> {
+    let mut nodes: Vec<_> = config.nodes.iter().collect();
+    nodes.sort_by(|a, b| a.id.cmp(&b.id));
+    nodes
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| Peer {
+            node: Arc::from(n.id.as_str()),
+            address: Arc::from(n.address.as_str()),
+            index: i as u32,
+        })
+        .collect()
+}
+
+/// The shards `node` holds a copy of in `config`, ascending.
+fn held(config: &ClusterConfig, node: &str) -> Vec<ShardId> {
+    let mut shards: Vec<ShardId> = config
+        .get_node(node)
+        .map(|n| {
+            n.shards
+                .iter()
+                .chain(&n.replica_shards)
+                .chain(&n.joining_shards)
+                .copied()
+                .collect()
+        })
+        .unwrap_or_default();
+    shards.sort_unstable();
+    shards.dedup();
+    shards
+}
+
+/// The catch-ups `config` gives `node`, as tasks of its generation.
+fn tasks_of(config: &ClusterConfig, node: &str) -> Vec<CatchUpTask> {
+    config
+        .catch_ups()
+        .into_iter()
+        .filter(|c| c.node == node)
+        .map(|c| CatchUpTask {
+            shard: c.shard,
+            generation: config.generation,
+            state: c.state,
+            sources: c
+                .sources
+                .into_iter()
+                .map(|s| Source {
+                    done: s == node,
+                    node: Arc::from(s),
+                    after: None,
+                    sent_at: None,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+impl<P: Point + Ord + Clone, T> Core<P, T> {
+    /// A core for node `node` running `config` (its `node_id` is replaced
+    /// by `node`: one file serves every node). Persist
+    /// [`saved`](Self::saved) before serving, and start later ones with
+    /// [`restore`](Self::restore).
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::Routing`] when the config is invalid or names no
+    /// node `node`.
+    pub fn new(
+        mut config: ClusterConfig,
+        node: &str,
+        options: Options,
+    ) -> Result<Self, ProtocolError> {
+        config.node_id = node.to_owned();
+        let router = ShardRouter::from_config(&config)?;
+        let tasks = tasks_of(&config, node);
+        Ok(Self::assemble(node, router, config, None, tasks, options))
+    }
+
+    /// A core from the bytes it last handed out ([`saved`](Self::saved) or
+    /// [`Prepared::bytes`]), as node `node`.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::Saved`] when the bytes are not such a state, and
+    /// [`ProtocolError::SavedForOtherNode`] when another node saved them.
+    pub fn restore(bytes: &[u8], node: &str, options: Options) -> Result<Self, ProtocolError> {
+        let restored = restore(bytes, node)?;
+        let router = ShardRouter::from_config(&restored.config)?;
+        let kept = match restored.kept {
+            Some(config) => {
+                let router = ShardRouter::from_config(&config)?;
+                let now = held(&restored.config, node);
+                let shards = held(&config, node)
+                    .into_iter()
+                    .filter(|s| now.binary_search(s).is_err())
+                    .collect();
+                Some(Kept {
+                    config,
+                    router,
+                    shards,
+                })
+            }
+            None => None,
+        };
+        Ok(Self::assemble(
+            node,
+            router,
+            restored.config,
+            kept,
+            restored.catch_up,
+            options,
+        ))
+    }
+
+    fn assemble(
+        node: &str,
+        router: ShardRouter,
+        config: ClusterConfig,
+        kept: Option<Kept>,
+        tasks: Vec<CatchUpTask>,
+        options: Options,
+    ) -> Self {
+        Core {
+            node: Arc::from(node),
+            reported: config.generation,
+            peers: peers_of(&config),
+            router,
+            config,
+            kept,
+            heard: FxHashMap::default(),
+            writes: Writes::new(),
+            reads: Reads::new(),
+            tasks,
+            timers: BinaryHeap::new(),
+            out: VecDeque::new(),
+            options,
+            next_id: 0,
+            last_probe: None,
+        }
+    }
+
+    /// The node this core runs as.
+    pub fn node_id(&self) -> &str {
+        &self.node
+    }
+
+    /// The generation this node reports, to peers (in every header) and to
+    /// operators: a newer config's only once [`commit`](Self::commit) has
+    /// failed every request pending under the older one.
+    pub fn generation(&self) -> u64 {
+        self.reported
+    }
+
+    /// The config the core runs.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
+    /// The router, for routing questions that need no protocol (which
+    /// shard a key is on, node availability, shard states).
+    pub fn router(&self) -> &ShardRouter {
+        &self.router
+    }
+
+    /// The header this node stamps on its messages now.
+    pub fn header(&self) -> Header {
+        Header {
+            node: Arc::clone(&self.node),
+            generation: self.reported,
+        }
+    }
+
+    /// The bytes to persist for the state the core runs now, handed back at
+    /// start with [`restore`](Self::restore).
+    pub fn saved(&self) -> Vec<u8> {
+        save(
+            &self.node,
+            &self.config,
+            self.kept.as_ref().map(|k| &k.config),
+            &self.tasks,
+        )
+    }
+
+    /// Writes and reads in flight.
+    pub fn in_flight(&self) -> (usize, usize) {
+        (self.writes.len(), self.reads.len())
+    }
+
+    /// The next thing the engine must do, or `None` when there is nothing
+    /// left. Call it until `None` after every other call.
+    pub fn poll(&mut self) -> Option<Output<P, T>> {
+        self.out.pop_front()
+    }
+
+    fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    // ---- configs -------------------------------------------------------
+
+    /// The copies kept and the catch-ups after a move to `config`.
+    fn next_state(&self, config: &ClusterConfig) -> (Option<Kept>, Vec<CatchUpTask>) {
+        let now = held(config, &self.node);
+        let before = held(&self.config, &self.node);
+        let lost: Vec<ShardId> = before
+            .iter()
+            .copied()
+            .filter(|s| now.binary_search(s).is_err())
+            .collect();
+        let kept = if lost.is_empty() || config.shard_count != self.config.shard_count {
+            None
+        } else {
+            ShardRouter::from_config(&self.config)
+                .ok()
+                .map(|router| Kept {
+                    config: self.config.clone(),
+                    router,
+                    shards: lost,
+                })
+        };
+        // A catch-up of a shard already under way (or done) goes on; one the
+        // new config no longer lists ends.
+        let mut tasks = Vec::new();
+        for task in tasks_of(config, &self.node) {
+            match self.tasks.iter().find(|t| t.shard == task.shard) {
+                Some(existing) => tasks.push(existing.clone()),
+                None => tasks.push(task),
+            }
+        }
+        (kept, tasks)
+    }
+
+    /// Checks that the core can run `config` next (as this node), and
+    /// gives the bytes to persist before [`commit`](Self::commit). Changes
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::Routing`] with the router's refusal
+    /// ([`ShardRouter::check_apply`]).
+    pub fn prepare(&self, mut config: ClusterConfig) -> Result<Prepared, ProtocolError> {
+        config.node_id = self.node.to_string();
+        self.router.check_apply(&config)?;
+        let (kept, tasks) = self.next_state(&config);
+        let bytes = save(
+            &self.node,
+            &config,
+            kept.as_ref().map(|k| &k.config),
+            &tasks,
+        );
+        Ok(Prepared {
+            config,
+            bytes,
+            on: self.router.generation(),
+        })
+    }
+
+    /// Runs a prepared config, once its bytes are persisted, in one step:
+    ///
+    /// 1. the router takes the config;
+    /// 2. **fencing**: every write and read pending under an older
+    ///    generation fails ([`FailReason::Fenced`], [`ReadDone::fenced`]);
+    /// 3. only then does the reported [`generation`](Self::generation)
+    ///    change, so a peer or an operator that sees the new one knows no
+    ///    older write of this node can still be acknowledged.
+    ///
+    /// Catch-ups the config gives this node start (once every node reports
+    /// it); copies it no longer holds are kept for peers one generation
+    /// behind, and those of the generation before become
+    /// [`Output::Droppable`].
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::PreparedOnOther`] when another config was committed
+    /// since `prepared` was, and [`ProtocolError::Routing`] when the router
+    /// refuses it; either way the core is unchanged.
+    pub fn commit(&mut self, prepared: Prepared, now: u64) -> Result<Applied, ProtocolError> {
+        let current = self.router.generation();
+        if prepared.on != current {
+            return Err(ProtocolError::PreparedOnOther {
+                prepared: prepared.config.generation,
+                prepared_on: prepared.on,
+                current,
+            });
+        }
+        let (kept, tasks) = self.next_state(&prepared.config);
+        let change = self.router.apply(&prepared.config)?;
+        let generation = prepared.config.generation;
+        // Copies kept for the generation before the old one are now held
+        // by no generation a peer may run.
+        if let Some(old) = self.kept.take() {
+            let still: Vec<ShardId> = held(&self.config, &self.node);
+            let newer = held(&prepared.config, &self.node);
+            let drop: Vec<ShardId> = old
+                .shards
+                .into_iter()
+                .filter(|s| still.binary_search(s).is_err() && newer.binary_search(s).is_err())
+                .collect();
+            if !drop.is_empty() {
+                self.out.push_back(Output::Droppable { shards: drop });
+            }
+        }
+        self.kept = kept;
+        self.config = prepared.config;
+        self.peers = peers_of(&self.config);
+        self.tasks = tasks;
+        // Fencing, as one step, before the generation is reported.
+        let mut done = Vec::new();
+        let mut settled = Vec::new();
+        let before = self.writes.len() + self.reads.len();
+        self.writes.fence(generation, &mut done, &mut settled);
+        let mut read_done = Vec::new();
+        self.reads.fence(generation, &mut read_done);
+        let fenced = before - self.writes.len() - self.reads.len();
+        self.out.extend(done.into_iter().map(Output::WriteDone));
+        self.out
+            .extend(settled.into_iter().map(Output::WriteSettled));
+        self.out.extend(read_done.into_iter().map(Output::ReadDone));
+        self.reported = generation;
+        self.drive_catch_up(now);
+        Ok(Applied { change, fenced })
+    }
+
+    /// Gives up the copies kept for peers one generation behind: call it
+    /// once every node runs this generation (the deploy tool knows; the
+    /// drop list of a transition says after which step). Returns the
+    /// shards whose data may be deleted now; persist
+    /// [`saved`](Self::saved) after.
+    pub fn release_kept(&mut self) -> Vec<ShardId> {
+        self.kept.take().map(|k| k.shards).unwrap_or_default()
+    }
+
+    /// The shards this node keeps for peers one generation behind.
+    pub fn kept_shards(&self) -> &[ShardId] {
+        self.kept.as_ref().map_or(&[], |k| &k.shards)
+    }
+
+    // ---- the coordinator's writes ---------------------------------------
+
+    /// Starts a write of `points`: routed in one batch, each shard under
+    /// its rule in the generation the core runs now, one request per node.
+    /// Returns the write's id; its requests, and its outcome once decided,
+    /// come from [`poll`](Self::poll).
+    ///
+    /// A shard that takes no writes, or whose down copies are too many for
+    /// its rule (the joint rule of a moving shard included), fails at once
+    /// and is sent nowhere.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::Routing`] when the batch is too large to route.
+    pub fn write(&mut self, points: Vec<P>, payload: T, now: u64) -> Result<u64, ProtocolError> {
+        let batch = self.router.route_batch_by(&points, |p| p.key())?;
+        let generation = batch.generation();
+        let mut builder = Builder::new(self.peers.len(), batch.group_count());
+        let mut start = 0u32;
+        for group in batch.groups() {
+            let view = group.shard();
+            let len = group.key_indices().len() as u32;
+            let (quorum, failed) = match view.write_quorum() {
+                Err(_) => (None, Some(FailReason::NotWritable(view.state))),
+                Ok(mut quorum) => {
+                    for node in view.down_copies() {
+                        let _ = quorum.record_answer(node, false);
+                    }
+                    let failed = (quorum.status()
+                        == rusts_cluster_replication::QuorumStatus::Failed)
+                        .then_some(FailReason::Unavailable);
+                    (Some(quorum), failed)
+                }
+            };
+            let to = view.copies().filter(|c| c.available).map(|c| c.node_index);
+            builder.group(view.id, start, len, quorum, to, failed);
+            start += len;
+        }
+        let order = batch.into_key_indices();
+        let builder = builder.with_batch(points, order);
+        let id = self.next_id();
+        let deadline = now.saturating_add(self.options.write_timeout);
+        let header = self.header();
+        let mut requests = Vec::new();
+        let mut done = Vec::new();
+        let mut settled = Vec::new();
+        let tracked = self.writes.start(
+            id,
+            generation,
+            &header,
+            &self.peers,
+            builder,
+            payload,
+            deadline,
+            &mut requests,
+            &mut done,
+            &mut settled,
+        );
+        if tracked {
+            self.timers.push(Reverse((deadline, Timer::Write(id))));
+        }
+        self.out.extend(
+            requests
+                .into_iter()
+                .map(|(peer, request)| Output::Send(peer, Message::Write(request))),
+        );
+        self.out.extend(done.into_iter().map(Output::WriteDone));
+        self.out
+            .extend(settled.into_iter().map(Output::WriteSettled));
+        Ok(id)
+    }
+
+    // ---- the coordinator's reads ----------------------------------------
+
+    /// Starts a read of `query` at its level: each shard from as many
+    /// distinct copies as the level needs, falling back to the next copy
+    /// on a refusal or after [`Options::ask_timeout`]. Returns the read's
+    /// id; its requests, and its merged rows once decided, come from
+    /// [`poll`](Self::poll).
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::Routing`] when the router cannot plan the query.
+    pub fn read(&mut self, query: &Query, payload: T, now: u64) -> Result<u64, ProtocolError> {
+        let plan = self.router.plan_query(query)?;
+        let mut planned: Vec<Planned> = plan
+            .reads()
+            .map(|r| Planned {
+                shard: r.shard(),
+                needed: r.copies_needed().max(1),
+                candidates: if r.is_available() {
+                    r.targets()
+                        .chain(r.fallbacks())
+                        .map(|c| c.node_index)
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect();
+        for &shard in plan.unavailable_shards() {
+            if !planned.iter().any(|p| p.shard == shard) {
+                planned.push(Planned {
+                    shard,
+                    needed: 1,
+                    candidates: Vec::new(),
+                });
+            }
+        }
+        let id = self.next_id();
+        let deadline = now.saturating_add(self.options.read_timeout);
+        let header = self.header();
+        let mut send = Vec::new();
+        let mut done = Vec::new();
+        let mut timers = Vec::new();
+        let mut fx = Effects {
+            header: &header,
+            peers: &self.peers,
+            ask_timeout: self.options.ask_timeout,
+            now,
+            send: &mut send,
+            done: &mut done,
+            timers: &mut timers,
+        };
+        self.reads.start(
+            id,
+            plan.generation(),
+            Filter::of(query),
+            planned,
+            payload,
+            deadline,
+            &mut fx,
+        );
+        self.flush_reads(send, done, timers);
+        Ok(id)
+    }
+
+    fn flush_reads(
+        &mut self,
+        send: Vec<(Peer, ReadRequest)>,
+        done: Vec<ReadDone<P, T>>,
+        timers: Vec<(u64, u64, u32)>,
+    ) {
+        for (deadline, id, ask) in timers {
+            self.timers
+                .push(Reverse((deadline, Timer::ReadAsk(id, ask))));
+        }
+        self.out.extend(
+            send.into_iter()
+                .map(|(peer, request)| Output::Send(peer, Message::Read(request))),
+        );
+        self.out.extend(done.into_iter().map(Output::ReadDone));
+    }
+
+    // ---- answers and time -----------------------------------------------
+
+    /// Hands the core a message from a peer: an answer to one of its
+    /// requests, or a probe (answered through [`poll`](Self::poll)).
+    /// Requests to serve go through the `admit_*` calls instead, and come
+    /// back as [`Delivery::Request`].
+    pub fn receive(&mut self, message: Message<P>, now: u64) -> Delivery {
+        self.hear(message.header());
+        let delivery = match message {
+            Message::WriteAnswer(answer) => {
+                let mut done = Vec::new();
+                let mut settled = Vec::new();
+                let d = self
+                    .writes
+                    .answer(&answer, self.next_id, &mut done, &mut settled);
+                self.out.extend(done.into_iter().map(Output::WriteDone));
+                self.out
+                    .extend(settled.into_iter().map(Output::WriteSettled));
+                d
+            }
+            Message::ReadAnswer(answer) => {
+                let header = self.header();
+                let mut send = Vec::new();
+                let mut done = Vec::new();
+                let mut timers = Vec::new();
+                let mut fx = Effects {
+                    header: &header,
+                    peers: &self.peers,
+                    ask_timeout: self.options.ask_timeout,
+                    now,
+                    send: &mut send,
+                    done: &mut done,
+                    timers: &mut timers,
+                };
+                let d = self.reads.answer(answer, self.next_id, &mut fx);
+                self.flush_reads(send, done, timers);
+                d
+            }
+            Message::CatchUpAnswer(answer) => self.catch_up_answer(answer, now),
+            Message::Probe(header) => match self.peer(&header.node) {
+                Some(peer) => {
+                    let answer = Message::ProbeAnswer(self.header());
+                    self.out.push_back(Output::Send(peer, answer));
+                    Delivery::Counted
+                }
+                None => Delivery::Unknown,
+            },
+            Message::ProbeAnswer(_) => Delivery::Counted,
+            Message::Write(_) | Message::Read(_) | Message::CatchUp(_) => Delivery::Request,
+        };
+        self.drive_catch_up(now);
+        delivery
+    }
+
+    /// Advances the core's clock to `now`: writes past their deadline are
+    /// decided, reads fall back or end, catch-ups ask again or probe. Cost
+    /// proportional to what expires.
+    pub fn tick(&mut self, now: u64) {
+        while let Some(&Reverse((deadline, timer))) = self.timers.peek() {
+            if deadline > now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::Write(id) => {
+                    let mut done = Vec::new();
+                    let mut settled = Vec::new();
+                    self.writes.expire(id, now, &mut done, &mut settled);
+                    self.out.extend(done.into_iter().map(Output::WriteDone));
+                    self.out
+                        .extend(settled.into_iter().map(Output::WriteSettled));
+                }
+                Timer::ReadAsk(id, ask) => {
+                    let header = self.header();
+                    let mut send = Vec::new();
+                    let mut done = Vec::new();
+                    let mut timers = Vec::new();
+                    let mut fx = Effects {
+                        header: &header,
+                        peers: &self.peers,
+                        ask_timeout: self.options.ask_timeout,
+                        now,
+                        send: &mut send,
+                        done: &mut done,
+                        timers: &mut timers,
+                    };
+                    self.reads.timer(id, ask, &mut fx);
+                    self.flush_reads(send, done, timers);
+                }
+            }
+        }
+        self.drive_catch_up(now);
+    }
+
+    fn hear(&mut self, header: &Header) {
+        let known = self.heard.entry(Arc::clone(&header.node)).or_insert(0);
+        *known = (*known).max(header.generation);
+    }
+
+    fn peer(&self, node: &str) -> Option<Peer> {
+        self.peers.iter().find(|p| *p.node == *node).cloned()
+    }
+
+    // ---- the replica ----------------------------------------------------
+
+    fn views(&self, peer: u64) -> Views {
+        Views::new(&self.router, self.kept.as_ref().map(|k| &k.router), peer)
+    }
+
+    /// Admits or refuses a peer's write, shard by shard, against one
+    /// snapshot: a generation more than one away is refused whole; a shard
+    /// this node does not hold, or holds in a state that takes no writes,
+    /// is refused. A copy this node held in the sender's generation (one
+    /// generation behind) and still keeps is admitted: a copy leaving in
+    /// step 2 takes the writes of step-2 coordinators on a node already on
+    /// step 3.
+    pub fn admit_write<'r>(&self, request: &'r WriteRequest<P>) -> WriteAdmission<'r, P> {
+        WriteAdmission::new(
+            self.header(),
+            request,
+            self.views(request.header.generation),
+        )
+    }
+
+    /// Admits or refuses a peer's read, shard by shard, against one
+    /// snapshot, by the rule of [`admit_write`](Self::admit_write) (the
+    /// state of a copy does not matter to a read).
+    pub fn admit_read<'r>(&self, request: &'r ReadRequest) -> ReadAdmission<'r> {
+        ReadAdmission::new(
+            self.header(),
+            request,
+            &self.views(request.header.generation),
+        )
+    }
+
+    /// Admits or refuses a joining copy's catch-up page request, by the
+    /// rule of [`admit_read`](Self::admit_read).
+    pub fn admit_catch_up<'r>(&self, request: &'r CatchUpRequest) -> CatchUpAdmission<'r> {
+        CatchUpAdmission::new(
+            self.header(),
+            request,
+            &self.views(request.header.generation),
+        )
+    }
+
+    // ---- catch-up ---------------------------------------------------------
+
+    /// This node's catch-ups, by shard.
+    pub fn catch_ups(&self) -> Vec<CatchUpStatus> {
+        self.tasks
+            .iter()
+            .map(|t| CatchUpStatus {
+                shard: t.shard,
+                sources_done: t.sources.iter().filter(|s| s.done).count(),
+                sources: t.sources.len(),
+                started: self.everyone_at(t.generation),
+            })
+            .collect()
+    }
+
+    /// How many of this node's copies have not caught up yet.
+    pub fn catch_up_pending(&self) -> usize {
+        self.tasks.iter().filter(|t| !t.is_done()).count()
+    }
+
+    /// The catch-up tasks themselves, with each source's cursor.
+    pub fn catch_up_tasks(&self) -> &[CatchUpTask] {
+        &self.tasks
+    }
+
+    /// Whether every node of the config reports `generation` or later.
+    fn everyone_at(&self, generation: u64) -> bool {
+        self.peers.iter().all(|p| {
+            if *p.node == *self.node {
+                self.reported >= generation
+            } else {
+                self.heard.get(&p.node).is_some_and(|&g| g >= generation)
+            }
+        })
+    }
+
+    fn drive_catch_up(&mut self, now: u64) {
+        if self.tasks.iter().all(CatchUpTask::is_done) {
+            return;
+        }
+        let header = self.header();
+        let mut sends = Vec::new();
+        let mut probe = false;
+        for t in 0..self.tasks.len() {
+            let task = &self.tasks[t];
+            if task.is_done() {
+                continue;
+            }
+            if !self.everyone_at(task.generation) {
+                probe = true;
+                continue;
+            }
+            let shard = task.shard;
+            let limit = self.options.catch_up_page;
+            let timeout = self.options.ask_timeout;
+            for s in 0..self.tasks[t].sources.len() {
+                let source = &self.tasks[t].sources[s];
+                let due = source
+                    .sent_at
+                    .is_none_or(|at| now >= at.saturating_add(timeout));
+                if source.done || !due {
+                    continue;
+                }
+                let Some(peer) = self.peer(&source.node) else {
+                    continue;
+                };
+                sends.push((
+                    peer,
+                    CatchUpRequest {
+                        header: header.clone(),
+                        shard,
+                        after: source.after.clone(),
+                        limit,
+                    },
+                ));
+                self.tasks[t].sources[s].sent_at = Some(now);
+            }
+        }
+        for (peer, request) in sends {
+            self.out
+                .push_back(Output::Send(peer, Message::CatchUp(request)));
+        }
+        let probe_due = self
+            .last_probe
+            .is_none_or(|at| now >= at.saturating_add(self.options.probe_interval));
+        if probe && probe_due {
+            self.last_probe = Some(now);
+            let wanted = self.tasks.iter().map(|t| t.generation).max().unwrap_or(0);
+            for peer in &self.peers {
+                let behind = *peer.node != *self.node
+                    && self.heard.get(&peer.node).is_none_or(|&g| g < wanted);
+                if behind {
+                    self.out
+                        .push_back(Output::Send(peer.clone(), Message::Probe(header.clone())));
+                }
+            }
+        }
+    }
+
+    fn catch_up_answer(&mut self, answer: CatchUpAnswer<P>, now: u64) -> Delivery {
+        let Some(task) = self.tasks.iter_mut().find(|t| t.shard == answer.shard) else {
+            return Delivery::Unknown;
+        };
+        let Some(source) = task
+            .sources
+            .iter_mut()
+            .find(|s| *s.node == *answer.header.node)
+        else {
+            return Delivery::Unknown;
+        };
+        if source.sent_at.is_none() || source.done {
+            return Delivery::Late;
+        }
+        if answer.refusal.is_some() {
+            // Ask again after the ask timeout, not at once.
+            source.sent_at = Some(now);
+            return Delivery::Counted;
+        }
+        source.sent_at = None;
+        if let Some(last) = answer.points.last() {
+            source.after = Some(PointId::of(last));
+        }
+        source.done = answer.done;
+        let shard = task.shard;
+        let finished = task.is_done();
+        if !answer.points.is_empty() {
+            self.out.push_back(Output::CatchUpPoints {
+                shard,
+                points: answer.points,
+            });
+        }
+        if finished {
+            self.out.push_back(Output::CaughtUp { shard });
+        }
+        Delivery::Counted
+    }
+}

@@ -1,0 +1,60 @@
+//! The crate's one error type.
+
+use rusts_cluster_config::ConfigError;
+use rusts_cluster_routing::RoutingError;
+use thiserror::Error;
+
+/// An error from the protocol core: a config it cannot take, a request it
+/// cannot start, or saved state it cannot read. Each leaves the core as it
+/// was.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The config is invalid, or does not load as this node.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The router refused the config or the request (a stale generation,
+    /// another strategy, an unpruned query, a batch too large, ...).
+    #[error(transparent)]
+    Routing(#[from] RoutingError),
+    /// A prepared config was committed after another one: prepare it again.
+    #[error(
+        "the config of generation {prepared} was prepared while the core ran generation \
+         {prepared_on}, but it now runs {current}; prepare it again"
+    )]
+    PreparedOnOther {
+        /// The prepared config's generation.
+        prepared: u64,
+        /// The generation it was prepared on.
+        prepared_on: u64,
+        /// The generation the core runs now.
+        current: u64,
+    },
+    /// The saved state handed back at start is not one this core wrote.
+    #[error("the saved protocol state cannot be read: {reason}; restore it from the file the core last handed out, or start from the config file")]
+    Saved {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The saved state belongs to another node.
+    #[error("the saved protocol state is node \"{saved}\"'s, but this process runs as \"{node}\"; give each node its own state directory")]
+    SavedForOtherNode {
+        /// The node the state was saved by.
+        saved: String,
+        /// The node this process runs as.
+        node: String,
+    },
+}
+
+impl ProtocolError {
+    /// A short, stable, kebab-case name of what went wrong.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProtocolError::Config(e) => e.code(),
+            ProtocolError::Routing(e) => e.code(),
+            ProtocolError::PreparedOnOther { .. } => "prepared-on-other-generation",
+            ProtocolError::Saved { .. } => "saved-state-unreadable",
+            ProtocolError::SavedForOtherNode { .. } => "saved-for-other-node",
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Catch-up: a joining copy fetches the merged data of its sources, once
+//! every node reports the generation that made it join.
+
+use rusts_cluster_protocol::{Options, Output};
+
+use crate::{
+    admission::move_one_copy,
+    util::{sample, Net},
+};
+
+#[test]
+fn a_joining_copy_catches_up_only_once_every_node_runs_its_step() {
+    let (a, steps) = move_one_copy();
+    let options = Options {
+        catch_up_page: 3,
+        ..Options::default()
+    };
+    let mut net = Net::new(&a, options);
+    let points: Vec<_> = (0..10).map(|t| sample(0, t)).collect();
+    net.cores[0].write(points, 1, 0).unwrap();
+    net.run();
+    assert!(net.done.pop().unwrap().is_acknowledged());
+    // node2 (joining) and node0 run step 1; node1 is still on A.
+    net.deploy(2, &steps[0]);
+    net.deploy(0, &steps[0]);
+    assert_eq!(net.cores[2].catch_up_pending(), 1);
+    net.tick(1);
+    net.run();
+    assert!(
+        !net.cores[2].catch_ups()[0].started,
+        "node1 still reports generation 0"
+    );
+    assert!(
+        net.stores[2].is_empty(),
+        "nothing fetched before every node runs step 1"
+    );
+    net.deploy(1, &steps[0]);
+    net.tick(1_000);
+    net.run();
+    let status = net.cores[2].catch_ups()[0];
+    assert!(status.started);
+    assert_eq!(net.cores[2].catch_up_pending(), 0, "{status:?}");
+    assert_eq!(net.stores[2].len(), 10, "every point, over pages of 3");
+}
+
+#[test]
+fn a_caught_up_copy_is_reported_and_survives_a_restart() {
+    let (a, steps) = move_one_copy();
+    let mut net = Net::new(&a, Options::default());
+    net.cores[0].write(vec![sample(0, 1)], 1, 0).unwrap();
+    net.run();
+    for n in 0..3 {
+        net.deploy(n, &steps[0]);
+    }
+    net.tick(1);
+    let mut caught_up = false;
+    while net.step() {}
+    for _ in 0..3 {
+        net.tick(net.now + 1_000);
+        while let Some(output) = net.cores[2].poll() {
+            caught_up |= matches!(output, Output::CaughtUp { shard: 0 });
+            if let Output::Send(to, message) = output {
+                let to = net.index(&to.node);
+                net.queue.push_back(crate::util::InFlight {
+                    from: 2,
+                    to,
+                    message,
+                });
+            }
+        }
+        net.run();
+    }
+    assert_eq!(net.cores[2].catch_up_pending(), 0);
+    let saved = net.cores[2].saved();
+    let restored = rusts_cluster_protocol::Core::<crate::util::Sample, u32>::restore(
+        &saved,
+        "node2",
+        Options::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        restored.catch_up_pending(),
+        0,
+        "a restart does not fetch again"
+    );
+    assert_eq!(restored.generation(), steps[0].generation);
+    let _ = caught_up;
+}

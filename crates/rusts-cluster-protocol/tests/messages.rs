@@ -1,0 +1,40 @@
+//! The messages as a transport sees them: plain serde types that
+//! round-trip, with the points of a batch shared by every copy's request.
+
+use rusts_cluster_config::strategies::round_robin_cluster;
+use rusts_cluster_protocol::{Message, Options, WriteRequest};
+
+use crate::util::{sample, Net, Sample};
+
+#[test]
+fn a_write_request_round_trips_through_json() {
+    let config = round_robin_cluster(4, 3, 3);
+    let mut net = Net::new(&config, Options::default());
+    net.cores[0]
+        .write((0..10).map(|s| sample(s, 1)).collect(), 0, 0)
+        .unwrap();
+    net.pump();
+    let m = net.queue.pop_front().unwrap();
+    let Message::Write(request) = m.message else {
+        panic!()
+    };
+    let json = serde_json::to_string(&Message::Write(request.clone())).unwrap();
+    assert!(json.starts_with(r#"{"type":"write","header":{"node":"node0","generation":0},"write":0,"shards":[{"shard":0,"points":["#), "{json}");
+    let Message::Write(back) = serde_json::from_str::<Message<Sample>>(&json).unwrap() else {
+        panic!()
+    };
+    let shards = |r: &WriteRequest<Sample>| -> Vec<(u32, Vec<Sample>)> {
+        r.shards()
+            .map(|s| (s.shard, s.points().cloned().collect()))
+            .collect()
+    };
+    assert_eq!(shards(&back), shards(&request));
+    assert_eq!(back.point_count(), 10);
+}
+
+#[test]
+fn unknown_fields_in_a_request_are_an_error() {
+    let json = r#"{"header":{"node":"a","generation":0},"write":0,"shards":[],"extra":1}"#;
+    let error = serde_json::from_str::<WriteRequest<Sample>>(json).unwrap_err();
+    assert!(error.to_string().contains("extra"), "{error}");
+}
