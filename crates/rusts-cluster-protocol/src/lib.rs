@@ -12,7 +12,7 @@ decisions, which an engine would otherwise write by hand (and did: about
 I/O: no sockets, no threads, no async runtime, no clock. The engine feeds
 it requests, answers and the time, and takes from [`Core::poll`] the
 messages to send and the decisions to act on, so a test or a simulation
-drives it deterministically (`docs/decisions/0029-sans-io-protocol-core.md`).
+drives it deterministically (`docs/decisions/0030-sans-io-protocol-core.md`).
 
 # The engine's loop
 
