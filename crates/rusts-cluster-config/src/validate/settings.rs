@@ -43,9 +43,11 @@ pub(super) fn check(config: &ClusterConfig, errors: &mut Errors) -> bool {
             nodes: nodes.len(),
         });
     }
+    // An empty `node_id` is a config that is no node's (the file every
+    // node shares), valid as a description of the cluster.
     if nodes.is_empty() {
         errors.rule(|| ValidationErrorKind::NoNodes);
-    } else if !nodes.iter().any(|n| n.id == config.node_id) {
+    } else if !config.node_id.is_empty() && !nodes.iter().any(|n| n.id == config.node_id) {
         errors.rule(|| ValidationErrorKind::UnknownThisNode {
             node_id: config.node_id.clone(),
         });
