@@ -569,7 +569,38 @@ impl ClusterConfig {
     /// );
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let errors = validate::validate(self);
+        self.validate_as(&self.node_id)
+    }
+
+    /// Checks every rule as [`validate`](Self::validate) does, for the
+    /// process that runs as node `node_id`: the same as
+    /// `self.clone().for_node(node_id).validate()`, without the copy. An
+    /// empty `node_id` checks the config as no node's.
+    ///
+    /// A running node checks a newer file this way before it takes it
+    /// (`ShardRouter::apply` in the routing crate): the file every node
+    /// shares has no `node_id`, but it must still have the node that loads
+    /// it.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] listing every problem.
+    ///
+    /// ```
+    /// use rusts_cluster_config::{ClusterConfig, ValidationErrorKind};
+    ///
+    /// let shared = ClusterConfig::single_node("node1", "10.0.1.1:8086").for_node("");
+    /// shared.validate()?;
+    /// shared.validate_as("node1")?;
+    /// let err = shared.validate_as("node2").unwrap_err();
+    /// assert_eq!(
+    ///     err.validation_errors()[0].kind(),
+    ///     &ValidationErrorKind::UnknownThisNode { node_id: "node2".into() }
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn validate_as(&self, node_id: &str) -> Result<(), ConfigError> {
+        let errors = validate::validate(self, node_id);
         if errors.is_empty() {
             Ok(())
         } else {
