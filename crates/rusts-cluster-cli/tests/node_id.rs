@@ -94,7 +94,15 @@ fn every_file_written_names_no_node() {
 
     deploys_to_every_node(&scratch.arg("generated.toml"));
     let report = json(
-        &["generate", "--node", "a=10.0.0.1:1", "--shards", "2", "--replication-factor", "1"],
+        &[
+            "generate",
+            "--node",
+            "a=10.0.0.1:1",
+            "--shards",
+            "2",
+            "--replication-factor",
+            "1",
+        ],
         0,
     );
     assert_eq!(report["node_id"], Value::Null);
@@ -105,7 +113,10 @@ fn every_file_written_names_no_node() {
 fn validate_checks_a_shared_file_as_the_cluster_or_as_one_node() {
     let file = path(&data("cluster.toml"));
     let report = json(&["validate", &file], 0);
-    assert_eq!((&report["valid"], &report["node_id"]), (&Value::Bool(true), &Value::Null));
+    assert_eq!(
+        (&report["valid"], &report["node_id"]),
+        (&Value::Bool(true), &Value::Null)
+    );
     let report = json(&["validate", &file, "--node-id", "node2"], 0);
     assert_eq!(report["node_id"], "node2");
     let report = json(&["validate", &file, "--node-id", "node9"], 1);

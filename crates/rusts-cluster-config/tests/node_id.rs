@@ -42,9 +42,15 @@ fn the_given_node_id_overrides_the_files() {
     let file_says = ClusterConfig::from_file(&path).unwrap();
     assert_eq!(file_says.node_id, "node1");
     let as_node2 = ClusterConfig::from_file_as(&path, "node2").unwrap();
-    assert_eq!(as_node2.this_node().map(|n| n.address.as_str()), Some("10.0.1.2:8086"));
+    assert_eq!(
+        as_node2.this_node().map(|n| n.address.as_str()),
+        Some("10.0.1.2:8086")
+    );
     let unknown = ClusterConfig::from_file_as(&path, "node9").unwrap();
-    let kinds: Vec<_> = problems(&unknown).iter().map(|e| e.kind().clone()).collect();
+    let kinds: Vec<_> = problems(&unknown)
+        .iter()
+        .map(|e| e.kind().clone())
+        .collect();
     assert_eq!(
         kinds,
         [ValidationErrorKind::UnknownThisNode {

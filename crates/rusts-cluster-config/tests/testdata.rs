@@ -353,15 +353,21 @@ fn check_loads_as_each_node(
             ));
         }
         if as_node != config.clone().for_node(id) {
-            return Err(format!("loaded as {id:?}, it differs from the file beyond node_id"));
+            return Err(format!(
+                "loaded as {id:?}, it differs from the file beyond node_id"
+            ));
         }
         check_valid_config(&as_node, expected).map_err(|e| format!("as {id:?}: {e}"))?;
     }
     let shared = config.clone().for_node("");
     check_valid_config(&shared, expected).map_err(|e| format!("as no node's: {e}"))?;
-    let text = shared.to_toml().map_err(|e| format!("does not save: {e}"))?;
+    let text = shared
+        .to_toml()
+        .map_err(|e| format!("does not save: {e}"))?;
     if text.lines().any(|line| line.starts_with("node_id")) {
-        return Err(format!("saved as no node's, it still has a node_id:\n{text}"));
+        return Err(format!(
+            "saved as no node's, it still has a node_id:\n{text}"
+        ));
     }
     Ok(())
 }

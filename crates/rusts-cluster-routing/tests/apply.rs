@@ -413,7 +413,11 @@ fn a_shared_file_is_taken_as_the_routers_node() {
     assert!(change.is_placement_unchanged());
     assert_eq!(router.node_id(), "node0");
     assert_eq!(
-        router.local_shards().iter().map(|s| s.id).collect::<Vec<_>>(),
+        router
+            .local_shards()
+            .iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>(),
         held
     );
 
@@ -440,7 +444,10 @@ fn a_shared_file_is_taken_as_the_routers_node() {
         panic!("expected an invalid config, got {err:?}");
     };
     assert_eq!(invalid.validation_errors()[0].code(), "unknown-this-node");
-    assert!(invalid.to_string().contains("`node_id` is \"node0\""), "{invalid}");
+    assert!(
+        invalid.to_string().contains("`node_id` is \"node0\""),
+        "{invalid}"
+    );
     assert_eq!(router.generation(), 2, "a refused config changes nothing");
 }
 
@@ -461,7 +468,11 @@ fn a_router_without_a_node_id_routes_and_holds_nothing() {
     let mut named = base();
     named.generation = 1;
     router.apply(&named).unwrap();
-    assert_eq!(router.node_id(), "", "apply never changes the node a router runs as");
+    assert_eq!(
+        router.node_id(),
+        "",
+        "apply never changes the node a router runs as"
+    );
     assert!(router.local_shards().is_empty());
 
     // A config that names a node it does not have is still refused.

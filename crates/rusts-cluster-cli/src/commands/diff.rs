@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use crate::{
     cli::DiffArgs,
     commands::{
-        mode_name, node_id_json, note_transition, plan_is_empty, print_plan, report_plan_risks, set_plan,
-        strategy_json, warn_address_handovers, warn_generation_not_raised,
+        mode_name, node_id_json, note_transition, plan_is_empty, print_plan, report_plan_risks,
+        set_plan, strategy_json, warn_address_handovers, warn_generation_not_raised,
     },
     load::{load, validation_problems, Loaded},
     report::{Stop, Ui},

@@ -113,8 +113,9 @@ pub(crate) fn run(args: PlanQueryArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     } else {
         // A file that names no node is planned as none: no copy is local.
         let planned = match (planned_as, args.node_id.is_some()) {
-            ("", _) => "planned as no node (the file names none; --node-id NODE plans as one)"
-                .to_owned(),
+            ("", _) => {
+                "planned as no node (the file names none; --node-id NODE plans as one)".to_owned()
+            }
             (id, true) => format!("planned as {} (--node-id)", cell(id, ui.style())),
             (id, false) => format!("planned as {} (the file's node_id)", cell(id, ui.style())),
         };
