@@ -51,7 +51,7 @@ pub(crate) enum Command {
     /// Plan a query: the shards it must read and the node to read each from.
     #[command(
         after_help = "Example:\n  rusts-cluster plan-query examples/cluster.toml --series-id 1 --series-id 9 --down node2\n\n\
-A copy on the node the plan is made as (--node-id, default the file's node_id) is read first,\n\
+A copy on the node the plan is made as (--node-id, default the file's node_id, else none) is read first,\n\
 before copies on nodes with the --prefer tag.\n\
 Exit code 1 when a needed shard has no readable copy (the plan is still printed),\n\
 or with --require-pruning when the query would read every shard."
@@ -141,7 +141,9 @@ pub(crate) struct FormatArg {
 pub(crate) struct ValidateArgs {
     /// The config file.
     pub(crate) file: PathBuf,
-    /// Check as this node (replaces the file's `node_id`).
+    /// Check as this node, as the node's process loads the file (overrides
+    /// the file's `node_id`; without either, the file is checked as the
+    /// description of the cluster that every node shares).
     #[arg(long)]
     pub(crate) node_id: Option<String>,
     /// Exit 1 when there are warnings, not only errors.
@@ -187,8 +189,8 @@ pub(crate) struct RouteArgs {
 pub(crate) struct PlanQueryArgs {
     /// The config file.
     pub(crate) file: PathBuf,
-    /// Plan as this node (default: the file's `node_id`). Its own copies
-    /// are read first.
+    /// Plan as this node (default: the file's `node_id`; a file without
+    /// one plans as no node). Its own copies are read first.
     #[arg(long)]
     pub(crate) node_id: Option<String>,
     /// Only points of this measurement.

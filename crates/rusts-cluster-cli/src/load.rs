@@ -39,7 +39,7 @@ pub(crate) fn load_valid_as(
 ) -> Result<Loaded, Stop> {
     let mut loaded = load(ui, path)?;
     if let Some(id) = node_id {
-        loaded.config.node_id = id.to_owned();
+        loaded.config = loaded.config.for_node(id);
     }
     match loaded.config.validate() {
         Ok(()) => Ok(loaded),

@@ -72,7 +72,7 @@ fn arguments_take_any_case_and_reports_use_the_files_spelling() {
     let file = scratch.path("c.toml");
     fs::write(&file, &out.stdout).unwrap();
     run(&["show", &path(&file), "--format", "TEXT"]).stdout_starts(
-        "cluster rusts, generation 0: 6 shards, replication factor 2, Synchronous, ByTime (duration_nanos = 3600000000000); node_id n0\n",
+        "cluster rusts, generation 0: 6 shards, replication factor 2, Synchronous, ByTime (duration_nanos = 3600000000000); no node_id (one file for every node)\n",
     );
     let report = run(&["show", &path(&file), "--format", "Json"]).report();
     assert_eq!(report["replication_mode"], "Synchronous");

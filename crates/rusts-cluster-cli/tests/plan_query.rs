@@ -3,7 +3,8 @@
 //!
 //! The example shards BySeries over 16 shards, Quorum, replication factor
 //! 2: node1 holds shards 0-7, node2 holds 0-15 (so shard 1 is on both and
-//! shard 9 on node2 alone); the file is node1's.
+//! shard 9 on node2 alone). The file names no node, as the one file every
+//! node loads; the tests plan as node1 with `--node-id node1`.
 
 use serde_json::{json, Value};
 
@@ -37,7 +38,16 @@ fn plan_bin(args: &[&str]) -> Run {
 #[test]
 fn plan_query_prints_the_shards_and_the_nodes_to_read() {
     let plan = plan_json(
-        &["--series-id", "1", "--series-id", "9", "--series-id", "17"],
+        &[
+            "--node-id",
+            "node1",
+            "--series-id",
+            "1",
+            "--series-id",
+            "9",
+            "--series-id",
+            "17",
+        ],
         0,
     );
     assert_eq!(plan["node_id"], "node1");
@@ -46,10 +56,26 @@ fn plan_query_prints_the_shards_and_the_nodes_to_read() {
     assert_eq!(plan["targets"][0]["node"], "node1");
     assert_eq!(plan["targets"][0]["shards"], json!([1]));
     assert_eq!(plan["targets"][1]["node"], "node2");
-    plan_bin(&["--series-id", "9"])
+    plan_bin(&["--node-id", "node1", "--series-id", "9"])
         .exits(0)
-        .stdout_has("planned as node1 (the file's node_id): reads 1 of 16 shards (pruned)")
+        .stdout_has("planned as node1 (--node-id): reads 1 of 16 shards (pruned)")
         .stdout_has("10.0.1.2:8086");
+}
+
+/// The shared file plans as no node: no copy is local, and the report
+/// says so; a file that still sets `node_id` plans as that node.
+#[test]
+fn a_file_without_node_id_plans_as_no_node() {
+    let plan = plan_json(&["--series-id", "9"], 0);
+    assert_eq!(plan["node_id"], Value::Null);
+    assert_eq!(plan["targets"][0]["node"], "node2");
+    plan_bin(&["--series-id", "9"]).exits(0).stdout_has(
+        "planned as no node (the file names none; --node-id NODE plans as one): reads 1 of 16 \
+         shards (pruned)",
+    );
+    run_bin(&["plan-query", "cli/moving.toml", "--series-id", "1"])
+        .exits(0)
+        .stdout_starts("planned as a (the file's node_id): ");
 }
 
 #[test]

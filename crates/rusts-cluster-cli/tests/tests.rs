@@ -13,6 +13,7 @@ mod util;
 mod commandline;
 mod json;
 mod manual;
+mod node_id;
 mod output;
 mod plan_query;
 mod rebalance_diff;

@@ -30,18 +30,39 @@ pub const MAX_CONFIG_BYTES: u64 = 10 * 1024 * 1024;
 /// A static description of a cluster: its nodes, which shards each holds,
 /// and how data is sharded and replicated.
 ///
-/// Every node reads the same description of the whole cluster; the copies
-/// differ only in `node_id`, which says which node the reading process is. Parsing ([`from_toml`], [`from_file`]) checks
-/// only the file's shape; call [`validate`] (or build a router, which
-/// validates) to check the rules.
+/// Every node reads the same description of the whole cluster, from one
+/// file that serves every node: the node a process runs as is given when
+/// it loads the file ([`from_file_as`], [`from_toml_as`],
+/// [`ConfigFile::parse_as`], [`for_node`]), not written in it. A file may
+/// still set `node_id`, as files did before; the id given at loading
+/// overrides it. Parsing ([`from_toml`], [`from_file`]) checks only the
+/// file's shape; call [`validate`] (or build a router, which validates) to
+/// check the rules.
 ///
 /// [`from_toml`]: ClusterConfig::from_toml
 /// [`from_file`]: ClusterConfig::from_file
+/// [`from_toml_as`]: ClusterConfig::from_toml_as
+/// [`from_file_as`]: ClusterConfig::from_file_as
+/// [`for_node`]: ClusterConfig::for_node
 /// [`validate`]: ClusterConfig::validate
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClusterConfig {
-    /// The id of the node this process runs as; must name a node in `nodes`.
+    /// The id of the node this process runs as, or the empty string for
+    /// none: a config that describes the cluster without being any node's
+    /// (the shared file every node loads, or one a tool reads).
+    ///
+    /// Set by the loaders that take a node id ([`from_file_as`],
+    /// [`from_toml_as`], [`ConfigFile::parse_as`], [`for_node`]); a file
+    /// may also set it (`node_id = "node1"`), which they override. When
+    /// set, it must name a node in `nodes` (rule `unknown-this-node`);
+    /// [`to_toml`] leaves it out when it is empty. Default: empty.
+    ///
+    /// [`from_file_as`]: ClusterConfig::from_file_as
+    /// [`from_toml_as`]: ClusterConfig::from_toml_as
+    /// [`for_node`]: ClusterConfig::for_node
+    /// [`to_toml`]: ClusterConfig::to_toml
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub node_id: String,
     /// The config's generation: a number that grows by at least one with
     /// every change an operator deploys, so that nodes can tell which
@@ -236,7 +257,9 @@ impl ClusterConfig {
     /// Reads and parses a config file (at most [`MAX_CONFIG_BYTES`]).
     ///
     /// This checks the file's shape, not the rules: call
-    /// [`validate`](Self::validate) next.
+    /// [`validate`](Self::validate) next. The config's `node_id` is the
+    /// file's, if it sets one; a process that runs as a node loads the
+    /// file with [`from_file_as`](Self::from_file_as).
     ///
     /// # Errors
     ///
@@ -250,7 +273,9 @@ impl ClusterConfig {
     ///
     /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
     /// assert_eq!(config.cluster_name, "rusts-prod");
-    /// assert_eq!(config.this_node().map(|n| n.address.as_str()), Some("10.0.1.1:8086"));
+    /// // The example serves every node, so it names none.
+    /// assert_eq!(config.node_id, "");
+    /// assert!(config.this_node().is_none());
     /// assert_eq!(config.get_node("node2").map(|n| n.shards.len()), Some(8));
     ///
     /// let missing = ClusterConfig::from_file("no/such/cluster.toml").unwrap_err();
@@ -262,6 +287,40 @@ impl ClusterConfig {
         ConfigFile::read(path)?.parse()
     }
 
+    /// Reads and parses a config file as [`from_file`](Self::from_file)
+    /// does, for the process that runs as node `node_id`: the config's
+    /// `node_id` is `node_id`, whatever the file sets. This is how every
+    /// node loads the one file they share.
+    ///
+    /// Like `from_file`, this checks the file's shape only: that `node_id`
+    /// names a node in `nodes` is a rule ([`validate`](Self::validate),
+    /// `unknown-this-node`). An empty `node_id` loads the config as no
+    /// node's.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_file`](Self::from_file).
+    ///
+    /// ```
+    /// use rusts_cluster_config::{ClusterConfig, ValidationErrorKind};
+    ///
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml");
+    /// let config = ClusterConfig::from_file_as(path, "node2")?;
+    /// config.validate()?;
+    /// assert_eq!(config.this_node().map(|n| n.address.as_str()), Some("10.0.1.2:8086"));
+    ///
+    /// // A node the file does not have is refused by validation.
+    /// let err = ClusterConfig::from_file_as(path, "node9")?.validate().unwrap_err();
+    /// assert_eq!(
+    ///     err.validation_errors()[0].kind(),
+    ///     &ValidationErrorKind::UnknownThisNode { node_id: "node9".into() }
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_file_as(path: impl AsRef<Path>, node_id: &str) -> Result<Self, ConfigError> {
+        ConfigFile::read(path)?.parse_as(node_id)
+    }
+
     /// Parses a config from TOML text.
     ///
     /// Keys that a config does not have are errors, not ignored: a
@@ -271,14 +330,13 @@ impl ClusterConfig {
     /// # Errors
     ///
     /// [`ConfigError::Parse`], with the line and column, when the text is
-    /// not TOML, a value has the wrong type, a required key (`node_id`,
-    /// `nodes`, a node's `id` or `address`) is missing, or a key is unknown.
+    /// not TOML, a value has the wrong type, a required key (`nodes`, a
+    /// node's `id` or `address`) is missing, or a key is unknown.
     ///
     /// ```
     /// use rusts_cluster_config::ClusterConfig;
     ///
     /// let config = ClusterConfig::from_toml(r#"
-    ///     node_id = "node1"
     ///     [[nodes]]
     ///     id = "node1"
     ///     address = "10.0.1.1:8086"
@@ -288,7 +346,7 @@ impl ClusterConfig {
     /// assert_eq!(config.shard_count, 16);
     /// config.validate()?;
     ///
-    /// let err = ClusterConfig::from_toml("node_id = \"a\"\nshard_cont = 4\nnodes = []").unwrap_err();
+    /// let err = ClusterConfig::from_toml("shard_count = 4\nshard_cont = 4\nnodes = []").unwrap_err();
     /// assert!(err.to_string().starts_with("invalid cluster config at line 2, column 1: unknown field `shard_cont`"), "{err}");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -296,9 +354,71 @@ impl ClusterConfig {
         parse(text, None)
     }
 
+    /// Parses a config from TOML text as [`from_toml`](Self::from_toml)
+    /// does, for the process that runs as node `node_id`: the config's
+    /// `node_id` is `node_id`, whatever the text sets (see
+    /// [`from_file_as`](Self::from_file_as)).
+    ///
+    /// # Errors
+    ///
+    /// As [`from_toml`](Self::from_toml).
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    ///
+    /// // One text, without `node_id`, loaded as each of its nodes.
+    /// let text = r#"
+    ///     shard_count = 2
+    ///     [[nodes]]
+    ///     id = "a"
+    ///     address = "10.0.0.1:8086"
+    ///     shards = [0]
+    ///     [[nodes]]
+    ///     id = "b"
+    ///     address = "10.0.0.2:8086"
+    ///     shards = [1]
+    /// "#;
+    /// for id in ["a", "b"] {
+    ///     let config = ClusterConfig::from_toml_as(text, id)?;
+    ///     config.validate()?;
+    ///     assert_eq!(config.this_node().map(|n| n.id.as_str()), Some(id));
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_toml_as(text: &str, node_id: &str) -> Result<Self, ConfigError> {
+        Ok(parse(text, None)?.for_node(node_id))
+    }
+
+    /// This config as loaded by the process that runs as node `node_id`:
+    /// the same config with `node_id` replaced, whether or not it had one.
+    /// An empty `node_id` gives the config as no node's, as
+    /// [`to_toml`](Self::to_toml) then writes it for every node.
+    ///
+    /// It does not check that the node is in `nodes`: that is a rule,
+    /// reported with the others by [`validate`](Self::validate) (or by a
+    /// router built from the config), so a tool that loads a file as a
+    /// node still sees every problem at once.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    ///
+    /// let shared = ClusterConfig::single_node("node1", "10.0.1.1:8086").for_node("");
+    /// assert!(!shared.to_toml()?.contains("node_id"));
+    /// let node1 = shared.for_node("node1");
+    /// assert_eq!(node1.this_node().map(|n| n.address.as_str()), Some("10.0.1.1:8086"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn for_node(mut self, node_id: impl Into<String>) -> Self {
+        self.node_id = node_id.into();
+        self
+    }
+
     /// Writes the config as TOML that [`from_toml`](Self::from_toml) reads
     /// back to an equal config. The output is deterministic: tags are sorted
-    /// by key, and empty lists and tags are left out.
+    /// by key, and empty lists and tags are left out, and so is an empty
+    /// `node_id`: a config that is no node's is written as the file every
+    /// node loads.
     ///
     /// # Errors
     ///
@@ -312,6 +432,10 @@ impl ClusterConfig {
     /// let text = config.to_toml()?;
     /// assert!(text.starts_with("node_id = \"node1\"\ngeneration = 0\ncluster_name = \"rusts\"\n"));
     /// assert_eq!(ClusterConfig::from_toml(&text)?, config);
+    ///
+    /// // Without a node id, the file serves every node.
+    /// let shared = config.for_node("").to_toml()?;
+    /// assert!(shared.starts_with("generation = 0\ncluster_name = \"rusts\"\n"));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn to_toml(&self) -> Result<String, ConfigError> {
@@ -374,7 +498,8 @@ impl ClusterConfig {
             })
     }
 
-    /// The node this process runs as (the one named by `node_id`).
+    /// The node this process runs as (the one named by `node_id`); `None`
+    /// when `node_id` is not set or names no node.
     pub fn this_node(&self) -> Option<&NodeConfig> {
         self.get_node(&self.node_id)
     }
@@ -444,7 +569,38 @@ impl ClusterConfig {
     /// );
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let errors = validate::validate(self);
+        self.validate_as(&self.node_id)
+    }
+
+    /// Checks every rule as [`validate`](Self::validate) does, for the
+    /// process that runs as node `node_id`: the same as
+    /// `self.clone().for_node(node_id).validate()`, without the copy. An
+    /// empty `node_id` checks the config as no node's.
+    ///
+    /// A running node checks a newer file this way before it takes it
+    /// (`ShardRouter::apply` in the routing crate): the file every node
+    /// shares has no `node_id`, but it must still have the node that loads
+    /// it.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] listing every problem.
+    ///
+    /// ```
+    /// use rusts_cluster_config::{ClusterConfig, ValidationErrorKind};
+    ///
+    /// let shared = ClusterConfig::single_node("node1", "10.0.1.1:8086").for_node("");
+    /// shared.validate()?;
+    /// shared.validate_as("node1")?;
+    /// let err = shared.validate_as("node2").unwrap_err();
+    /// assert_eq!(
+    ///     err.validation_errors()[0].kind(),
+    ///     &ValidationErrorKind::UnknownThisNode { node_id: "node2".into() }
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn validate_as(&self, node_id: &str) -> Result<(), ConfigError> {
+        let errors = validate::validate(self, node_id);
         if errors.is_empty() {
             Ok(())
         } else {
@@ -499,8 +655,9 @@ impl ClusterConfig {
 /// use rusts_cluster_config::{ConfigFile, SourceMap};
 ///
 /// let file = ConfigFile::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
-/// let config = file.parse()?;
+/// let config = file.parse_as("node1")?;
 /// assert_eq!(config.shard_count, 16);
+/// assert_eq!(config.node_id, "node1");
 /// assert!(SourceMap::parse(file.text()).is_some());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -553,6 +710,17 @@ impl ConfigFile {
     /// [`ConfigError::Parse`], with the path, line and column.
     pub fn parse(&self) -> Result<ClusterConfig, ConfigError> {
         parse(&self.text, Some(&self.path))
+    }
+
+    /// Parses the text for the process that runs as node `node_id`, as
+    /// [`ClusterConfig::from_toml_as`] but with the path in its errors:
+    /// the config's `node_id` is `node_id`, whatever the file sets.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Parse`], with the path, line and column.
+    pub fn parse_as(&self, node_id: &str) -> Result<ClusterConfig, ConfigError> {
+        Ok(self.parse()?.for_node(node_id))
     }
 
     /// The path the file was read from.

@@ -24,7 +24,6 @@ repaired.
 use rusts_cluster_config::{ClusterConfig, ValidationErrorKind};
 
 let text = r#"
-node_id = "node1"
 replication_factor = 2
 shard_count = 4
 

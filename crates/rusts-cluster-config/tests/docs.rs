@@ -422,7 +422,6 @@ fn each_parse_error_in_the_table_is_the_parsers() {
         ("wrong type", "node_id = \"a\"\nreplication_factor = \"2\"\nnodes = []\n".into()),
         ("unknown key", "node_id = \"a\"\nreplication_facter = 2\nnodes = []\n".into()),
         ("unknown key in a node", format!("{NODE}replicas = [1]\n")),
-        ("missing `node_id`", "nodes = []\n".into()),
         ("missing `address`", "node_id = \"a\"\n[[nodes]]\nid = \"a\"\n".into()),
         ("negative shard id", "node_id = \"a\"\n[[nodes]]\nid = \"a\"\naddress = \"10.0.0.1:8086\"\nshards = [0, -1]\n".into()),
         ("shard id above 4294967295", "node_id = \"a\"\n[[nodes]]\nid = \"a\"\naddress = \"10.0.0.1:8086\"\nshards = [4294967296]\n".into()),

@@ -8,7 +8,10 @@
 //! - `testdata/valid/*.toml` declare `# expect-warnings: <codes>` (the
 //!   [`ValidationWarning::code`](rusts_cluster_config::ValidationWarning::code)
 //!   values in order, or `none`). Each must parse, validate, give exactly
-//!   those warnings, and save and load back to an equal config.
+//!   those warnings, and save and load back to an equal config. Each is
+//!   also loaded as each of its nodes and as no node's, as every node
+//!   loads the one file they share: each must validate with the same
+//!   warnings.
 //! - `testdata/invalid/*.toml` declare `# rule: <what the file breaks>`,
 //!   `# expect: <codes>` (the
 //!   [`ValidationError::code`](rusts_cluster_config::ValidationError::code)
@@ -39,8 +42,10 @@ use rusts_cluster_sharding::ShardingStrategy;
 /// it. One of the valid ones, `three-zones.toml`, is a link to
 /// `examples/three-zones.toml`: the shipped example must validate with no
 /// warnings.
-const MIN_VALID_FILES: usize = 11;
-const MIN_INVALID_FILES: usize = 65;
+/// `parse-missing-node-id.toml` moved from the invalid ones to the valid
+/// `no-node-id.toml` when `node_id` became optional.
+const MIN_VALID_FILES: usize = 12;
+const MIN_INVALID_FILES: usize = 64;
 
 /// Every `ValidationError` code, which the invalid fixtures together must
 /// cover; `docs::the_rule_table_lists_every_code` checks the reference's
@@ -315,6 +320,7 @@ fn check_valid(path: &Path, seen: &mut BTreeSet<String>) -> Result<(), String> {
         other => return Err(format!("from_file disagrees with from_toml: {other:?}")),
     }
     check_valid_config(&config, &expected).map_err(|e| format!("as written: {e}"))?;
+    check_loads_as_each_node(path, &config, &expected)?;
     for strategy in STRATEGIES {
         for mode in MODES {
             let mut variant = config.clone();
@@ -323,6 +329,45 @@ fn check_valid(path: &Path, seen: &mut BTreeSet<String>) -> Result<(), String> {
             check_valid_config(&variant, &expected)
                 .map_err(|e| format!("with {strategy:?} and {mode:?}: {e}"))?;
         }
+    }
+    Ok(())
+}
+
+/// The file at `path` (parsed as `config`) loads as each of its nodes, with
+/// that node as `this_node` whatever the file's `node_id`, and as no
+/// node's: each validates with the `expected` warnings, and as no node's
+/// it saves without a `node_id`, as the file every node can be given.
+fn check_loads_as_each_node(
+    path: &Path,
+    config: &ClusterConfig,
+    expected: &[String],
+) -> Result<(), String> {
+    for node in &config.nodes {
+        let id = node.id.as_str();
+        let as_node = ClusterConfig::from_file_as(path, id)
+            .map_err(|e| format!("does not load as {id:?}: {e}"))?;
+        if as_node.this_node() != Some(node) {
+            return Err(format!(
+                "loaded as {id:?}, this_node is {:?}",
+                as_node.this_node().map(|n| &n.id)
+            ));
+        }
+        if as_node != config.clone().for_node(id) {
+            return Err(format!(
+                "loaded as {id:?}, it differs from the file beyond node_id"
+            ));
+        }
+        check_valid_config(&as_node, expected).map_err(|e| format!("as {id:?}: {e}"))?;
+    }
+    let shared = config.clone().for_node("");
+    check_valid_config(&shared, expected).map_err(|e| format!("as no node's: {e}"))?;
+    let text = shared
+        .to_toml()
+        .map_err(|e| format!("does not save: {e}"))?;
+    if text.lines().any(|line| line.starts_with("node_id")) {
+        return Err(format!(
+            "saved as no node's, it still has a node_id:\n{text}"
+        ));
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ mod catch_up;
 mod docs;
 mod hostile;
 mod moving;
+mod node_id;
 // The property tests need the crate's generators, behind its `proptest`
 // feature: the workspace turns it on through the self dev-dependency, and
 // a packaged crate (which has no such dependency) with `--features

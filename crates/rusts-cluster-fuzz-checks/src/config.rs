@@ -486,7 +486,8 @@ fn check_router(config: &ClusterConfig, router: &ShardRouter, keys: &[(&str, u64
 }
 
 /// The rules as a simple, independent check, except addresses: every id
-/// non-empty and unique, `node_id` one of them, a usable strategy, shard
+/// non-empty and unique, `node_id` empty (no node's: the file every node
+/// shares) or one of them, a usable strategy, shard
 /// count and replication factor, every listed shard in range and listed once
 /// per list, no replica on its own primary, and exactly one primary per
 /// shard.
@@ -495,7 +496,7 @@ fn follows_rules(config: &ClusterConfig) -> bool {
     if config.nodes.is_empty()
         || ids.len() != config.nodes.len()
         || ids.contains("")
-        || !ids.contains(config.node_id.as_str())
+        || !(config.node_id.is_empty() || ids.contains(config.node_id.as_str()))
         || config.sharding_strategy.validate().is_err()
         || !(1..=MAX_SHARD_COUNT).contains(&config.shard_count)
         || !(1..=config.nodes.len()).contains(&config.replication_factor)

@@ -59,9 +59,19 @@ impl ConfigChange {
 impl ShardRouter {
     /// Takes a newer generation of the cluster config, live.
     ///
-    /// The new config must have a greater `generation`, the same `node_id`
-    /// and the same `sharding_strategy` (another would move keys to other
-    /// shards), and it must be valid. Its `shard_count` must be the same,
+    /// The new config must have a greater `generation`, no other node's
+    /// `node_id`, and the same `sharding_strategy` (another would move keys
+    /// to other shards), and it must be valid as the router's node.
+    ///
+    /// The node a router runs as comes from the process, not the file: it
+    /// was fixed when the router was built, and `apply` never changes it.
+    /// So the file every node shares, without a `node_id`, is taken by
+    /// each node as itself, and must still list that node (rule
+    /// `unknown-this-node`: a node left out of the new placement cannot
+    /// serve it; stop the node instead). Node ids are compared only when
+    /// both the router and the config have one: a config that names
+    /// another node is refused (`NodeIdChanged`), and a router that runs as
+    /// no node keeps running as none, whatever node the config names. Its `shard_count` must be the same,
     /// or it must be a split of the config the router runs
     /// ([`split_factor`](rusts_cluster_config::split_factor): the count
     /// multiplied by a whole number, every child on its parent's copies in
@@ -106,9 +116,12 @@ impl ShardRouter {
     ///
     /// - [`RoutingError::StaleGeneration`] when the generation is not
     ///   greater than [`generation`](Self::generation);
-    /// - [`RoutingError::NodeIdChanged`] for another `node_id`;
+    /// - [`RoutingError::NodeIdChanged`] for a `node_id` that is set and
+    ///   is not the router's (when the router runs as a node);
     /// - [`RoutingError::StrategyChanged`];
-    /// - [`RoutingError::InvalidConfig`], listing every problem;
+    /// - [`RoutingError::InvalidConfig`], listing every problem, checked
+    ///   as the router's node
+    ///   ([`validate_as`](rusts_cluster_config::ClusterConfig::validate_as));
     /// - [`RoutingError::ShardCountChanged`] for another shard count that
     ///   is not a split of the router's config, with the reason;
     /// - [`RoutingError::AddressHandedOver`] when an address passes from a
@@ -121,7 +134,8 @@ impl ShardRouter {
     /// use rusts_cluster_routing::{RoutingError, ShardRouter};
     /// use rusts_cluster_sharding::{ShardKeyRef, ShardState};
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml");
+    /// let config = ClusterConfig::from_file_as(path, "node1")?;
     /// let router = ShardRouter::from_config(&config)?;
     /// router.set_shard_state(9, ShardState::ReadOnly)?;
     ///
@@ -137,6 +151,15 @@ impl ShardRouter {
     ///
     /// // The same file again is refused, and changes nothing.
     /// assert!(matches!(router.apply(&next), Err(RoutingError::StaleGeneration { from: 1, to: 1 })));
+    ///
+    /// // The shared file, without a node id, is taken as node1; one loaded
+    /// // as another node is refused.
+    /// next.generation = 2;
+    /// router.apply(&next.clone().for_node(""))?;
+    /// next.generation = 3;
+    /// let other = router.apply(&next.clone().for_node("node2")).unwrap_err();
+    /// assert!(matches!(other, RoutingError::NodeIdChanged { .. }));
+    /// assert_eq!(router.node_id(), "node1");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn apply(&self, config: &ClusterConfig) -> Result<ConfigChange, RoutingError> {
@@ -173,9 +196,10 @@ impl ShardRouter {
 }
 
 /// Checks that `config` may follow the generation `current` runs, on node
-/// `node_id`: a greater generation, the same node and strategy, a valid
-/// config, the same shard count or a split of it (with its record), and no
-/// address handed over. Returns the split, when it is one.
+/// `node_id` (empty for none): a greater generation, no other node's id,
+/// the same strategy, a config valid as this node, the same shard count or
+/// a split of it (with its record), and no address handed over. Returns
+/// the split, when it is one.
 fn check_successor(
     current: &Snapshot,
     node_id: &str,
@@ -188,7 +212,9 @@ fn check_successor(
             to: config.generation,
         });
     }
-    if config.node_id != node_id {
+    // The router's node comes from the process; a file without one (the
+    // file every node shares) is taken as that node.
+    if !node_id.is_empty() && !config.node_id.is_empty() && config.node_id != node_id {
         return Err(RoutingError::NodeIdChanged {
             from: node_id.to_owned(),
             to: config.node_id.clone(),
@@ -201,7 +227,14 @@ fn check_successor(
             to: config.sharding_strategy,
         });
     }
-    config.validate()?;
+    // As this node: the shared file must still list it. A router that runs
+    // as no node checks the config as it is.
+    let checked_as = if node_id.is_empty() {
+        &config.node_id
+    } else {
+        node_id
+    };
+    config.validate_as(checked_as)?;
     let shard_count = current.mapper.shard_count();
     let split = if config.shard_count == shard_count {
         // A record appears only with a split; a later generation keeps it

@@ -58,8 +58,9 @@ pub enum RoutingError {
         /// The generation the peer's request carried.
         peer: u64,
     },
-    /// `apply` was given a config for another node.
-    #[error("the new config is for node \"{to}\" but this router runs as node \"{from}\"; give each node the file with its own `node_id`")]
+    /// `apply` was given a config whose `node_id` is set and names another
+    /// node than the router's.
+    #[error("the new config is for node \"{to}\" but this router runs as node \"{from}\"; leave `node_id` out of the file, so that every node takes it as itself, or load it as node \"{from}\"")]
     NodeIdChanged {
         /// The router's node id.
         from: String,

@@ -500,7 +500,7 @@ impl ShardRouter {
     /// use rusts_cluster_config::ClusterConfig;
     /// use rusts_cluster_routing::{Query, ShardRouter};
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file_as(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"), "node1")?;
     /// let router = ShardRouter::from_config(&config)?; // BySeries, 16 shards
     /// let plan = router.plan_query(&Query::new().measurement("cpu").series(&[1, 17, 9]))?;
     /// assert_eq!(plan.shards(), [1, 9]); // 17 % 16 = 1

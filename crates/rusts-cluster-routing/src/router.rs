@@ -34,7 +34,10 @@ use crate::{
 /// from one snapshot, and readers never wait.
 ///
 /// The node it runs as and the strategy are fixed when the router is built:
-/// changing the strategy moves every key. The shard count changes only by a
+/// changing the strategy moves every key. A router built from a config
+/// with no node id (the file every node shares, loaded as no node's) runs
+/// as no node: it routes and plans like any other, but holds no shard, as
+/// a client or a tool needs (see [`from_config`](Self::from_config)). The shard count changes only by a
 /// split ([`apply`](Self::apply)), which keeps every key on a child of its
 /// shard, on the same nodes.
 pub struct ShardRouter {
@@ -59,6 +62,21 @@ impl ShardRouter {
     /// Builds a router for the node named by `config.node_id`, after
     /// validating the config.
     ///
+    /// A process that runs as a node loads the shared file as that node
+    /// first (`ClusterConfig::from_file_as(path, "node1")`), so that the
+    /// router knows which shards are its own. A config with no node id
+    /// gives a router that runs as no node, which a client, a proxy or a
+    /// tool (the CLI's `route`) uses: it routes every key and plans every
+    /// query, and plans prefer no copy as local; but it holds nothing:
+    /// [`local_shards`](Self::local_shards) and
+    /// [`local_primary_shards`](Self::local_primary_shards) are empty,
+    /// [`holds_shard`](Self::holds_shard) and
+    /// [`is_primary_for`](Self::is_primary_for) are false, and
+    /// [`node_id`](Self::node_id) is `""`. It is not refused, because
+    /// routing needs no node id and a tool has none to give; a storage
+    /// engine that finds `node_id()` empty was started without its id
+    /// (`docs/decisions/0029-one-file-for-every-node.md`).
+    ///
     /// Runs in time linear in the nodes, the listed shards and the shard
     /// count: each list is read a constant number of times, and the only sort
     /// is of the node ids. Each shard's replicas are in node-id order, so the
@@ -75,8 +93,16 @@ impl ShardRouter {
     ///
     /// let mut config = ClusterConfig::single_node("node1", "10.0.1.1:8086");
     /// assert!(ShardRouter::from_config(&config).is_ok());
+    ///
+    /// // As no node: it routes, but holds nothing.
+    /// let client = ShardRouter::from_config(&config.clone().for_node(""))?;
+    /// assert_eq!(client.node_id(), "");
+    /// assert_eq!(client.get_shard(3).map(|s| s.primary.clone()), Some("node1".to_owned()));
+    /// assert!(!client.holds_shard(3) && client.local_shards().is_empty());
+    ///
     /// config.shard_count = 17; // shard 16 has no primary
     /// assert!(matches!(ShardRouter::from_config(&config), Err(RoutingError::InvalidConfig(_))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_config(config: &ClusterConfig) -> Result<Self, RoutingError> {
         config.validate()?;
@@ -115,7 +141,7 @@ impl ShardRouter {
     /// use rusts_cluster_routing::ShardRouter;
     /// use rusts_cluster_sharding::{ShardKey, ShardKeyRef};
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file_as(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"), "node1")?;
     /// let router = ShardRouter::from_config(&config)?;
     /// // The example config shards BySeries over 16 shards: series 42 is shard 10.
     /// let shard = router.route(&ShardKey::new("cpu", 42, 0))?;
@@ -243,7 +269,7 @@ impl ShardRouter {
     /// use rusts_cluster_config::ClusterConfig;
     /// use rusts_cluster_routing::ShardRouter;
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file_as(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"), "node1")?;
     /// let router = ShardRouter::from_config(&config)?;
     /// let ids = |shards: Vec<_>| shards.iter().map(|s: &rusts_cluster_routing::ShardHandle| s.id).collect::<Vec<_>>();
     /// assert_eq!(ids(router.shards_for_node("node2")), (0..16).collect::<Vec<_>>());
@@ -262,23 +288,26 @@ impl ShardRouter {
         self.handles(node_id, Topology::primaries)
     }
 
-    /// The shards this node holds, as primary or replica, sorted by id.
+    /// The shards this node holds, as primary or replica, sorted by id;
+    /// none when the router runs as no node.
     pub fn local_shards(&self) -> Vec<ShardHandle> {
         self.shards_for_node(&self.node_id)
     }
 
-    /// The shards this node is primary for, sorted by id.
+    /// The shards this node is primary for, sorted by id; none when the
+    /// router runs as no node.
     pub fn local_primary_shards(&self) -> Vec<ShardHandle> {
         self.primary_shards_for_node(&self.node_id)
     }
 
-    /// Whether this node is the primary of shard `id`.
+    /// Whether this node is the primary of shard `id`; false when the
+    /// router runs as no node.
     ///
     /// ```
     /// use rusts_cluster_config::ClusterConfig;
     /// use rusts_cluster_routing::ShardRouter;
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file_as(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"), "node1")?;
     /// let router = ShardRouter::from_config(&config)?;
     /// // This process is node1: primary of 0-7, no copy of 8-15.
     /// assert!(router.is_primary_for(3) && router.holds_shard(3));
@@ -289,12 +318,14 @@ impl ShardRouter {
         self.local_contains(id, Topology::primaries)
     }
 
-    /// Whether this node holds a copy of shard `id`, as primary or replica.
+    /// Whether this node holds a copy of shard `id`, as primary or replica;
+    /// false when the router runs as no node.
     pub fn holds_shard(&self, id: ShardId) -> bool {
         self.local_contains(id, Topology::held)
     }
 
-    /// The id of the node this router runs on.
+    /// The id of the node this router runs on, or `""` when it runs as no
+    /// node (built from a config without a node id).
     pub fn node_id(&self) -> &str {
         &self.node_id
     }
@@ -392,7 +423,7 @@ impl ShardRouter {
     /// use rusts_cluster_replication::{QuorumStatus, ReplicationAck};
     /// use rusts_cluster_routing::ShardRouter;
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file_as(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"), "node1")?;
     /// let router = ShardRouter::from_config(&config)?; // Quorum, replication_factor = 2
     /// let mut quorum = router.write_quorum(3)?; // node1 and node2
     /// assert_eq!(quorum.record(ReplicationAck::success("node1", 1))?, QuorumStatus::Pending);
@@ -479,7 +510,7 @@ impl ShardRouter {
     /// use rusts_cluster_routing::ShardRouter;
     /// use rusts_cluster_sharding::ShardKey;
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file_as(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"), "node1")?;
     /// let router = ShardRouter::from_config(&config)?;
     /// router.set_node_available("node1", false)?;
     /// // Series 2 is shard 2: primary node1 (down), replica node2.

@@ -80,7 +80,7 @@ impl ShardRouter {
     /// use rusts_cluster_routing::ShardRouter;
     /// use rusts_cluster_sharding::ShardKeyRef;
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file_as(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"), "node1")?;
     /// let router = ShardRouter::from_config(&config)?; // generation 0, 16 shards
     /// router.apply(&config.split(2)?)?; // generation 1, 32 shards
     ///
@@ -136,7 +136,7 @@ impl ShardRouter {
     /// use rusts_cluster_config::ClusterConfig;
     /// use rusts_cluster_routing::ShardRouter;
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file_as(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"), "node1")?;
     /// let router = ShardRouter::from_config(&config)?; // node1: shards 0-7
     /// router.apply(&config.split(2)?)?;
     /// let ids = |shards: Vec<rusts_cluster_routing::ShardHandle>| {

@@ -172,7 +172,7 @@ impl<'a> ShardView<'a> {
     /// use rusts_cluster_routing::ShardRouter;
     /// use rusts_cluster_sharding::{CopyRole, ShardKeyRef};
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file_as(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"), "node1")?;
     /// let router = ShardRouter::from_config(&config)?;
     /// router.set_node_available("node2", false)?;
     /// let shard = router.route(ShardKeyRef::new("cpu", 3, 0))?;

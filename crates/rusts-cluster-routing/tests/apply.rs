@@ -396,3 +396,90 @@ fn a_change_of_replicas_alone_is_seen_and_reported() {
     // Rebalancing, rf 2, 3 copies: one success more than 2 is 3.
     assert_eq!(router.write_quorum(4).unwrap().required(), 3);
 }
+
+/// The file every node shares has no `node_id`: a router that runs as a
+/// node takes it as itself, keeps its node id, and refuses a file that no
+/// longer lists it or that names another node.
+#[test]
+fn a_shared_file_is_taken_as_the_routers_node() {
+    let config = base();
+    assert_eq!(config.node_id, "node0");
+    let router = ShardRouter::from_config(&config).unwrap();
+    let held: Vec<_> = router.local_shards().iter().map(|s| s.id).collect();
+
+    let mut shared = config.clone().for_node("");
+    shared.generation = 1;
+    let change = router.apply(&shared).unwrap();
+    assert!(change.is_placement_unchanged());
+    assert_eq!(router.node_id(), "node0");
+    assert_eq!(
+        router
+            .local_shards()
+            .iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>(),
+        held
+    );
+
+    // The same file loaded as node0 is the same as the shared one.
+    shared.generation = 2;
+    router.apply(&shared.clone().for_node("node0")).unwrap();
+
+    // Loaded as another node: refused, and the message says what to do.
+    shared.generation = 3;
+    let err = router.apply(&shared.clone().for_node("node1")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the new config is for node \"node1\" but this router runs as node \"node0\"; leave \
+         `node_id` out of the file, so that every node takes it as itself, or load it as node \
+         \"node0\""
+    );
+
+    // A shared file without node0 cannot be taken by node0.
+    let mut without = round_robin_cluster(8, 4, 2).for_node("");
+    without.nodes[0].id = "node4".into();
+    without.generation = 3;
+    let err = router.apply(&without).unwrap_err();
+    let RoutingError::InvalidConfig(invalid) = &err else {
+        panic!("expected an invalid config, got {err:?}");
+    };
+    assert_eq!(invalid.validation_errors()[0].code(), "unknown-this-node");
+    assert!(
+        invalid.to_string().contains("`node_id` is \"node0\""),
+        "{invalid}"
+    );
+    assert_eq!(router.generation(), 2, "a refused config changes nothing");
+}
+
+/// A router built without a node id runs as none: it routes and plans,
+/// holds nothing, and stays no node's whatever node a later config names.
+#[test]
+fn a_router_without_a_node_id_routes_and_holds_nothing() {
+    let config = base().for_node("");
+    let router = ShardRouter::from_config(&config).unwrap();
+    assert_eq!(router.node_id(), "");
+    let shard = router.route(ShardKeyRef::new("cpu", 3, 0)).unwrap();
+    assert_eq!(shard.primary, "node3");
+    assert!(router.local_shards().is_empty() && router.local_primary_shards().is_empty());
+    assert!((0..8).all(|s| !router.holds_shard(s) && !router.is_primary_for(s)));
+    let plan = router.plan_query(&Query::new()).unwrap();
+    assert_eq!(plan.shards().len(), 8);
+
+    let mut named = base();
+    named.generation = 1;
+    router.apply(&named).unwrap();
+    assert_eq!(
+        router.node_id(),
+        "",
+        "apply never changes the node a router runs as"
+    );
+    assert!(router.local_shards().is_empty());
+
+    // A config that names a node it does not have is still refused.
+    named.generation = 2;
+    named.node_id = "node9".into();
+    assert!(matches!(
+        router.apply(&named).unwrap_err(),
+        RoutingError::InvalidConfig(_)
+    ));
+}

@@ -19,10 +19,10 @@ use rusts_cluster_sharding::{ShardId, ShardKey, ShardKeyRef, ShardSplit, ShardSt
 /// The shipped two-node example: 16 shards BySeries, node1 primary of 0-7
 /// (node2 replicas), node2 alone on 8-15. This process is node1.
 fn example() -> ClusterConfig {
-    ClusterConfig::from_file(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/examples/cluster.toml"
-    ))
+    ClusterConfig::from_file_as(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"),
+        "node1",
+    )
     .unwrap()
 }
 

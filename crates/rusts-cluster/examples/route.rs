@@ -63,7 +63,11 @@ fn run(path: &str, keys: &[ShardKey]) -> Result<(), String> {
         config.replication_mode,
         config.replication_factor,
         protocol.required_acks(),
-        router.node_id(),
+        // The shared file names no node, and this example runs as none.
+        match router.node_id() {
+            "" => "none",
+            id => id,
+        },
     );
     for key in keys {
         let shard = router.route(key).map_err(|e| format!("error: {e}"))?;

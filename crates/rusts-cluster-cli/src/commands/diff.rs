@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use crate::{
     cli::DiffArgs,
     commands::{
-        mode_name, note_transition, plan_is_empty, print_plan, report_plan_risks, set_plan,
-        strategy_json, warn_address_handovers, warn_generation_not_raised,
+        mode_name, node_id_json, note_transition, plan_is_empty, print_plan, report_plan_risks,
+        set_plan, strategy_json, warn_address_handovers, warn_generation_not_raised,
     },
     load::{load, validation_problems, Loaded},
     report::{Stop, Ui},
@@ -142,8 +142,8 @@ fn setting_changes(old: &ClusterConfig, new: &ClusterConfig) -> Vec<(String, Val
     };
     compare(
         "node_id",
-        old.node_id.as_str().into(),
-        new.node_id.as_str().into(),
+        node_id_json(&old.node_id),
+        node_id_json(&new.node_id),
     );
     compare("generation", old.generation.into(), new.generation.into());
     compare(

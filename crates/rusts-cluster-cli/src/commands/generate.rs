@@ -6,14 +6,13 @@ use rusts_cluster_replication::ReplicationMode;
 
 use crate::{
     cli::{GenerateArgs, Mode},
-    commands::{report_placement, warn_few_zones, write_config},
+    commands::{file_text, node_id_json, report_placement, warn_few_zones, write_config},
     report::{chain, Problem, Stop, Ui},
 };
 
 pub(crate) fn run(args: GenerateArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
-    let mut config = ClusterConfig::single_node("-", "-");
-    // The first node; each machine's copy sets its own.
-    config.node_id = args.nodes[0].id.clone();
+    // No node id: the file serves every node, each loading it as itself.
+    let mut config = ClusterConfig::single_node("-", "-").for_node("");
     config.generation = 0;
     config.cluster_name = args.cluster_name;
     config.shard_count = args.shards;
@@ -30,7 +29,7 @@ pub(crate) fn run(args: GenerateArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     for w in placed.warnings_for_zone_tag(&args.zone_tag) {
         ui.warning(Problem::new(w.code(), w.to_string()));
     }
-    ui.set("node_id", placed.node_id.as_str());
+    ui.set("node_id", node_id_json(&placed.node_id));
     ui.set("generation", placed.generation);
     ui.set("shard_count", placed.shard_count);
     ui.set("replication_factor", placed.replication_factor);
@@ -38,9 +37,8 @@ pub(crate) fn run(args: GenerateArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     match args.output {
         Some(path) => write_config(ui, &placed, &path),
         None => {
-            let text = placed
-                .to_toml()
-                .map_err(|e| ui.fail(Problem::new(e.code(), chain(&e))))?;
+            let text =
+                file_text(&placed).map_err(|e| ui.fail(Problem::new(e.code(), chain(&e))))?;
             if ui.json() {
                 ui.set("toml", text);
                 Ok(())

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_config::{ClusterConfig, ConfigError};
 use rusts_cluster_placement::{address_handovers, zone_count, MovePlan, PlacementError};
 use rusts_cluster_replication::ReplicationMode;
 use rusts_cluster_routing::RoutingError;
@@ -28,6 +28,28 @@ pub(crate) mod show;
 pub(crate) mod split;
 pub(crate) mod transition;
 pub(crate) mod validate;
+
+/// The text of a config file this tool writes: without `node_id`, so that
+/// the one file deploys unchanged to every node, each loading it as itself
+/// (`docs/decisions/0029-one-file-for-every-node.md`). A file read with a
+/// `node_id` loses it here, and only here.
+pub(crate) fn file_text(config: &ClusterConfig) -> Result<String, ConfigError> {
+    if config.node_id.is_empty() {
+        config.to_toml()
+    } else {
+        config.clone().for_node("").to_toml()
+    }
+}
+
+/// A node id in a JSON report: `null` for none (a file that serves every
+/// node), as the report's other absent values are.
+pub(crate) fn node_id_json(node_id: &str) -> Value {
+    if node_id.is_empty() {
+        Value::Null
+    } else {
+        node_id.into()
+    }
+}
 
 /// The mode as the config file spells it (`Quorum`).
 pub(crate) fn mode_name(mode: ReplicationMode) -> String {
@@ -182,9 +204,7 @@ pub(crate) fn write_config(
     config: &ClusterConfig,
     path: &Path,
 ) -> Result<(), Stop> {
-    let text = config
-        .to_toml()
-        .map_err(|e| ui.fail(Problem::new(e.code(), chain(&e))))?;
+    let text = file_text(config).map_err(|e| ui.fail(Problem::new(e.code(), chain(&e))))?;
     match atomic::write(path, text.as_bytes()) {
         Ok(written) => {
             ui.note(&format!(

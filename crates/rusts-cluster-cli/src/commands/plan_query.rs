@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::{
     cli::PlanQueryArgs,
-    commands::routing_problem,
+    commands::{node_id_json, routing_problem},
     load::load_valid_as,
     report::{Problem, Stop, Ui},
     text::{cell, ranges, Table},
@@ -32,7 +32,7 @@ pub(crate) fn run(args: PlanQueryArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     let loaded = load_valid_as(ui, path, args.node_id.as_deref())?;
     let config = &loaded.config;
     let planned_as = config.node_id.as_str();
-    ui.set("node_id", planned_as);
+    ui.set("node_id", node_id_json(planned_as));
     let router =
         ShardRouter::from_config(config).map_err(|e| ui.fail(routing_problem(&e).in_file(path)))?;
     for node in &args.down {
@@ -111,14 +111,16 @@ pub(crate) fn run(args: PlanQueryArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
             .collect();
         ui.set("reads", reads);
     } else {
-        let source = if args.node_id.is_some() {
-            "--node-id"
-        } else {
-            "the file's node_id"
+        // A file that names no node is planned as none: no copy is local.
+        let planned = match (planned_as, args.node_id.is_some()) {
+            ("", _) => {
+                "planned as no node (the file names none; --node-id NODE plans as one)".to_owned()
+            }
+            (id, true) => format!("planned as {} (--node-id)", cell(id, ui.style())),
+            (id, false) => format!("planned as {} (the file's node_id)", cell(id, ui.style())),
         };
         let summary = format!(
-            "planned as {} ({source}): reads {} of {} shards{}, {}\n",
-            cell(planned_as, ui.style()),
+            "{planned}: reads {} of {} shards{}, {}\n",
             plan.shards().len(),
             config.shard_count,
             if plan.is_pruned() {

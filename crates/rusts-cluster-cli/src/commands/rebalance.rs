@@ -12,7 +12,6 @@ use crate::{
     },
     load::load_valid,
     report::{Problem, Stop, Ui},
-    text::escape,
 };
 
 pub(crate) fn run(args: RebalanceArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
@@ -25,12 +24,6 @@ pub(crate) fn run(args: RebalanceArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     let old = load_valid(ui, path)?.config;
     let changed =
         with_node_changes(&old, args.add, &args.remove).map_err(|e| report_placement(ui, &e))?;
-    if changed.node_id != old.node_id {
-        ui.note(&format!(
-            "`node_id` named a removed node; it is now \"{}\" (each node's copy sets its own)",
-            escape(&changed.node_id)
-        ));
-    }
     let mut new = balance(&changed, &args.zone_tag).map_err(|e| report_placement(ui, &e))?;
     new.generation = old.generation.checked_add(1).ok_or_else(|| {
         ui.fail(

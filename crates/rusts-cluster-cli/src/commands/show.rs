@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::{
     cli::ShowArgs,
-    commands::{mode_name, routing_problem, strategy_json, strategy_text},
+    commands::{mode_name, node_id_json, routing_problem, strategy_json, strategy_text},
     load::load_valid,
     report::{Stop, Ui},
     text::{cell, Table},
@@ -30,7 +30,7 @@ pub(crate) fn run(args: ShowArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     };
     if ui.json() {
         ui.set("cluster_name", config.cluster_name.as_str());
-        ui.set("node_id", config.node_id.as_str());
+        ui.set("node_id", node_id_json(&config.node_id));
         ui.set("generation", config.generation);
         ui.set("shard_count", config.shard_count);
         ui.set("replication_factor", config.replication_factor);
@@ -72,15 +72,20 @@ pub(crate) fn run(args: ShowArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         ui.set("shards", shards);
         return Ok(());
     }
+    // A file that names no node serves every node, and says so.
+    let this_node = if config.node_id.is_empty() {
+        "no node_id (one file for every node)".to_owned()
+    } else {
+        format!("node_id {}", cell(&config.node_id, ui.style()))
+    };
     let header = format!(
-        "cluster {}, generation {}: {} shards, replication factor {}, {}, {}; node_id {}\n",
+        "cluster {}, generation {}: {} shards, replication factor {}, {}, {}; {this_node}\n",
         cell(&config.cluster_name, ui.style()),
         config.generation,
         config.shard_count,
         config.replication_factor,
         mode_name(config.replication_mode),
         strategy_text(&config.sharding_strategy),
-        cell(&config.node_id, ui.style()),
     );
     ui.print(&header)?;
     let moving = shard_map.iter().filter(|s| s.is_moving()).count();

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::{
     atomic,
     cli::TransitionArgs,
-    commands::{placement_problem, report_placement, warn_generation_not_raised},
+    commands::{file_text, placement_problem, report_placement, warn_generation_not_raised},
     load::load_valid,
     report::{chain, Problem, Stop, Ui},
     text::{escape, ranges, Table},
@@ -176,7 +176,7 @@ fn write_steps_with(
     let mut written: Vec<(PathBuf, usize)> = Vec::new();
     for step in &plan.steps {
         let path = dir.join(step.kind.file_name());
-        let text = match step.config.to_toml() {
+        let text = match file_text(&step.config) {
             Ok(text) => text,
             Err(e) => {
                 remove(&written);
@@ -496,8 +496,9 @@ mod tests {
     use crate::{cli::Format, text::Style};
 
     fn plan() -> TransitionPlan {
-        let old =
-            ClusterConfig::from_toml(include_str!("../../testdata/cli/cluster.toml")).unwrap();
+        // Loaded as node1, so that the steps carry a node id to leave out.
+        let text = include_str!("../../testdata/cli/cluster.toml");
+        let old = ClusterConfig::from_toml_as(text, "node1").unwrap();
         let added = NodeConfig::new("n9", "10.0.9.9:8086");
         let new = balance(&with_node_changes(&old, vec![added], &[]).unwrap(), "zone").unwrap();
         let plan = plan_transition(&old, &new).unwrap();
@@ -565,7 +566,16 @@ mod tests {
         for ((path, bytes), step) in written.iter().zip(&plan.steps) {
             let text = fs::read_to_string(path).unwrap();
             assert_eq!(text.len(), *bytes);
-            assert_eq!(ClusterConfig::from_toml(&text).unwrap(), step.config);
+            // The old config is node1's; a step names no node, so that it
+            // deploys unchanged to every node, and each takes it as itself.
+            assert_eq!(step.config.node_id, "node1");
+            let shared = ClusterConfig::from_toml(&text).unwrap();
+            assert_eq!(shared, step.config.clone().for_node(""));
+            for node in &shared.nodes {
+                let as_node = ClusterConfig::from_toml_as(&text, &node.id).unwrap();
+                as_node.validate().unwrap();
+                assert_eq!(as_node.this_node(), Some(node));
+            }
         }
         fs::remove_dir_all(&dir).unwrap();
     }

@@ -2,6 +2,7 @@
 
 use crate::{
     cli::ValidateArgs,
+    commands::node_id_json,
     load::{load, validation_problems},
     report::{Problem, Stop, Ui},
 };
@@ -12,10 +13,10 @@ pub(crate) fn run(args: ValidateArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     ui.set("valid", false);
     let mut loaded = load(ui, path)?;
     if let Some(id) = args.node_id {
-        loaded.config.node_id = id;
+        loaded.config = loaded.config.for_node(id);
     }
     let config = &loaded.config;
-    ui.set("node_id", config.node_id.as_str());
+    ui.set("node_id", node_id_json(&config.node_id));
     ui.set("generation", config.generation);
     let valid = match config.validate() {
         Ok(()) => true,

@@ -182,10 +182,12 @@ pub enum ValidationErrorKind {
     /// `nodes` is empty.
     #[error("`nodes` is empty; add a [[nodes]] table for every node of the cluster")]
     NoNodes,
-    /// `node_id` names no node in `nodes`.
-    #[error("`node_id` is \"{node_id}\", but no node in `nodes` has that id; set it to the id of the node this process runs as")]
+    /// `node_id` is set (by the file, or by the node id the config was
+    /// loaded as) but names no node in `nodes`. An unset `node_id` breaks
+    /// no rule.
+    #[error("`node_id` is \"{node_id}\", but no node in `nodes` has that id; load the config as the id of one of its nodes (the id the process is started with, or `node_id` in the file), or add a [[nodes]] table for it")]
     UnknownThisNode {
-        /// The value of `node_id`.
+        /// The node id, from the file or given when loading.
         node_id: String,
     },
     /// A node's `id` is empty.

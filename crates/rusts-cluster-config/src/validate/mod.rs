@@ -36,10 +36,11 @@ use crate::{ClusterConfig, CopyEntry, CopyIndex};
 /// Every rule `config` breaks, in O(nodes + listed shards + shard_count)
 /// time, apart from sorting the node ids once for the copy index: nodes
 /// and shards are indexed once, and no list is scanned inside a loop over
-/// another.
-pub(crate) fn validate(config: &ClusterConfig) -> Vec<ValidationError> {
+/// another. `node_id` is the node the config is checked as (an empty one
+/// for none), which the caller takes from the config or is given.
+pub(crate) fn validate(config: &ClusterConfig, node_id: &str) -> Vec<ValidationError> {
     let mut errors = Errors::default();
-    let shard_count_ok = settings::check(config, &mut errors);
+    let shard_count_ok = settings::check(config, node_id, &mut errors);
     split_from::check(config, &mut errors);
     node_ids::check(config, &mut errors);
     addresses::check(config, &mut errors);

@@ -14,9 +14,10 @@ use crate::ClusterConfig;
 /// [`MAX_CONFIG_BYTES`](crate::MAX_CONFIG_BYTES).
 pub const MAX_SHARD_COUNT: u32 = 1 << 18;
 
-/// Checks the settings; returns whether `shard_count` is usable, that is
-/// whether the rules that allocate per shard may run.
-pub(super) fn check(config: &ClusterConfig, errors: &mut Errors) -> bool {
+/// Checks the settings, with `node_id` as the node the config is checked
+/// as; returns whether `shard_count` is usable, that is whether the rules
+/// that allocate per shard may run.
+pub(super) fn check(config: &ClusterConfig, node_id: &str, errors: &mut Errors) -> bool {
     let nodes = &config.nodes;
     if let Err(e) = config.sharding_strategy.validate() {
         errors.rule(|| e.into());
@@ -43,11 +44,13 @@ pub(super) fn check(config: &ClusterConfig, errors: &mut Errors) -> bool {
             nodes: nodes.len(),
         });
     }
+    // An empty `node_id` is a config that is no node's (the file every
+    // node shares), valid as a description of the cluster.
     if nodes.is_empty() {
         errors.rule(|| ValidationErrorKind::NoNodes);
-    } else if !nodes.iter().any(|n| n.id == config.node_id) {
+    } else if !node_id.is_empty() && !nodes.iter().any(|n| n.id == node_id) {
         errors.rule(|| ValidationErrorKind::UnknownThisNode {
-            node_id: config.node_id.clone(),
+            node_id: node_id.to_owned(),
         });
     }
     shard_count_ok
