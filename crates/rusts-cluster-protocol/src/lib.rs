@@ -113,6 +113,20 @@ pub use crate::{
     write::{FailReason, ShardOutcome, ShardWrite, WriteDone, WriteSettled},
 };
 
+/// Compiles and runs the examples of `docs/replication.md` as doctests.
+// A link to the workspace's docs/replication.md inside this crate, so that
+// the packaged crate holds the file and its doctests run there too. The
+// doc's examples use the protocol core, so they run here rather than in
+// the replication crate, which this crate builds on.
+#[doc = include_str!("../docs/replication.md")]
+#[cfg(doctest)]
+pub struct ReplicationDocDoctests;
+
+/// Compiles and runs the examples of this crate's README as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 mod catch_up;
 mod core;
 mod error;

@@ -89,13 +89,6 @@ mod test_acks {
     }
 }
 
-/// Compiles and runs the examples of `docs/replication.md` as doctests.
-// A link to the workspace's docs/replication.md inside this crate, so that
-// the packaged crate holds the file and its doctests run there too.
-#[doc = include_str!("../docs/replication.md")]
-#[cfg(doctest)]
-pub struct ReplicationDocDoctests;
-
 /// Compiles and runs the examples of this crate's README as doctests.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

@@ -1,6 +1,7 @@
 use std::{error::Error as StdError, fmt};
 
 use rusts_cluster_config::ConfigError;
+use rusts_cluster_protocol::ProtocolError;
 use rusts_cluster_replication::ReplicationError;
 use rusts_cluster_routing::RoutingError;
 use rusts_cluster_sharding::ShardingError;
@@ -74,6 +75,11 @@ pub enum ClusterError {
     /// An error of the routing layer: an unknown shard or node, a config a
     /// running router refuses, a peer on another generation.
     Routing(RoutingError),
+    /// An error of the protocol core that is its own (a config prepared on
+    /// another generation, saved state it cannot read); the core's config
+    /// and routing errors convert into [`Config`](Self::Config) and
+    /// [`Routing`](Self::Routing).
+    Protocol(ProtocolError),
 }
 
 /// A `Result` whose error is [`ClusterError`].
@@ -96,6 +102,7 @@ impl ClusterError {
             ClusterError::Sharding(e) => e.code(),
             ClusterError::Replication(e) => e.code(),
             ClusterError::Routing(e) => e.code(),
+            ClusterError::Protocol(e) => e.code(),
         }
     }
 }
@@ -122,6 +129,7 @@ impl fmt::Display for ClusterError {
             ClusterError::Sharding(_) => f.write_str("sharding error")?,
             ClusterError::Replication(_) => f.write_str("replication error")?,
             ClusterError::Routing(_) => f.write_str("routing error")?,
+            ClusterError::Protocol(_) => f.write_str("protocol error")?,
         }
         if f.alternate() {
             let mut source = self.source();
@@ -141,6 +149,7 @@ impl StdError for ClusterError {
             ClusterError::Sharding(e) => Some(e),
             ClusterError::Replication(e) => Some(e),
             ClusterError::Routing(e) => Some(e),
+            ClusterError::Protocol(e) => Some(e),
             _ => None,
         }
     }
@@ -173,6 +182,16 @@ impl From<RoutingError> for ClusterError {
             RoutingError::InvalidConfig(e) => e.into(),
             RoutingError::Replication(e) => e.into(),
             e => ClusterError::Routing(e),
+        }
+    }
+}
+
+impl From<ProtocolError> for ClusterError {
+    fn from(error: ProtocolError) -> Self {
+        match error {
+            ProtocolError::Config(e) => e.into(),
+            ProtocolError::Routing(e) => e.into(),
+            e => ClusterError::Protocol(e),
         }
     }
 }

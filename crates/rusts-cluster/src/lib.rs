@@ -4,7 +4,7 @@ with no coordination service, it tells the storage engine which shard holds a
 point and which nodes hold that shard, and decides whether a replicated write
 succeeded.
 
-This is the crate to start from. It re-exports four layers, each a crate of
+This is the crate to start from. It re-exports five layers, each a crate of
 its own that can be depended on alone:
 
 | module | crate | what it does |
@@ -13,9 +13,11 @@ its own that can be depended on alone:
 | [`replication`](rusts_cluster_replication) | `rusts-cluster-replication` | how many copies must acknowledge a write, and whether they did; the incremental quorum and the table of in-flight writes |
 | [`config`](rusts_cluster_config) | `rusts-cluster-config` | loads, validates (naming every problem) and saves the TOML cluster description |
 | [`routing`](rusts_cluster_routing) | `rusts-cluster-routing` | a lock-free concurrent router from key to shard to nodes |
+| [`protocol`](rusts_cluster_protocol) | `rusts-cluster-protocol` | the replication protocol around those decisions, sans-IO: writes, reads, fencing, a replica's admission, catch-up |
 
 `config` depends on `sharding` and `replication` for their enums, and
-`routing` on `config`, `replication` and `sharding`; nothing depends on this
+`routing` on `config`, `replication` and `sharding`, and `protocol` on all
+four; nothing depends on this
 facade. The one thing the facade adds is [`ClusterError`], one error type
 for the whole layer that keeps each layer's structured error whole (see
 [Errors](#errors)).
@@ -127,6 +129,7 @@ Tests and benchmarks may need a newer toolchain (`proptest` needs 1.88).
 #![allow(rustdoc::redundant_explicit_links)]
 
 pub use rusts_cluster_config as config;
+pub use rusts_cluster_protocol as protocol;
 pub use rusts_cluster_replication as replication;
 pub use rusts_cluster_routing as routing;
 pub use rusts_cluster_sharding as sharding;
@@ -137,6 +140,7 @@ pub use rusts_cluster_config::{
     ShardList, SplitFrom, ValidationError, ValidationErrorKind, ValidationWarning,
     MAX_CONFIG_BYTES, MAX_SHARD_COUNT,
 };
+pub use rusts_cluster_protocol::{Core, Point, ProtocolError};
 pub use rusts_cluster_replication::{
     JointSuccesses, PendingWrites, QuorumStatus, ReplicationAck, ReplicationError, ReplicationMode,
     ReplicationProtocol, ReplicationResult, WriteQuorum,
