@@ -141,9 +141,7 @@ fn pending_expire(c: &mut Criterion) {
         b.iter(|| black_box(empty.expire(black_box(5))))
     });
     group.bench_function("len_empty", |b| b.iter(|| black_box(empty.len())));
-    group.bench_function("is_empty_empty", |b| {
-        b.iter(|| black_box(empty.is_empty()))
-    });
+    group.bench_function("is_empty_empty", |b| b.iter(|| black_box(empty.is_empty())));
     group.bench_function("expire_64_in_flight_none_due", |b| {
         b.iter(|| black_box(in_flight.expire(black_box(5))))
     });

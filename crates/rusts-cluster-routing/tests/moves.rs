@@ -290,7 +290,9 @@ fn write_can_succeed_knows_the_joint_rule_where_a_count_does_not() {
     // What the write's quorum decides when d's failure comes in.
     let mut quorum = shard.write_quorum().unwrap();
     assert_eq!(
-        quorum.record(ReplicationAck::failure("d", "down", 0)).unwrap(),
+        quorum
+            .record(ReplicationAck::failure("d", "down", 0))
+            .unwrap(),
         QuorumStatus::Failed
     );
 
