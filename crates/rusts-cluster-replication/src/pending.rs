@@ -158,10 +158,6 @@ impl<T: Ord> PendingWrites<T> {
         id as usize & (self.slots.len() - 1)
     }
 
-    fn slot(&self, id: u64) -> &Mutex<Option<Pending<T>>> {
-        &self.slots[self.slot_index(id)].0
-    }
-
     /// Marks slot `index` in use or free. Called with its lock held, so the
     /// bit and the slot agree for anyone who takes the lock.
     fn mark(&self, index: usize, in_use: bool) {
