@@ -310,3 +310,51 @@ fn write_can_succeed_knows_the_joint_rule_where_a_count_does_not() {
     router.set_shard_state(1, ShardState::ReadOnly).unwrap();
     assert!(!router.get_shard(1).unwrap().write_can_succeed());
 }
+
+/// The cases of `apply`'s doc that `apply_resets_a_state_only_at_the_ends_of_a_move`
+/// does not reach, one by one: a hand-set `ReadOnly` kept by an apply that
+/// moves nothing, `Rebalancing` kept as a move starts, `Active` kept as one
+/// ends, and any state kept when copies change without joining or leaving.
+#[test]
+fn apply_keeps_every_state_the_doc_says_it_keeps() {
+    use ShardState::*;
+    // ReadOnly, by an apply that moves nothing (a later generation of the
+    // same placement), then through a whole move.
+    let router = ShardRouter::from_config(&before()).unwrap();
+    router.set_shard_state(0, ReadOnly).unwrap();
+    let mut same = before();
+    same.generation = 5;
+    router.apply(&same).unwrap();
+    assert_eq!(router.get_shard(0).unwrap().state, ReadOnly, "no move");
+
+    // Rebalancing set by hand before a move starts: kept as it starts,
+    // reset to Active as it ends (however it was set).
+    let router = ShardRouter::from_config(&before()).unwrap();
+    router.set_shard_state(0, Rebalancing).unwrap();
+    router.apply(&moving(5, MoveReads::Old)).unwrap();
+    assert_eq!(router.get_shard(0).unwrap().state, Rebalancing, "starts");
+    router.apply(&after()).unwrap();
+    assert_eq!(router.get_shard(0).unwrap().state, Active, "ends");
+
+    // Active set by hand during a move: kept as the move ends.
+    let router = ShardRouter::from_config(&moving(5, MoveReads::Old)).unwrap();
+    assert_eq!(router.get_shard(0).unwrap().state, Rebalancing);
+    router.set_shard_state(0, Active).unwrap();
+    router.apply(&after()).unwrap();
+    assert_eq!(router.get_shard(0).unwrap().state, Active);
+
+    // A copy added with no joining mark is no move: every state is kept,
+    // a hand-set Rebalancing included.
+    for state in [Active, Rebalancing, ReadOnly, Offline] {
+        let router = ShardRouter::from_config(&before()).unwrap();
+        router.set_shard_state(0, state).unwrap();
+        let mut more = before();
+        more.generation = 5;
+        more.nodes[3].replica_shards.push(0);
+        let change = router.apply(&more).unwrap();
+        assert_eq!(change.changed_shards, [0], "shard 0 gained d");
+        let shard = router.get_shard(0).unwrap();
+        assert!(!shard.is_moving());
+        assert_eq!(shard.state, state, "{state:?}");
+    }
+}
