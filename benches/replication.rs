@@ -12,16 +12,24 @@
 //!   shard of three copies. Throughput is answers, so the figures compare
 //!   per answer.
 //!
+//! - `pending_expire`: `PendingWrites::expire`, `len` and `is_empty` on a
+//!   table of the default 4,096 slots, empty and with 64 writes in flight
+//!   none of which is due (a timer's usual tick), beside
+//!   `scan_4096_locked_slots`: a lock of each of 4,096 slots on their own
+//!   cache lines, what the three cost before they kept a count and a map of
+//!   the slots in use.
+//!
 //! `PendingWrites` under concurrent answers is `benches/pending_writes.rs`
 //! (a `harness = false` bench: criterion measures one thread).
 //!
 //! Run: `cargo bench -p rusts-cluster-benches --bench replication -- --warm-up-time 1 --measurement-time 3`.
 
-use std::hint::black_box;
+use std::{hint::black_box, sync::Mutex};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use rusts_cluster::{
-    ReplicationAck, ReplicationMode, ReplicationProtocol, Shard, ShardState, WriteQuorum,
+    PendingWrites, ReplicationAck, ReplicationMode, ReplicationProtocol, Shard, ShardState,
+    WriteQuorum,
 };
 
 const COPIES: [&str; 3] = ["node1", "node2", "node3"];
@@ -114,5 +122,44 @@ fn joint_quorum(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, write_quorum, joint_quorum);
+/// One slot of the baseline scan: a lock alone on its cache lines, as
+/// `PendingWrites` lays its slots out.
+#[repr(align(128))]
+struct Slot(Mutex<Option<u64>>);
+
+fn pending_expire(c: &mut Criterion) {
+    let empty = PendingWrites::<u64>::new();
+    let in_flight = PendingWrites::<u64>::new();
+    for id in 0..64 {
+        in_flight
+            .begin(id, WriteQuorum::new(ReplicationMode::Quorum, COPIES), 10)
+            .unwrap();
+    }
+    let slots: Vec<Slot> = (0..4_096).map(|_| Slot(Mutex::new(None))).collect();
+    let mut group = c.benchmark_group("pending_expire");
+    group.bench_function("expire_empty", |b| {
+        b.iter(|| black_box(empty.expire(black_box(5))))
+    });
+    group.bench_function("len_empty", |b| b.iter(|| black_box(empty.len())));
+    group.bench_function("is_empty_empty", |b| b.iter(|| black_box(empty.is_empty())));
+    group.bench_function("expire_64_in_flight_none_due", |b| {
+        b.iter(|| black_box(in_flight.expire(black_box(5))))
+    });
+    group.bench_function("len_64_in_flight", |b| {
+        b.iter(|| black_box(in_flight.len()))
+    });
+    group.bench_function("scan_4096_locked_slots", |b| {
+        b.iter(|| {
+            black_box(
+                slots
+                    .iter()
+                    .filter(|slot| slot.0.lock().unwrap().is_some())
+                    .count(),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, write_quorum, joint_quorum, pending_expire);
 criterion_main!(benches);

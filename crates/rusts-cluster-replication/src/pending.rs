@@ -1,7 +1,7 @@
 use std::{
     fmt,
     sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
         Mutex, MutexGuard, PoisonError,
     },
     time::Instant,
@@ -42,6 +42,13 @@ use crate::{ReplicationAck, ReplicationError, ReplicationResult, WriteQuorum};
 /// any ids work, and nothing is refused for lack of room. Why, with the
 /// figures: `docs/decisions/0010-in-flight-writes-in-slots.md`.
 ///
+/// Beside the slots the table keeps a count of the writes in flight, so
+/// [`len`](Self::len) and [`is_empty`](Self::is_empty) read one number,
+/// and a map of the slots in use, one bit per slot, so
+/// [`expire`](Self::expire) locks only the slots that hold a write and
+/// returns at once from an empty table. Each costs the write path one
+/// atomic operation when a write begins and one when it is decided.
+///
 /// ```
 /// use std::time::{Duration, Instant};
 /// use rusts_cluster_replication::{PendingWrites, ReplicationAck, ReplicationMode, WriteQuorum};
@@ -70,7 +77,21 @@ pub struct PendingWrites<T = Instant> {
     /// How many writes are in `overflow`. Read before looking there, so an
     /// answer to a write in a slot, or to no write, never touches the map.
     spilled: AtomicUsize,
+    /// How many writes are in flight, in slots and in `overflow`: counted
+    /// before a write can be found, uncounted when the call that decides
+    /// it removes it, so it never goes below the true count of writes that
+    /// can still be decided.
+    in_flight: AtomicUsize,
+    /// Bit `i % 64` of word `i / 64` is set while slot `i` holds a write.
+    /// Set and cleared under the slot's lock; read without it by `expire`,
+    /// which then locks only the slots whose bit is set.
+    used: Box<[UsedWord]>,
 }
+
+/// 64 bits of the map of slots in use, alone on its cache lines: a thread
+/// that fills or empties a slot writes only the word of its 64 slots.
+#[repr(align(128))]
+struct UsedWord(AtomicU64);
 
 /// One slot: a lock and the write it holds, alone on its cache lines (128
 /// bytes: the pair of lines Intel cores fetch together) so that threads
@@ -119,6 +140,10 @@ impl<T: Ord> PendingWrites<T> {
             slots: (0..slots).map(|_| Slot(Mutex::new(None))).collect(),
             overflow: DashMap::with_hasher(FxBuildHasher::default()),
             spilled: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            used: (0..slots.div_ceil(64))
+                .map(|_| UsedWord(AtomicU64::new(0)))
+                .collect(),
         }
     }
 
@@ -127,9 +152,26 @@ impl<T: Ord> PendingWrites<T> {
         self.slots.len()
     }
 
-    fn slot(&self, id: u64) -> &Mutex<Option<Pending<T>>> {
+    /// The index of write `id`'s slot.
+    fn slot_index(&self, id: u64) -> usize {
         // The length is a power of two: the mask is `id % len`.
-        &self.slots[id as usize & (self.slots.len() - 1)].0
+        id as usize & (self.slots.len() - 1)
+    }
+
+    /// Marks slot `index` in use or free. Called with its lock held, so the
+    /// bit and the slot agree for anyone who takes the lock.
+    fn mark(&self, index: usize, in_use: bool) {
+        let (word, bit) = (&self.used[index / 64].0, 1u64 << (index % 64));
+        if in_use {
+            word.fetch_or(bit, Ordering::AcqRel);
+        } else {
+            word.fetch_and(!bit, Ordering::AcqRel);
+        }
+    }
+
+    /// Uncounts one write, removed by the call that decided it.
+    fn uncount(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Starts tracking write `id`, to be decided by its answers or at
@@ -157,7 +199,8 @@ impl<T: Ord> PendingWrites<T> {
         }
         // Every call about `id` takes this slot's lock first, so two
         // `begin`s of one id cannot both pass the checks below.
-        let mut slot = lock(self.slot(id));
+        let index = self.slot_index(id);
+        let mut slot = lock(&self.slots[index].0);
         let in_slot = slot.as_ref().is_some_and(|pending| pending.id == id);
         if in_slot || (self.spilled.load(Ordering::SeqCst) > 0 && self.overflow.contains_key(&id)) {
             return Err(ReplicationError::WriteIdInFlight { id });
@@ -168,6 +211,10 @@ impl<T: Ord> PendingWrites<T> {
             deadline,
         };
         if slot.is_none() {
+            // Counted and marked before the lock is released: the write
+            // can be found, and so decided and uncounted, only after.
+            self.in_flight.fetch_add(1, Ordering::AcqRel);
+            self.mark(index, true);
             *slot = Some(pending);
             return Ok(None);
         }
@@ -175,7 +222,8 @@ impl<T: Ord> PendingWrites<T> {
             MapEntry::Occupied(_) => Err(ReplicationError::WriteIdInFlight { id }),
             MapEntry::Vacant(entry) => {
                 // Counted before it can be found, so an answer never
-                // misses it.
+                // misses it, and no decision uncounts it before.
+                self.in_flight.fetch_add(1, Ordering::AcqRel);
                 self.spilled.fetch_add(1, Ordering::SeqCst);
                 entry.insert(pending);
                 Ok(None)
@@ -202,12 +250,15 @@ impl<T: Ord> PendingWrites<T> {
         ack: ReplicationAck,
     ) -> Result<Option<ReplicationResult>, ReplicationError> {
         let decided = {
-            let mut slot = lock(self.slot(id));
+            let index = self.slot_index(id);
+            let mut slot = lock(&self.slots[index].0);
             match slot.as_mut() {
                 Some(pending) if pending.id == id => {
                     // Recording and removing under the same lock is what
                     // makes the decision reach exactly one caller.
                     if pending.quorum.record(ack)?.is_decided() {
+                        self.mark(index, false);
+                        self.uncount();
                         slot.take()
                     } else {
                         None
@@ -248,6 +299,7 @@ impl<T: Ord> PendingWrites<T> {
         }
         Ok(decided.map(|(_, pending)| {
             self.spilled.fetch_sub(1, Ordering::SeqCst);
+            self.uncount();
             pending.quorum.into_result()
         }))
     }
@@ -260,15 +312,33 @@ impl<T: Ord> PendingWrites<T> {
     /// Safe to call concurrently with [`ack`](Self::ack): a write an answer
     /// decides in the meantime is returned by that `ack` and not here. A
     /// clock that jumps backward expires nothing; one that jumps forward
-    /// expires everything it passed. The cost is a scan of every slot and
-    /// of the overflow map, so call it on a timer (every few
-    /// milliseconds), not per write.
+    /// expires everything it passed.
+    ///
+    /// The cost: on an empty table, one atomic load (no lock, no
+    /// allocation). Otherwise a read of the map of slots in use (one word
+    /// per 64 slots), a lock of each slot that holds a write, due or not,
+    /// and a scan of the overflow map when it holds any. So call it on a
+    /// timer (every few milliseconds), not per write. (The table cannot
+    /// skip the writes not yet due without locking them: a deadline of any
+    /// `T` cannot be read atomically.)
     pub fn expire(&self, now: T) -> Vec<(u64, ReplicationResult)> {
+        if self.in_flight.load(Ordering::Acquire) == 0 {
+            return Vec::new();
+        }
         let mut due = Vec::new();
-        for slot in self.slots.iter() {
-            let mut slot = lock(&slot.0);
-            if slot.as_ref().is_some_and(|pending| pending.deadline <= now) {
-                due.extend(slot.take());
+        for (w, word) in self.used.iter().enumerate() {
+            let mut bits = word.0.load(Ordering::Acquire);
+            while bits != 0 {
+                let index = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let mut slot = lock(&self.slots[index].0);
+                // Checked under the lock: an answer may have decided the
+                // write since the bit was read, and another begun.
+                if slot.as_ref().is_some_and(|pending| pending.deadline <= now) {
+                    self.mark(index, false);
+                    self.uncount();
+                    due.extend(slot.take());
+                }
             }
         }
         if self.spilled.load(Ordering::SeqCst) > 0 {
@@ -288,6 +358,7 @@ impl<T: Ord> PendingWrites<T> {
                     .remove_if(&id, |_, pending| pending.deadline <= now)
                 {
                     self.spilled.fetch_sub(1, Ordering::SeqCst);
+                    self.uncount();
                     due.push(pending);
                 }
             }
@@ -298,20 +369,24 @@ impl<T: Ord> PendingWrites<T> {
             .collect()
     }
 
-    /// The number of writes in flight. A scan of every slot, like
-    /// [`expire`](Self::expire): for tests and metrics, not the write path.
+    /// The number of writes in flight: one atomic load, no lock.
+    ///
+    /// Exact while no other call on the table is running. During
+    /// concurrent calls it is the count at one instant, in which a write
+    /// is counted from inside its [`begin`](Self::begin) (before `begin`
+    /// returns) until inside the call that decides it (before that call
+    /// returns its result). So, for a thread that has seen those calls
+    /// return, a write whose `begin` returned and whose result no call has
+    /// returned yet is always counted, and one whose result was returned
+    /// never is; writes being begun or decided meanwhile may or may not be.
     pub fn len(&self) -> usize {
-        let in_slots = self
-            .slots
-            .iter()
-            .filter(|slot| lock(&slot.0).is_some())
-            .count();
-        in_slots + self.overflow.len()
+        self.in_flight.load(Ordering::Acquire)
     }
 
-    /// Whether no write is in flight (a scan, as [`len`](Self::len)).
+    /// Whether no write is in flight: [`len`](Self::len) is 0, with the
+    /// same meaning under concurrent calls.
     pub fn is_empty(&self) -> bool {
-        self.slots.iter().all(|slot| lock(&slot.0).is_none()) && self.overflow.is_empty()
+        self.len() == 0
     }
 }
 
@@ -325,6 +400,7 @@ impl<T> fmt::Debug for PendingWrites<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PendingWrites")
             .field("capacity", &self.slots.len())
+            .field("in_flight", &self.in_flight.load(Ordering::SeqCst))
             .field("spilled", &self.spilled.load(Ordering::SeqCst))
             .finish_non_exhaustive()
     }
@@ -512,6 +588,64 @@ mod tests {
         assert_eq!(expired, [4, 5]);
         assert!(p.is_empty());
         assert_eq!(p.spilled.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn len_counts_every_write_from_begin_to_its_decision() {
+        let p = PendingWrites::<u64>::with_capacity(2);
+        assert_eq!((p.len(), p.is_empty()), (0, true));
+        // 0 and 1 take the slots, 2 and 3 spill.
+        for id in 0..4 {
+            p.begin(id, abc(), id).unwrap();
+            assert_eq!(p.len(), id as usize + 1);
+        }
+        assert!(!p.is_empty());
+        // Refused and already-decided writes are never counted.
+        assert!(p.begin(0, abc(), 9).is_err());
+        p.begin(8, WriteQuorum::new(Asynchronous, ["a"]), 9)
+            .unwrap();
+        assert_eq!(p.len(), 4, "write 8 was decided at once");
+        // 9 shares 1's slot: it spills.
+        p.begin(9, abc(), 9).unwrap();
+        assert_eq!(p.len(), 5);
+        // Decided by answers: in a slot, then spilled; late answers change
+        // nothing.
+        p.ack(0, ok("a")).unwrap();
+        assert!(p.ack(0, ok("b")).unwrap().is_some());
+        assert_eq!(p.len(), 4);
+        p.ack(0, ok("c")).unwrap();
+        p.ack(2, fail("a")).unwrap();
+        assert!(p.ack(2, fail("b")).unwrap().is_some());
+        assert_eq!(p.len(), 3);
+        // Expired: 1 from its slot, 3 from the overflow map.
+        assert_eq!(p.expire(3).len(), 2);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p.expire(9).len(), 1);
+        assert_eq!((p.len(), p.is_empty()), (0, true));
+    }
+
+    #[test]
+    fn expire_finds_writes_in_every_word_of_the_map_of_slots() {
+        // 192 slots: three words of the map, both ends of each in use.
+        let p = PendingWrites::<u64>::with_capacity(192);
+        assert_eq!(p.used.len(), 4, "256 slots after rounding: four words");
+        let ids = [0, 63, 64, 127, 128, 191, 192, 255];
+        for &id in &ids {
+            p.begin(id, abc(), id).unwrap();
+        }
+        assert_eq!(p.spilled.load(Ordering::SeqCst), 0);
+        assert!(p.expire(0).iter().map(|(id, _)| *id).eq([0]));
+        let mut expired: Vec<u64> = p.expire(200).into_iter().map(|(id, _)| id).collect();
+        expired.sort_unstable();
+        assert_eq!(expired, [63, 64, 127, 128, 191, 192]);
+        // The bits of expired and of decided writes are cleared.
+        p.ack(255, fail("a")).unwrap();
+        p.ack(255, fail("b")).unwrap();
+        assert!(p.used.iter().all(|w| w.0.load(Ordering::SeqCst) == 0));
+        assert!(p.is_empty());
+        // A slot freed and taken again is found again.
+        p.begin(64 + 256, abc(), 1).unwrap();
+        assert!(p.expire(1).iter().map(|(id, _)| *id).eq([320]));
     }
 
     #[test]

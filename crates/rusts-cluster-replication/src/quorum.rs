@@ -410,7 +410,9 @@ impl WriteQuorum {
     /// ([`ShardView::available_copies`] in the routing crate) against
     /// [`required`](Self::required) is wrong for a moving shard: at factor
     /// 2 with the joining copy down, two of three copies are up, yet the
-    /// new side can reach only one success.
+    /// new side can reach only one success. The routing crate's
+    /// [`ShardView::write_can_succeed`] is this check with the copies on
+    /// nodes marked down.
     ///
     /// Copies in `down` that the write was not sent to, or that have
     /// answered already, change nothing.
@@ -434,6 +436,7 @@ impl WriteQuorum {
     /// ```
     ///
     /// [`ShardView::available_copies`]: https://docs.rs/rusts-cluster-routing
+    /// [`ShardView::write_can_succeed`]: https://docs.rs/rusts-cluster-routing
     pub fn can_succeed_without<'a>(&self, down: impl IntoIterator<Item = &'a str>) -> bool {
         let mut quorum = self.clone();
         for node in down {

@@ -85,22 +85,35 @@ impl ShardRouter {
     /// and never waits. Handles, batches and plans taken before keep the
     /// generation they were made with ([`ShardView::generation`](crate::ShardView::generation)).
     ///
-    /// What was set at run time is kept, with one exception. Each node
-    /// still present keeps its availability
+    /// What was set at run time is kept, except in the two cases below.
+    /// Each node still present keeps its availability
     /// ([`set_node_available`](Self::set_node_available)); new nodes start
-    /// available. Each shard keeps its state
-    /// ([`set_shard_state`](Self::set_shard_state)), however it was set,
-    /// except at the two ends of a move of its copies, where `apply` sets
-    /// the state a router built from the new config would start in:
+    /// available, and a node that left and comes back starts available.
     ///
-    /// - an `Active` shard whose copies start moving (none joining or
-    ///   leaving before, some now) becomes `Rebalancing`;
-    /// - a `Rebalancing` shard whose copies stop moving becomes `Active`,
-    ///   whether `apply` or a caller set `Rebalancing`.
+    /// Each shard's state in the new generation comes from its state in the
+    /// router now, however that was set ([`set_shard_state`](Self::set_shard_state),
+    /// [`from_config`](Self::from_config) or an earlier `apply`), and from
+    /// whether its copies move ([`Shard::is_moving`](rusts_cluster_sharding::Shard::is_moving):
+    /// some copy joining or leaving) now and in the new config. Exactly two
+    /// cases change it, to the state a router built from the new config
+    /// would start in:
     ///
-    /// `ReadOnly` and `Offline` are always kept, and so is a state on a
-    /// shard whose copies neither start nor stop moving (a hand-set
-    /// `Rebalancing` on a shard that does not move stays). The replication mode and factor may change; the write
+    /// - **a move starts** (no copy joining or leaving now, some in the new
+    ///   config) on an `Active` shard: it becomes `Rebalancing`;
+    /// - **a move ends** (some copy joining or leaving now, none in the new
+    ///   config) on a `Rebalancing` shard: it becomes `Active`, whether
+    ///   `apply` or a caller set `Rebalancing`.
+    ///
+    /// Every other state is kept: `ReadOnly` and `Offline` always, also at
+    /// both ends of a move; `Rebalancing` when a move starts; `Active` when
+    /// a move ends; and any state when the shard's copies neither start
+    /// nor stop moving: a move that goes on (the cut-over of `move_reads`,
+    /// other copies joining), copies added or removed without joining or
+    /// leaving marks, or no change at all (so a hand-set `Rebalancing` on a
+    /// shard that does not move stays). After a split, each child is
+    /// judged by its parent: it starts from the parent's state, and the
+    /// two cases compare the parent's copies now with the child's in the
+    /// new config. The replication mode and factor may change; the write
     /// rule ([`write_quorum`](Self::write_quorum)) and the read sets of
     /// [`plan_query`](Self::plan_query) follow the new ones.
     ///

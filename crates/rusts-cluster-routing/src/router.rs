@@ -446,6 +446,11 @@ impl ShardRouter {
     /// Sets the state of shard `id`. Routes that start after this returns see
     /// the new state; handles taken before keep showing the old one.
     ///
+    /// [`apply`](Self::apply) keeps the state, except that an `Active`
+    /// shard becomes `Rebalancing` when a move of its copies starts and a
+    /// `Rebalancing` one becomes `Active` when the move ends (`apply` says
+    /// exactly when).
+    ///
     /// Builds a new snapshot that shares every other shard with the old one
     /// (one reference-count increment per shard), so it costs O(shards):
     /// meant for operational changes, not per-request ones. Concurrent calls

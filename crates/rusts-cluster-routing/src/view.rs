@@ -66,6 +66,11 @@ forward_to_view! {
     /// [`ShardView::available_copies`].
     pub fn available_copies(&self) -> usize;
 
+    /// Whether a write to this shard can still reach its rule with every
+    /// copy on a node marked down failing. See
+    /// [`ShardView::write_can_succeed`].
+    pub fn write_can_succeed(&self) -> bool;
+
     /// The copies of this shard on nodes marked down, primary first. See
     /// [`ShardView::down_copies`].
     pub fn down_copies(&self) -> impl Iterator<Item = &str> + '_;
@@ -135,10 +140,11 @@ impl<'a> ShardView<'a> {
         self.shard().can_write() && self.snapshot.node_up[primary as usize]
     }
 
-    /// The number of this shard's copies on nodes not marked down. Compare
-    /// it with the write's required acks (`ReplicationMode::required_acks`
-    /// of the replication crate) to fail a write that cannot reach its quorum at once: with two copies
-    /// in `Quorum` mode, one copy down already leaves too few.
+    /// The number of this shard's copies on nodes not marked down: a
+    /// count for metrics and logs. To fail a write that cannot reach its
+    /// rule, use [`write_can_succeed`](Self::write_can_succeed), not this
+    /// count against the required acks: a moving shard needs the rule on
+    /// each side of its move, which no count of all its copies can say.
     pub fn available_copies(&self) -> usize {
         let snapshot = self.snapshot;
         snapshot
@@ -147,6 +153,38 @@ impl<'a> ShardView<'a> {
             .iter()
             .filter(|c| snapshot.node_up[c.node as usize])
             .count()
+    }
+
+    /// Whether a write to this shard can still reach its rule if every
+    /// copy in [`down_copies`](Self::down_copies) fails: the fail-fast
+    /// check before sending, [`WriteQuorum::can_succeed_without`] on
+    /// [`write_quorum`](Self::write_quorum). `false` when the shard's state
+    /// takes no writes. It looks at the copies only: check
+    /// [`accepts_writes`](Self::accepts_writes) too, which also asks for
+    /// the primary.
+    ///
+    /// It knows the joint rule of a moving shard, which a count of the
+    /// copies up does not: at factor 2 under `Quorum`, with copy c leaving,
+    /// d joining and d down, two of the three copies are up (the count says
+    /// "enough"), yet the new side {a, d} can give one success at most.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    /// use rusts_cluster_routing::ShardRouter;
+    ///
+    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
+    /// let router = ShardRouter::from_config(&config)?; // Quorum, replication_factor = 2
+    /// let shard = router.get_shard(3).expect("shard 3"); // node1 and node2
+    /// assert!(shard.write_can_succeed());
+    /// router.set_node_available("node2", false)?;
+    /// let shard = router.get_shard(3).expect("shard 3");
+    /// assert!(shard.accepts_writes(), "its primary, node1, is up");
+    /// assert!(!shard.write_can_succeed(), "both copies must succeed");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_can_succeed(&self) -> bool {
+        self.write_quorum()
+            .is_ok_and(|quorum| quorum.can_succeed_without(self.down_copies()))
     }
 
     /// The ids of this shard's copies on nodes marked down: the primary

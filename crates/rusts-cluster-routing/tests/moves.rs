@@ -256,3 +256,105 @@ fn apply_resets_a_state_only_at_the_ends_of_a_move() {
         assert_eq!(router.get_shard(0).unwrap().state, state, "move ends");
     }
 }
+
+/// The fail-fast check that `docs/queries.md` once gave, the copies up
+/// against the required acks, is wrong for a moving shard: at factor 2 with
+/// the joining copy down it says the write can succeed, yet the write's
+/// quorum decides `Failed` as soon as that copy's failure is recorded.
+/// `write_can_succeed` counts each side of the move.
+#[test]
+fn write_can_succeed_knows_the_joint_rule_where_a_count_does_not() {
+    // Factor 2: shard 0 on a (primary) and c, c's copy moving to d. Old
+    // copies {a, c}, new copies {a, d}. Shard 1 on a and b.
+    let mut config = fixture();
+    config.replication_factor = 2;
+    config.nodes[1].replica_shards = vec![1];
+    config.nodes[3].replica_shards = vec![0];
+    config.validate().unwrap();
+    let router = ShardRouter::from_config(&config).unwrap();
+    let shard = router.get_shard(0).unwrap();
+    assert!(shard.is_moving());
+    assert!(shard.write_can_succeed(), "every node up");
+
+    router.set_node_available("d", false).unwrap();
+    let shard = router.get_shard(0).unwrap();
+    let required = shard.write_quorum().unwrap().required();
+    assert_eq!((shard.available_copies(), required), (2, 2));
+    assert!(
+        shard.available_copies() >= required,
+        "the old check says the write can succeed"
+    );
+    assert!(shard.accepts_writes(), "the primary, a, is up");
+    assert!(!shard.write_can_succeed());
+    assert!(!shard.view().write_can_succeed(), "the view says the same");
+    // What the write's quorum decides when d's failure comes in.
+    let mut quorum = shard.write_quorum().unwrap();
+    assert_eq!(
+        quorum
+            .record(ReplicationAck::failure("d", "down", 0))
+            .unwrap(),
+        QuorumStatus::Failed
+    );
+
+    // The leaving copy down is as bad for the old side; a stable shard
+    // with its one replica up is fine.
+    router.set_node_available("d", true).unwrap();
+    router.set_node_available("c", false).unwrap();
+    assert!(!router.get_shard(0).unwrap().write_can_succeed());
+    assert!(router.get_shard(1).unwrap().write_can_succeed());
+    router.set_node_available("b", false).unwrap();
+    assert!(!router.get_shard(1).unwrap().write_can_succeed());
+
+    // A shard that takes no writes cannot succeed, whatever is up.
+    router.set_node_available("b", true).unwrap();
+    router.set_shard_state(1, ShardState::ReadOnly).unwrap();
+    assert!(!router.get_shard(1).unwrap().write_can_succeed());
+}
+
+/// The cases of `apply`'s doc that `apply_resets_a_state_only_at_the_ends_of_a_move`
+/// does not reach, one by one: a hand-set `ReadOnly` kept by an apply that
+/// moves nothing, `Rebalancing` kept as a move starts, `Active` kept as one
+/// ends, and any state kept when copies change without joining or leaving.
+#[test]
+fn apply_keeps_every_state_the_doc_says_it_keeps() {
+    use ShardState::*;
+    // ReadOnly, by an apply that moves nothing (a later generation of the
+    // same placement), then through a whole move.
+    let router = ShardRouter::from_config(&before()).unwrap();
+    router.set_shard_state(0, ReadOnly).unwrap();
+    let mut same = before();
+    same.generation = 5;
+    router.apply(&same).unwrap();
+    assert_eq!(router.get_shard(0).unwrap().state, ReadOnly, "no move");
+
+    // Rebalancing set by hand before a move starts: kept as it starts,
+    // reset to Active as it ends (however it was set).
+    let router = ShardRouter::from_config(&before()).unwrap();
+    router.set_shard_state(0, Rebalancing).unwrap();
+    router.apply(&moving(5, MoveReads::Old)).unwrap();
+    assert_eq!(router.get_shard(0).unwrap().state, Rebalancing, "starts");
+    router.apply(&after()).unwrap();
+    assert_eq!(router.get_shard(0).unwrap().state, Active, "ends");
+
+    // Active set by hand during a move: kept as the move ends.
+    let router = ShardRouter::from_config(&moving(5, MoveReads::Old)).unwrap();
+    assert_eq!(router.get_shard(0).unwrap().state, Rebalancing);
+    router.set_shard_state(0, Active).unwrap();
+    router.apply(&after()).unwrap();
+    assert_eq!(router.get_shard(0).unwrap().state, Active);
+
+    // A copy added with no joining mark is no move: every state is kept,
+    // a hand-set Rebalancing included.
+    for state in [Active, Rebalancing, ReadOnly, Offline] {
+        let router = ShardRouter::from_config(&before()).unwrap();
+        router.set_shard_state(0, state).unwrap();
+        let mut more = before();
+        more.generation = 5;
+        more.nodes[3].replica_shards.push(0);
+        let change = router.apply(&more).unwrap();
+        assert_eq!(change.changed_shards, [0], "shard 0 gained d");
+        let shard = router.get_shard(0).unwrap();
+        assert!(!shard.is_moving());
+        assert_eq!(shard.state, state, "{state:?}");
+    }
+}
