@@ -168,28 +168,33 @@ impl ClusterConfig {
         all
     }
 
-    /// The copies this config marks leaving, each with the step after
-    /// which its data may be deleted ([`StepKind::Final`]), by shard, then
-    /// node id: empty unless it marks copies leaving (a step-1 or step-2
+    /// The copies this config marks leaving (each node's
+    /// `leaving_shards`), each with the step after which its data may be
+    /// deleted ([`StepKind::Final`]), by shard, then node id: empty unless
+    /// it marks copies leaving (a step-1 or step-2
     /// config of a transition; the final config lists none, so a node
     /// keeps this list from the step before).
     pub fn drops(&self) -> Vec<CopyDrop> {
-        let index = self.copy_index();
-        let mut out: Vec<CopyDrop> = index
-            .shards()
-            .flat_map(|(shard, entries)| {
-                entries
+        // Read from the nodes' `leaving_shards`, not the copy index: the
+        // few leaving copies are all there is to sort, where the index
+        // would visit every copy (65,536 shards' worth on a large cluster)
+        // to find them.
+        let mut out: Vec<CopyDrop> = self
+            .nodes
+            .iter()
+            .flat_map(|node| {
+                node.leaving_shards
                     .iter()
-                    .filter(|c| c.state == CopyState::Leaving)
-                    .map(move |c| (shard, c.node))
-            })
-            .map(|(shard, node)| CopyDrop {
-                shard,
-                node: index.node(self, node).id.clone(),
-                after: StepKind::Final,
+                    .filter(|&&s| s < self.shard_count)
+                    .map(move |&shard| CopyDrop {
+                        shard,
+                        node: node.id.clone(),
+                        after: StepKind::Final,
+                    })
             })
             .collect();
         out.sort_by(|a, b| (a.shard, &a.node).cmp(&(b.shard, &b.node)));
+        out.dedup();
         out
     }
 }
