@@ -44,7 +44,7 @@ impl ShardRouter {
     /// use rusts_cluster_routing::ShardRouter;
     /// use rusts_cluster_sharding::ShardKeyRef;
     ///
-    /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
+    /// let config = ClusterConfig::from_file_as(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"), "node1")?;
     /// let router = ShardRouter::from_config(&config)?; // generation 0, node1
     /// let peer = router.peer(1)?;
     /// let shard = peer.refile(3, ShardKeyRef::new("cpu", 19, 0))?;

@@ -215,11 +215,13 @@ impl ShardRouter {
     /// use rusts_cluster_sharding::ShardKeyRef;
     ///
     /// struct Point { series: u64, value: f64 }
+    /// # impl Point { fn value(&self) -> f64 { self.value } }
     /// let config = ClusterConfig::from_file(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml"))?;
     /// let router = ShardRouter::from_config(&config)?;
     /// let points = [Point { series: 3, value: 1.0 }, Point { series: 19, value: 2.0 }];
     /// let batch = router.route_batch_by(&points, |p| ShardKeyRef::new("cpu", p.series, 0))?;
     /// assert_eq!(batch.shards(), [3, 3]);
+    /// # assert_eq!(points[1].value(), 2.0);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn route_batch_by<'k, T, F>(
