@@ -101,16 +101,32 @@ impl Clock {
 }
 
 /// Routes a message to a node's inbox, by node id, as JSON bytes.
+///
+/// It loses messages too: of each write's requests, the one to the node
+/// whose index (in `ids`) is the write's id modulo the node count. Every
+/// write is still acknowledged (one copy short of each shard at most), but a
+/// copy may miss a point, so the final reads depend on the quorums meeting
+/// and on catch-up fetching from enough sources, not on every copy holding
+/// everything.
 #[derive(Clone)]
 struct Transport {
+    ids: Arc<Vec<String>>,
     inboxes: Arc<HashMap<String, Sender<Inbox>>>,
     sent: Arc<AtomicU64>,
+    lost: Arc<AtomicU64>,
 }
 
 impl Transport {
     fn send(&self, to: &str, message: &Message<Sample>) {
         let bytes = serde_json::to_vec(message).expect("a message serializes");
         self.sent.fetch_add(1, SeqCst);
+        if let Message::Write(request) = message {
+            let lost = &self.ids[request.write as usize % self.ids.len()];
+            if lost == to {
+                self.lost.fetch_add(1, SeqCst);
+                return;
+            }
+        }
         // A node that has stopped drops the message, as a network would.
         if let Some(inbox) = self.inboxes.get(to) {
             let _ = inbox.send(Inbox::Peer(bytes));
@@ -437,6 +453,8 @@ fn main() -> ExitCode {
         .unzip();
     let inboxes = Arc::new(senders);
     let transport = Transport {
+        ids: Arc::new(ids.clone()),
+        lost: Arc::default(),
         inboxes: inboxes.clone(),
         sent: Arc::default(),
     };
@@ -540,12 +558,15 @@ fn main() -> ExitCode {
     let fetched: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
 
     println!(
-        "points acknowledged: {}, batches failed: {}, fenced (retried): {}, points fetched by \
-         catch-up: {fetched}, messages sent: {}",
+        "points acknowledged: {}, batches failed: {}, batches fenced (retried): {}",
         acknowledged.len(),
         tallies.iter().map(|t| t.failed).sum::<usize>(),
         tallies.iter().map(|t| t.fenced).sum::<usize>(),
+    );
+    println!(
+        "messages sent: {}, write requests lost: {}, points fetched by catch-up: {fetched}",
         transport.sent.load(SeqCst),
+        transport.lost.load(SeqCst),
     );
     if missing > 0 || acknowledged.is_empty() {
         println!("FAILED: {missing} acknowledged points not read back");
