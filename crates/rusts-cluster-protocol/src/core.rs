@@ -653,6 +653,21 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         }
         let id = self.next_id();
         let deadline = now.saturating_add(self.options.read_timeout);
+        let generation = plan.generation();
+        let filter = Filter::of(query);
+        self.with_reads(now, |reads, fx| {
+            reads.start(id, generation, filter, planned, payload, deadline, fx)
+        });
+        Ok(id)
+    }
+
+    /// Runs `f` on the reads table with the effects it may have (requests
+    /// to send, reads decided, timers), then queues them.
+    fn with_reads<R>(
+        &mut self,
+        now: u64,
+        f: impl FnOnce(&mut Reads<P, T>, &mut Effects<'_, P, T>) -> R,
+    ) -> R {
         let header = self.header();
         let mut send = Vec::new();
         let mut done = Vec::new();
@@ -666,25 +681,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             done: &mut done,
             timers: &mut timers,
         };
-        self.reads.start(
-            id,
-            plan.generation(),
-            Filter::of(query),
-            planned,
-            payload,
-            deadline,
-            &mut fx,
-        );
-        self.flush_reads(send, done, timers);
-        Ok(id)
-    }
-
-    fn flush_reads(
-        &mut self,
-        send: Vec<(Peer, ReadRequest)>,
-        done: Vec<ReadDone<P, T>>,
-        timers: Vec<(u64, u64, u32)>,
-    ) {
+        let result = f(&mut self.reads, &mut fx);
         for (deadline, id, ask) in timers {
             self.timers
                 .push(Reverse((deadline, Timer::ReadAsk(id, ask))));
@@ -694,6 +691,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
                 .map(|(peer, request)| Output::Send(peer, Message::Read(request))),
         );
         self.out.extend(done.into_iter().map(Output::ReadDone));
+        result
     }
 
     // ---- answers and time -----------------------------------------------
@@ -717,22 +715,8 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
                 d
             }
             Message::ReadAnswer(answer) => {
-                let header = self.header();
-                let mut send = Vec::new();
-                let mut done = Vec::new();
-                let mut timers = Vec::new();
-                let mut fx = Effects {
-                    header: &header,
-                    peers: &self.peers,
-                    ask_timeout: self.options.ask_timeout,
-                    now,
-                    send: &mut send,
-                    done: &mut done,
-                    timers: &mut timers,
-                };
-                let d = self.reads.answer(answer, self.next_id, &mut fx);
-                self.flush_reads(send, done, timers);
-                d
+                let issued = self.next_id;
+                self.with_reads(now, |reads, fx| reads.answer(answer, issued, fx))
             }
             Message::CatchUpAnswer(answer) => self.catch_up_answer(answer, now),
             Message::Probe(header) => match self.peer(&header.node) {
@@ -769,21 +753,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
                         .extend(settled.into_iter().map(Output::WriteSettled));
                 }
                 Timer::ReadAsk(id, ask) => {
-                    let header = self.header();
-                    let mut send = Vec::new();
-                    let mut done = Vec::new();
-                    let mut timers = Vec::new();
-                    let mut fx = Effects {
-                        header: &header,
-                        peers: &self.peers,
-                        ask_timeout: self.options.ask_timeout,
-                        now,
-                        send: &mut send,
-                        done: &mut done,
-                        timers: &mut timers,
-                    };
-                    self.reads.timer(id, ask, &mut fx);
-                    self.flush_reads(send, done, timers);
+                    self.with_reads(now, |reads, fx| reads.timer(id, ask, fx));
                 }
             }
         }
