@@ -1,61 +1,116 @@
 //! Each generation of the procedure, prepared once before the search: the
-//! layer's routers, and the rules the nodes and coordinators take from
-//! them. The search only reads these.
+//! answers of the protocol core (`rusts-cluster-protocol`'s `Core`) that
+//! the nodes and coordinators give. The search only reads these.
 //!
-//! Two rules are asked of the layer for every case ahead of the search
-//! rather than at every state: whether a node accepts a sender's
-//! generation (`check_peer_generation`), and how a coordinator's
-//! `WriteQuorum` decides each set of first answers. Both are pure for a
-//! fixed config, so the answers are the same; asked at every state they
-//! took 28% of the checker's time (perf, the factor-3 `Quorum` move with a
-//! crash).
+//! Every answer is asked of a real `Core` for every case ahead of the
+//! search rather than at every state: a replica's admission of a probe
+//! request from each sender step (`admit_write`, `admit_read`: the
+//! generation check, "not held", and the copies kept for a sender one
+//! generation behind), and how a coordinator's core decides each set of
+//! first answers. For a fixed config history they are pure, so the answers
+//! are the same (decision 0021); asked at every state the router's rules
+//! alone took 28% of the checker's time (perf, the factor-3 `Quorum` move
+//! with a crash).
 
 use rusts_cluster_config::ClusterConfig;
-use rusts_cluster_replication::{QuorumStatus, ReplicationAck, WriteQuorum};
+use rusts_cluster_protocol::{
+    Core, FailReason, Filter, Header, Message, Options, Output, Point, ReadRequest, Refusal,
+    ShardAnswer, WriteAnswer, WriteRequest,
+};
 use rusts_cluster_routing::{Query, ReadConsistency, ShardRouter};
+use rusts_cluster_sharding::ShardKeyRef;
 
-use super::bit;
+use super::{bit, network::Answer};
 use crate::scenario::MAX_NODES;
 
-/// One generation of the procedure, prepared once: the rules the nodes and
-/// coordinators take from the layer's routers.
+/// The point the probes write: every key maps to shard 0, the scenarios'
+/// one shard.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Probe;
+
+impl Point for Probe {
+    fn key(&self) -> ShardKeyRef<'_> {
+        ShardKeyRef::new("probe", 0, 0)
+    }
+}
+
+pub(super) type ProbeCore = Core<Probe, ()>;
+
+/// A write's decision as its coordinator's core gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Decision {
+    /// Not decided yet.
+    Pending,
+    /// Acknowledged (`WriteDone::is_acknowledged`).
+    Acked,
+    /// Decided, not acknowledged.
+    Failed,
+}
+
+/// One generation of the procedure, prepared once: the answers the nodes'
+/// and coordinators' cores give at this step.
 #[derive(PartialEq)]
 pub(super) struct Step {
     pub(super) generation: u64,
     /// The nodes this generation lists as copies of the shard.
     pub(super) holds: u8,
+    /// The nodes whose core keeps shard 0's copy of the step before for
+    /// senders still on it (`Core::kept_shards`).
+    pub(super) keeps: u8,
     /// What the write rule requires (`required_acks`).
     pub(super) required_acks: usize,
-    /// Per node, per sender step: whether the node, running this
-    /// generation, accepts a request sent under that step (rule 1, its
-    /// router's `check_peer_generation`).
-    pub(super) accepts: Vec<Vec<bool>>,
-    /// Per coordinator: the nodes a write goes to (the shard's copies).
+    /// Per node, per sender step: the node's core's answer, at this step,
+    /// to a write of shard 0 sent under that step (`admit_write`): the
+    /// generation check, "not held", and the kept copies.
+    pub(super) write_answers: Vec<Vec<Answer>>,
+    /// Per node, per sender step: whether the node's core admits a read of
+    /// shard 0 sent under that step (`admit_read`).
+    pub(super) serves_read: Vec<Vec<bool>>,
+    /// Per coordinator: the nodes its core sends a write to.
     pub(super) write_targets: Vec<u8>,
-    /// Per coordinator: whether a write needs no answer, or can never be
-    /// met (`write_quorum(0)`'s status before any answer).
-    pub(super) initial_status: Vec<QuorumStatus>,
-    /// Per coordinator: the write rule's decision for each set of answers.
+    /// Per coordinator: its core's decision before any answer.
+    pub(super) initial: Vec<Decision>,
+    /// Per coordinator: its core's decision for each set of answers.
     pub(super) decisions: Vec<Decisions>,
     /// Per coordinator: the `Quorum` read's copies and how many to read,
     /// or `None` when the plan cannot read the shard.
     pub(super) reads: Vec<Option<(u8, usize)>>,
 }
 
+/// A core for `node` that ran `history` in order: the first config at
+/// start, each later one prepared and committed, so that it keeps what
+/// the last commit leaves it (the copies of the step before).
+///
+/// # Panics
+///
+/// When a config is invalid or the core refuses it.
+pub(super) fn core_after(history: &[ClusterConfig], node: &str) -> ProbeCore {
+    let (first, later) = history.split_first().expect("at least one step");
+    let mut core = Core::new(first.clone(), node, Options::default())
+        .unwrap_or_else(|error| panic!("generation {}: {error}", first.generation));
+    for config in later {
+        let prepared = core
+            .prepare(config.clone())
+            .unwrap_or_else(|error| panic!("generation {}: {error}", config.generation));
+        core.commit(prepared, 0)
+            .unwrap_or_else(|error| panic!("generation {}: {error}", config.generation));
+    }
+    while core.poll().is_some() {}
+    core
+}
+
 impl Step {
-    /// Builds `config` into one router per node (`node_ids`, in index
-    /// order) and takes each one's copies, write rule and `Quorum` read
-    /// plan of shard 0, and which of the procedure's `generations` it
-    /// accepts from a sender.
+    /// Prepares step `s` of `history`: a core per node that ran
+    /// `history[..=s]` answers a probe from each of the procedure's steps,
+    /// and, as coordinator, decides every set of answers; its router gives
+    /// the copies and the `Quorum` read plan of shard 0.
     ///
     /// # Panics
     ///
-    /// When the config is invalid, or names a node outside `node_ids`.
-    pub(super) fn prepare(
-        config: &ClusterConfig,
-        node_ids: &[String],
-        generations: &[u64],
-    ) -> Self {
+    /// When a config is invalid, or names a node outside `node_ids`, or a
+    /// core does not fence a pending write when it commits the next step.
+    pub(super) fn prepare(history: &[ClusterConfig], s: usize, node_ids: &[String]) -> Self {
+        let config = &history[s];
         let nodes = NodeIndex(node_ids);
         let routers: Vec<ShardRouter> = node_ids
             .iter()
@@ -66,25 +121,59 @@ impl Step {
                     .unwrap_or_else(|error| panic!("generation {}: {error}", config.generation))
             })
             .collect();
-        let write_targets: Vec<u8> = routers.iter().map(|r| nodes.copies(r)).collect();
-        let quorums: Vec<WriteQuorum> = routers
+        let mut cores: Vec<ProbeCore> = node_ids
             .iter()
-            .map(|router| router.write_quorum(0).expect("shard 0 takes writes"))
+            .map(|id| core_after(&history[..=s], id))
             .collect();
-        let decisions = quorums
+        let generations: Vec<u64> = history.iter().map(|c| c.generation).collect();
+        let sender = |generation| Header {
+            node: node_ids[0].as_str().into(),
+            generation,
+        };
+        let write_answers = cores
             .iter()
-            .zip(&write_targets)
-            .map(|(quorum, &targets)| Decisions::prepare(quorum, targets, node_ids))
-            .collect();
-        let accepts = routers
-            .iter()
-            .map(|router| {
+            .map(|core| {
                 generations
                     .iter()
-                    .map(|&peer| router.check_peer_generation(peer).is_ok())
+                    .map(|&g| admit_write(core, sender(g)))
                     .collect()
             })
             .collect();
+        let serves_read = cores
+            .iter()
+            .map(|core| {
+                generations
+                    .iter()
+                    .map(|&g| admit_read(core, sender(g)))
+                    .collect()
+            })
+            .collect();
+        let keeps = cores
+            .iter()
+            .enumerate()
+            .filter(|(_, core)| core.kept_shards().contains(&0))
+            .fold(0, |bits, (n, _)| bits | bit(n));
+        let mut write_targets = Vec::new();
+        let mut initial = Vec::new();
+        let mut decisions = Vec::new();
+        for core in &mut cores {
+            let (targets, first) = start_write(core, &nodes);
+            write_targets.push(targets);
+            initial.push(first);
+            decisions.push(Decisions::prepare(
+                core,
+                targets,
+                node_ids,
+                config.generation,
+            ));
+        }
+        if let Some(next) = history.get(s + 1) {
+            for (core, &first) in cores.iter_mut().zip(&initial) {
+                if first == Decision::Pending {
+                    assert_fences(core, next);
+                }
+            }
+        }
         let query = Query::new().consistency(ReadConsistency::Quorum);
         let reads = routers
             .iter()
@@ -92,15 +181,104 @@ impl Step {
             .collect();
         Step {
             generation: config.generation,
-            holds: write_targets[0],
+            holds: nodes.copies(&routers[0]),
+            keeps,
             required_acks: routers[0].protocol().required_acks(),
-            accepts,
+            write_answers,
+            serves_read,
             write_targets,
-            initial_status: quorums.iter().map(WriteQuorum::status).collect(),
+            initial,
             decisions,
             reads,
         }
     }
+}
+
+/// `core`'s admission of a one-point write of shard 0 from `sender`.
+fn admit_write(core: &ProbeCore, sender: Header) -> Answer {
+    let request = WriteRequest::new(sender, 1, vec![(0, vec![Probe])]);
+    let admission = core.admit_write(&request);
+    let answer = match admission.refusals().next() {
+        None => Answer::Stored,
+        Some((_, Refusal::NotHeld { .. })) => Answer::NotHeld,
+        Some(_) => Answer::Refused,
+    };
+    answer
+}
+
+/// Whether `core` admits a read of shard 0 from `sender`.
+fn admit_read(core: &ProbeCore, sender: Header) -> bool {
+    let request = ReadRequest {
+        header: sender,
+        read: 1,
+        filter: Filter::default(),
+        shards: vec![0],
+    };
+    let admission = core.admit_read(&request);
+    let admitted = admission
+        .shards()
+        .all(|(_, local)| local.is_ok_and(|l| !l.is_empty()));
+    admitted
+}
+
+/// Starts a one-point write on `core`: the nodes its requests go to, and
+/// its decision before any answer.
+fn start_write(core: &mut ProbeCore, nodes: &NodeIndex<'_>) -> (u8, Decision) {
+    core.write(vec![Probe], (), 0).expect("a one-point write");
+    let mut targets = 0;
+    let mut decision = Decision::Pending;
+    while let Some(output) = core.poll() {
+        match output {
+            Output::Send(peer, Message::Write(_)) => targets |= bit(nodes.of(&peer.node)),
+            Output::WriteDone(done) => decision = decided(done.is_acknowledged()),
+            _ => {}
+        }
+    }
+    (targets, decision)
+}
+
+fn decided(acknowledged: bool) -> Decision {
+    if acknowledged {
+        Decision::Acked
+    } else {
+        Decision::Failed
+    }
+}
+
+/// Generation fencing, from the core: the writes pending on `core` (it
+/// has some: the first one, never answered, and those
+/// [`Decisions::prepare`] left undecided) come back failed, `FailReason::Fenced`, when it commits the next
+/// step. The model's fencing (a coordinator's pending writes fail when it
+/// moves) is this answer.
+fn assert_fences(core: &mut ProbeCore, next: &ClusterConfig) {
+    let prepared = core.prepare(next.clone()).expect("the next step");
+    let applied = core.commit(prepared, 0).expect("the next step");
+    assert!(
+        applied.fenced > 0,
+        "generation {}: no write fenced",
+        next.generation
+    );
+    let fenced = Some(FailReason::Fenced {
+        generation: next.generation,
+    });
+    let mut done = 0;
+    while let Some(output) = core.poll() {
+        if let Output::WriteDone(write) = output {
+            assert!(
+                write.shards.iter().all(|s| s.reason == fenced),
+                "generation {}: a pending write ended otherwise than fenced",
+                next.generation
+            );
+            done += 1;
+        }
+    }
+    // `fenced` also counts writes decided but not settled (their copies
+    // had not all answered); the first write was never answered.
+    assert!(
+        done >= 1,
+        "generation {}: the undecided write not fenced",
+        next.generation
+    );
 }
 
 /// Node ids to the model's node indices.
@@ -139,24 +317,26 @@ impl NodeIndex<'_> {
     }
 }
 
-/// A coordinator's write rule, decided ahead for every pair of disjoint
-/// sets of its copies (those whose first answer was a success, and the
-/// others that answered).
+/// A coordinator's decisions, asked ahead of its core for every pair of
+/// disjoint sets of its copies (those whose first answer was a success,
+/// and the others that answered).
 #[derive(PartialEq)]
 pub(super) struct Decisions {
     /// By `ok << MAX_NODES | failed`; `None` for sets a write never has.
-    table: Vec<Option<QuorumStatus>>,
+    table: Vec<Option<Decision>>,
 }
 
 impl Decisions {
-    /// Feeds a copy of `quorum` each case's answers, in node order, as the
-    /// coordinator would.
-    fn prepare(quorum: &WriteQuorum, targets: u8, node_ids: &[String]) -> Self {
+    /// For each case, one write on `core` (the coordinator at this step)
+    /// fed each case's answers, in node order, as `WriteAnswer`s from the
+    /// copies; the case's decision is the write's `WriteDone`, if any.
+    fn prepare(core: &mut ProbeCore, targets: u8, node_ids: &[String], generation: u64) -> Self {
         let subsets = |of: u8| (0..1u8 << MAX_NODES).filter(move |set| set & !of == 0);
         let mut table = vec![None; 1 << (2 * MAX_NODES)];
         for ok in subsets(targets) {
             for failed in subsets(targets & !ok) {
-                table[Self::index(ok, failed)] = Some(decide(quorum, ok, failed, node_ids));
+                table[Self::index(ok, failed)] =
+                    Some(decide(core, ok, failed, node_ids, generation));
             }
         }
         Decisions { table }
@@ -173,28 +353,55 @@ impl Decisions {
     ///
     /// When a node outside the write's copies answered, or one counted both
     /// ways: the model never sends such answers.
-    pub(super) fn get(&self, ok: u8, failed: u8) -> QuorumStatus {
+    pub(super) fn get(&self, ok: u8, failed: u8) -> Decision {
         self.table[Self::index(ok, failed)]
             .expect("a write only hears from the copies it was sent to")
     }
 }
 
-/// Decides a write from its answers with the coordinator's own
-/// `WriteQuorum`: a copy of `write_quorum(0)` fed every first answer.
-fn decide(quorum: &WriteQuorum, ok: u8, failed: u8, node_ids: &[String]) -> QuorumStatus {
-    let mut quorum = quorum.clone();
-    let mut status = quorum.status();
-    for (n, id) in node_ids.iter().enumerate() {
-        let ack = if ok & bit(n) != 0 {
-            ReplicationAck::success(id.as_str(), 1)
+/// One write on the coordinator's `core`, fed a `WriteAnswer` from each
+/// node of `ok` (stored) and of `failed` (refused, "not held"), in node
+/// order.
+fn decide(
+    core: &mut ProbeCore,
+    ok: u8,
+    failed: u8,
+    node_ids: &[String],
+    generation: u64,
+) -> Decision {
+    let id = core.write(vec![Probe], (), 0).expect("a one-point write");
+    let mut decision = Decision::Pending;
+    let mut take = |core: &mut ProbeCore| {
+        while let Some(output) = core.poll() {
+            if let Output::WriteDone(done) = output {
+                if done.id == id {
+                    decision = decided(done.is_acknowledged());
+                }
+            }
+        }
+    };
+    take(core);
+    for (n, node) in node_ids.iter().enumerate() {
+        let refusal = if ok & bit(n) != 0 {
+            None
         } else if failed & bit(n) != 0 {
-            ReplicationAck::failure(id.as_str(), "not stored", 1)
+            Some(Refusal::NotHeld {
+                shard: 0,
+                generation,
+            })
         } else {
             continue;
         };
-        status = quorum
-            .record(ack)
-            .expect("a write only hears from the copies it was sent to");
+        let answer = WriteAnswer {
+            header: Header {
+                node: node.as_str().into(),
+                generation,
+            },
+            write: id,
+            shards: vec![ShardAnswer { shard: 0, refusal }],
+        };
+        core.receive(Message::WriteAnswer(answer), 0);
+        take(core);
     }
-    status
+    decision
 }

@@ -42,6 +42,11 @@ pub struct Bounds {
     pub crash: bool,
     /// How the network is modelled.
     pub network: Network,
+    /// Whether a coordinator that moves generation fails its pending
+    /// writes, as the protocol core's `commit` does (generation fencing).
+    /// Off, they stay pending and are decided under their own step: the
+    /// variant the check must show loses a write.
+    pub fencing: bool,
 }
 
 impl Default for Bounds {
@@ -50,6 +55,7 @@ impl Default for Bounds {
             writes: 2,
             crash: false,
             network: Network::Reduced,
+            fencing: true,
         }
     }
 }
@@ -92,9 +98,10 @@ fn ones(bits: u8) -> usize {
 }
 
 impl TransitionModel {
-    /// Prepares the model: builds every generation's routers with
-    /// `ShardRouter::from_config` and takes each coordinator's write rule
-    /// and `Quorum` read plan from them.
+    /// Prepares the model: runs every node's protocol core through the
+    /// procedure's generations and takes from each step's cores their
+    /// admission of each sender step, each coordinator's write decisions,
+    /// and the catch-up's sources; the routers give the `Quorum` read plan.
     ///
     /// # Panics
     ///
@@ -103,11 +110,8 @@ impl TransitionModel {
         assert!(bounds.writes <= MAX_WRITES);
         assert!(procedure.steps.len() <= u8::MAX as usize);
         let node_ids: Vec<String> = (0..scenario.nodes).map(Scenario::node_id).collect();
-        let generations: Vec<u64> = procedure.steps.iter().map(|c| c.generation).collect();
-        let steps: Vec<Step> = procedure
-            .steps
-            .iter()
-            .map(|config| Step::prepare(config, &node_ids, &generations))
+        let steps: Vec<Step> = (0..procedure.steps.len())
+            .map(|s| Step::prepare(&procedure.steps, s, &node_ids))
             .collect();
         let last = steps.last().expect("at least one step");
         let final_copies = last.holds;
@@ -201,9 +205,12 @@ impl TransitionModel {
 }
 
 /// For each node that catches up, the other nodes whose copies it merges
-/// (bits), from the planner's catch-up of shard 0. A stable copy among its
-/// own sources already has its own data, so it is left out: merging it
-/// would change nothing but the record of what was merged.
+/// (bits): the sources of the catch-up task of shard 0 that the node's
+/// protocol core runs at the catch-up's first step. A procedure whose
+/// configs give no core a catch-up (B deployed directly, copied by hand
+/// under A) takes them from its schedule, the planner's catch-up. A stable
+/// copy among its own sources already has its own data, so it is left
+/// out: merging it would change nothing but the record of what was merged.
 fn catch_up_sources(procedure: &Procedure, node_ids: &[String]) -> [u8; MAX_NODES] {
     let index = |id: &str| {
         node_ids
@@ -211,13 +218,32 @@ fn catch_up_sources(procedure: &Procedure, node_ids: &[String]) -> [u8; MAX_NODE
             .position(|n| n == id)
             .unwrap_or_else(|| panic!("unknown node {id}"))
     };
-    let mut sources = [0; MAX_NODES];
-    for copy in procedure.catch_up.copies.iter().filter(|c| c.shard == 0) {
-        let target = index(&copy.node);
-        sources[target] = copy
-            .sources
+    let history = &procedure.steps[..=procedure.catch_up.start_step];
+    let mut from_cores: Vec<(usize, Vec<usize>)> = Vec::new();
+    for (target, id) in node_ids.iter().enumerate() {
+        let core = generation::core_after(history, id);
+        for task in core.catch_up_tasks().iter().filter(|t| t.shard == 0) {
+            from_cores.push((
+                target,
+                task.sources.iter().map(|s| index(&s.node)).collect(),
+            ));
+        }
+    }
+    let copies = if from_cores.is_empty() {
+        procedure
+            .catch_up
+            .copies
             .iter()
-            .map(|s| index(s))
+            .filter(|c| c.shard == 0)
+            .map(|c| (index(&c.node), c.sources.iter().map(|s| index(s)).collect()))
+            .collect()
+    } else {
+        from_cores
+    };
+    let mut sources = [0; MAX_NODES];
+    for (target, from) in copies {
+        sources[target] = from
+            .into_iter()
             .filter(|&s| s != target)
             .fold(0, |bits, s| bits | bit(s));
     }

@@ -1,15 +1,16 @@
 //! The engine's rules of issue 13 as nodes and coordinators apply them,
-//! shared by both networks. Rule 1: a receiver refuses a sender's
-//! generation when its router's `check_peer_generation` does. Rule 2: a
-//! coordinator's undecided requests fail when it moves generation (or
-//! crashes). Rule 3: a node its generation does not list as a copy answers
-//! "not held". Writes are decided by the coordinator's `WriteQuorum`, reads
-//! by its `Quorum` read plan.
-
-use rusts_cluster_replication::QuorumStatus;
+//! shared by both networks, each the protocol core's answer. Rules 1 and
+//! 3: a receiver admits a request by its core's `admit_write` or
+//! `admit_read`: refused for a generation more than one away, "not held"
+//! for a copy neither its generation nor its kept copies (for a sender one
+//! generation behind) hold. Rule 2 (fencing): a coordinator's undecided
+//! requests fail when it moves generation, as its core's `commit` fails
+//! them (and when it crashes). Writes are decided by the coordinator's
+//! core, reads by its `Quorum` read plan.
 
 use super::{
     bit,
+    generation::Decision,
     network::{Answer, Msg},
     ones,
     state::{ReadState, State, WriteState},
@@ -17,44 +18,41 @@ use super::{
 };
 
 impl TransitionModel {
-    /// Rule 1: the receiver checks the sender's generation with its own
-    /// router, asked before the search (`Step::accepts`).
-    fn accepts(&self, state: &State, node: usize, sender_step: u8) -> bool {
-        self.steps[state.steps[node] as usize].accepts[node][sender_step as usize]
-    }
-
-    /// Rule 3: whether `node`'s own generation lists it as a copy.
-    fn holds(&self, state: &State, node: usize) -> bool {
-        self.steps[state.steps[node] as usize].holds & bit(node) != 0
-    }
-
     /// Fails every request `node` coordinates, and forgets their replies:
     /// rule 2 when it moves generation, and a crash.
     pub(super) fn fail_coordinated(state: &mut State, node: u8) {
+        Self::fail_writes(state, node);
+        Self::fail_read(state, node);
+    }
+
+    /// Fails every write `node` coordinates, and forgets their replies.
+    pub(super) fn fail_writes(state: &mut State, node: u8) {
         for w in 0..state.writes.len() {
             if matches!(state.writes[w], WriteState::Pending { coord, .. } if coord == node) {
                 state.writes[w] = WriteState::Failed;
                 state.forget_write_replies(w as u8);
             }
         }
+    }
+
+    /// Fails the read if `node` coordinates it.
+    pub(super) fn fail_read(state: &mut State, node: u8) {
         if matches!(state.read, ReadState::Pending { coord, .. } if coord == node) {
             state.read = ReadState::Idle;
             state.forget_read();
         }
     }
 
-    /// Node `to` receives write `w` sent under `step`: rule 1, then rule 3,
-    /// then the store. Returns its answer.
+    /// Node `to` receives write `w` sent under `step`: its core's
+    /// admission (rules 1 and 3, kept copies), then the store. Returns its
+    /// answer.
     pub(super) fn receive_write(&self, state: &mut State, w: u8, to: u8, step: u8) -> Answer {
         let node = to as usize;
-        if !self.accepts(state, node, step) {
-            Answer::Refused
-        } else if self.holds(state, node) {
+        let answer = self.steps[state.steps[node] as usize].write_answers[node][step as usize];
+        if answer == Answer::Stored {
             state.stores[node] |= bit(w as usize);
-            Answer::Stored
-        } else {
-            Answer::NotHeld
         }
+        answer
     }
 
     /// The coordinator counts node `from`'s first answer to write `w` and
@@ -81,9 +79,9 @@ impl TransitionModel {
         );
         state.writes[w as usize] =
             match self.steps[step as usize].decisions[coord as usize].get(ok, failed) {
-                QuorumStatus::Reached => WriteState::Acked,
-                QuorumStatus::Failed => WriteState::Failed,
-                _ => WriteState::Pending {
+                Decision::Acked => WriteState::Acked,
+                Decision::Failed => WriteState::Failed,
+                Decision::Pending => WriteState::Pending {
                     coord,
                     step,
                     ok,
@@ -96,13 +94,13 @@ impl TransitionModel {
     }
 
     /// Node `to` receives the read sent under `step`: its copy's data, or
-    /// `None` when it refuses the generation, does not hold the copy, or
+    /// `None` when its core does not admit the read (rules 1 and 3), or
     /// its answer would not count (it answered already, or the read is
     /// over).
     pub(super) fn receive_read(&self, state: &State, to: u8, step: u8) -> Option<u8> {
         let node = to as usize;
-        (state.read_awaits(to) && self.accepts(state, node, step) && self.holds(state, node))
-            .then_some(state.stores[node])
+        let serves = self.steps[state.steps[node] as usize].serves_read[node][step as usize];
+        (state.read_awaits(to) && serves).then_some(state.stores[node])
     }
 
     /// The read's coordinator counts node `from`'s data; with as many

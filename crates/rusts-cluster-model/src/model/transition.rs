@@ -3,11 +3,11 @@
 //! a coordinator waits for); one that leaves the state as it was is not a
 //! step either.
 
-use rusts_cluster_replication::QuorumStatus;
-
 use super::{
     actions::{Action, ALL_SOURCES},
-    bit, network,
+    bit,
+    generation::Decision,
+    network,
     network::{Msg, Network},
     state::{ReadState, State, WriteState},
     TransitionModel,
@@ -39,10 +39,10 @@ impl TransitionModel {
     fn start_write(&self, state: &mut State, w: u8, at: u8) {
         let step = state.steps[at as usize];
         let rules = &self.steps[step as usize];
-        state.writes[w as usize] = match rules.initial_status[at as usize] {
-            QuorumStatus::Failed => WriteState::Failed,
-            QuorumStatus::Reached => WriteState::Acked,
-            _ => {
+        state.writes[w as usize] = match rules.initial[at as usize] {
+            Decision::Failed => WriteState::Failed,
+            Decision::Acked => WriteState::Acked,
+            Decision::Pending => {
                 if self.bounds.network == Network::Explicit {
                     let targets = rules.write_targets[at as usize];
                     for to in (0..self.nodes()).filter(|&to| targets & bit(to) != 0) {
@@ -106,16 +106,22 @@ impl TransitionModel {
         Some(())
     }
 
-    /// `node` moves to the next step: it deletes a copy the new generation
-    /// no longer lists, and (rule 2) fails what it coordinates.
+    /// `node` moves to the next step: it deletes a copy its core neither
+    /// holds nor keeps any longer, and (rule 2, fencing) fails what it
+    /// coordinates. Without fencing ([`Bounds::fencing`](super::Bounds))
+    /// its pending writes stay pending, decided under their own step.
     fn upgrade(&self, state: &mut State, node: u8) {
         let n = node as usize;
         let from = state.steps[n] as usize;
         state.steps[n] += 1;
-        if self.steps[from].holds & bit(n) != 0 && self.steps[from + 1].holds & bit(n) == 0 {
+        let has = |step: usize| (self.steps[step].holds | self.steps[step].keeps) & bit(n) != 0;
+        if has(from) && !has(from + 1) {
             state.stores[n] = 0;
         }
-        Self::fail_coordinated(state, node);
+        if self.bounds.fencing {
+            Self::fail_writes(state, node);
+        }
+        Self::fail_read(state, node);
     }
 
     /// Catch-up target `target` merges the copy of `source`, or of all its

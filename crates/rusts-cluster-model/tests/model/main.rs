@@ -5,6 +5,7 @@
 //!   (issue 13): every required transition passes under the three steps
 //!   of `plan_transition`.
 //! - `one_step`: deploying config B directly fails the same check.
+//! - `fencing`: without generation fencing the three steps lose a write.
 //! - `networks`: the explicit-message network breaks the same properties
 //!   as the reduced one the checks use.
 //! - `simulation`: the seeded randomized simulation at scale.
@@ -18,6 +19,7 @@
 //! cargo test -p rusts-cluster-model --test model -- simulation:: --nocapture  # one topic
 //! ```
 
+mod fencing;
 mod networks;
 mod one_step;
 mod simulation;
