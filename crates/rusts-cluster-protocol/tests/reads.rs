@@ -28,25 +28,65 @@ fn a_quorum_read_returns_every_acknowledged_point_merged() {
     );
 }
 
+/// The node besides itself that node 0's `Quorum` read of shard 0 asks
+/// first (two of three copies; the third is the fallback).
+fn other_target(net: &Net, query: &Query) -> usize {
+    let plan = net.cores[0].router().plan_query(query).unwrap();
+    let read = plan.read(0).unwrap();
+    assert_eq!((read.targets().len(), read.fallbacks().len()), (2, 1));
+    let other = read
+        .targets()
+        .map(|c| net.index(c.node_id))
+        .find(|&n| n != 0)
+        .expect("a target besides the coordinator");
+    other
+}
+
 #[test]
-fn a_refusing_copy_falls_back_to_the_next() {
+fn a_silent_copy_falls_back_to_the_next_after_the_ask_timeout() {
     let config = round_robin_cluster(1, 3, 3);
     let mut net = Net::new(&config, Options::default());
     net.cores[0].write(vec![sample(0, 1)], 1, 0).unwrap();
     net.run();
-    // node0 forgets its copy (a restored node that lost it would refuse
-    // by generation instead); its answer is empty but counts as a copy's,
-    // so make it refuse: a read from generation 5 is refused by all.
-    let query = Query::new().consistency(ReadConsistency::One);
-    net.down[1] = true; // the first target never answers
-    net.cores[2].read(&query, 3, 0).unwrap();
+    let query = Query::new().consistency(ReadConsistency::Quorum);
+    let silent = other_target(&net, &query);
+    net.down[silent] = true;
+    net.cores[0].read(&query, 3, 0).unwrap();
     net.run();
-    assert!(net.reads.is_empty() || net.reads[0].is_complete());
+    assert!(
+        net.reads.is_empty(),
+        "waits for the silent copy until its ask times out"
+    );
+    assert!(net.dropped > 0, "the fault fired");
     net.tick(Options::default().ask_timeout);
     net.run();
     let read = net.reads.pop().unwrap();
     assert!(read.is_complete(), "{read:?}");
     assert_eq!(read.rows.len(), 1);
+}
+
+#[test]
+fn a_refusing_copy_falls_back_to_the_next_at_once() {
+    let config = round_robin_cluster(1, 3, 3);
+    let mut net = Net::new(&config, Options::default());
+    net.cores[0].write(vec![sample(0, 1)], 1, 0).unwrap();
+    net.run();
+    let query = Query::new().consistency(ReadConsistency::Quorum);
+    let refusing = other_target(&net, &query);
+    // Two generations ahead of the coordinator: it refuses the read.
+    for generation in [1, 2] {
+        let mut next = config.clone();
+        next.generation = generation;
+        net.deploy(refusing, &next);
+    }
+    net.cores[0].read(&query, 3, 0).unwrap();
+    net.run();
+    let read = net
+        .reads
+        .pop()
+        .expect("decided without waiting for a timeout");
+    assert!(read.is_complete(), "{read:?}");
+    assert_eq!(read.rows.len(), 1, "from the next copy");
 }
 
 #[test]

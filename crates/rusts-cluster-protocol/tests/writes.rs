@@ -183,3 +183,34 @@ fn expiry_visits_only_what_expires() {
     assert_eq!(decided, 100);
     assert_eq!(net.cores[0].in_flight().0, 9_900);
 }
+
+#[test]
+fn message_peers_are_the_routers_node_indices() {
+    // The core's node table and the router's `ShardCopy::node_index` must
+    // name the same node for each index: requests go to `peers[index]`.
+    let config = round_robin_cluster(64, 7, 3);
+    let mut net = Net::new(&config, Options::default());
+    let router = net.cores[0].router();
+    let copies: Vec<(u32, String)> = (0..64)
+        .flat_map(|s| {
+            router
+                .get_shard(s)
+                .unwrap()
+                .copies()
+                .map(|c| (c.node_index, c.node_id.to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    net.cores[0]
+        .write((0..64).map(|s| sample(s, 1)).collect(), 0, 0)
+        .unwrap();
+    while let Some(output) = net.cores[0].poll() {
+        if let rusts_cluster_protocol::Output::Send(peer, _) = output {
+            for (index, id) in &copies {
+                if *index == peer.index {
+                    assert_eq!(*id, *peer.node);
+                }
+            }
+        }
+    }
+}
