@@ -21,7 +21,7 @@ use crate::{
     read::{Effects, Planned, ReadDone, Reads},
     replica::{CatchUpAdmission, ReadAdmission, Views, WriteAdmission},
     saved::{restore, save},
-    write::{Builder, FailReason, WriteDone, WriteSettled, Writes},
+    write::{Builder, Rules, WriteDone, WriteSettled, Writes},
     ProtocolError,
 };
 
@@ -30,7 +30,7 @@ use crate::{
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Options {
     /// A write not decided this long after it started fails
-    /// ([`FailReason::Timeout`]). Default 2,000.
+    /// ([`FailReason::Timeout`](crate::FailReason::Timeout)). Default 2,000.
     pub write_timeout: u64,
     /// A read ends this long after it started, complete or not.
     /// Default 2,000.
@@ -183,6 +183,8 @@ pub struct Core<P, T = ()> {
     /// The highest generation heard from each node.
     heard: FxHashMap<Arc<str>, u64>,
     writes: Writes<T>,
+    /// Each shard's write rule, built once per generation.
+    rules: Rules,
     reads: Reads<P, T>,
     tasks: Vec<CatchUpTask>,
     timers: BinaryHeap<Reverse<(u64, Timer)>>,
@@ -334,6 +336,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             kept,
             heard: FxHashMap::default(),
             writes: Writes::new(),
+            rules: Rules::new(),
             reads: Reads::new(),
             tasks,
             timers: BinaryHeap::new(),
@@ -466,7 +469,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
     ///
     /// 1. the router takes the config;
     /// 2. **fencing**: every write and read pending under an older
-    ///    generation fails ([`FailReason::Fenced`], [`ReadDone::fenced`]);
+    ///    generation fails ([`FailReason::Fenced`](crate::FailReason::Fenced), [`ReadDone::fenced`]);
     /// 3. only then does the reported [`generation`](Self::generation)
     ///    change, so a peer or an operator that sees the new one knows no
     ///    older write of this node can still be acknowledged.
@@ -512,16 +515,11 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         self.peers = peers_of(&self.config);
         self.tasks = tasks;
         // Fencing, as one step, before the generation is reported.
-        let mut done = Vec::new();
-        let mut settled = Vec::new();
         let before = self.writes.len() + self.reads.len();
-        self.writes.fence(generation, &mut done, &mut settled);
+        self.writes.fence(generation, &mut self.out);
         let mut read_done = Vec::new();
         self.reads.fence(generation, &mut read_done);
         let fenced = before - self.writes.len() - self.reads.len();
-        self.out.extend(done.into_iter().map(Output::WriteDone));
-        self.out
-            .extend(settled.into_iter().map(Output::WriteSettled));
         self.out.extend(read_done.into_iter().map(Output::ReadDone));
         self.reported = generation;
         self.drive_catch_up(now);
@@ -564,20 +562,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         for group in batch.groups() {
             let view = group.shard();
             let len = group.key_indices().len() as u32;
-            let (quorum, failed) = match view.write_quorum() {
-                Err(_) => (None, Some(FailReason::NotWritable(view.state))),
-                Ok(mut quorum) => {
-                    for node in view.down_copies() {
-                        let _ = quorum.record_answer(node, false);
-                    }
-                    let failed = (quorum.status()
-                        == rusts_cluster_replication::QuorumStatus::Failed)
-                        .then_some(FailReason::Unavailable);
-                    (Some(quorum), failed)
-                }
-            };
-            let to = view.copies().filter(|c| c.available).map(|c| c.node_index);
-            builder.group(view.id, start, len, quorum, to, failed);
+            builder.group(&view, start, len, self.rules.quorum(&view));
             start += len;
         }
         let order = batch.into_key_indices();
@@ -585,9 +570,6 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         let id = self.next_id();
         let deadline = now.saturating_add(self.options.write_timeout);
         let header = self.header();
-        let mut requests = Vec::new();
-        let mut done = Vec::new();
-        let mut settled = Vec::new();
         let tracked = self.writes.start(
             id,
             generation,
@@ -596,21 +578,11 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             builder,
             payload,
             deadline,
-            &mut requests,
-            &mut done,
-            &mut settled,
+            &mut self.out,
         );
         if tracked {
             self.timers.push(Reverse((deadline, Timer::Write(id))));
         }
-        self.out.extend(
-            requests
-                .into_iter()
-                .map(|(peer, request)| Output::Send(peer, Message::Write(request))),
-        );
-        self.out.extend(done.into_iter().map(Output::WriteDone));
-        self.out
-            .extend(settled.into_iter().map(Output::WriteSettled));
         Ok(id)
     }
 
@@ -704,15 +676,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         self.hear(message.header());
         let delivery = match message {
             Message::WriteAnswer(answer) => {
-                let mut done = Vec::new();
-                let mut settled = Vec::new();
-                let d = self
-                    .writes
-                    .answer(&answer, self.next_id, &mut done, &mut settled);
-                self.out.extend(done.into_iter().map(Output::WriteDone));
-                self.out
-                    .extend(settled.into_iter().map(Output::WriteSettled));
-                d
+                self.writes.answer(&answer, self.next_id, &mut self.out)
             }
             Message::ReadAnswer(answer) => {
                 let issued = self.next_id;
@@ -745,12 +709,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             self.timers.pop();
             match timer {
                 Timer::Write(id) => {
-                    let mut done = Vec::new();
-                    let mut settled = Vec::new();
-                    self.writes.expire(id, now, &mut done, &mut settled);
-                    self.out.extend(done.into_iter().map(Output::WriteDone));
-                    self.out
-                        .extend(settled.into_iter().map(Output::WriteSettled));
+                    self.writes.expire(id, now, &mut self.out);
                 }
                 Timer::ReadAsk(id, ask) => {
                     self.with_reads(now, |reads, fx| reads.timer(id, ask, fx));
@@ -761,8 +720,15 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
     }
 
     fn hear(&mut self, header: &Header) {
-        let known = self.heard.entry(Arc::clone(&header.node)).or_insert(0);
-        *known = (*known).max(header.generation);
+        // A known node (every answer's sender) is found without cloning
+        // its id; only a first message adds one.
+        match self.heard.get_mut(&*header.node) {
+            Some(known) => *known = (*known).max(header.generation),
+            None => {
+                self.heard
+                    .insert(Arc::clone(&header.node), header.generation);
+            }
+        }
     }
 
     fn peer(&self, node: &str) -> Option<Peer> {

@@ -2,15 +2,16 @@
 //! shard is decided under its rule in one generation, and late answers are
 //! told apart from unknown ones.
 
-use std::sync::Arc;
+use std::{collections::VecDeque, sync::Arc};
 
 use fxhash::FxHashMap;
 use rusts_cluster_replication::{QuorumStatus, WriteQuorum};
+use rusts_cluster_routing::{RoutingError, ShardView};
 use rusts_cluster_sharding::{ShardId, ShardState};
 
 use crate::{
-    message::{Batch, Header, Part, Peer, WriteAnswer, WriteRequest},
-    Delivery,
+    message::{Batch, Header, Message, Part, Peer, WriteAnswer, WriteRequest},
+    Delivery, Output,
 };
 
 /// What became of one shard's points in a write.
@@ -130,6 +131,48 @@ struct InFlight<T> {
     outstanding: u32,
 }
 
+/// The write rule of each shard, built from the router once per generation
+/// and shard state and cloned for each write: building a rule copies and
+/// compares its copies' node ids, a clone copies bytes, and the rules were
+/// half of what a write cost beyond routing (docs/performance.md, "The
+/// protocol core"). A router's topology changes only with its generation,
+/// which `apply` always raises, and a rule depends on nothing else but the
+/// shard's state, which is checked on every use.
+pub(crate) struct Rules {
+    generation: Option<u64>,
+    by_shard: Vec<Option<(ShardState, WriteQuorum)>>,
+}
+
+impl Rules {
+    pub(crate) fn new() -> Self {
+        Rules {
+            generation: None,
+            by_shard: Vec::new(),
+        }
+    }
+
+    /// The rule of `view`'s shard, as `view.write_quorum()` gives it.
+    pub(crate) fn quorum(&mut self, view: &ShardView<'_>) -> Result<WriteQuorum, RoutingError> {
+        let generation = view.generation();
+        if self.generation != Some(generation) {
+            self.by_shard.clear();
+            self.generation = Some(generation);
+        }
+        let index = view.id as usize;
+        if self.by_shard.len() <= index {
+            self.by_shard.resize_with(index + 1, || None);
+        }
+        match &self.by_shard[index] {
+            Some((state, quorum)) if *state == view.state => Ok(quorum.clone()),
+            _ => {
+                let quorum = view.write_quorum()?;
+                self.by_shard[index] = Some((view.state, quorum.clone()));
+                Ok(quorum)
+            }
+        }
+    }
+}
+
 /// A write in the making, built group by group by the core.
 pub(crate) struct Builder<P> {
     groups: Vec<Group>,
@@ -143,7 +186,9 @@ impl<P> Builder<P> {
     pub(crate) fn new(nodes: usize, groups: usize) -> Self {
         Builder {
             groups: Vec::with_capacity(groups),
-            per_node: vec![Vec::new(); nodes],
+            // Room for every group on every node: no growth while the
+            // groups are added.
+            per_node: (0..nodes).map(|_| Vec::with_capacity(groups)).collect(),
             batch: None,
             starts: Vec::with_capacity(groups + 1),
         }
@@ -155,33 +200,47 @@ impl<P> Builder<P> {
         self
     }
 
-    /// Adds the next group: `len` points, sent to the copies `to` (node
-    /// indices) under `quorum`, or already decided as failed.
+    /// Adds the next group: `len` points of `view`'s shard, from `start`
+    /// in the batch's order, under `rule` (the shard's write rule, or why
+    /// it has none), sent to the shard's available copies. A shard that
+    /// takes no writes, or whose down copies are too many for its rule
+    /// (the joint rule of a moving shard included), fails at once and is
+    /// sent nowhere. The rule is moved into place once and counted there,
+    /// since it is the largest part of a group.
     pub(crate) fn group(
         &mut self,
-        shard: ShardId,
+        view: &ShardView<'_>,
         start: u32,
         len: u32,
-        quorum: Option<WriteQuorum>,
-        to: impl Iterator<Item = u32>,
-        failed: Option<FailReason>,
+        rule: Result<WriteQuorum, RoutingError>,
     ) {
         let g = self.groups.len() as u32;
-        let mut outstanding = 0;
-        if failed.is_none() {
-            for node in to {
-                self.per_node[node as usize].push(g);
-                outstanding += 1;
-            }
-        }
         self.starts.push(start);
         self.groups.push(Group {
-            shard,
+            shard: view.id,
             points: len,
-            quorum,
-            decided: failed.map(|reason| (ShardOutcome::Failed, Some(reason))),
-            outstanding,
+            quorum: rule.ok(),
+            decided: None,
+            outstanding: 0,
         });
+        let group = self.groups.last_mut().expect("a group was just added");
+        let failed = match &mut group.quorum {
+            None => Some(FailReason::NotWritable(view.state)),
+            Some(quorum) => {
+                for node in view.down_copies() {
+                    let _ = quorum.record_answer(node, false);
+                }
+                (quorum.status() == QuorumStatus::Failed).then_some(FailReason::Unavailable)
+            }
+        };
+        if let Some(reason) = failed {
+            group.decided = Some((ShardOutcome::Failed, Some(reason)));
+            return;
+        }
+        for copy in view.copies().filter(|c| c.available) {
+            self.per_node[copy.node_index as usize].push(g);
+            group.outstanding += 1;
+        }
     }
 }
 
@@ -214,9 +273,7 @@ impl<T> Writes<T> {
         builder: Builder<P>,
         payload: T,
         deadline: u64,
-        out: &mut Vec<(Peer, WriteRequest<P>)>,
-        done: &mut Vec<WriteDone<T>>,
-        settled: &mut Vec<WriteSettled>,
+        out: &mut VecDeque<Output<P, T>>,
     ) -> bool {
         let Builder {
             mut groups,
@@ -244,9 +301,14 @@ impl<T> Writes<T> {
                 })
                 .collect();
             let peer = peers[node].clone();
-            out.push((
+            out.push_back(Output::Send(
                 peer.clone(),
-                WriteRequest::from_parts(header.clone(), id, parts, Arc::clone(&batch)),
+                Message::Write(WriteRequest::from_parts(
+                    header.clone(),
+                    id,
+                    parts,
+                    Arc::clone(&batch),
+                )),
             ));
             asks.push(Ask {
                 node: peer.node,
@@ -278,10 +340,10 @@ impl<T> Writes<T> {
             outstanding,
         };
         if write.undecided == 0 {
-            done.push(write.done(id));
+            out.push_back(Output::WriteDone(write.done(id)));
         }
         if write.outstanding == 0 {
-            settled.push(write.settled(id));
+            out.push_back(Output::WriteSettled(write.settled(id)));
             false
         } else {
             self.inflight.insert(id, write);
@@ -290,12 +352,11 @@ impl<T> Writes<T> {
     }
 
     /// Counts a replica's answer.
-    pub(crate) fn answer(
+    pub(crate) fn answer<P>(
         &mut self,
         answer: &WriteAnswer,
         issued: u64,
-        done: &mut Vec<WriteDone<T>>,
-        settled: &mut Vec<WriteSettled>,
+        out: &mut VecDeque<Output<P, T>>,
     ) -> Delivery {
         let id = answer.write;
         let Some(write) = self.inflight.get_mut(&id) else {
@@ -318,13 +379,15 @@ impl<T> Writes<T> {
         ask.answered = true;
         // Every shard sent to this node is counted once: the answer's
         // entry for it, or a failure when the answer leaves it out.
-        for &g in &ask.groups {
+        for (i, &g) in ask.groups.iter().enumerate() {
             let group = &mut write.groups[g as usize];
-            let stored = answer
-                .shards
-                .iter()
-                .find(|s| s.shard == group.shard)
-                .is_some_and(|s| s.refusal.is_none());
+            // A replica answers the request's shards in the order sent, so
+            // the entry is usually at the same place; else it is searched.
+            let entry = match answer.shards.get(i) {
+                Some(entry) if entry.shard == group.shard => Some(entry),
+                _ => answer.shards.iter().find(|s| s.shard == group.shard),
+            };
+            let stored = entry.is_some_and(|s| s.refusal.is_none());
             group.outstanding -= 1;
             write.outstanding -= 1;
             let Some(quorum) = group.quorum.as_mut() else {
@@ -338,11 +401,11 @@ impl<T> Writes<T> {
             }
         }
         if write.undecided == 0 && write.payload.is_some() {
-            done.push(write.done(id));
+            out.push_back(Output::WriteDone(write.done(id)));
         }
         if write.outstanding == 0 {
             if let Some(write) = self.inflight.remove(&id) {
-                settled.push(write.settled(id));
+                out.push_back(Output::WriteSettled(write.settled(id)));
             }
         }
         Delivery::Counted
@@ -350,29 +413,18 @@ impl<T> Writes<T> {
 
     /// Ends write `id` at its deadline, if it is still in flight and its
     /// deadline is `now` or earlier.
-    pub(crate) fn expire(
-        &mut self,
-        id: u64,
-        now: u64,
-        done: &mut Vec<WriteDone<T>>,
-        settled: &mut Vec<WriteSettled>,
-    ) {
+    pub(crate) fn expire<P>(&mut self, id: u64, now: u64, out: &mut VecDeque<Output<P, T>>) {
         if self.inflight.get(&id).is_none_or(|w| w.deadline > now) {
             return;
         }
         if let Some(mut write) = self.inflight.remove(&id) {
-            write.end(id, FailReason::Timeout, done, settled);
+            write.end(id, FailReason::Timeout, out);
         }
     }
 
     /// Fencing: ends every write of a generation below `generation`, as one
     /// step. Undecided shards fail; the rest settle.
-    pub(crate) fn fence(
-        &mut self,
-        generation: u64,
-        done: &mut Vec<WriteDone<T>>,
-        settled: &mut Vec<WriteSettled>,
-    ) {
+    pub(crate) fn fence<P>(&mut self, generation: u64, out: &mut VecDeque<Output<P, T>>) {
         let mut stale: Vec<u64> = self
             .inflight
             .iter()
@@ -382,7 +434,7 @@ impl<T> Writes<T> {
         stale.sort_unstable();
         for id in stale {
             if let Some(mut write) = self.inflight.remove(&id) {
-                write.end(id, FailReason::Fenced { generation }, done, settled);
+                write.end(id, FailReason::Fenced { generation }, out);
             }
         }
     }
@@ -411,13 +463,7 @@ fn stored_outcome(quorum: Option<&WriteQuorum>) -> ShardOutcome {
 impl<T> InFlight<T> {
     /// Ends the write: undecided shards fail with `reason`; reports what
     /// has not been reported.
-    fn end(
-        &mut self,
-        id: u64,
-        reason: FailReason,
-        done: &mut Vec<WriteDone<T>>,
-        settled: &mut Vec<WriteSettled>,
-    ) {
+    fn end<P>(&mut self, id: u64, reason: FailReason, out: &mut VecDeque<Output<P, T>>) {
         for group in &mut self.groups {
             if group.decided.is_none() {
                 let status = group
@@ -429,9 +475,9 @@ impl<T> InFlight<T> {
         }
         self.undecided = 0;
         if self.payload.is_some() {
-            done.push(self.done(id));
+            out.push_back(Output::WriteDone(self.done(id)));
         }
-        settled.push(self.settled(id));
+        out.push_back(Output::WriteSettled(self.settled(id)));
     }
 
     fn done(&mut self, id: u64) -> WriteDone<T> {

@@ -115,6 +115,34 @@ fn a_shard_that_takes_no_writes_fails_alone() {
 }
 
 #[test]
+fn a_shard_state_or_availability_changed_between_writes_is_seen_by_the_next() {
+    // The core keeps each shard's write rule from one write to the next;
+    // a change of the shard's state or of its copies' availability in
+    // between must still decide the next write.
+    let config = round_robin_cluster(4, 3, 3);
+    let mut net = Net::new(&config, Options::default());
+    let write = |net: &mut Net| {
+        net.cores[0].write(vec![sample(1, 1)], 1, 0).unwrap();
+        net.run();
+        net.done.pop().unwrap().shards[0].reason
+    };
+    assert_eq!(write(&mut net), None, "acknowledged");
+    let router = net.cores[0].router();
+    router.set_shard_state(1, ShardState::ReadOnly).unwrap();
+    assert_eq!(
+        write(&mut net),
+        Some(FailReason::NotWritable(ShardState::ReadOnly))
+    );
+    let router = net.cores[0].router();
+    router.set_shard_state(1, ShardState::Active).unwrap();
+    assert_eq!(write(&mut net), None, "writable again");
+    let router = net.cores[0].router();
+    router.set_node_available("node2", false).unwrap();
+    router.set_node_available("node0", false).unwrap();
+    assert_eq!(write(&mut net), Some(FailReason::Unavailable));
+}
+
+#[test]
 fn late_duplicate_and_unknown_answers_are_told_apart() {
     let config = round_robin_cluster(4, 3, 3);
     let mut net = Net::new(&config, Options::default());
@@ -162,6 +190,50 @@ fn late_duplicate_and_unknown_answers_are_told_apart() {
         core.receive(Message::WriteAnswer(never), 1),
         Delivery::Unknown
     );
+}
+
+#[test]
+fn an_answer_counts_its_shards_in_any_order_and_one_left_out_as_not_stored() {
+    let config = round_robin_cluster(4, 3, 3);
+    let mut net = Net::new(&config, Options::default());
+    let points = (0..16).map(|s| sample(s, 1)).collect();
+    let id = net.cores[0].write(points, 1, 0).unwrap();
+    net.pump();
+    let requests: Vec<_> = net.queue.drain(..).collect();
+    for m in requests {
+        net.deliver(m);
+    }
+    let answers: Vec<_> = net.queue.drain(..).collect();
+    let answer_of = |n: usize| match &answers[n].message {
+        Message::WriteAnswer(a) => a.clone(),
+        _ => unreachable!(),
+    };
+    // node1's answer: its shards reversed, and the last one sent left out.
+    let mut reordered = answer_of(1);
+    assert!(reordered.shards.len() > 2, "a write to several shards");
+    let left_out = reordered.shards.pop().unwrap().shard;
+    reordered.shards.reverse();
+    let core = &mut net.cores[0];
+    for answer in [reordered, answer_of(2), answer_of(0)] {
+        assert_eq!(
+            core.receive(Message::WriteAnswer(answer), 1),
+            Delivery::Counted
+        );
+    }
+    let (mut done, mut settled) = (None, None);
+    while let Some(output) = core.poll() {
+        match output {
+            rusts_cluster_protocol::Output::WriteDone(d) => done = Some(d),
+            rusts_cluster_protocol::Output::WriteSettled(s) => settled = Some(s),
+            _ => {}
+        }
+    }
+    assert!(done.unwrap().is_acknowledged(), "2 of 3 on every shard");
+    let settled = settled.unwrap();
+    assert_eq!(settled.id, id);
+    assert_eq!(settled.unconfirmed.len(), 1, "only the shard left out");
+    assert_eq!(settled.unconfirmed[0].0, left_out);
+    assert_eq!(&*settled.unconfirmed[0].1[0], "node1");
 }
 
 #[test]
