@@ -137,7 +137,7 @@ impl Point for Sample {
 enum Tag {
     /// The write's point: its series and number.
     Write(u64, u64),
-    /// An index into `Sim::reads`.
+    /// The read's number: its key in `Sim::reads`.
     Read(u64),
 }
 
@@ -195,7 +195,10 @@ struct Sim {
     transition_active: bool,
     next_transition_at: u64,
     one_step: bool,
+    /// The transition in progress: 0 adds a node, 1 removes one, 2
+    /// replaces one.
     kind: u8,
+    /// How many series the clients write to.
     series: u64,
     /// Per series: its acknowledged writes, in order.
     acked_series: HashMap<u64, Vec<u64>>,
