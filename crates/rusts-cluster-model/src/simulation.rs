@@ -106,6 +106,9 @@ pub struct SimulationReport {
     pub copies_dropped: u64,
     /// Node crashes (each a `Core::restore` at restart).
     pub crashes: u64,
+    /// Restarts whose restored core still had copies to catch up: it went
+    /// on from the cursors it had persisted.
+    pub restored_catching_up: u64,
     /// Messages dropped and duplicated by the network.
     pub dropped: u64,
     /// See `dropped`.
@@ -761,6 +764,9 @@ impl Sim {
         let options = self.options;
         let node = &mut self.nodes[n];
         let core = Core::restore(&node.disk, &node.id, options).expect("the bytes it persisted");
+        if core.catch_up_pending() > 0 {
+            self.report.restored_catching_up += 1;
+        }
         node.core = Some(core);
         node.crashed = false;
         self.drain(n);

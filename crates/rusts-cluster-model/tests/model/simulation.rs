@@ -56,8 +56,8 @@ fn run(seeds: &[u64]) -> Vec<SimulationReport> {
             println!(
                 "seed {seed}: {} rf {}, nodes {:?}, transitions +{} -{} ~{}, {} writes ({} acked, \
                  {} fenced, {} failed), {} Quorum reads ({} failed, {} fenced), {} messages, \
-                 {} dropped, {} duplicated, {} refusals, {} fenced by commits, {} crashes, \
-                 {} catch-up pages ({} points, {} copies caught up), {} copies dropped: \
+                 {} dropped, {} duplicated, {} refusals, {} fenced by commits, {} crashes \
+                 ({} restored catching up), {} catch-up pages ({} points, {} copies caught up), {} copies dropped: \
                  {} acknowledged writes lost, {} incomplete reads, {:.1} s",
                 report.mode,
                 report.replication_factor,
@@ -78,6 +78,7 @@ fn run(seeds: &[u64]) -> Vec<SimulationReport> {
                 report.refusals,
                 report.fenced,
                 report.crashes,
+                report.restored_catching_up,
                 report.catch_up_pages,
                 report.catch_up_points,
                 report.caught_up,
