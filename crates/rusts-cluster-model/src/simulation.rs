@@ -88,8 +88,10 @@ pub struct SimulationReport {
     pub reads_failed: u64,
     /// Reads ended by their coordinator's commit (`ReadDone::fenced`).
     pub fenced_reads: u64,
-    /// Requests and answers fenced by commits, as `Applied::fenced` counts
-    /// them (writes and reads).
+    /// Writes and reads ended by commits, as `Applied::fenced` counts them:
+    /// every one still in the core's tables, so also writes already
+    /// acknowledged whose other copies had not answered yet (hence more
+    /// than `fenced_writes` and `fenced_reads`).
     pub fenced: u64,
     /// Shards of requests a replica refused (`admit_*`).
     pub refusals: u64,
