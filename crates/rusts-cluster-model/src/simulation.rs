@@ -419,18 +419,19 @@ impl Sim {
                 let admission = core.admit_read(&request);
                 refused += admission.shards().filter(|(_, s)| s.is_err()).count();
                 Message::ReadAnswer(admission.answer(|shards, filter| {
-                    let series = filter.series.as_deref().unwrap_or(&[]);
-                    let rows = shards
-                        .iter()
-                        .filter_map(|s| store.get(s))
-                        .flat_map(|copy| {
-                            series.iter().flat_map(move |&s| {
-                                copy.range((s, 0)..=(s, u64::MAX)).map(|(_, p)| p)
-                            })
-                        })
-                        .filter(|p| filter.matches(p.key()))
-                        .cloned()
-                        .collect();
+                    let mut rows = Vec::new();
+                    let wanted = |p: &&Sample| filter.matches(p.key());
+                    for copy in shards.iter().filter_map(|s| store.get(s)) {
+                        match filter.series.as_deref() {
+                            Some(series) => {
+                                for &s in series {
+                                    let run = copy.range((s, 0)..=(s, u64::MAX));
+                                    rows.extend(run.map(|(_, p)| p).filter(wanted).cloned());
+                                }
+                            }
+                            None => rows.extend(copy.values().filter(wanted).cloned()),
+                        }
+                    }
                     Some(rows)
                 }))
             }
