@@ -22,6 +22,12 @@ read rule changes what the checker explores, and a wrong rule fails it.
 Why a hand-written `stateright::Model` rather than an actor model, what is
 modelled and what is abstracted: `docs/decisions/0021-model-checking-transitions.md`.
 
+The randomized simulation ([`simulate`]) goes further: each node runs the
+real protocol core, `rusts_cluster_protocol::Core` (writes, reads,
+admission, fencing, catch-up, restarts), and the simulation only supplies
+the world around it: clients, a lossy network, stores, crashes, the
+deployer, and the check of lost writes and incomplete reads.
+
 # Example
 
 ```

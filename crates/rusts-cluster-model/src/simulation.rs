@@ -2,18 +2,37 @@
 //! 5-9 nodes, hundreds of shards, random transitions (add, remove, replace
 //! a node) planned by `plan_transition` and rolled out with skew, over a
 //! network that delays, reorders, drops and duplicates, with crashes where
-//! the mode tolerates them. Every coordinator decision comes from the
-//! layer's own router, write rule and read plan.
+//! the mode tolerates them.
+//!
+//! **Every protocol decision comes from the real sans-IO core**,
+//! `rusts_cluster_protocol::Core`, one per node: a client's write and read
+//! are `Core::write` and `Core::read` on a coordinator, acknowledged by its
+//! `Output::WriteDone` and answered by its `Output::ReadDone`; a replica
+//! admits or refuses each request with `admit_write`, `admit_read` and
+//! `admit_catch_up`; answers, timeouts, read fallbacks, generation fencing
+//! (`prepare` then `commit`), catch-up pages and the copies kept for peers
+//! one step behind are the core's. A crashed node is rebuilt with
+//! `Core::restore` from the bytes it last persisted.
+//!
+//! The simulation holds only the world: the clients, the lossy network
+//! (every `Output::Send` goes into a seeded queue), each node's durable
+//! store, crashes, the deployer (which waits for every node to run a step
+//! and every joining copy to report `CaughtUp` before the next), and the
+//! checker: every acknowledged write on as many final copies as the write
+//! rule needs when a transition ends, and every complete `Quorum` read
+//! holding every write acknowledged before it began.
 
 use std::{
     cmp::Reverse,
-    collections::{BinaryHeap, HashMap, HashSet},
+    collections::{BTreeMap, BinaryHeap, HashMap},
+    ops::Bound,
 };
 
 use rusts_cluster_config::{ClusterConfig, NodeConfig};
 use rusts_cluster_placement::{balance, plan_transition, with_node_changes, DEFAULT_ZONE_TAG};
-use rusts_cluster_replication::{QuorumStatus, ReplicationAck, ReplicationMode, WriteQuorum};
-use rusts_cluster_routing::{Query, QueryPlan, ReadConsistency, ShardRouter};
+use rusts_cluster_protocol::{Core, FailReason, Message, Options, Output, Point, PointId};
+use rusts_cluster_replication::ReplicationMode;
+use rusts_cluster_routing::{Query, ReadConsistency};
 use rusts_cluster_sharding::{testing::TestRng, ShardId, ShardKeyRef};
 
 /// What one seed runs.
@@ -53,17 +72,45 @@ pub struct SimulationReport {
     pub removed: usize,
     /// See `added`.
     pub replaced: usize,
-    /// Writes issued by clients.
+    /// Writes issued by clients (`Core::write` calls).
     pub writes: u64,
-    /// Writes acknowledged.
+    /// Writes whose `WriteDone` was acknowledged.
     pub acked: u64,
-    /// `Quorum` reads that completed.
+    /// Writes that failed because their coordinator committed a newer
+    /// config first (`FailReason::Fenced`).
+    pub fenced_writes: u64,
+    /// Writes that failed otherwise (refused, timed out, not writable).
+    pub failed_writes: u64,
+    /// `Quorum` reads that completed (`ReadDone::is_complete`).
     pub reads: u64,
-    /// Reads that failed (coordinator moved generation or crashed, or too
-    /// few copies answered in time).
+    /// Reads that did not complete (too few copies answered in time, or
+    /// fenced: see `fenced_reads`).
     pub reads_failed: u64,
-    /// Node crashes.
+    /// Reads ended by their coordinator's commit (`ReadDone::fenced`).
+    pub fenced_reads: u64,
+    /// Writes and reads ended by commits, as `Applied::fenced` counts them:
+    /// every one still in the core's tables, so also writes already
+    /// acknowledged whose other copies had not answered yet (hence more
+    /// than `fenced_writes` and `fenced_reads`).
+    pub fenced: u64,
+    /// Shards of requests a replica refused (`admit_*`).
+    pub refusals: u64,
+    /// Messages the cores sent, and answers to them.
+    pub messages: u64,
+    /// Catch-up pages stored (`Output::CatchUpPoints`), and their points.
+    pub catch_up_pages: u64,
+    /// See `catch_up_pages`.
+    pub catch_up_points: u64,
+    /// Copies reported caught up (`Output::CaughtUp`).
+    pub caught_up: u64,
+    /// Copies whose data was deleted (`Output::Droppable`,
+    /// `Core::release_kept`).
+    pub copies_dropped: u64,
+    /// Node crashes (each a `Core::restore` at restart).
     pub crashes: u64,
+    /// Restarts whose restored core still had copies to catch up: it went
+    /// on from the cursors it had persisted.
+    pub restored_catching_up: u64,
     /// Messages dropped and duplicated by the network.
     pub dropped: u64,
     /// See `dropped`.
@@ -71,71 +118,62 @@ pub struct SimulationReport {
     /// Acknowledged writes found on fewer than the required copies of the
     /// final placement when a transition completed: must be 0.
     pub lost_writes: u64,
-    /// `Quorum` reads that missed a write acknowledged before they began:
-    /// must be 0.
+    /// `Quorum` reads that completed and missed a write acknowledged
+    /// before they began: must be 0.
     pub incomplete_reads: u64,
 }
 
-#[derive(Clone, Debug)]
-enum Msg {
-    Write {
-        w: u64,
-        shard: ShardId,
-        to: usize,
-        generation: u64,
-    },
-    WriteReply {
-        w: u64,
-        from: usize,
-        ok: bool,
-    },
-    Read {
-        r: u64,
-        shard: ShardId,
-        to: usize,
-        generation: u64,
-    },
-    ReadReply {
-        r: u64,
-        from: usize,
-        data: Vec<u64>,
-    },
+/// The simulation's point: a series and the write that made it, one point
+/// per write (its timestamp is the write's number).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Sample {
+    series: u64,
+    write: u64,
+}
+
+impl Point for Sample {
+    fn key(&self) -> ShardKeyRef<'_> {
+        ShardKeyRef::new("cpu", self.series, self.write as i64)
+    }
+}
+
+/// What a coordinator's core carries with each write and read.
+#[derive(Clone, Copy, Debug)]
+enum Tag {
+    /// The write's point: its series and number.
+    Write(u64, u64),
+    /// The read's number: its key in `Sim::reads`.
+    Read(u64),
+}
+
+/// One shard's copy on a node: (series, write) -> point, which is
+/// `PointId` order (one measurement, timestamps non-negative).
+type Points = BTreeMap<(u64, u64), Sample>;
+
+struct Node {
+    id: String,
+    /// `None` while crashed, before it joins and after it leaves.
+    core: Option<Core<Sample, Tag>>,
+    crashed: bool,
+    /// The bytes last persisted: `Prepared::bytes` before each commit,
+    /// `Core::saved` after catch-up progress.
+    disk: Vec<u8>,
+    /// The step of the transition it runs (0 = the config it started on).
+    step: usize,
+    /// Durable: survives a crash.
+    store: HashMap<ShardId, Points>,
 }
 
 #[derive(Debug)]
 enum Event {
-    Deliver(Msg),
+    Deliver {
+        to: usize,
+        message: Message<Sample>,
+    },
     Upgrade(usize),
-    CatchUp(usize),
+    /// The one-step procedure's copy (the operator's, not the core's).
+    Copy(usize),
     Restart(usize),
-}
-
-/// One generation of the transition in progress, prepared once.
-struct Step {
-    /// Per node index: its router and its `Quorum` read plan of every
-    /// shard, when this generation lists the node.
-    nodes: HashMap<usize, (ShardRouter, QueryPlan)>,
-    /// Per shard: the nodes that hold a copy (bits of node indices).
-    holds: Vec<u64>,
-}
-
-struct PendingWrite {
-    coord: usize,
-    shard: ShardId,
-    quorum: WriteQuorum,
-    expires: u64,
-}
-
-struct PendingRead {
-    coord: usize,
-    shard: ShardId,
-    needed: usize,
-    /// The shard's acknowledged writes when the read began: a prefix of
-    /// `acked[shard]`.
-    must_see: usize,
-    answered: HashSet<usize>,
-    seen: HashSet<u64>,
-    expires: u64,
 }
 
 struct Sim {
@@ -145,30 +183,37 @@ struct Sim {
     queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
     events: HashMap<usize, Event>,
     next_event: usize,
-    ids: Vec<String>,
-    /// Per node index: its step in the transition (0 = the current config),
-    /// whether it is up, and whether it is in the cluster at all.
-    step: Vec<usize>,
-    up: Vec<bool>,
-    /// Per (node, shard): the writes stored.
-    stores: HashMap<(usize, ShardId), HashSet<u64>>,
-    steps: Vec<Step>,
-    catch_up: Vec<(ShardId, usize, Vec<usize>)>,
-    catch_up_left: usize,
+    nodes: Vec<Node>,
+    options: Options,
+    /// The configs of the transition: 0 is the one every node ran when it
+    /// began.
+    steps: Vec<ClusterConfig>,
+    /// The nodes listed by some step.
+    members: Vec<usize>,
+    /// One-step only: (shard, target, sources) copied before deploying.
+    copies: Vec<(ShardId, usize, Vec<usize>)>,
+    copies_left: usize,
     /// The step deployed (nodes move to it).
     deployed: usize,
+    /// Every member runs `deployed`: the deployer waits for catch-up.
+    reached: bool,
     transition_active: bool,
-    pending_writes: HashMap<u64, PendingWrite>,
-    pending_reads: HashMap<u64, PendingRead>,
-    /// Per shard: acknowledged writes, in order.
-    acked: Vec<Vec<u64>>,
-    crash_tolerated: bool,
-    report: SimulationReport,
-    config: ClusterConfig,
-    final_config: Option<ClusterConfig>,
     next_transition_at: u64,
     one_step: bool,
+    /// The transition in progress: 0 adds a node, 1 removes one, 2
+    /// replaces one.
     kind: u8,
+    /// How many series the clients write to.
+    series: u64,
+    /// Per series: its acknowledged writes, in order.
+    acked_series: HashMap<u64, Vec<u64>>,
+    /// Every acknowledged write, with its shard.
+    acked: Vec<(ShardId, Sample)>,
+    /// Per read in flight: (series, acknowledged writes of it when the
+    /// read began).
+    reads: HashMap<u64, Vec<(u64, usize)>>,
+    crash_tolerated: bool,
+    report: SimulationReport,
 }
 
 const DELAY: u64 = 40;
@@ -177,6 +222,33 @@ const SKEW: u64 = 600;
 
 fn address(node: usize) -> String {
     format!("10.0.{}.{}:8086", node / 250, node % 250 + 1)
+}
+
+/// A catch-up page of `shards` from `store`: the points after `after`, in
+/// point-id order, at most `limit`, and whether it is the last.
+fn page(
+    store: &HashMap<ShardId, Points>,
+    shards: &[ShardId],
+    after: Option<&PointId>,
+    limit: usize,
+) -> (Vec<Sample>, bool) {
+    let from = match after {
+        Some(a) => Bound::Excluded((a.series_id, a.timestamp as u64)),
+        None => Bound::Unbounded,
+    };
+    let mut points: Vec<Sample> = shards
+        .iter()
+        .filter_map(|s| store.get(s))
+        .flat_map(|copy| {
+            copy.range((from, Bound::Unbounded))
+                .take(limit + 1)
+                .map(|(_, p)| p.clone())
+        })
+        .collect();
+    points.sort();
+    let done = points.len() <= limit;
+    points.truncate(limit);
+    (points, done)
 }
 
 impl Sim {
@@ -190,7 +262,8 @@ impl Sim {
 
     /// Sends a message: delayed (so reordered), sometimes dropped, sometimes
     /// delivered twice.
-    fn send(&mut self, msg: Msg) {
+    fn send(&mut self, to: usize, message: Message<Sample>) {
+        self.report.messages += 1;
         if self.rng.chance(3) {
             self.report.dropped += 1;
             return;
@@ -198,81 +271,196 @@ impl Sim {
         if self.rng.chance(3) {
             self.report.duplicated += 1;
             let at = self.now + 1 + self.rng.below(DELAY * 3);
-            self.schedule(at, Event::Deliver(msg.clone()));
+            self.schedule(
+                at,
+                Event::Deliver {
+                    to,
+                    message: message.clone(),
+                },
+            );
         }
         let at = self.now + 1 + self.rng.below(DELAY);
-        self.schedule(at, Event::Deliver(msg));
+        self.schedule(at, Event::Deliver { to, message });
     }
 
-    fn index(&mut self, id: &str) -> usize {
-        match self.ids.iter().position(|n| n == id) {
-            Some(i) => i,
-            None => {
-                self.ids.push(id.to_owned());
-                self.step.push(0);
-                self.up.push(true);
-                self.ids.len() - 1
-            }
-        }
-    }
-
-    /// Makes `configs` the steps after step 0, the config every node runs
-    /// when a transition starts (prepared when it became current, so not
-    /// built again; none before the first `prepare`).
-    fn prepare(&mut self, configs: &[ClusterConfig]) {
-        let query = Query::new().consistency(ReadConsistency::Quorum);
-        self.steps.truncate(1);
-        let mut steps = std::mem::take(&mut self.steps);
-        for config in configs {
-            let mut nodes = HashMap::new();
-            for node in &config.nodes {
-                let index = self.index(&node.id);
-                let mut own = config.clone();
-                own.node_id = node.id.clone();
-                let router = ShardRouter::from_config(&own).expect("a planned config is valid");
-                let plan = router.plan_query(&query).expect("a plan");
-                nodes.insert(index, (router, plan));
-            }
-            let (router, _) = nodes.values().next().expect("nodes");
-            let holds = (0..config.shard_count as ShardId)
-                .map(|s| {
-                    router
-                        .get_shard(s)
-                        .expect("shard")
-                        .copies()
-                        .fold(0u64, |bits, c| {
-                            bits | 1 << self.ids.iter().position(|n| n == c.node_id).expect("id")
-                        })
-                })
-                .collect();
-            steps.push(Step { nodes, holds });
-        }
-        self.steps = steps;
-    }
-
-    /// The nodes taking part in the transition: listed by some step.
-    fn members(&self) -> Vec<usize> {
-        let mut all: Vec<usize> = self
-            .steps
+    fn index(&self, id: &str) -> usize {
+        self.nodes
             .iter()
-            .flat_map(|s| s.nodes.keys().copied())
-            .collect();
-        all.sort_unstable();
-        all.dedup();
-        all
+            .position(|n| n.id == id)
+            .expect("a known node")
     }
 
-    /// The step node `n` runs, and whether that step lists it (a node
-    /// added by the transition runs no config before step 1; a removed
-    /// node none after the last).
-    fn router(&self, n: usize) -> Option<&(ShardRouter, QueryPlan)> {
-        self.steps.get(self.step[n])?.nodes.get(&n)
+    fn add_node(&mut self, id: &str) -> usize {
+        self.nodes.push(Node {
+            id: id.to_owned(),
+            core: None,
+            crashed: false,
+            disk: Vec::new(),
+            step: 0,
+            store: HashMap::new(),
+        });
+        self.nodes.len() - 1
     }
 
+    /// Does what node `n`'s core asks, until it asks nothing more.
+    fn drain(&mut self, n: usize) {
+        let Some(core) = self.nodes[n].core.as_mut() else {
+            return;
+        };
+        let outputs: Vec<_> = std::iter::from_fn(|| core.poll()).collect();
+        for output in outputs {
+            match output {
+                Output::Send(peer, message) => {
+                    let to = self.index(&peer.node);
+                    self.send(to, message);
+                }
+                Output::WriteDone(done) => {
+                    let Tag::Write(series, write) = done.payload else {
+                        unreachable!("a write's tag")
+                    };
+                    if done.is_acknowledged() {
+                        self.report.acked += 1;
+                        self.acked_series.entry(series).or_default().push(write);
+                        self.acked
+                            .push((done.shards[0].shard, Sample { series, write }));
+                    } else if done
+                        .shards
+                        .iter()
+                        .any(|s| matches!(s.reason, Some(FailReason::Fenced { .. })))
+                    {
+                        self.report.fenced_writes += 1;
+                    } else {
+                        self.report.failed_writes += 1;
+                    }
+                }
+                Output::ReadDone(done) => {
+                    let Tag::Read(r) = done.payload else {
+                        unreachable!("a read's tag")
+                    };
+                    let must_see = self.reads.remove(&r).expect("a read in flight");
+                    if done.fenced.is_some() {
+                        self.report.fenced_reads += 1;
+                    }
+                    if !done.is_complete() {
+                        self.report.reads_failed += 1;
+                        continue;
+                    }
+                    self.report.reads += 1;
+                    let missed = must_see.iter().any(|&(series, count)| {
+                        self.acked_series.get(&series).is_some_and(|writes| {
+                            writes[..count].iter().any(|&write| {
+                                done.rows
+                                    .binary_search_by(|p| (p.series, p.write).cmp(&(series, write)))
+                                    .is_err()
+                            })
+                        })
+                    });
+                    if missed {
+                        self.report.incomplete_reads += 1;
+                    }
+                }
+                Output::CatchUpPoints { shard, points } => {
+                    self.report.catch_up_pages += 1;
+                    self.report.catch_up_points += points.len() as u64;
+                    let node = &mut self.nodes[n];
+                    let copy = node.store.entry(shard).or_default();
+                    for point in points {
+                        copy.insert((point.series, point.write), point);
+                    }
+                    // Stored, then the cursor persisted: a restart goes on
+                    // from here.
+                    node.disk = node.core.as_ref().expect("running").saved();
+                }
+                Output::CaughtUp { .. } => {
+                    self.report.caught_up += 1;
+                    let node = &mut self.nodes[n];
+                    node.disk = node.core.as_ref().expect("running").saved();
+                }
+                Output::Droppable { shards } => self.drop_copies(n, &shards),
+                _ => {}
+            }
+        }
+    }
+
+    fn drop_copies(&mut self, n: usize, shards: &[ShardId]) {
+        for shard in shards {
+            if self.nodes[n].store.remove(shard).is_some() {
+                self.report.copies_dropped += 1;
+            }
+        }
+    }
+
+    /// A message arrives at node `to`: a request is admitted by its core
+    /// against its state of now, served from its store and answered over
+    /// the network; an answer goes to the core. A node that runs no core
+    /// (crashed, not joined, gone) loses it.
+    fn deliver(&mut self, to: usize, message: Message<Sample>) {
+        let now = self.now;
+        let Node { core, store, .. } = &mut self.nodes[to];
+        let Some(core) = core.as_mut() else {
+            return;
+        };
+        let from = message.header().node.clone();
+        let mut refused = 0;
+        let answer = match message {
+            Message::Write(request) => {
+                let admission = core.admit_write(&request);
+                refused += admission.refusals().count();
+                for (shard, point) in admission.points() {
+                    store
+                        .entry(shard)
+                        .or_default()
+                        .insert((point.series, point.write), point.clone());
+                }
+                // Stored (durably, here) before the answer says so.
+                Message::WriteAnswer(admission.answer(true))
+            }
+            Message::Read(request) => {
+                let admission = core.admit_read(&request);
+                refused += admission.shards().filter(|(_, s)| s.is_err()).count();
+                Message::ReadAnswer(admission.answer(|shards, filter| {
+                    let mut rows = Vec::new();
+                    let wanted = |p: &&Sample| filter.matches(p.key());
+                    for copy in shards.iter().filter_map(|s| store.get(s)) {
+                        match filter.series.as_deref() {
+                            Some(series) => {
+                                for &s in series {
+                                    let run = copy.range((s, 0)..=(s, u64::MAX));
+                                    rows.extend(run.map(|(_, p)| p).filter(wanted).cloned());
+                                }
+                            }
+                            None => rows.extend(copy.values().filter(wanted).cloned()),
+                        }
+                    }
+                    Some(rows)
+                }))
+            }
+            Message::CatchUp(request) => {
+                let admission = core.admit_catch_up(&request);
+                refused += usize::from(admission.shards().is_err());
+                Message::CatchUpAnswer(admission.answer(|shards, after, limit| {
+                    Some(page(store, shards, after, limit as usize))
+                }))
+            }
+            answer => {
+                core.receive(answer, now);
+                self.drain(to);
+                return;
+            }
+        };
+        self.report.refusals += refused as u64;
+        let from = self.index(&from);
+        self.send(from, answer);
+    }
+}
+
+// The deployer, the clients and the crashes.
+impl Sim {
     fn start_transition(&mut self) {
-        let ids: Vec<String> = self.config.nodes.iter().map(|n| n.id.clone()).collect();
+        let config = self.steps[0].clone();
+        let ids: Vec<String> = config.nodes.iter().map(|n| n.id.clone()).collect();
         let count = ids.len();
-        let rf = self.config.replication_factor;
+        let rf = config.replication_factor;
         let mut kinds = vec![2u8];
         if count < 9 {
             kinds.push(0);
@@ -281,10 +469,8 @@ impl Sim {
             kinds.push(1);
         }
         let kind = kinds[self.rng.below(kinds.len() as u64) as usize];
-        let new_node = || {
-            let k = self.ids.len();
-            NodeConfig::new(format!("n{k}"), address(k))
-        };
+        let k = self.nodes.len();
+        let new_node = || NodeConfig::new(format!("n{k}"), address(k));
         let (add, remove) = match kind {
             0 => (vec![new_node()], vec![]),
             1 => (
@@ -297,60 +483,57 @@ impl Sim {
             ),
         };
         for node in &add {
-            self.index(&node.id);
+            self.add_node(&node.id);
         }
-        let changed = with_node_changes(&self.config, add, &remove).expect("node changes");
+        let changed = with_node_changes(&config, add, &remove).expect("node changes");
         let to = balance(&changed, DEFAULT_ZONE_TAG).expect("a placement");
-        let plan = plan_transition(&self.config, &to).expect("a transition plan");
-        // Step 0 is the current config, prepared when it became current.
-        let mut configs = Vec::new();
-        if self.one_step {
+        let plan = plan_transition(&config, &to).expect("a transition plan");
+        let mut configs = vec![config.clone()];
+        if self.one_step || plan.is_empty() {
+            // Deployed directly as the next generation (no copy moves, or
+            // today's one-step procedure).
             let mut next = to.clone();
-            next.generation = self.config.generation + 1;
+            next.generation = config.generation + 1;
             configs.push(next);
         } else {
             configs.extend(plan.steps.iter().map(|s| s.config.clone()));
         }
-        if plan.is_empty() && !self.one_step {
-            // Nothing moves: deploy the new config as the next generation.
-            let mut next = to.clone();
-            next.generation = self.config.generation + 1;
-            configs.push(next);
-        }
-        self.final_config = configs.last().cloned();
-        self.prepare(&configs);
-        self.catch_up = plan
-            .catch_up
+        let mut members: Vec<usize> = configs
             .iter()
-            .map(|c| {
-                let target = self.ids.iter().position(|n| *n == c.node).expect("id");
-                let sources = c
-                    .sources
-                    .iter()
-                    .map(|s| self.ids.iter().position(|n| n == s).expect("id"))
-                    .collect();
-                (c.shard, target, sources)
-            })
+            .flat_map(|c| c.nodes.iter().map(|n| self.index(&n.id)))
             .collect();
+        members.sort_unstable();
+        members.dedup();
+        self.members = members;
+        self.steps = configs;
+        self.copies = if self.one_step {
+            plan.catch_up
+                .iter()
+                .map(|c| {
+                    let sources = c.sources.iter().map(|s| self.index(s)).collect();
+                    (c.shard, self.index(&c.node), sources)
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         self.kind = kind;
-        for n in 0..self.ids.len() {
-            self.step[n] = 0;
+        for node in &mut self.nodes {
+            node.step = 0;
         }
         self.transition_active = true;
+        self.reached = false;
         self.deployed = 0;
-        if self.one_step && !self.catch_up.is_empty() {
-            // Today's procedure copies before deploying.
-            self.start_catch_up();
+        if !self.copies.is_empty() {
+            // Today's procedure copies before deploying, while every node
+            // runs the old config.
+            self.copies_left = self.copies.len();
+            for i in 0..self.copies.len() {
+                let at = self.now + 1 + self.rng.below(SKEW);
+                self.schedule(at, Event::Copy(i));
+            }
         } else {
             self.deploy_next();
-        }
-    }
-
-    fn start_catch_up(&mut self) {
-        self.catch_up_left = self.catch_up.len();
-        for i in 0..self.catch_up.len() {
-            let at = self.now + 1 + self.rng.below(SKEW);
-            self.schedule(at, Event::CatchUp(i));
         }
     }
 
@@ -358,80 +541,96 @@ impl Sim {
     /// at its own moment within the skew window.
     fn deploy_next(&mut self) {
         self.deployed += 1;
-        for n in self.members() {
+        for n in self.members.clone() {
             let at = self.now + 1 + self.rng.below(SKEW);
             self.schedule(at, Event::Upgrade(n));
         }
     }
 
-    fn all_at(&self, step: usize) -> bool {
-        self.members().iter().all(|&n| self.step[n] >= step)
-    }
-
+    /// Node `n` takes the next step: a joining node starts on it, a node
+    /// it no longer lists stops, any other prepares it, persists the bytes
+    /// and commits (fencing its older requests).
     fn on_upgrade(&mut self, n: usize) {
-        if !self.up[n] {
+        if self.nodes[n].crashed {
             // It moves once it restarts.
             let at = self.now + SKEW / 4;
             self.schedule(at, Event::Upgrade(n));
             return;
         }
-        if self.step[n] >= self.deployed {
+        if self.nodes[n].step >= self.deployed {
             return;
         }
-        let from = self.step[n];
-        self.step[n] += 1;
-        // Rule 2: the coordinator's undecided requests fail.
-        self.fail_coordinated(n);
-        // A copy the new generation does not list is deleted.
-        let to = self.step[n];
-        let shards = self.steps[from].holds.len();
-        for s in 0..shards {
-            if self.steps[from].holds[s] & (1 << n) != 0 && self.steps[to].holds[s] & (1 << n) == 0
-            {
-                self.stores.remove(&(n, s as ShardId));
+        let now = self.now;
+        let options = self.options;
+        let node = &mut self.nodes[n];
+        node.step += 1;
+        let config = &self.steps[node.step];
+        let listed = config.get_node(&node.id).is_some();
+        match (node.core.as_mut(), listed) {
+            (None, true) => {
+                let core = Core::new(config.clone(), &node.id, options).expect("a valid step");
+                node.disk = core.saved();
+                node.core = Some(core);
             }
+            (Some(core), true) => {
+                let prepared = core.prepare(config.clone()).expect("the next step");
+                node.disk = prepared.bytes().to_vec();
+                let applied = core.commit(prepared, now).expect("nothing committed since");
+                self.report.fenced += applied.fenced as u64;
+            }
+            (Some(_), false) => {
+                // Its copies have left: the node is shut down.
+                node.core = None;
+                node.disk.clear();
+            }
+            (None, false) => {}
         }
-        if self.all_at(self.deployed) {
-            self.on_step_reached();
+        self.drain(n);
+        if self
+            .members
+            .iter()
+            .all(|&m| self.nodes[m].step >= self.deployed)
+        {
+            self.reached = true;
         }
     }
 
-    fn on_step_reached(&mut self) {
-        let last = self.steps.len() - 1;
-        if self.deployed == 1 && last == 3 && !self.one_step {
-            // Catch-up starts once every node runs step 1.
-            if self.catch_up.is_empty() {
-                self.deploy_next();
-            } else {
-                self.start_catch_up();
-            }
-        } else if self.deployed < last {
-            self.deploy_next();
-        } else {
-            self.finish_transition();
-        }
+    /// Whether the deployer may go on: every node runs the deployed step
+    /// (and reports it), none is down, and no copy still catches up.
+    fn ready(&self) -> bool {
+        let generation = self.steps[self.deployed].generation;
+        self.members.iter().all(|&m| {
+            let node = &self.nodes[m];
+            !node.crashed
+                && node.core.as_ref().is_none_or(|core| {
+                    core.generation() >= generation && core.catch_up_pending() == 0
+                })
+        })
     }
 
-    fn on_catch_up(&mut self, i: usize) {
-        let (shard, target, sources) = self.catch_up[i].clone();
-        if !self.up[target] || sources.iter().any(|&s| !self.up[s]) {
+    fn on_copy(&mut self, i: usize) {
+        let (shard, target, sources) = self.copies[i].clone();
+        if std::iter::once(target)
+            .chain(sources.iter().copied())
+            .any(|n| self.nodes[n].crashed)
+        {
             let at = self.now + DELAY;
-            self.schedule(at, Event::CatchUp(i));
+            self.schedule(at, Event::Copy(i));
             return;
         }
-        let mut merged: HashSet<u64> = self
-            .stores
-            .get(&(target, shard))
+        let mut merged = self.nodes[target]
+            .store
+            .get(&shard)
             .cloned()
             .unwrap_or_default();
         for s in sources {
-            if let Some(data) = self.stores.get(&(s, shard)) {
-                merged.extend(data.iter().copied());
+            if let Some(copy) = self.nodes[s].store.get(&shard) {
+                merged.extend(copy.iter().map(|(k, p)| (*k, p.clone())));
             }
         }
-        self.stores.insert((target, shard), merged);
-        self.catch_up_left -= 1;
-        if self.catch_up_left == 0 {
+        self.nodes[target].store.insert(shard, merged);
+        self.copies_left -= 1;
+        if self.copies_left == 0 {
             self.deploy_next();
         }
     }
@@ -439,25 +638,38 @@ impl Sim {
     /// Every node runs the final step: every acknowledged write must be on
     /// as many of its shard's final copies as the write rule requires.
     fn finish_transition(&mut self) {
-        let last = self.steps.last().expect("steps");
-        let (router, _) = last.nodes.values().next().expect("nodes");
-        let required = router.protocol().required_acks();
-        for (s, acked) in self.acked.iter().enumerate() {
-            let copies: Vec<usize> = (0..self.ids.len())
-                .filter(|&n| last.holds[s] & (1 << n) != 0)
-                .collect();
-            for w in acked {
-                let on = copies
-                    .iter()
-                    .filter(|&&n| {
-                        self.stores
-                            .get(&(n, s as ShardId))
-                            .is_some_and(|d| d.contains(w))
-                    })
-                    .count();
-                if on < required {
-                    self.report.lost_writes += 1;
-                }
+        let last = self.steps.len() - 1;
+        let final_config = self.steps[last].clone();
+        let (router, required) = {
+            let core = final_config
+                .nodes
+                .iter()
+                .find_map(|c| self.nodes[self.index(&c.id)].core.as_ref())
+                .expect("a running node");
+            (core.router(), core.router().protocol().required_acks())
+        };
+        let copies: Vec<Vec<usize>> = (0..final_config.shard_count as ShardId)
+            .map(|s| {
+                router
+                    .get_shard(s)
+                    .expect("shard")
+                    .copies()
+                    .map(|c| self.index(c.node_id))
+                    .collect()
+            })
+            .collect();
+        for (shard, sample) in &self.acked {
+            let on = copies[*shard as usize]
+                .iter()
+                .filter(|&&n| {
+                    self.nodes[n]
+                        .store
+                        .get(shard)
+                        .is_some_and(|c| c.contains_key(&(sample.series, sample.write)))
+                })
+                .count();
+            if on < required {
+                self.report.lost_writes += 1;
             }
         }
         match self.kind {
@@ -465,212 +677,110 @@ impl Sim {
             1 => self.report.removed += 1,
             _ => self.report.replaced += 1,
         }
-        self.report.node_counts.push(last.nodes.len());
-        // The final step is the config the next transition starts from.
-        self.config = self.final_config.take().expect("a final config");
-        self.step.iter_mut().for_each(|s| *s = 0);
-        // The final step's routers become step 0 of the next transition.
-        let last = self.steps.len() - 1;
-        self.steps.swap(0, last);
-        self.steps.truncate(1);
+        self.report.node_counts.push(final_config.nodes.len());
+        // Every node runs the final step: the copies kept for peers one
+        // step behind go.
+        for n in self.members.clone() {
+            let Some(core) = self.nodes[n].core.as_mut() else {
+                continue;
+            };
+            let shards = core.release_kept();
+            self.nodes[n].disk = core.saved();
+            self.drop_copies(n, &shards);
+        }
+        for node in &mut self.nodes {
+            node.step = 0;
+        }
+        self.steps = vec![final_config];
+        self.members = self.steps[0]
+            .nodes
+            .iter()
+            .map(|c| self.index(&c.id))
+            .collect();
         self.transition_active = false;
+        self.reached = false;
         self.next_transition_at = self.now + SKEW;
     }
 
-    fn fail_coordinated(&mut self, n: usize) {
-        self.pending_writes.retain(|_, p| p.coord != n);
-        let before = self.pending_reads.len();
-        self.pending_reads.retain(|_, p| p.coord != n);
-        self.report.reads_failed += (before - self.pending_reads.len()) as u64;
+    /// A running member node, at random.
+    fn coordinator(&mut self) -> Option<usize> {
+        let n = self.members[self.rng.below(self.members.len() as u64) as usize];
+        self.nodes[n].core.is_some().then_some(n)
     }
 
     fn client_write(&mut self, w: u64) -> bool {
-        let members = self.members();
-        let coord = members[self.rng.below(members.len() as u64) as usize];
-        let series = self.rng.next();
-        let Some((router, _)) = self.router(coord).filter(|_| self.up[coord]) else {
+        let Some(n) = self.coordinator() else {
             return false;
         };
-        let shard = router
-            .route(ShardKeyRef::new("cpu", series, 0))
-            .expect("route");
-        let quorum = shard.write_quorum().expect("writable");
-        let generation = router.generation();
-        let targets: Vec<usize> = shard
-            .copies()
-            .map(|c| self.ids.iter().position(|n| n == c.node_id).expect("id"))
-            .collect();
-        let id = shard.id;
+        let series = self.rng.below(self.series);
+        let point = Sample { series, write: w };
+        let now = self.now;
+        let core = self.nodes[n].core.as_mut().expect("running");
+        core.write(vec![point], Tag::Write(series, w), now)
+            .expect("one point routes");
         self.report.writes += 1;
-        if quorum.status() != QuorumStatus::Pending {
-            return true;
-        }
-        self.pending_writes.insert(
-            w,
-            PendingWrite {
-                coord,
-                shard: id,
-                quorum,
-                expires: self.now + TIMEOUT,
-            },
-        );
-        for to in targets {
-            self.send(Msg::Write {
-                w,
-                shard: id,
-                to,
-                generation,
-            });
-        }
+        self.drain(n);
         true
     }
 
+    /// A `Quorum` read of 1 to 3 series.
     fn client_read(&mut self, r: u64) {
-        let members = self.members();
-        let coord = members[self.rng.below(members.len() as u64) as usize];
-        let shard = self.rng.below(self.acked.len() as u64) as ShardId;
-        let Some((router, plan)) = self.router(coord).filter(|_| self.up[coord]) else {
+        let Some(n) = self.coordinator() else {
             return;
         };
-        let generation = router.generation();
-        let read = plan.read(shard).expect("the plan reads every shard");
-        if !read.is_available() {
-            self.report.reads_failed += 1;
-            return;
-        }
-        let needed = read.copies_needed();
-        // Hedged: every readable copy is asked, the first answers count.
-        let copies: Vec<usize> = read
-            .targets()
-            .chain(read.fallbacks())
-            .map(|c| self.ids.iter().position(|n| n == c.node_id).expect("id"))
+        let count = 1 + self.rng.below(3);
+        let mut series: Vec<u64> = (0..count).map(|_| self.rng.below(self.series)).collect();
+        series.sort_unstable();
+        series.dedup();
+        let must_see = series
+            .iter()
+            .map(|s| (*s, self.acked_series.get(s).map_or(0, Vec::len)))
             .collect();
-        self.pending_reads.insert(
-            r,
-            PendingRead {
-                coord,
-                shard,
-                needed,
-                must_see: self.acked[shard as usize].len(),
-                answered: HashSet::new(),
-                seen: HashSet::new(),
-                expires: self.now + TIMEOUT,
-            },
-        );
-        for to in copies {
-            self.send(Msg::Read {
-                r,
-                shard,
-                to,
-                generation,
-            });
-        }
-    }
-
-    /// Whether node `n` accepts a request from `generation` (rule 1) and
-    /// holds the copy of `shard` (rule 3).
-    fn serves(&self, n: usize, shard: ShardId, generation: u64) -> bool {
-        let Some((router, _)) = self.router(n) else {
-            return false;
-        };
-        router.check_peer_generation(generation).is_ok()
-            && self.steps[self.step[n]].holds[shard as usize] & (1 << n) != 0
-    }
-
-    fn deliver(&mut self, msg: Msg) {
-        match msg {
-            Msg::Write {
-                w,
-                shard,
-                to,
-                generation,
-            } => {
-                if !self.up[to] {
-                    return;
-                }
-                let ok = self.serves(to, shard, generation);
-                if ok {
-                    self.stores.entry((to, shard)).or_default().insert(w);
-                }
-                self.send(Msg::WriteReply { w, from: to, ok });
-            }
-            Msg::WriteReply { w, from, ok } => {
-                let Some(pending) = self.pending_writes.get_mut(&w) else {
-                    return;
-                };
-                let id = &self.ids[from];
-                let ack = if ok {
-                    ReplicationAck::success(id.as_str(), 1)
-                } else {
-                    ReplicationAck::failure(id.as_str(), "not stored", 1)
-                };
-                match pending.quorum.record(ack).expect("an expected copy") {
-                    QuorumStatus::Reached => {
-                        let p = self.pending_writes.remove(&w).expect("pending");
-                        self.acked[p.shard as usize].push(w);
-                        self.report.acked += 1;
-                    }
-                    QuorumStatus::Failed => {
-                        self.pending_writes.remove(&w);
-                    }
-                    _ => {}
-                }
-            }
-            Msg::Read {
-                r,
-                shard,
-                to,
-                generation,
-            } => {
-                if !self.up[to] || !self.serves(to, shard, generation) {
-                    return;
-                }
-                let data = self
-                    .stores
-                    .get(&(to, shard))
-                    .map(|d| d.iter().copied().collect())
-                    .unwrap_or_default();
-                self.send(Msg::ReadReply { r, from: to, data });
-            }
-            Msg::ReadReply { r, from, data } => {
-                let Some(pending) = self.pending_reads.get_mut(&r) else {
-                    return;
-                };
-                if !pending.answered.insert(from) {
-                    return;
-                }
-                pending.seen.extend(data);
-                if pending.answered.len() >= pending.needed {
-                    let p = self.pending_reads.remove(&r).expect("pending");
-                    self.report.reads += 1;
-                    let acked = &self.acked[p.shard as usize][..p.must_see];
-                    if acked.iter().any(|w| !p.seen.contains(w)) {
-                        self.report.incomplete_reads += 1;
-                    }
-                }
-            }
-        }
-    }
-
-    fn expire(&mut self) {
+        self.reads.insert(r, must_see);
+        let query = Query::new()
+            .measurement("cpu")
+            .series(&series)
+            .consistency(ReadConsistency::Quorum);
         let now = self.now;
-        self.pending_writes.retain(|_, p| p.expires > now);
-        let before = self.pending_reads.len();
-        self.pending_reads.retain(|_, p| p.expires > now);
-        self.report.reads_failed += (before - self.pending_reads.len()) as u64;
+        let core = self.nodes[n].core.as_mut().expect("running");
+        core.read(&query, Tag::Read(r), now).expect("a plan");
+        self.drain(n);
     }
 
     fn maybe_crash(&mut self) {
-        if !self.crash_tolerated || self.up.iter().any(|u| !u) || !self.rng.chance(1) {
+        if !self.crash_tolerated || self.nodes.iter().any(|n| n.crashed) || !self.rng.chance(1) {
             return;
         }
-        let members = self.members();
-        let n = members[self.rng.below(members.len() as u64) as usize];
-        self.up[n] = false;
+        let Some(n) = self.coordinator() else {
+            return;
+        };
+        // Its core's memory is gone; its store and its disk stay.
+        let node = &mut self.nodes[n];
+        node.core = None;
+        node.crashed = true;
         self.report.crashes += 1;
-        self.fail_coordinated(n);
         let at = self.now + 50 + self.rng.below(500);
         self.schedule(at, Event::Restart(n));
+    }
+
+    fn on_restart(&mut self, n: usize) {
+        let options = self.options;
+        let node = &mut self.nodes[n];
+        let core = Core::restore(&node.disk, &node.id, options).expect("the bytes it persisted");
+        if core.catch_up_pending() > 0 {
+            self.report.restored_catching_up += 1;
+        }
+        node.core = Some(core);
+        node.crashed = false;
+        self.drain(n);
+    }
+
+    /// Whether some core still has a write or read in flight.
+    fn busy(&self) -> bool {
+        self.nodes
+            .iter()
+            .filter_map(|n| n.core.as_ref())
+            .any(|c| c.in_flight() != (0, 0))
     }
 }
 
@@ -688,6 +798,14 @@ pub fn simulate(config: SimulationConfig) -> SimulationReport {
         .map(|n| NodeConfig::new(format!("n{n}"), address(n)))
         .collect();
     let start = balance(&start, DEFAULT_ZONE_TAG).expect("a placement");
+    let options = Options {
+        write_timeout: TIMEOUT,
+        read_timeout: TIMEOUT,
+        ask_timeout: 2 * DELAY + DELAY / 2,
+        // Small pages, so that a catch-up takes several.
+        catch_up_page: 64,
+        probe_interval: 2 * DELAY,
+    };
     let mut sim = Sim {
         rng,
         now: 0,
@@ -695,18 +813,23 @@ pub fn simulate(config: SimulationConfig) -> SimulationReport {
         queue: BinaryHeap::new(),
         events: HashMap::new(),
         next_event: 0,
-        ids: Vec::new(),
-        step: Vec::new(),
-        up: Vec::new(),
-        stores: HashMap::new(),
-        steps: Vec::new(),
-        catch_up: Vec::new(),
-        catch_up_left: 0,
+        nodes: Vec::new(),
+        options,
+        steps: vec![start.clone()],
+        members: (0..nodes).collect(),
+        copies: Vec::new(),
+        copies_left: 0,
         deployed: 0,
+        reached: false,
         transition_active: false,
-        pending_writes: HashMap::new(),
-        pending_reads: HashMap::new(),
-        acked: vec![Vec::new(); config.shards],
+        next_transition_at: 0,
+        one_step: config.one_step,
+        kind: 0,
+        // About 8 series a shard.
+        series: 8 * config.shards as u64,
+        acked_series: HashMap::new(),
+        acked: Vec::new(),
+        reads: HashMap::new(),
         // Quorum with factor 3 acknowledges with one copy silent.
         crash_tolerated: mode == ReplicationMode::Quorum && rf >= 3,
         report: SimulationReport {
@@ -716,17 +839,26 @@ pub fn simulate(config: SimulationConfig) -> SimulationReport {
             node_counts: vec![nodes],
             ..SimulationReport::default()
         },
-        config: start.clone(),
-        final_config: None,
-        next_transition_at: 0,
-        one_step: config.one_step,
-        kind: 0,
     };
-    sim.prepare(&[start]);
+    for n in 0..nodes {
+        let id = format!("n{n}");
+        sim.add_node(&id);
+        let core = Core::new(start.clone(), &id, options).expect("a valid config");
+        sim.nodes[n].disk = core.saved();
+        sim.nodes[n].core = Some(core);
+    }
+    // A run that cannot end is a failure, not a hang.
+    let limit = config.writes.saturating_mul(50).saturating_add(1_000_000);
     let mut w = 0;
     let mut r = 0;
-    while w < config.writes || sim.transition_active || !sim.queue.is_empty() {
+    while w < config.writes || sim.transition_active || !sim.queue.is_empty() || sim.busy() {
         sim.now += 1;
+        assert!(
+            sim.now < limit,
+            "seed {}: the run did not end (transition stuck at step {})",
+            config.seed,
+            sim.deployed
+        );
         if w < config.writes {
             // A client operation per tick: 9 writes to 1 read.
             if sim.rng.chance(90) {
@@ -748,13 +880,27 @@ pub fn simulate(config: SimulationConfig) -> SimulationReport {
             }
             sim.queue.pop();
             match sim.events.remove(&id).expect("event") {
-                Event::Deliver(msg) => sim.deliver(msg),
+                Event::Deliver { to, message } => sim.deliver(to, message),
                 Event::Upgrade(n) => sim.on_upgrade(n),
-                Event::CatchUp(i) => sim.on_catch_up(i),
-                Event::Restart(n) => sim.up[n] = true,
+                Event::Copy(i) => sim.on_copy(i),
+                Event::Restart(n) => sim.on_restart(n),
             }
         }
-        sim.expire();
+        // Time: deadlines, read fallbacks, catch-up pages and probes.
+        for n in 0..sim.nodes.len() {
+            if let Some(core) = sim.nodes[n].core.as_mut() {
+                core.tick(sim.now);
+                sim.drain(n);
+            }
+        }
+        if sim.reached && sim.ready() {
+            sim.reached = false;
+            if sim.deployed + 1 < sim.steps.len() {
+                sim.deploy_next();
+            } else {
+                sim.finish_transition();
+            }
+        }
     }
     sim.report
 }
