@@ -283,6 +283,42 @@ mod tests {
     }
 
     #[test]
+    fn a_leaving_copy_kept_on_the_next_step_takes_the_writes_of_the_step_before() {
+        // Issue 20's finding 5: at factor 2 a node already on step s + 1
+        // answered "not held" for its leaving copy, which still held the
+        // data, and joint writes of step-s coordinators failed. Its core
+        // keeps the copy for senders one step behind: it stores their
+        // writes, and still refuses its own step's.
+        use network::Answer;
+        for (rf, from, to) in [(2, &[0, 1][..], &[2, 3][..]), (3, &[0, 1, 2], &[1, 2, 3])] {
+            let model = staged(ReplicationMode::Quorum, rf, from, to);
+            let mut leaving = 0;
+            for s in 0..model.steps.len() - 1 {
+                let (now, next) = (&model.steps[s], &model.steps[s + 1]);
+                for n in 0..model.nodes() {
+                    if now.holds & bit(n) == 0 || next.holds & bit(n) != 0 {
+                        continue;
+                    }
+                    leaving += 1;
+                    assert_ne!(next.keeps & bit(n), 0, "rf {rf}: node {n} keeps its copy");
+                    assert_eq!(
+                        next.write_answers[n][s],
+                        Answer::Stored,
+                        "rf {rf}: node {n} on step {} stores a write of step {s}",
+                        s + 1
+                    );
+                    assert_eq!(
+                        next.write_answers[n][s + 1],
+                        Answer::NotHeld,
+                        "rf {rf}: node {n} does not hold the copy in its own step"
+                    );
+                }
+            }
+            assert!(leaving > 0, "rf {rf}: the move has a leaving copy");
+        }
+    }
+
+    #[test]
     fn behaves_like_tells_models_apart_only_where_a_rule_differs() {
         use ReplicationMode::{Quorum, Synchronous};
         // Factor 2: both modes require both copies, so the tests search one.
