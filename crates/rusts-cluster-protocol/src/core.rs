@@ -58,6 +58,12 @@ impl Default for Options {
     }
 }
 
+/// Request ids are `incarnation << 40 | count`: a run of a core numbers
+/// up to 2^40 writes and reads (127 days at 100,000 a second) before its
+/// ids reach the next incarnation's, and a node restarts up to 2^24 times
+/// (decision 0034).
+const INCARNATION_SHIFT: u32 = 40;
+
 /// What became of a message handed to [`Core::receive`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -280,11 +286,20 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         config.node_id = node.to_owned();
         let router = ShardRouter::from_config(&config)?;
         let tasks = tasks_of(&config, node);
-        Ok(Self::assemble(node, router, config, None, tasks, options))
+        Ok(Self::assemble(
+            node, router, config, None, tasks, options, 0,
+        ))
     }
 
     /// A core from the bytes it last handed out ([`saved`](Self::saved) or
     /// [`Prepared::bytes`]), as node `node`.
+    ///
+    /// The restored core numbers its requests in a new incarnation, so
+    /// that an answer still in flight to a request of the run before never
+    /// counts for one of this run (it is [`Delivery::Late`]). Persist its
+    /// [`saved`](Self::saved) bytes before its first write or read: a
+    /// second restart from the old bytes would reuse the incarnation.
+    /// (decision 0034)
     ///
     /// # Errors
     ///
@@ -309,6 +324,12 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             }
             None => None,
         };
+        // Saturating: a saved incarnation that is already the last (2^24
+        // restarts) keeps it rather than wrapping to 0.
+        let incarnation = restored
+            .incarnation
+            .saturating_add(1)
+            .min(u64::MAX >> INCARNATION_SHIFT);
         Ok(Self::assemble(
             node,
             router,
@@ -316,6 +337,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             kept,
             restored.catch_up,
             options,
+            incarnation,
         ))
     }
 
@@ -326,6 +348,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         kept: Option<Kept>,
         tasks: Vec<CatchUpTask>,
         options: Options,
+        incarnation: u64,
     ) -> Self {
         Core {
             node: Arc::from(node),
@@ -342,7 +365,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             timers: BinaryHeap::new(),
             out: VecDeque::new(),
             options,
-            next_id: 0,
+            next_id: incarnation << INCARNATION_SHIFT,
             last_probe: None,
         }
     }
@@ -383,6 +406,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
     pub fn saved(&self) -> Vec<u8> {
         save(
             &self.node,
+            self.incarnation(),
             &self.config,
             self.kept.as_ref().map(|k| &k.config),
             &self.tasks,
@@ -404,6 +428,14 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         let id = self.next_id;
         self.next_id += 1;
         id
+    }
+
+    /// The incarnation the core numbers its requests in: the high bits of
+    /// its next id. A restored core starts the one after the saved one, so
+    /// that an answer to a request of an earlier run never counts for a
+    /// request of this one.
+    fn incarnation(&self) -> u64 {
+        self.next_id >> INCARNATION_SHIFT
     }
 
     // ---- configs -------------------------------------------------------
@@ -454,6 +486,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         let (kept, tasks) = self.next_state(&config);
         let bytes = save(
             &self.node,
+            self.incarnation(),
             &config,
             kept.as_ref().map(|k| &k.config),
             &tasks,

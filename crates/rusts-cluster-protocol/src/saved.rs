@@ -56,6 +56,10 @@ fn canonical(config: &ClusterConfig) -> String {
 struct Saved {
     format: u32,
     node: String,
+    /// The incarnation the node's requests were numbered in; a restore
+    /// starts the next.
+    #[serde(default)]
+    incarnation: u64,
     generation: u64,
     identity: String,
     config: String,
@@ -91,6 +95,7 @@ struct SavedSource {
 
 /// What [`restore`] gives back.
 pub(crate) struct Restored {
+    pub(crate) incarnation: u64,
     pub(crate) config: ClusterConfig,
     pub(crate) kept: Option<ClusterConfig>,
     pub(crate) catch_up: Vec<CatchUpTask>,
@@ -99,6 +104,7 @@ pub(crate) struct Restored {
 /// The bytes to persist for this state.
 pub(crate) fn save(
     node: &str,
+    incarnation: u64,
     config: &ClusterConfig,
     kept: Option<&ClusterConfig>,
     tasks: &[CatchUpTask],
@@ -106,6 +112,7 @@ pub(crate) fn save(
     let saved = Saved {
         format: FORMAT,
         node: node.to_owned(),
+        incarnation,
         generation: config.generation,
         identity: config_identity(config),
         config: canonical(config),
@@ -200,6 +207,7 @@ pub(crate) fn restore(bytes: &[u8], node: &str) -> Result<Restored, ProtocolErro
         });
     }
     Ok(Restored {
+        incarnation: saved.incarnation,
         config,
         kept,
         catch_up,

@@ -63,3 +63,61 @@ fn a_stale_config_is_refused_at_prepare_and_changes_nothing() {
     assert_eq!(error.code(), "stale-generation", "{error}");
     assert_eq!(core.generation(), 2);
 }
+
+#[test]
+fn an_answer_to_the_run_before_a_restart_never_counts_for_this_run() {
+    // Factor 3 on 3 nodes, Quorum: a write needs 2 copies. node0 writes X;
+    // node1 stores it, and its answer is held in the network while node0
+    // restarts from its saved bytes and writes Y, stored on node0 alone.
+    use rusts_cluster_protocol::{Delivery, Message, Output};
+    let config = round_robin_cluster(1, 3, 3);
+    let options = Options::default();
+    let mut node0 = C::new(config.clone(), "node0", options).unwrap();
+    let node1 = C::new(config, "node1", options).unwrap();
+    let disk = node0.saved();
+    let request_to = |core: &mut C, node: &str| {
+        let mut found = None;
+        while let Some(output) = core.poll() {
+            if let Output::Send(peer, Message::Write(request)) = output {
+                if &*peer.node == node {
+                    found = Some(request);
+                }
+            }
+        }
+        found.unwrap()
+    };
+    let x = node0.write(vec![crate::util::sample(1, 1)], (), 0).unwrap();
+    let held = node1
+        .admit_write(&request_to(&mut node0, "node1"))
+        .answer(true);
+
+    let mut node0 = C::restore(&disk, "node0", options).unwrap();
+    let disk = node0.saved();
+    let y = node0
+        .write(vec![crate::util::sample(1, 2)], (), 10)
+        .unwrap();
+    assert_ne!(x, y, "a restored core numbers its requests anew");
+    let request = request_to(&mut node0, "node0");
+    let own = node0.admit_write(&request).answer(true);
+    assert_eq!(
+        node0.receive(Message::WriteAnswer(own), 11),
+        Delivery::Counted
+    );
+    assert_eq!(
+        node0.receive(Message::WriteAnswer(held), 12),
+        Delivery::Late,
+        "the answer to X is late, not node1's answer to Y"
+    );
+    assert!(
+        std::iter::from_fn(|| node0.poll()).all(|o| !matches!(o, Output::WriteDone(_))),
+        "Y is stored on one copy of the two it needs: not decided"
+    );
+
+    // The restored core's saved bytes carry its incarnation: a restart
+    // from them numbers anew again.
+    let mut again = C::restore(&disk, "node0", options).unwrap();
+    let z = again
+        .write(vec![crate::util::sample(1, 3)], (), 20)
+        .unwrap();
+    assert!(z != x && z != y, "{x} {y} {z}");
+}
