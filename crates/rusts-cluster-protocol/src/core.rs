@@ -149,8 +149,12 @@ impl Prepared {
 pub struct Applied {
     /// What the router changed.
     pub change: ConfigChange,
-    /// How many writes and reads of older generations fencing ended (their
-    /// outcomes are in [`Core::poll`]).
+    /// How many writes and reads of older generations fencing ended: each
+    /// undecided one fails ([`FailReason::Fenced`](crate::FailReason::Fenced),
+    /// a `WriteDone` or `ReadDone` in [`Core::poll`]), and a write already
+    /// decided but still waiting for some copies settles (a
+    /// `WriteSettled`, its `WriteDone` having come before). So this counts
+    /// more than the failures `poll` shows.
     pub fenced: usize,
 }
 
@@ -920,7 +924,14 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         else {
             return Delivery::Unknown;
         };
-        if source.sent_at.is_none() || source.done {
+        // Only the answer to the page asked last counts: a duplicate, an
+        // answer to an earlier page, or to a catch-up of an earlier
+        // generation of this shard, is late.
+        if source.sent_at.is_none()
+            || source.done
+            || answer.after != source.after
+            || answer.asked < task.generation
+        {
             return Delivery::Late;
         }
         if answer.refusal.is_some() {

@@ -427,6 +427,13 @@ pub struct CatchUpAnswer<P> {
     pub done: bool,
     /// `Some` when the source did not serve the shard.
     pub refusal: Option<Refusal>,
+    /// The request's cursor, echoed: the joining node counts a page only
+    /// for the request it is waiting on, never a late answer to an earlier
+    /// page.
+    pub after: Option<PointId>,
+    /// The generation the request was sent under, echoed: an answer to a
+    /// catch-up of an earlier generation never counts for a later one.
+    pub asked: u64,
 }
 
 /// Every message of the protocol, for a transport that sends one type.

@@ -358,6 +358,8 @@ impl<'r> CatchUpAdmission<'r> {
             points,
             done,
             refusal,
+            after: self.request.after.clone(),
+            asked: self.request.header.generation,
         }
     }
 }

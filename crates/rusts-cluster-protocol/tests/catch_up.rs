@@ -86,3 +86,67 @@ fn a_caught_up_copy_is_reported_and_survives_a_restart() {
     assert_eq!(restored.generation(), steps[0].generation);
     let _ = caught_up;
 }
+
+#[test]
+fn only_the_answer_to_the_page_asked_last_counts() {
+    // Pages of 3 over 10 points. The first page's answer, delivered again
+    // once the second page is asked, and marked the last page, would end
+    // the catch-up with 3 points; it is late. So is an answer to a request
+    // sent under an earlier generation.
+    use rusts_cluster_protocol::{Delivery, Message};
+    let (a, steps) = move_one_copy();
+    let options = Options {
+        catch_up_page: 3,
+        ..Options::default()
+    };
+    let mut net = Net::new(&a, options);
+    let points: Vec<_> = (0..10).map(|t| sample(0, t)).collect();
+    net.cores[0].write(points, 1, 0).unwrap();
+    net.run();
+    for n in 0..3 {
+        net.deploy(n, &steps[0]);
+    }
+    net.tick(1);
+    // Deliver until a first page is on its way to node2.
+    let first = loop {
+        let at = net.queue.iter().position(|m| {
+            m.to == 2 && matches!(&m.message, Message::CatchUpAnswer(a) if !a.points.is_empty())
+        });
+        if let Some(at) = at {
+            break net.queue.remove(at).unwrap();
+        }
+        assert!(net.step(), "a catch-up page was sent");
+    };
+    let Message::CatchUpAnswer(page) = first.message.clone() else {
+        unreachable!()
+    };
+    let mut stale = page.clone();
+    stale.done = true;
+    let mut earlier_generation = page.clone();
+    let now = net.now;
+    assert_eq!(net.cores[2].receive(first.message, now), Delivery::Counted);
+    // The second page is asked now: the first page's answer again is late.
+    assert_eq!(
+        net.cores[2].receive(Message::CatchUpAnswer(stale), now),
+        Delivery::Late
+    );
+    // An answer with the current cursor, to a request of generation 0,
+    // before the copy joined, is late too.
+    earlier_generation.after = Some(rusts_cluster_protocol::PointId::of(
+        page.points.last().unwrap(),
+    ));
+    earlier_generation.asked = 0;
+    earlier_generation.done = true;
+    assert_eq!(
+        net.cores[2].receive(Message::CatchUpAnswer(earlier_generation), now),
+        Delivery::Late
+    );
+    net.tick(net.now + 1_000);
+    net.run();
+    assert_eq!(net.cores[2].catch_up_pending(), 0);
+    assert_eq!(
+        net.stores[2].len(),
+        10,
+        "every point, not the first page's 3"
+    );
+}
