@@ -8,8 +8,9 @@ use crate::{
     util::{sample, Net},
 };
 
-#[test]
-fn a_joining_copy_catches_up_only_once_every_node_runs_its_step() {
+/// A copy of shard 0 moving to node2 (`move_one_copy`), with 10 points
+/// written and acknowledged before, fetched in pages of 3.
+fn ten_points_to_catch_up() -> (Net, Vec<rusts_cluster_config::ClusterConfig>) {
     let (a, steps) = move_one_copy();
     let options = Options {
         catch_up_page: 3,
@@ -20,6 +21,12 @@ fn a_joining_copy_catches_up_only_once_every_node_runs_its_step() {
     net.cores[0].write(points, 1, 0).unwrap();
     net.run();
     assert!(net.done.pop().unwrap().is_acknowledged());
+    (net, steps)
+}
+
+#[test]
+fn a_joining_copy_catches_up_only_once_every_node_runs_its_step() {
+    let (mut net, steps) = ten_points_to_catch_up();
     // node2 (joining) and node0 run step 1; node1 is still on A.
     net.deploy(2, &steps[0]);
     net.deploy(0, &steps[0]);
@@ -94,15 +101,7 @@ fn only_the_answer_to_the_page_asked_last_counts() {
     // the catch-up with 3 points; it is late. So is an answer to a request
     // sent under an earlier generation.
     use rusts_cluster_protocol::{Delivery, Message};
-    let (a, steps) = move_one_copy();
-    let options = Options {
-        catch_up_page: 3,
-        ..Options::default()
-    };
-    let mut net = Net::new(&a, options);
-    let points: Vec<_> = (0..10).map(|t| sample(0, t)).collect();
-    net.cores[0].write(points, 1, 0).unwrap();
-    net.run();
+    let (mut net, steps) = ten_points_to_catch_up();
     for n in 0..3 {
         net.deploy(n, &steps[0]);
     }

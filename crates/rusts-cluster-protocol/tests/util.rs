@@ -114,6 +114,23 @@ impl Net {
         }
     }
 
+    /// Delivers every request in flight, and takes their write answers out
+    /// of the queue undelivered, in the order sent, for a test to deliver.
+    pub(crate) fn held_write_answers(&mut self) -> Vec<rusts_cluster_protocol::WriteAnswer> {
+        self.pump();
+        let requests: Vec<_> = self.queue.drain(..).collect();
+        for m in requests {
+            self.deliver(m);
+        }
+        self.queue
+            .drain(..)
+            .map(|m| match m.message {
+                Message::WriteAnswer(a) => a,
+                other => panic!("a write answer, not {other:?}"),
+            })
+            .collect()
+    }
+
     /// Delivers one message; false when the queue is empty.
     pub(crate) fn step(&mut self) -> bool {
         self.pump();

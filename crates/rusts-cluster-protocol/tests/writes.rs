@@ -147,18 +147,10 @@ fn late_duplicate_and_unknown_answers_are_told_apart() {
     let config = round_robin_cluster(4, 3, 3);
     let mut net = Net::new(&config, Options::default());
     let id = net.cores[0].write(vec![sample(0, 1)], 1, 0).unwrap();
-    net.pump();
     // Hold every answer; deliver node1's twice, then the rest after the
     // write settled.
-    let requests: Vec<_> = net.queue.drain(..).collect();
-    for m in requests {
-        net.deliver(m);
-    }
-    let answers: Vec<_> = net.queue.drain(..).collect();
-    let answer_of = |n: usize| match &answers[n].message {
-        Message::WriteAnswer(a) => a.clone(),
-        _ => unreachable!(),
-    };
+    let answers = net.held_write_answers();
+    let answer_of = |n: usize| answers[n].clone();
     let core = &mut net.cores[0];
     assert_eq!(
         core.receive(Message::WriteAnswer(answer_of(1)), 1),
@@ -198,16 +190,8 @@ fn an_answer_counts_its_shards_in_any_order_and_one_left_out_as_not_stored() {
     let mut net = Net::new(&config, Options::default());
     let points = (0..16).map(|s| sample(s, 1)).collect();
     let id = net.cores[0].write(points, 1, 0).unwrap();
-    net.pump();
-    let requests: Vec<_> = net.queue.drain(..).collect();
-    for m in requests {
-        net.deliver(m);
-    }
-    let answers: Vec<_> = net.queue.drain(..).collect();
-    let answer_of = |n: usize| match &answers[n].message {
-        Message::WriteAnswer(a) => a.clone(),
-        _ => unreachable!(),
-    };
+    let answers = net.held_write_answers();
+    let answer_of = |n: usize| answers[n].clone();
     // node1's answer: its shards reversed, and the last one sent left out.
     let mut reordered = answer_of(1);
     assert!(reordered.shards.len() > 2, "a write to several shards");
