@@ -38,8 +38,11 @@ pub enum ShardOutcome {
 pub enum FailReason {
     /// The shard takes no writes in the coordinator's generation.
     NotWritable(ShardState),
-    /// The copies whose nodes are marked down are too many for the rule:
-    /// failed before anything was sent.
+    /// The shard's copies that can answer (listed, on nodes not marked
+    /// down) are too few for its rule: failed before anything was sent.
+    /// An under-replicated shard, with fewer copies than its rule needs
+    /// (the validator's `under-replicated` warning), fails so on every
+    /// write.
     Unavailable,
     /// The copies' answers could no longer reach the rule.
     Refused,
