@@ -23,6 +23,9 @@
 //!   100,000 in flight, per tick (ours), beside popping `k` deadlines from
 //!   a binary heap of 100,000 (limit). New writes replace the expired ones
 //!   outside the timing, so the core always holds 100,000.
+//! - `protocol_saved/<shards>`: `Core::saved` (ours), beside one
+//!   `ClusterConfig::to_toml` of its config (naive), which `saved` did
+//!   twice a call before the core kept the config's canonical text.
 //!
 //! Run: `cargo bench -p rusts-cluster-benches --bench protocol -- --warm-up-time 1 --measurement-time 3`,
 //! then `cargo run -p rusts-cluster-benches --bin bench-ratios` for the
@@ -375,5 +378,23 @@ fn expiry(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, route_batch, write, admit, answer, expiry);
+fn saved(c: &mut Criterion) {
+    let mut group = c.benchmark_group("protocol_saved");
+    group.sample_size(20);
+    for (shards, nodes) in [(256, 6), (4_096, 64)] {
+        let config = round_robin_cluster(shards, nodes, 3);
+        let core = core(&config, "node0", Options::default());
+        group.bench_function(BenchmarkId::new("ours", shards), |b| {
+            b.iter(|| black_box(core.saved().len()))
+        });
+        // What every `saved()` did before it kept the config's text: the
+        // config serialized (twice: for the identity, and as the text).
+        group.bench_function(BenchmarkId::new("naive", shards), |b| {
+            b.iter(|| black_box(config.to_toml().unwrap().len()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, route_batch, write, admit, answer, expiry, saved);
 criterion_main!(benches);

@@ -20,7 +20,7 @@ use crate::{
     point::{Point, PointId},
     read::{Effects, Planned, ReadDone, Reads},
     replica::{CatchUpAdmission, ReadAdmission, Views, WriteAdmission},
-    saved::{restore, save},
+    saved::{restore, save, Canonical},
     write::{Builder, Rules, WriteDone, WriteSettled, Writes},
     ProtocolError,
 };
@@ -125,6 +125,7 @@ pub enum Output<P, T> {
 #[derive(Debug)]
 pub struct Prepared {
     config: ClusterConfig,
+    canonical: Canonical,
     bytes: Vec<u8>,
     on: u64,
 }
@@ -166,7 +167,8 @@ enum Timer {
 
 /// The copies of a generation this node keeps for peers still on it.
 struct Kept {
-    config: ClusterConfig,
+    /// The kept generation's canonical text, for `saved`.
+    canonical: Canonical,
     router: ShardRouter,
     /// This node's shards in `config` that the generation after it does
     /// not give it.
@@ -184,6 +186,8 @@ pub struct Core<P, T = ()> {
     node: Arc<str>,
     router: ShardRouter,
     config: ClusterConfig,
+    /// `config`'s canonical text and identity, for `saved`.
+    canonical: Canonical,
     kept: Option<Kept>,
     /// The generation this node reports: in every header, and to
     /// operators. Changes only after fencing.
@@ -321,7 +325,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
                     .filter(|s| now.binary_search(s).is_err())
                     .collect();
                 Some(Kept {
-                    config,
+                    canonical: Canonical::of(&config),
                     router,
                     shards,
                 })
@@ -359,6 +363,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             reported: config.generation,
             peers: peers_of(&config),
             router,
+            canonical: Canonical::of(&config),
             config,
             kept,
             heard: FxHashMap::default(),
@@ -411,8 +416,9 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         save(
             &self.node,
             self.incarnation(),
-            &self.config,
-            self.kept.as_ref().map(|k| &k.config),
+            self.config.generation,
+            &self.canonical,
+            self.kept.as_ref().map(|k| &k.canonical),
             &self.tasks,
         )
     }
@@ -459,7 +465,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             ShardRouter::from_config(&self.config)
                 .ok()
                 .map(|router| Kept {
-                    config: self.config.clone(),
+                    canonical: self.canonical.clone(),
                     router,
                     shards: lost,
                 })
@@ -488,15 +494,18 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         config.node_id = self.node.to_string();
         self.router.check_apply(&config)?;
         let (kept, tasks) = self.next_state(&config);
+        let canonical = Canonical::of(&config);
         let bytes = save(
             &self.node,
             self.incarnation(),
-            &config,
-            kept.as_ref().map(|k| &k.config),
+            config.generation,
+            &canonical,
+            kept.as_ref().map(|k| &k.canonical),
             &tasks,
         );
         Ok(Prepared {
             config,
+            canonical,
             bytes,
             on: self.router.generation(),
         })
@@ -549,6 +558,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         }
         self.kept = kept;
         self.config = prepared.config;
+        self.canonical = prepared.canonical;
         self.peers = peers_of(&self.config);
         self.tasks = tasks;
         // Fencing, as one step, before the generation is reported.

@@ -33,13 +33,73 @@ const FORMAT: u32 = 1;
 /// assert!(config_identity(&config).starts_with("fnv1a64:"));
 /// ```
 pub fn config_identity(config: &ClusterConfig) -> String {
-    let text = canonical(config);
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in text.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    Canonical::of(config).identity
+}
+
+/// A config's identity and its saved form, made once per config the core
+/// runs or keeps, so that saving the state often (after every catch-up
+/// page, say) copies the config's part of the file instead of serializing
+/// the config each time.
+#[derive(Clone, Debug)]
+pub(crate) struct Canonical {
+    identity: String,
+    /// `identity = ...` and `config = ...`, as TOML lines of the file.
+    as_config: String,
+    /// `kept = ...`, as a TOML line of the file.
+    as_kept: String,
+}
+
+/// The parts of the saved file, each serialized alone and concatenated in
+/// [`Saved`]'s order: top-level keys first, the `[[catch_up]]` tables last.
+#[derive(Serialize)]
+struct Head<'a> {
+    format: u32,
+    node: &'a str,
+    incarnation: u64,
+    generation: u64,
+}
+
+#[derive(Serialize)]
+struct ConfigPart<'a> {
+    identity: &'a str,
+    config: &'a str,
+}
+
+#[derive(Serialize)]
+struct KeptPart<'a> {
+    kept: &'a str,
+}
+
+#[derive(Serialize)]
+struct Tail {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    catch_up: Vec<SavedTask>,
+}
+
+/// Strings, integers within i64 and tables: always TOML.
+fn to_toml(part: &impl Serialize) -> String {
+    toml::to_string(part)
+        .expect("the saved state is plain TOML: strings, integers within i64 and tables")
+}
+
+impl Canonical {
+    pub(crate) fn of(config: &ClusterConfig) -> Self {
+        let text = canonical(config);
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in text.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        let identity = format!("fnv1a64:{hash:016x}");
+        Canonical {
+            as_config: to_toml(&ConfigPart {
+                identity: &identity,
+                config: &text,
+            }),
+            as_kept: to_toml(&KeptPart { kept: &text }),
+            identity,
+        }
     }
-    format!("fnv1a64:{hash:016x}")
 }
 
 /// The config as TOML, without its node id.
@@ -51,7 +111,8 @@ fn canonical(config: &ClusterConfig) -> String {
     config.to_toml().unwrap_or_default()
 }
 
-#[derive(Serialize, Deserialize)]
+/// The saved file, as read back (written by parts: [`save`]).
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Saved {
     format: u32,
@@ -63,9 +124,9 @@ struct Saved {
     generation: u64,
     identity: String,
     config: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     kept: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     catch_up: Vec<SavedTask>,
 }
 
@@ -105,18 +166,22 @@ pub(crate) struct Restored {
 pub(crate) fn save(
     node: &str,
     incarnation: u64,
-    config: &ClusterConfig,
-    kept: Option<&ClusterConfig>,
+    generation: u64,
+    config: &Canonical,
+    kept: Option<&Canonical>,
     tasks: &[CatchUpTask],
 ) -> Vec<u8> {
-    let saved = Saved {
+    let mut text = to_toml(&Head {
         format: FORMAT,
-        node: node.to_owned(),
+        node,
         incarnation,
-        generation: config.generation,
-        identity: config_identity(config),
-        config: canonical(config),
-        kept: kept.map(canonical),
+        generation,
+    });
+    text.push_str(&config.as_config);
+    if let Some(kept) = kept {
+        text.push_str(&kept.as_kept);
+    }
+    let tail = Tail {
         catch_up: tasks
             .iter()
             .map(|t| SavedTask {
@@ -137,9 +202,8 @@ pub(crate) fn save(
             })
             .collect(),
     };
-    toml::to_string(&saved)
-        .expect("the saved state is plain TOML: strings, integers within i64 and tables")
-        .into_bytes()
+    text.push_str(&to_toml(&tail));
+    text.into_bytes()
 }
 
 /// Reads bytes [`save`] wrote, for node `node`.

@@ -121,3 +121,45 @@ fn an_answer_to_the_run_before_a_restart_never_counts_for_this_run() {
         .unwrap();
     assert!(z != x && z != y, "{x} {y} {z}");
 }
+
+#[test]
+fn the_saved_state_round_trips_through_every_step_of_a_move() {
+    // Every node, at every step of a move: restored from its saved bytes,
+    // it saves the same state again (kept copies and catch-up cursors
+    // included), but for the incarnation, one more.
+    let (a, steps) = crate::admission::move_one_copy();
+    let mut net = crate::util::Net::new(&a, Options::default());
+    net.cores[0]
+        .write(vec![crate::util::sample(0, 1)], 1, 0)
+        .unwrap();
+    net.run();
+    let mut kept = 0;
+    for step in &steps {
+        for n in 0..3 {
+            net.deploy(n, step);
+            net.tick(net.now + 1_000);
+            net.run();
+            let saved = String::from_utf8(net.cores[n].saved()).unwrap();
+            kept += usize::from(saved.contains("\nkept = "));
+            let node = format!("node{n}");
+            let restored = C::restore(saved.as_bytes(), &node, Options::default()).unwrap();
+            let again = String::from_utf8(restored.saved()).unwrap();
+            let incarnation = |text: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix("incarnation = "))
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap()
+            };
+            assert_eq!(incarnation(&again), incarnation(&saved) + 1);
+            let without = |text: &str| {
+                text.lines()
+                    .filter(|l| !l.starts_with("incarnation = "))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            assert_eq!(without(&again), without(&saved), "node{n}");
+        }
+    }
+    assert!(kept > 0, "a node kept a leaving copy at some step");
+}
