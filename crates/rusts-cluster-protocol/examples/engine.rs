@@ -16,7 +16,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet, HashMap},
-    process::ExitCode,
+    process::{self, ExitCode},
     sync::{
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst},
         mpsc::{self, Receiver, RecvTimeoutError, Sender},
@@ -430,7 +430,20 @@ fn wait_for_writes(decided: &AtomicUsize, more: usize) {
     }
 }
 
+/// The example's whole run takes about a second; past this it has hung
+/// (a wait whose condition never comes), and it fails instead of waiting
+/// forever.
+const WATCHDOG: Duration = Duration::from_secs(120);
+
 fn main() -> ExitCode {
+    thread::spawn(|| {
+        thread::sleep(WATCHDOG);
+        eprintln!(
+            "error: the example engine did not finish in {} s: a node or the deployer waits for what never comes",
+            WATCHDOG.as_secs()
+        );
+        process::exit(1);
+    });
     // The cluster: 8 shards, 4 nodes, factor 3, Quorum (the default mode).
     let a = round_robin_cluster(8, 4, 3);
     // B adds node4 and balances the copies onto it; the plan is the three
