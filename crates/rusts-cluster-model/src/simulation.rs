@@ -422,7 +422,7 @@ impl Sim {
                     let mut rows = Vec::new();
                     let wanted = |p: &&Sample| filter.matches(p.key());
                     for copy in shards.iter().filter_map(|s| store.get(s)) {
-                        match filter.series.as_deref() {
+                        match filter.series() {
                             Some(series) => {
                                 for &s in series {
                                     let run = copy.range((s, 0)..=(s, u64::MAX));

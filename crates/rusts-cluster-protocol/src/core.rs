@@ -14,9 +14,7 @@ use rusts_cluster_sharding::ShardId;
 
 use crate::{
     catch_up::{CatchUpStatus, CatchUpTask, Source},
-    message::{
-        CatchUpAnswer, CatchUpRequest, Filter, Header, Message, Peer, ReadRequest, WriteRequest,
-    },
+    message::{CatchUpAnswer, CatchUpRequest, Header, Message, Peer, ReadRequest, WriteRequest},
     point::{Point, PointId},
     read::{Effects, Planned, ReadDone, Reads},
     replica::{CatchUpAdmission, ReadAdmission, Views, WriteAdmission},
@@ -673,7 +671,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         let id = self.next_id();
         let deadline = now.saturating_add(self.options.read_timeout);
         let generation = plan.generation();
-        let filter = Filter::of(query);
+        let filter = query.filter().clone();
         self.with_reads(now, |reads, fx| {
             reads.start(id, generation, filter, planned, payload, deadline, fx)
         });

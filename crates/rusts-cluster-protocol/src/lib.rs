@@ -98,13 +98,17 @@ transition with nodes on different steps
 #![doc(test(attr(deny(warnings))))]
 #![forbid(unsafe_code)]
 
+/// A read's filter, as [`ReadRequest`]s carry it: the routing layer's, so
+/// that the plan's shards and a replica's points follow one rule.
+pub use rusts_cluster_routing::KeyFilter;
+
 pub use crate::{
     catch_up::{CatchUpStatus, CatchUpTask, Source},
     core::{Applied, Core, Delivery, Options, Output, Prepared},
     error::ProtocolError,
     message::{
-        CatchUpAnswer, CatchUpRequest, Filter, Header, Message, Peer, ReadAnswer, ReadRequest,
-        Refusal, ShardAnswer, ShardPoints, ShardRows, WriteAnswer, WriteRequest,
+        CatchUpAnswer, CatchUpRequest, Header, Message, Peer, ReadAnswer, ReadRequest, Refusal,
+        ShardAnswer, ShardPoints, ShardRows, WriteAnswer, WriteRequest,
     },
     point::{merge, Point, PointId},
     read::ReadDone,

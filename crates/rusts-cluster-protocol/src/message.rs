@@ -1,9 +1,10 @@
 //! The messages between nodes: plain `serde` types, each stamped with its
 //! sender's node and generation.
 
-use std::{fmt, ops::Range, sync::Arc};
+use std::{fmt, sync::Arc};
 
-use rusts_cluster_sharding::{SeriesId, ShardId, ShardKeyRef, ShardState, Timestamp};
+use rusts_cluster_routing::KeyFilter;
+use rusts_cluster_sharding::{ShardId, ShardState};
 use serde::{
     de::Deserializer,
     ser::{SerializeSeq, SerializeStruct, Serializer},
@@ -322,48 +323,6 @@ pub struct ShardAnswer {
     pub refusal: Option<Refusal>,
 }
 
-/// Which points a read wants: what a replica filters its copy by.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Filter {
-    /// Only this measurement.
-    pub measurement: Option<String>,
-    /// Only these series, ascending and distinct.
-    pub series: Option<Vec<SeriesId>>,
-    /// Only timestamps in this range.
-    pub time_range: Option<Range<Timestamp>>,
-}
-
-impl Filter {
-    /// The filter of a query: its measurement, series and time range.
-    pub fn of(query: &rusts_cluster_routing::Query) -> Self {
-        Filter {
-            measurement: query.get_measurement().map(str::to_owned),
-            series: query.get_series().map(|s| {
-                let mut s = s.to_vec();
-                s.sort_unstable();
-                s.dedup();
-                s
-            }),
-            time_range: query.get_time_range(),
-        }
-    }
-
-    /// Whether a point with this key is wanted.
-    pub fn matches(&self, key: ShardKeyRef<'_>) -> bool {
-        self.measurement
-            .as_deref()
-            .is_none_or(|m| m == key.measurement)
-            && self
-                .series
-                .as_deref()
-                .is_none_or(|s| s.binary_search(&key.series_id).is_ok())
-            && self
-                .time_range
-                .as_ref()
-                .is_none_or(|r| r.contains(&key.timestamp))
-    }
-}
-
 /// A coordinator's read of some shards from one node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadRequest {
@@ -372,7 +331,7 @@ pub struct ReadRequest {
     /// The read's id at its coordinator.
     pub read: u64,
     /// Which points.
-    pub filter: Filter,
+    pub filter: KeyFilter,
     /// The shards to read, in the sender's numbering.
     pub shards: Vec<ShardId>,
 }

@@ -3,10 +3,11 @@
 //! answers merged.
 
 use fxhash::FxHashMap;
+use rusts_cluster_routing::KeyFilter;
 use rusts_cluster_sharding::ShardId;
 
 use crate::{
-    message::{Filter, Header, Peer, ReadAnswer, ReadRequest},
+    message::{Header, Peer, ReadAnswer, ReadRequest},
     point::{merge, Point},
     Delivery,
 };
@@ -70,7 +71,7 @@ struct Ask {
 struct InFlight<P, T> {
     generation: u64,
     payload: T,
-    filter: Filter,
+    filter: KeyFilter,
     deadline: u64,
     shards: Vec<ShardState>,
     asks: Vec<Ask>,
@@ -118,7 +119,7 @@ impl<P: Point + Ord, T> Reads<P, T> {
         &mut self,
         id: u64,
         generation: u64,
-        filter: Filter,
+        filter: KeyFilter,
         planned: Vec<Planned>,
         payload: T,
         deadline: u64,

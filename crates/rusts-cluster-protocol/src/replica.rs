@@ -277,7 +277,7 @@ impl<'r> ReadAdmission<'r> {
     /// its refusal.
     pub fn answer<P>(
         &self,
-        mut read: impl FnMut(&[ShardId], &crate::Filter) -> Option<Vec<P>>,
+        mut read: impl FnMut(&[ShardId], &rusts_cluster_routing::KeyFilter) -> Option<Vec<P>>,
     ) -> ReadAnswer<P> {
         ReadAnswer {
             header: self.header.clone(),

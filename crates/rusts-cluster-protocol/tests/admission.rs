@@ -5,7 +5,7 @@
 use rusts_cluster_config::{strategies::round_robin_cluster, ClusterConfig};
 use rusts_cluster_placement::plan_transition;
 use rusts_cluster_protocol::{
-    Filter, Header, Options, ReadRequest, Refusal, ShardOutcome, WriteRequest,
+    Header, KeyFilter, Options, ReadRequest, Refusal, ShardOutcome, WriteRequest,
 };
 use rusts_cluster_sharding::ShardState;
 
@@ -91,7 +91,7 @@ fn a_copy_not_held_and_a_shard_not_writable_are_refused_by_shard() {
     let read = ReadRequest {
         header: header("node1", 0),
         read: 0,
-        filter: Filter::default(),
+        filter: KeyFilter::default(),
         shards: vec![1, 3],
     };
     let admission = net.cores[0].admit_read(&read);

@@ -69,7 +69,7 @@ pub use crate::{
     batch::{BatchRoute, ShardGroup},
     error::RoutingError,
     peer::PeerView,
-    query::{NodeTarget, Query, QueryPlan, ReadConsistency, ShardRead},
+    query::{KeyFilter, NodeTarget, Query, QueryPlan, ReadConsistency, ShardRead},
     reader::RouterReader,
     router::ShardRouter,
     view::{ShardCopy, ShardHandle, ShardView},

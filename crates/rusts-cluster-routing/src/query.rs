@@ -108,9 +108,7 @@ impl fmt::Display for ReadConsistency {
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Query {
-    measurement: Option<String>,
-    series: Option<Vec<SeriesId>>,
-    time_range: Option<Range<Timestamp>>,
+    filter: KeyFilter,
     preferred_tag: Option<(String, String)>,
     require_pruning: bool,
     consistency: ReadConsistency,
@@ -125,14 +123,15 @@ impl Query {
     /// Only points of this measurement.
     #[must_use]
     pub fn measurement(mut self, measurement: impl Into<String>) -> Self {
-        self.measurement = Some(measurement.into());
+        self.filter.measurement = Some(measurement.into());
         self
     }
 
-    /// Only points of these series. An empty list matches nothing.
+    /// Only points of these series. An empty list matches nothing. The
+    /// query keeps them ascending and distinct.
     #[must_use]
     pub fn series(mut self, series_ids: &[SeriesId]) -> Self {
-        self.series = Some(series_ids.to_vec());
+        self.filter.series = Some(ascending(series_ids.to_vec()));
         self
     }
 
@@ -140,7 +139,7 @@ impl Query {
     /// nanoseconds. An empty range (`end <= start`) matches nothing.
     #[must_use]
     pub fn time_range(mut self, range: Range<Timestamp>) -> Self {
-        self.time_range = Some(range);
+        self.filter.time_range = Some(range);
         self
     }
 
@@ -181,20 +180,83 @@ impl Query {
 
     /// The measurement, if the query names one.
     pub fn get_measurement(&self) -> Option<&str> {
-        self.measurement.as_deref()
+        self.filter.measurement()
     }
 
-    /// The series ids, if the query names any.
+    /// The series ids, if the query names any: ascending and distinct.
     pub fn get_series(&self) -> Option<&[SeriesId]> {
-        self.series.as_deref()
+        self.filter.series()
     }
 
     /// The time range, if the query has one.
     pub fn get_time_range(&self) -> Option<Range<Timestamp>> {
+        self.filter.time_range()
+    }
+
+    /// Which points the query wants, by key: its measurement, series and
+    /// time range, what a replica filters its copy by.
+    pub fn filter(&self) -> &KeyFilter {
+        &self.filter
+    }
+
+    /// Whether a point with this key matches the query: see
+    /// [`KeyFilter::matches`].
+    pub fn matches<'k>(&self, key: impl Into<ShardKeyRef<'k>>) -> bool {
+        self.filter.matches(key)
+    }
+}
+
+/// Which points a query wants, by their keys: a measurement, a set of
+/// series and a time range, each optional. The one rule of a read's two
+/// sides: [`ShardRouter::plan_query`] reads every shard that could hold a
+/// point it matches, and a replica serves the points of its copies that
+/// [`matches`](Self::matches) accepts (the protocol's read requests carry
+/// it, as `{measurement, series, time_range}`).
+///
+/// ```
+/// use rusts_cluster_routing::Query;
+/// use rusts_cluster_sharding::ShardKeyRef;
+///
+/// let query = Query::new().measurement("cpu").series(&[9, 1, 9]).time_range(0..10);
+/// let filter = query.filter();
+/// assert_eq!(filter.series(), Some(&[1, 9][..]), "ascending and distinct");
+/// assert!(filter.matches(ShardKeyRef::new("cpu", 9, 5)));
+/// assert!(!filter.matches(ShardKeyRef::new("cpu", 9, 10)), "the range's end is out");
+/// assert!(!filter.matches(ShardKeyRef::new("mem", 9, 5)));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFilter {
+    #[serde(default)]
+    measurement: Option<String>,
+    /// Ascending and distinct, also when read from a peer's message.
+    #[serde(default, deserialize_with = "ascending_series")]
+    series: Option<Vec<SeriesId>>,
+    #[serde(default)]
+    time_range: Option<Range<Timestamp>>,
+}
+
+impl KeyFilter {
+    /// The measurement, if the filter names one.
+    pub fn measurement(&self) -> Option<&str> {
+        self.measurement.as_deref()
+    }
+
+    /// The series ids, ascending and distinct, if the filter names any. An
+    /// empty list matches nothing.
+    pub fn series(&self) -> Option<&[SeriesId]> {
+        self.series.as_deref()
+    }
+
+    /// The time range, `start <= timestamp < end`, if the filter has one.
+    pub fn time_range(&self) -> Option<Range<Timestamp>> {
         self.time_range.clone()
     }
 
-    /// Whether a point with this key matches the query.
+    /// Whether a point with this key is wanted: its measurement is the
+    /// filter's (if any), its series among the filter's (if any), and its
+    /// timestamp in the filter's range (if any). A binary search of the
+    /// series, so a read of many series costs a logarithm per point.
     pub fn matches<'k>(&self, key: impl Into<ShardKeyRef<'k>>) -> bool {
         let key = key.into();
         self.measurement
@@ -203,12 +265,29 @@ impl Query {
             && self
                 .series
                 .as_deref()
-                .is_none_or(|s| s.contains(&key.series_id))
+                .is_none_or(|s| s.binary_search(&key.series_id).is_ok())
             && self
                 .time_range
                 .as_ref()
                 .is_none_or(|r| r.contains(&key.timestamp))
     }
+}
+
+/// `series`, ascending and distinct.
+fn ascending(mut series: Vec<SeriesId>) -> Vec<SeriesId> {
+    series.sort_unstable();
+    series.dedup();
+    series
+}
+
+/// A filter's series as a peer sent them, made ascending and distinct, so
+/// that [`KeyFilter::matches`]' binary search holds for any message.
+fn ascending_series<'de, D>(deserializer: D) -> Result<Option<Vec<SeriesId>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let series: Option<Vec<SeriesId>> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(series.map(ascending))
 }
 
 /// The shards a query must read and, for each, the copies to read it from.
@@ -590,22 +669,23 @@ fn prune(mapper: &ShardMapper, query: &Query) -> Pruned {
             1 << (shard % 64)
     };
     let buckets = query
+        .filter
         .time_range
         .as_ref()
         .map(|range| bucket_span(mapper, range));
     // An empty series list or an empty range matches no point at all.
-    if query.series.as_ref().is_some_and(Vec::is_empty) || buckets == Some(None) {
+    if query.filter.series.as_ref().is_some_and(Vec::is_empty) || buckets == Some(None) {
         return Pruned::Shards(Vec::new());
     }
     let buckets = buckets.flatten();
     match mapper.strategy() {
-        ShardingStrategy::ByMeasurement => match &query.measurement {
+        ShardingStrategy::ByMeasurement => match &query.filter.measurement {
             Some(m) => {
                 return Pruned::Shards(vec![mapper.compute_shard(ShardKeyRef::new(m, 0, 0))])
             }
             None => return Pruned::All(Unpruned::Unnamed(mapper.strategy())),
         },
-        ShardingStrategy::BySeries => match &query.series {
+        ShardingStrategy::BySeries => match &query.filter.series {
             Some(series) => series
                 .iter()
                 .for_each(|&s| mark(mapper.compute_shard(ShardKeyRef::new("", s, 0)))),
@@ -620,7 +700,7 @@ fn prune(mapper: &ShardMapper, query: &Query) -> Pruned {
             Some((_, count)) => return Pruned::All(Unpruned::WideRange { buckets: count }),
             None => return Pruned::All(Unpruned::Unnamed(mapper.strategy())),
         },
-        ShardingStrategy::Composite { .. } => match (&query.series, buckets) {
+        ShardingStrategy::Composite { .. } => match (&query.filter.series, buckets) {
             (Some(series), Some((first, count))) => {
                 for &s in series {
                     // Series s in buckets first.. is the run of u64 values

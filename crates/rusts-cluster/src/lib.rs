@@ -146,8 +146,9 @@ pub use rusts_cluster_replication::{
     ReplicationProtocol, ReplicationResult, WriteQuorum,
 };
 pub use rusts_cluster_routing::{
-    BatchRoute, ConfigChange, NodeTarget, Query, QueryPlan, ReadConsistency, RouterReader,
-    RoutingError, ShardCopy, ShardGroup, ShardHandle, ShardRead, ShardRouter, ShardView,
+    BatchRoute, ConfigChange, KeyFilter, NodeTarget, Query, QueryPlan, ReadConsistency,
+    RouterReader, RoutingError, ShardCopy, ShardGroup, ShardHandle, ShardRead, ShardRouter,
+    ShardView,
 };
 pub use rusts_cluster_sharding::{
     CopyRole, CopyState, SeriesId, Shard, ShardId, ShardKey, ShardKeyRef, ShardMapper, ShardSplit,

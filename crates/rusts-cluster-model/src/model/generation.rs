@@ -14,7 +14,7 @@
 
 use rusts_cluster_config::ClusterConfig;
 use rusts_cluster_protocol::{
-    Core, FailReason, Filter, Header, Message, Options, Output, Point, ReadRequest, Refusal,
+    Core, FailReason, Header, KeyFilter, Message, Options, Output, Point, ReadRequest, Refusal,
     ShardAnswer, WriteAnswer, WriteRequest,
 };
 use rusts_cluster_routing::{Query, ReadConsistency, ShardRouter};
@@ -211,7 +211,7 @@ fn admit_read(core: &ProbeCore, sender: Header) -> bool {
     let request = ReadRequest {
         header: sender,
         read: 1,
-        filter: Filter::default(),
+        filter: KeyFilter::default(),
         shards: vec![0],
     };
     let admission = core.admit_read(&request);
