@@ -38,3 +38,36 @@ fn unknown_fields_in_a_request_are_an_error() {
     let error = serde_json::from_str::<WriteRequest<Sample>>(json).unwrap_err();
     assert!(error.to_string().contains("extra"), "{error}");
 }
+
+#[test]
+fn a_read_request_carries_its_filter_and_a_peers_series_are_put_in_order() {
+    use rusts_cluster_protocol::{KeyFilter, ReadRequest};
+    use rusts_cluster_routing::Query;
+    use rusts_cluster_sharding::ShardKeyRef;
+    let config = round_robin_cluster(4, 3, 3);
+    let mut net = Net::new(&config, Options::default());
+    let query = Query::new()
+        .measurement("cpu")
+        .series(&[3, 1])
+        .time_range(0..10);
+    net.cores[0].read(&query, 0, 0).unwrap();
+    net.pump();
+    let Message::Read(request) = net.queue.pop_front().unwrap().message else {
+        panic!("a read request")
+    };
+    let json = serde_json::to_string(&request.filter).unwrap();
+    assert_eq!(
+        json,
+        r#"{"measurement":"cpu","series":[1,3],"time_range":{"start":0,"end":10}}"#
+    );
+    // A peer's filter whose series are out of order or repeated still
+    // matches by the rule: they are put in order when read.
+    let filter: KeyFilter =
+        serde_json::from_str(r#"{"series":[9,2,9,5],"time_range":{"start":0,"end":10}}"#).unwrap();
+    assert_eq!(filter.series(), Some(&[2, 5, 9][..]));
+    assert!(filter.matches(ShardKeyRef::new("any", 2, 1)));
+    assert!(!filter.matches(ShardKeyRef::new("any", 3, 1)));
+    let round: ReadRequest =
+        serde_json::from_str(&serde_json::to_string(&request).unwrap()).unwrap();
+    assert_eq!(round, request);
+}
