@@ -766,10 +766,12 @@ impl Sim {
     fn on_restart(&mut self, n: usize) {
         let options = self.options;
         let node = &mut self.nodes[n];
-        let core = Core::restore(&node.disk, &node.id, options).expect("the bytes it persisted");
+        let restoring =
+            Core::restore(&node.disk, &node.id, options).expect("the bytes it persisted");
         // Persisted before it serves: the new incarnation its requests are
         // numbered in (decision 0034).
-        node.disk = core.saved();
+        node.disk = restoring.bytes().to_vec();
+        let core = restoring.start();
         if core.catch_up_pending() > 0 {
             self.report.restored_catching_up += 1;
         }

@@ -142,6 +142,29 @@ impl Prepared {
     }
 }
 
+/// A core restored from its saved bytes, not yet started: the bytes to
+/// persist first, since they record the new incarnation its requests are
+/// numbered in. From [`Core::restore`].
+#[derive(Debug)]
+#[must_use = "persist `bytes()`, then `start()` the core"]
+pub struct Restoring<P, T> {
+    core: Core<P, T>,
+    bytes: Vec<u8>,
+}
+
+impl<P, T> Restoring<P, T> {
+    /// The bytes to persist durably before [`start`](Self::start): the
+    /// restored state with its new incarnation.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The core, once its bytes are persisted.
+    pub fn start(self) -> Core<P, T> {
+        self.core
+    }
+}
+
 /// A commit's result: the router's change, and what fencing ended.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -168,8 +191,8 @@ struct Kept {
     /// The kept generation's canonical text, for `saved`.
     canonical: Canonical,
     router: ShardRouter,
-    /// This node's shards in `config` that the generation after it does
-    /// not give it.
+    /// This node's shards in the kept generation that the generation after
+    /// it does not give it.
     shards: Vec<ShardId>,
 }
 
@@ -302,16 +325,22 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
     ///
     /// The restored core numbers its requests in a new incarnation, so
     /// that an answer still in flight to a request of the run before never
-    /// counts for one of this run (it is [`Delivery::Late`]). Persist its
-    /// [`saved`](Self::saved) bytes before its first write or read: a
-    /// second restart from the old bytes would reuse the incarnation.
-    /// (decision 0034)
+    /// counts for one of this run (it is [`Delivery::Late`]). The core
+    /// comes as a [`Restoring`]: persist [`Restoring::bytes`], which
+    /// record that incarnation, then [`start`](Restoring::start) it, as
+    /// with [`prepare`](Self::prepare) and [`commit`](Self::commit). A
+    /// second restart from the old bytes would reuse the incarnation
+    /// (decision 0034).
     ///
     /// # Errors
     ///
     /// [`ProtocolError::Saved`] when the bytes are not such a state, and
     /// [`ProtocolError::SavedForOtherNode`] when another node saved them.
-    pub fn restore(bytes: &[u8], node: &str, options: Options) -> Result<Self, ProtocolError> {
+    pub fn restore(
+        bytes: &[u8],
+        node: &str,
+        options: Options,
+    ) -> Result<Restoring<P, T>, ProtocolError> {
         let restored = restore(bytes, node)?;
         let router = ShardRouter::from_config(&restored.config)?;
         let kept = match restored.kept {
@@ -336,7 +365,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             .incarnation
             .saturating_add(1)
             .min(u64::MAX >> INCARNATION_SHIFT);
-        Ok(Self::assemble(
+        let core = Self::assemble(
             node,
             router,
             restored.config,
@@ -344,7 +373,11 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             restored.catch_up,
             options,
             incarnation,
-        ))
+        );
+        Ok(Restoring {
+            bytes: core.saved(),
+            core,
+        })
     }
 
     fn assemble(

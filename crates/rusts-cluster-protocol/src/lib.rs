@@ -23,7 +23,8 @@ peer answer   -> core.receive(message, now)            -> poll: WriteDone (reply
 client query  -> core.read(&query, reply, now)         -> poll: Send(Read) ...; ReadDone (merged rows)
 timer         -> core.tick(now)                        -> deadlines, fallbacks, catch-up pages
 new config    -> core.prepare(config) -> persist bytes -> core.commit(prepared, now)
-start         -> Core::restore(saved bytes, node id)   (or Core::new the first time)
+start         -> Core::restore(saved bytes, node id) -> persist bytes -> restoring.start()
+                 (or Core::new the first time)
 ```
 
 # Example
@@ -104,7 +105,7 @@ pub use rusts_cluster_routing::KeyFilter;
 
 pub use crate::{
     catch_up::{CatchUpStatus, CatchUpTask, Source},
-    core::{Applied, Core, Delivery, Options, Output, Prepared},
+    core::{Applied, Core, Delivery, Options, Output, Prepared, Restoring},
     error::ProtocolError,
     message::{
         CatchUpAnswer, CatchUpRequest, Header, Message, Peer, ReadAnswer, ReadRequest, Refusal,

@@ -84,7 +84,8 @@ fn a_caught_up_copy_is_reported_and_survives_a_restart() {
         "node2",
         Options::default(),
     )
-    .unwrap();
+    .unwrap()
+    .start();
     assert_eq!(
         restored.catch_up_pending(),
         0,

@@ -12,7 +12,9 @@ fn the_saved_state_restores_the_same_config_and_generation() {
     let mut config = round_robin_cluster(4, 3, 2);
     config.generation = 3;
     let core = C::new(config.clone(), "node1", Options::default()).unwrap();
-    let restored = C::restore(&core.saved(), "node1", Options::default()).unwrap();
+    let restored = C::restore(&core.saved(), "node1", Options::default())
+        .unwrap()
+        .start();
     assert_eq!(restored.generation(), 3);
     assert_eq!(restored.node_id(), "node1");
     assert_eq!(config_identity(restored.config()), config_identity(&config));
@@ -48,7 +50,9 @@ fn prepare_hands_out_the_next_state_and_commit_runs_it() {
     let bytes = prepared.bytes().to_vec();
     core.commit(prepared, 0).unwrap();
     assert_eq!(bytes, core.saved(), "what was persisted is what runs");
-    let restored = C::restore(&bytes, "node0", Options::default()).unwrap();
+    let restored = C::restore(&bytes, "node0", Options::default())
+        .unwrap()
+        .start();
     assert_eq!(restored.generation(), 1);
 }
 
@@ -91,8 +95,10 @@ fn an_answer_to_the_run_before_a_restart_never_counts_for_this_run() {
         .admit_write(&request_to(&mut node0, "node1"))
         .answer(true);
 
-    let mut node0 = C::restore(&disk, "node0", options).unwrap();
-    let disk = node0.saved();
+    let restoring = C::restore(&disk, "node0", options).unwrap();
+    // What the engine persists before it starts the core.
+    let disk = restoring.bytes().to_vec();
+    let mut node0 = restoring.start();
     let y = node0
         .write(vec![crate::util::sample(1, 2)], (), 10)
         .unwrap();
@@ -113,9 +119,9 @@ fn an_answer_to_the_run_before_a_restart_never_counts_for_this_run() {
         "Y is stored on one copy of the two it needs: not decided"
     );
 
-    // The restored core's saved bytes carry its incarnation: a restart
+    // The bytes persisted at the restore carry its incarnation: a restart
     // from them numbers anew again.
-    let mut again = C::restore(&disk, "node0", options).unwrap();
+    let mut again = C::restore(&disk, "node0", options).unwrap().start();
     let z = again
         .write(vec![crate::util::sample(1, 3)], (), 20)
         .unwrap();
@@ -142,7 +148,9 @@ fn the_saved_state_round_trips_through_every_step_of_a_move() {
             let saved = String::from_utf8(net.cores[n].saved()).unwrap();
             kept += usize::from(saved.contains("\nkept = "));
             let node = format!("node{n}");
-            let restored = C::restore(saved.as_bytes(), &node, Options::default()).unwrap();
+            let restored = C::restore(saved.as_bytes(), &node, Options::default())
+                .unwrap()
+                .start();
             let again = String::from_utf8(restored.saved()).unwrap();
             let incarnation = |text: &str| {
                 text.lines()
