@@ -67,6 +67,7 @@ pub use crate::{
     copies::{CopyEntry, CopyIndex},
     error::{ConfigError, Location},
     handover::{address_handovers, AddressHandover},
+    identity::{ConfigDigest, ConfigIdentity},
     locate::SourceMap,
     split::{split_factor, NotASplit, SplitFrom},
     step::StepKind,
@@ -89,6 +90,7 @@ mod config;
 mod copies;
 mod error;
 mod handover;
+mod identity;
 mod locate;
 mod split;
 mod step;

@@ -5,6 +5,7 @@
 mod catch_up;
 mod docs;
 mod hostile;
+mod identity;
 mod moving;
 mod node_id;
 // The property tests need the crate's generators, behind its `proptest`
