@@ -44,11 +44,14 @@ fn how_the_file_is_written_is_not_content() {
     assert_eq!(config.clone().for_node("node1").digest(), config.digest());
 }
 
+/// A named change to a config.
+type Change = (&'static str, fn(&mut ClusterConfig));
+
 #[test]
 fn every_field_is_content() {
     let config = example("testdata/valid/tags-and-zones.toml");
     let digest = config.digest();
-    let changes: [(&str, fn(&mut ClusterConfig)); 8] = [
+    let changes: [Change; 8] = [
         ("generation", |c| c.generation += 1),
         ("cluster_name", |c| c.cluster_name.push('x')),
         ("replication_factor", |c| c.replication_factor += 1),
