@@ -1,6 +1,8 @@
 //! A config's identity: its generation and a digest of its content, so
 //! that two files that carry one generation and say different things are
-//! never taken for each other (`docs/decisions/0013-config-generations-and-live-apply.md`).
+//! never taken for each other. The protocol core records it in the
+//! state a node saves; comparing it between peers is still to come
+//! (issue 21).
 
 use std::fmt;
 
@@ -210,8 +212,10 @@ mod tests {
 
     #[test]
     fn digests_read_back() {
-        let digest = ClusterConfig::single_node("a", "127.0.0.1:1").digest();
+        let config = ClusterConfig::single_node("a", "127.0.0.1:1");
+        let digest = config.digest();
         assert_eq!(ConfigDigest::parse(&digest.to_string()), Ok(digest));
+        assert_eq!(config.identity().to_string(), format!("0/{digest}"));
         for bad in ["", "fnv1a64:", "fnv1a64:123", "sha256:0123456789abcdef"] {
             assert!(ConfigDigest::parse(bad).unwrap_err().contains(bad));
         }

@@ -114,7 +114,6 @@ pub use crate::{
     point::{merge, Point, PointId},
     read::ReadDone,
     replica::{CatchUpAdmission, ReadAdmission, WriteAdmission},
-    saved::config_identity,
     write::{FailReason, ShardOutcome, ShardWrite, WriteDone, WriteSettled},
 };
 

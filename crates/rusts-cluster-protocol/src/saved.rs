@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_config::{ClusterConfig, ConfigDigest};
 use rusts_cluster_sharding::{CopyState, ShardId};
 use serde::{Deserialize, Serialize};
 
@@ -14,27 +14,10 @@ use crate::{
     ProtocolError,
 };
 
-/// The format version this crate writes and reads.
-const FORMAT: u32 = 1;
-
-/// A config's identity: a digest of its canonical form without the node
-/// id, so that every node running one file reports one identity. 64-bit
-/// FNV-1a, as `fnv1a64:` and 16 hex digits: it tells configs apart, it is
-/// not a signature.
-///
-/// ```
-/// use rusts_cluster_config::ClusterConfig;
-/// use rusts_cluster_protocol::config_identity;
-///
-/// let config = ClusterConfig::single_node("a", "127.0.0.1:1");
-/// let mut b = config.clone();
-/// b.node_id = "b".into();
-/// assert_eq!(config_identity(&config), config_identity(&b));
-/// assert!(config_identity(&config).starts_with("fnv1a64:"));
-/// ```
-pub fn config_identity(config: &ClusterConfig) -> String {
-    Canonical::of(config).identity
-}
+/// The format version this crate writes and reads. Format 2: the
+/// identity is [`ClusterConfig::digest`], of the config's values (format 1
+/// hashed its TOML text).
+const FORMAT: u32 = 2;
 
 /// A config's identity and its saved form, made once per config the core
 /// runs or keeps, so that saving the state often (after every catch-up
@@ -42,7 +25,7 @@ pub fn config_identity(config: &ClusterConfig) -> String {
 /// the config each time.
 #[derive(Clone, Debug)]
 pub(crate) struct Canonical {
-    identity: String,
+    identity: ConfigDigest,
     /// `identity = ...` and `config = ...`, as TOML lines of the file.
     as_config: String,
     /// `kept = ...`, as a TOML line of the file.
@@ -61,7 +44,7 @@ struct Head<'a> {
 
 #[derive(Serialize)]
 struct ConfigPart<'a> {
-    identity: &'a str,
+    identity: ConfigDigest,
     config: &'a str,
 }
 
@@ -85,15 +68,10 @@ fn to_toml(part: &impl Serialize) -> String {
 impl Canonical {
     pub(crate) fn of(config: &ClusterConfig) -> Self {
         let text = canonical(config);
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for byte in text.bytes() {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        let identity = format!("fnv1a64:{hash:016x}");
+        let identity = config.digest();
         Canonical {
             as_config: to_toml(&ConfigPart {
-                identity: &identity,
+                identity,
                 config: &text,
             }),
             as_kept: to_toml(&KeptPart { kept: &text }),
@@ -122,7 +100,7 @@ struct Saved {
     #[serde(default)]
     incarnation: u64,
     generation: u64,
-    identity: String,
+    identity: ConfigDigest,
     config: String,
     #[serde(default)]
     kept: Option<String>,
@@ -233,7 +211,7 @@ pub(crate) fn restore(bytes: &[u8], node: &str) -> Result<Restored, ProtocolErro
         Ok(config)
     };
     let config = load(&saved.config)?;
-    if config_identity(&config) != saved.identity || config.generation != saved.generation {
+    if config.digest() != saved.identity || config.generation != saved.generation {
         return Err(unreadable(
             "its config does not match its identity (the file was edited)".to_owned(),
         ));

@@ -1,7 +1,7 @@
 //! The saved state: handed out to persist, taken back at start.
 
 use rusts_cluster_config::strategies::round_robin_cluster;
-use rusts_cluster_protocol::{config_identity, Core, Options, ProtocolError};
+use rusts_cluster_protocol::{Core, Options, ProtocolError};
 
 use crate::util::Sample;
 
@@ -17,7 +17,7 @@ fn the_saved_state_restores_the_same_config_and_generation() {
         .start();
     assert_eq!(restored.generation(), 3);
     assert_eq!(restored.node_id(), "node1");
-    assert_eq!(config_identity(restored.config()), config_identity(&config));
+    assert_eq!(restored.config().identity(), config.identity());
 }
 
 #[test]
