@@ -25,7 +25,6 @@ const FORMAT: u32 = 2;
 /// the config each time.
 #[derive(Clone, Debug)]
 pub(crate) struct Canonical {
-    identity: ConfigDigest,
     /// `identity = ...` and `config = ...`, as TOML lines of the file.
     as_config: String,
     /// `kept = ...`, as a TOML line of the file.
@@ -68,14 +67,12 @@ fn to_toml(part: &impl Serialize) -> String {
 impl Canonical {
     pub(crate) fn of(config: &ClusterConfig) -> Self {
         let text = canonical(config);
-        let identity = config.digest();
         Canonical {
             as_config: to_toml(&ConfigPart {
-                identity,
+                identity: config.digest(),
                 config: &text,
             }),
             as_kept: to_toml(&KeptPart { kept: &text }),
-            identity,
         }
     }
 }
