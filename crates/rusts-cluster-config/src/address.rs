@@ -72,6 +72,19 @@ pub(crate) fn check_address(address: &str) -> Result<String, AddressProblem> {
     }
 }
 
+/// The form in which two addresses are compared: [`check_address`]'s
+/// canonical form, or the text as written when it is not a valid address
+/// (validation reports those; comparing them as written keeps a check on
+/// an invalid config from panicking or matching everything). The one
+/// comparison of addresses, for the duplicate rule and for hand-overs
+/// between generations alike.
+pub(crate) fn comparable_address(address: &str) -> std::borrow::Cow<'_, str> {
+    match check_address(address) {
+        Ok(canonical) => canonical.into(),
+        Err(_) => address.into(),
+    }
+}
+
 fn parse_port(port: &str) -> Result<u16, AddressProblem> {
     // `u16::from_str` accepts a leading `+`; a port is digits only.
     if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {

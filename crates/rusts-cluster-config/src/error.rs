@@ -97,6 +97,28 @@ pub enum ConfigError {
         /// How many generations later the new config was to be.
         steps: u64,
     },
+    /// The config is a step of a transition (it marks copies as joining or
+    /// leaving, or reads from the new copies), and the operation needs a
+    /// settled placement: [`ClusterConfig::split`](crate::ClusterConfig::split)
+    /// of a step would number its result as the plan's next step, and
+    /// split a moving shard's half-caught-up copies as if they were whole.
+    #[error(
+        "generation {generation} is a step of a transition ({}, reads from the {move_reads} \
+         copies), not a settled placement; finish the transition (deploy its steps up to the \
+         final one) or roll it back to the config it started from, and {what} that config",
+        MovingShards(shards)
+    )]
+    InTransition {
+        /// The config's generation.
+        generation: u64,
+        /// The shards with joining or leaving copies, ascending (empty
+        /// when only `move_reads` is `"new"`).
+        shards: Vec<rusts_cluster_sharding::ShardId>,
+        /// The config's `move_reads`.
+        move_reads: crate::MoveReads,
+        /// What was asked of the config, as a verb: `split`.
+        what: &'static str,
+    },
     /// The config parsed, but breaks validation rules; every problem found
     /// is listed.
     #[error("invalid cluster config ({} problem{}): {}", errors.len(), if errors.len() == 1 { "" } else { "s" }, Joined(errors))]
@@ -121,6 +143,7 @@ impl ConfigError {
             ConfigError::Sharding(e) => e.code(),
             ConfigError::SplitTooLarge { .. } => "split-too-large",
             ConfigError::GenerationOverflow { .. } => "generation-overflow",
+            ConfigError::InTransition { .. } => "in-transition",
             ConfigError::Invalid { .. } => "invalid-config",
         }
     }
@@ -131,6 +154,49 @@ impl ConfigError {
             ConfigError::Invalid { errors } => errors,
             _ => &[],
         }
+    }
+}
+
+/// `shards 0-3, 7 have joining or leaving copies`, for messages: at most
+/// eight runs, then a count.
+struct MovingShards<'a>(&'a [rusts_cluster_sharding::ShardId]);
+
+impl fmt::Display for MovingShards<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 8;
+        let shards = self.0;
+        if shards.is_empty() {
+            return f.write_str("no copy is marked as moving");
+        }
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        for &s in shards {
+            match runs.last_mut() {
+                Some((_, end)) if end.checked_add(1) == Some(s) => *end = s,
+                _ => runs.push((s, s)),
+            }
+        }
+        let shown: Vec<String> = runs
+            .iter()
+            .take(SHOWN)
+            .map(|&(a, b)| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a}-{b}")
+                }
+            })
+            .collect();
+        let noun = if shards.len() == 1 { "shard" } else { "shards" };
+        write!(f, "{noun} {}", shown.join(", "))?;
+        if runs.len() > SHOWN {
+            let more: usize = runs[SHOWN..]
+                .iter()
+                .map(|&(a, b)| (b - a) as usize + 1)
+                .sum();
+            write!(f, " and {more} more")?;
+        }
+        let verb = if shards.len() == 1 { "has" } else { "have" };
+        write!(f, " {verb} joining or leaving copies")
     }
 }
 

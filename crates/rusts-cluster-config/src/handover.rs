@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::ClusterConfig;
+use crate::{address::comparable_address, ClusterConfig};
 
 /// An address that names one node in the `from` config and another node in
 /// the `to` config (see [`address_handovers`]). It is also the error that
@@ -14,15 +14,20 @@ use crate::ClusterConfig;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Error)]
 #[error(
     "address {address} is node \"{from_node}\"'s in generation {from_generation}, where it holds \
-     copies, and node \"{to_node}\"'s in generation {to_generation}; nodes still running \
+     copies, and node \"{to_node}\"'s in generation {to_generation}{}; nodes still running \
      generation {from_generation} would send \"{from_node}\"'s requests to \"{to_node}\", so hand \
      the address over in two generations: move \"{from_node}\" off it (or remove it) first, and \
-     once every node runs that, give the address to \"{to_node}\""
+     once every node runs that, give the address to \"{to_node}\"",
+    Respelled(address, to_address)
 )]
 #[non_exhaustive]
 pub struct AddressHandover {
-    /// The address.
+    /// The address, as `from` writes it.
     pub address: String,
+    /// The address as `to` writes it for `to_node`: another spelling of
+    /// the same address where the two differ (`10.0.0.3:08086`,
+    /// `Node-C.internal:8086`), which is compared in its canonical form.
+    pub to_address: String,
     /// The node that has it in `from`, and holds copies there.
     pub from_node: String,
     /// The other node that has it in `to`.
@@ -82,24 +87,41 @@ pub struct AddressHandover {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn address_handovers(from: &ClusterConfig, to: &ClusterConfig) -> Vec<AddressHandover> {
-    let owners: HashMap<&str, &str> = to
+    // Compared as the duplicate-address rule compares them, so that a
+    // respelling (`10.0.0.3:08086`, `Node-C.internal`, an IPv6 long form)
+    // is the same address here too.
+    let owners: HashMap<_, &crate::NodeConfig> = to
         .nodes
         .iter()
-        .map(|n| (n.address.as_str(), n.id.as_str()))
+        .map(|n| (comparable_address(&n.address), n))
         .collect();
     from.nodes
         .iter()
         .filter(|node| !node.shards.is_empty() || !node.replica_shards.is_empty())
         .filter_map(|node| {
-            let &owner = owners.get(node.address.as_str())?;
-            (owner != node.id).then(|| AddressHandover {
+            let &owner = owners.get(&comparable_address(&node.address))?;
+            (owner.id != node.id).then(|| AddressHandover {
                 address: node.address.clone(),
+                to_address: owner.address.clone(),
                 from_node: node.id.clone(),
-                to_node: owner.to_owned(),
+                to_node: owner.id.clone(),
                 removed: to.get_node(&node.id).is_none(),
                 from_generation: from.generation,
                 to_generation: to.generation,
             })
         })
         .collect()
+}
+
+/// ` (written `B` there)` when `to` spells the address otherwise.
+struct Respelled<'a>(&'a str, &'a str);
+
+impl std::fmt::Display for Respelled<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0 == self.1 {
+            Ok(())
+        } else {
+            write!(f, " (written {} there, the same address)", self.1)
+        }
+    }
 }

@@ -229,6 +229,9 @@ impl ClusterConfig {
     /// [`ConfigError::Invalid`] when this config is not valid,
     /// [`ConfigError::Sharding`] ([`ShardingError::SplitFactor`](rusts_cluster_sharding::ShardingError::SplitFactor))
     /// for a factor below 2,
+    /// [`ConfigError::InTransition`] when this config is a step of a
+    /// transition (copies marked as joining or leaving, or
+    /// `move_reads = "new"`): finish or roll back the transition first,
     /// [`ConfigError::SplitTooLarge`] when the new count would exceed
     /// [`MAX_SHARD_COUNT`], and [`ConfigError::GenerationOverflow`] when
     /// `generation` is already `u64::MAX`.
@@ -251,6 +254,16 @@ impl ClusterConfig {
     /// ```
     pub fn split(&self, factor: u32) -> Result<ClusterConfig, ConfigError> {
         self.validate()?;
+        // A step's split would be numbered g + 1 like the plan's next step,
+        // and would count a joining copy, still catching up, as a whole one.
+        if self.in_transition() {
+            return Err(ConfigError::InTransition {
+                generation: self.generation,
+                shards: self.moving_shards(),
+                move_reads: self.move_reads,
+                what: "split",
+            });
+        }
         let n = self.shard_count;
         // A valid config has shards, so the split's only errors are the
         // factor below 2 and a count past the limit (u32's included).
@@ -309,21 +322,63 @@ mod tests {
         config
     }
 
-    #[test]
-    fn children_keep_their_parents_joining_and_leaving_marks() {
-        // Mid-move: c joins shard 0 and b leaves it.
+    /// Mid-move: c joins shard 0 and b leaves it.
+    fn mid_move() -> ClusterConfig {
         let mut config = two_nodes();
-        config.replication_factor = 2;
         let mut c = NodeConfig::new("c", "10.0.0.3:8086");
         c.replica_shards = vec![0];
         c.joining_shards = vec![0];
         config.nodes[1].leaving_shards = vec![0];
         config.nodes.push(c);
         config.validate().unwrap();
-        let split = config.split(2).unwrap();
+        config
+    }
+
+    /// Before, `split` of a step-1 file (generation g + 1) wrote generation
+    /// g + 2, the number of the plan's step 2: a node on the split and a
+    /// node on step 2 served each other, and c's copy of shard 0, still
+    /// catching up, was split into children counted as whole copies. Now
+    /// it is refused, naming the moving shards and what to do.
+    #[test]
+    fn a_step_of_a_transition_is_not_split() {
+        let config = mid_move();
+        let err = config.split(2).unwrap_err();
+        assert_eq!(err.code(), "in-transition");
+        assert!(matches!(
+            &err,
+            ConfigError::InTransition { generation: 7, shards, move_reads: crate::MoveReads::Old, what: "split" }
+                if shards == &[0]
+        ));
+        assert_eq!(
+            err.to_string(),
+            "generation 7 is a step of a transition (shard 0 has joining or leaving copies, reads \
+             from the old copies), not a settled placement; finish the transition (deploy its \
+             steps up to the final one) or roll it back to the config it started from, and \
+             split that config"
+        );
+        // Step 2's reads from the new side alone mark it too.
+        let mut reads_new = two_nodes();
+        reads_new.move_reads = crate::MoveReads::New;
+        assert!(matches!(
+            reads_new.split(2),
+            Err(ConfigError::InTransition { ref shards, .. }) if shards.is_empty()
+        ));
+    }
+
+    #[test]
+    fn split_factor_compares_joining_and_leaving_marks() {
+        // A split of a mid-move config, written by hand: each child keeps
+        // its parent's marks.
+        let config = mid_move();
+        let mut settled = config.clone();
+        for node in &mut settled.nodes {
+            node.joining_shards.clear();
+            node.leaving_shards.clear();
+        }
+        let mut split = settled.split(2).unwrap();
+        split.nodes[2].joining_shards = vec![0, 3];
+        split.nodes[1].leaving_shards = vec![0, 3];
         split.validate().unwrap();
-        assert_eq!(split.nodes[2].joining_shards, [0, 3]);
-        assert_eq!(split.nodes[1].leaving_shards, [0, 3]);
         assert_eq!(split_factor(&config, &split).map(|s| s.factor()), Ok(2));
         // A child whose copy is not marked as its parent's is no split.
         let mut unmarked = split.clone();

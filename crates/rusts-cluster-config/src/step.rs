@@ -3,7 +3,10 @@
 //! command) and follow them (a node reading its step config)
 //! (`docs/decisions/0019-joint-copies.md`).
 
+use rusts_cluster_sharding::ShardId;
 use serde::Serialize;
+
+use crate::{ClusterConfig, MoveReads};
 
 /// The three steps of a transition, in order.
 ///
@@ -50,6 +53,46 @@ impl StepKind {
     /// is step order (`01-joint-writes.toml`).
     pub fn file_name(self) -> String {
         format!("{:02}-{}.toml", self.number(), self.name())
+    }
+}
+
+impl ClusterConfig {
+    /// The shards this config marks as moving (a node lists its copy in
+    /// `joining_shards` or `leaving_shards`), ascending: empty unless the
+    /// config is step 1 or 2 of a transition.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    ///
+    /// let mut config = ClusterConfig::single_node("a", "10.0.0.1:8086");
+    /// assert!(config.moving_shards().is_empty() && !config.in_transition());
+    /// config.nodes[0].leaving_shards = vec![5, 2, 5];
+    /// assert_eq!(config.moving_shards(), [2, 5]);
+    /// assert!(config.in_transition());
+    /// ```
+    pub fn moving_shards(&self) -> Vec<ShardId> {
+        let mut shards: Vec<ShardId> = self
+            .nodes
+            .iter()
+            .flat_map(|n| n.joining_shards.iter().chain(&n.leaving_shards))
+            .copied()
+            .collect();
+        shards.sort_unstable();
+        shards.dedup();
+        shards
+    }
+
+    /// Whether this config is a step of a transition rather than a
+    /// placement: it marks copies as moving, or reads from the new side
+    /// (`move_reads = "new"`). Such a config is deployed only between its
+    /// neighbours in the plan; [`split`](ClusterConfig::split) refuses it,
+    /// and so do the planners.
+    pub fn in_transition(&self) -> bool {
+        self.move_reads == MoveReads::New
+            || self
+                .nodes
+                .iter()
+                .any(|n| !n.joining_shards.is_empty() || !n.leaving_shards.is_empty())
     }
 }
 

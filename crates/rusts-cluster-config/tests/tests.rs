@@ -4,6 +4,7 @@
 
 mod catch_up;
 mod docs;
+mod handover;
 mod hostile;
 mod identity;
 mod moving;

@@ -86,7 +86,7 @@ use crate::{ConfigRole, PlacementError};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn balance(config: &ClusterConfig, zone_tag: &str) -> Result<ClusterConfig, PlacementError> {
-    let moving = crate::transition::moving_shards(config);
+    let moving = config.moving_shards();
     if !moving.is_empty() {
         return Err(PlacementError::Moving {
             config: ConfigRole::Placed,

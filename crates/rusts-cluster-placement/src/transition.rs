@@ -245,7 +245,7 @@ fn check(from: &ClusterConfig, to: &ClusterConfig) -> Result<(), PlacementError>
             })?;
     }
     for (config, role) in [(from, ConfigRole::From), (to, ConfigRole::To)] {
-        let shards = moving_shards(config);
+        let shards = config.moving_shards();
         if !shards.is_empty() {
             return Err(PlacementError::Moving {
                 config: role,
@@ -298,20 +298,6 @@ impl From<AddressHandover> for PlacementError {
             PlacementError::AddressHandedOver(handover)
         }
     }
-}
-
-/// The shards a config marks as moving (joining or leaving copies),
-/// ascending.
-pub(crate) fn moving_shards(config: &ClusterConfig) -> Vec<ShardId> {
-    let mut shards: Vec<ShardId> = config
-        .nodes
-        .iter()
-        .flat_map(|n| n.joining_shards.iter().chain(&n.leaving_shards))
-        .copied()
-        .collect();
-    shards.sort_unstable();
-    shards.dedup();
-    shards
 }
 
 /// Which config a table of copies comes from.
