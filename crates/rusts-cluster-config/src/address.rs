@@ -39,14 +39,31 @@ impl fmt::Display for AddressProblem {
     }
 }
 
+impl std::error::Error for AddressProblem {}
+
 /// Checks that `address` is `host:port`, where the host is an IPv4 address,
 /// an IPv6 address in brackets, or a DNS name, and the port is 1-65535.
 ///
 /// Returns the address in a canonical form, so that two spellings of one
 /// address (`DB1:8086` and `db1:08086`, `[::1]:80` and `[0::1]:80`) compare
 /// equal: IP addresses as the standard library prints them, names in lower
-/// case, the port as a number.
-pub(crate) fn check_address(address: &str) -> Result<String, AddressProblem> {
+/// case, the port as a number. Validation's duplicate-address rule and
+/// [`address_handovers`](crate::address_handovers) compare addresses in
+/// this form, and so should any tool that compares them.
+///
+/// # Errors
+///
+/// The [`AddressProblem`] when `address` is not a valid `host:port`.
+///
+/// ```
+/// use rusts_cluster_config::canonical_address;
+///
+/// assert_eq!(canonical_address("Node-C.internal:08086")?, "node-c.internal:8086");
+/// assert_eq!(canonical_address("[2001:db8:0:0:0:0:0:3]:8086")?, "[2001:db8::3]:8086");
+/// assert!(canonical_address("10.0.0.3").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn canonical_address(address: &str) -> Result<String, AddressProblem> {
     if address.is_empty() {
         return Err(AddressProblem::Empty);
     }
@@ -79,7 +96,7 @@ pub(crate) fn check_address(address: &str) -> Result<String, AddressProblem> {
 /// comparison of addresses, for the duplicate rule and for hand-overs
 /// between generations alike.
 pub(crate) fn comparable_address(address: &str) -> std::borrow::Cow<'_, str> {
-    match check_address(address) {
+    match canonical_address(address) {
         Ok(canonical) => canonical.into(),
         Err(_) => address.into(),
     }
@@ -135,17 +152,21 @@ mod tests {
             "node1:80",
             "0.0.0.0:9",
         ] {
-            assert!(check_address(ok).is_ok(), "{ok}");
+            assert!(canonical_address(ok).is_ok(), "{ok}");
         }
     }
 
     #[test]
     fn spellings_of_one_address_have_one_canonical_form() {
-        let same = |a: &str, b: &str| assert_eq!(check_address(a), check_address(b), "{a} vs {b}");
+        let same =
+            |a: &str, b: &str| assert_eq!(canonical_address(a), canonical_address(b), "{a} vs {b}");
         same("DB1.Example.com:8086", "db1.example.com:08086");
         same("[::1]:8086", "[0:0::1]:8086");
         same("[2001:DB8::7]:1", "[2001:db8:0:0:0:0:0:7]:001");
-        assert_ne!(check_address("10.0.0.1:80"), check_address("10.0.0.1:81"));
+        assert_ne!(
+            canonical_address("10.0.0.1:80"),
+            canonical_address("10.0.0.1:81")
+        );
     }
 
     #[test]
@@ -174,11 +195,11 @@ mod tests {
             (":8086", InvalidHost),
         ];
         for (address, problem) in cases {
-            assert_eq!(check_address(address), Err(problem), "{address:?}");
+            assert_eq!(canonical_address(address), Err(problem), "{address:?}");
         }
         let long_label = format!("{}.example:80", "a".repeat(64));
-        assert_eq!(check_address(&long_label), Err(InvalidHost));
+        assert_eq!(canonical_address(&long_label), Err(InvalidHost));
         let long_name = format!("{}:80", ["abcdefghi"; 26].join("."));
-        assert_eq!(check_address(&long_name), Err(InvalidHost));
+        assert_eq!(canonical_address(&long_name), Err(InvalidHost));
     }
 }

@@ -61,7 +61,7 @@ assert_eq!(ClusterConfig::from_toml(&config.to_toml()?)?, config);
 #![forbid(unsafe_code)]
 
 pub use crate::{
-    address::AddressProblem,
+    address::{canonical_address, AddressProblem},
     catch_up::{CatchUp, CopyDrop},
     config::{ClusterConfig, ConfigFile, MoveReads, NodeConfig, MAX_CONFIG_BYTES},
     copies::{CopyEntry, CopyIndex},

@@ -104,6 +104,21 @@ pub enum PlacementError {
         /// The new config's node with that address.
         node: String,
     },
+    /// A step of the plan breaks a validation rule, so `validate` and every
+    /// node would refuse it. The planner's checks are meant to rule this
+    /// out; it is reported instead of writing such a step.
+    #[error(
+        "step {} ({}) of the plan is not a valid config, so no node would take it; no step \
+         is written: fix what the problems below name in the old or new config",
+        step.number(), step.name()
+    )]
+    InvalidStep {
+        /// The step.
+        step: rusts_cluster_config::StepKind,
+        /// [`ConfigError::Invalid`], listing every rule broken.
+        #[source]
+        source: ConfigError,
+    },
     /// A node that stays moves to another address, and another node takes
     /// its old one: nodes still running the old config would send the
     /// first node's requests to the second
@@ -120,6 +135,7 @@ impl PlacementError {
     pub fn code(&self) -> &'static str {
         match self {
             PlacementError::Invalid { .. } => "invalid-config",
+            PlacementError::InvalidStep { .. } => "invalid-step",
             PlacementError::NodeNotFound { .. } => "unknown-node",
             PlacementError::Moving { .. } => "in-transition",
             PlacementError::ShardCountChanged { .. } | PlacementError::StrategyChanged { .. } => {
@@ -137,7 +153,9 @@ impl PlacementError {
     /// validation rules; empty otherwise.
     pub fn validation_errors(&self) -> &[ValidationError] {
         match self {
-            PlacementError::Invalid { source, .. } => source.validation_errors(),
+            PlacementError::Invalid { source, .. } | PlacementError::InvalidStep { source, .. } => {
+                source.validation_errors()
+            }
             _ => &[],
         }
     }

@@ -12,8 +12,8 @@
 use std::collections::HashMap;
 
 use rusts_cluster_config::{
-    address_handovers, AddressHandover, CatchUp, ClusterConfig, CopyDrop, MoveReads, NodeConfig,
-    StepKind,
+    address_handovers, canonical_address, AddressHandover, CatchUp, ClusterConfig, CopyDrop,
+    MoveReads, NodeConfig, StepKind,
 };
 use rusts_cluster_sharding::{CopyState, ShardId};
 use serde::Serialize;
@@ -69,11 +69,14 @@ pub struct TransitionStep {
 /// 1. [`StepKind::JointWrites`]: copies `O ∪ N`, those in `N` only listed
 ///    in the node's `joining_shards`, those in `O` only in
 ///    `leaving_shards`; `move_reads = "old"`; `from`'s primaries. Nodes:
-///    `to`'s, then `from`'s nodes that `to` drops and that hold a copy
-///    (with `from`'s address and tags, in `from`'s order). Every other
-///    setting is `to`'s.
-/// 2. [`StepKind::ReadNew`]: the same copies, `move_reads = "new"`, and
-///    `to`'s primaries.
+///    `to`'s, then every node of `from` that `to` drops (with `from`'s
+///    address and tags, in `from`'s order), also one that holds no copy:
+///    it still coordinates writes, and "every node reports step 1" must
+///    include it, or it could acknowledge a write under `from` after the
+///    catch-up (`docs/decisions/0035-removed-nodes-stay-through-step-2.md`).
+///    Every other setting is `to`'s.
+/// 2. [`StepKind::ReadNew`]: the same copies and nodes,
+///    `move_reads = "new"`, and `to`'s primaries.
 /// 3. [`StepKind::Final`]: `to` itself, at generation `from`'s plus 3.
 ///
 /// `to`'s own generation plays no part: steps are numbered from `from`'s,
@@ -92,10 +95,15 @@ pub struct TransitionStep {
 ///   `replication_mode` and `replication_factor`.
 /// - [`PlacementError::Config`] ([`ConfigError::GenerationOverflow`](rusts_cluster_config::ConfigError::GenerationOverflow)): `from`'s generation plus 3
 ///   does not fit.
-/// - [`PlacementError::AddressInUse`]: a node `to` drops, which runs until
-///   its copies leave, shares its address with a node of `to`;
+/// - [`PlacementError::AddressInUse`]: a node `to` drops, which runs
+///   through step 2, shares its address with a node of `to` (compared in
+///   [`canonical_address`] form);
 ///   [`PlacementError::AddressHandedOver`]: a node that stays gives its
 ///   address to another ([`address_handovers`]).
+/// - [`PlacementError::InvalidStep`]: a step breaks a validation rule.
+///   The checks above are meant to rule this out; the steps are validated
+///   all the same, so that a plan is never one that `validate` and every
+///   node refuse.
 ///
 /// ```
 /// use rusts_cluster_config::{ClusterConfig, MoveReads};
@@ -150,7 +158,7 @@ pub fn plan_transition(
     let new = CopyTable::new(to, &nodes, Side::New);
 
     // Per node of the steps: its lists in step 1 and 2 (primaries differ).
-    let step_nodes = nodes.step_nodes(&old);
+    let step_nodes = nodes.step_nodes();
     let mut lists = vec![StepLists::default(); nodes.ids.len()];
     let mut moving_shards = Vec::new();
     let mut merged: Vec<(u32, CopyState)> = Vec::new();
@@ -185,6 +193,7 @@ pub fn plan_transition(
             moving_shards,
         });
     }
+    check_kept_addresses(from, to)?;
     let step = |kind: StepKind, reads: MoveReads| {
         let mut config = ClusterConfig {
             generation: generation + kind.number(),
@@ -222,6 +231,14 @@ pub fn plan_transition(
     // function a node given that step calls: one mechanism, so the printed
     // plan and the nodes cannot disagree. Its nodes are numbered in the
     // order of `step_nodes`, which is the order the step lists them in.
+    for step in &steps {
+        step.config
+            .validate()
+            .map_err(|source| PlacementError::InvalidStep {
+                step: step.kind,
+                source,
+            })?;
+    }
     let catch_up = steps[0].config.catch_ups();
     let drops = steps[0].config.drops();
     Ok(TransitionPlan {
@@ -279,6 +296,33 @@ fn check(from: &ClusterConfig, to: &ClusterConfig) -> Result<(), PlacementError>
         .map_err(PlacementError::Config)?;
     if let Some(handover) = address_handovers(from, to).into_iter().next() {
         return Err(handover.into());
+    }
+    Ok(())
+}
+
+/// A node `to` drops stays in steps 1 and 2 even when it holds no copy
+/// (which `address_handovers` leaves out: no request is sent to such a
+/// node), so its address is still its own there: no node of `to` may have
+/// it, compared in canonical form. Checked only when copies move: with no
+/// steps, `to` is deployed as it is.
+fn check_kept_addresses(from: &ClusterConfig, to: &ClusterConfig) -> Result<(), PlacementError> {
+    let canonical = |a: &str| canonical_address(a).unwrap_or_else(|_| a.to_owned());
+    let taken: HashMap<String, &str> = to
+        .nodes
+        .iter()
+        .map(|n| (canonical(&n.address), n.id.as_str()))
+        .collect();
+    for node in &from.nodes {
+        if to.get_node(&node.id).is_some() {
+            continue;
+        }
+        if let Some(&other) = taken.get(&canonical(&node.address)) {
+            return Err(PlacementError::AddressInUse {
+                address: node.address.clone(),
+                leaving: node.id.clone(),
+                node: other.to_owned(),
+            });
+        }
     }
     Ok(())
 }
@@ -354,12 +398,15 @@ impl<'c> NodeTable<'c> {
         }
     }
 
-    /// The nodes of steps 1 and 2: the new config's, then the old config's
-    /// others that hold a copy (every one of which is leaving).
-    fn step_nodes(&self, old: &CopyTable) -> Vec<u32> {
-        (0..self.ids.len() as u32)
-            .filter(|&v| self.in_new[v as usize].is_some() || old.holds_any[v as usize])
-            .collect()
+    /// The nodes of steps 1 and 2: the new config's, then every other of
+    /// the old config's, whether it holds copies (every one of which is
+    /// leaving) or none. A removed node that holds none still coordinates
+    /// writes under the old config until it takes step 1; left out, it was
+    /// not among the nodes whose step 1 the catch-up waits for, and an
+    /// A-write it acknowledged after the catch-up was missed by step-2
+    /// reads (issue 21, item 1).
+    fn step_nodes(&self) -> Vec<u32> {
+        (0..self.ids.len() as u32).collect()
     }
 }
 
@@ -370,8 +417,6 @@ struct CopyTable {
     nodes: Vec<u32>,
     /// Per shard: the number of the node that leads it.
     primary: Vec<Option<u32>>,
-    /// Per node number: whether it holds any copy in this config.
-    holds_any: Vec<bool>,
 }
 
 impl CopyTable {
@@ -397,15 +442,11 @@ impl CopyTable {
         let mut start = Vec::with_capacity(index.shard_count() as usize + 1);
         let mut copies = Vec::new();
         let mut primary = Vec::with_capacity(index.shard_count() as usize);
-        let mut holds_any = vec![false; nodes.ids.len()];
         start.push(0);
         for (shard, entries) in index.shards() {
             let run = copies.len();
             copies.extend(entries.iter().map(|c| number_of(c.node)));
             copies[run..].sort_unstable();
-            for &v in &copies[run..] {
-                holds_any[v as usize] = true;
-            }
             start.push(copies.len() as u32);
             primary.push(index.primary(shard).map(number_of));
         }
@@ -413,7 +454,6 @@ impl CopyTable {
             start,
             nodes: copies,
             primary,
-            holds_any,
         }
     }
 

@@ -115,16 +115,16 @@ fn check_plan(
             let leaving: BTreeSet<String> = old[s].0.difference(&new[s].0).cloned().collect();
             prop_assert_eq!(&marked[s], &(joining, leaving), "shard {} states", s);
         }
-        // Nodes: the new config's, then the old one's others that hold a
-        // copy, each with the address of the config it comes from.
+        // Nodes: the new config's, then the old one's others, whether they
+        // hold a copy or not, each with the address of the config it comes
+        // from.
         let mut expected: Vec<(&str, &str)> = to
             .nodes
             .iter()
             .map(|n| (n.id.as_str(), n.address.as_str()))
             .collect();
         for n in &from.nodes {
-            let holds = !n.shards.is_empty() || !n.replica_shards.is_empty();
-            if holds && to.get_node(&n.id).is_none() {
+            if to.get_node(&n.id).is_none() {
                 expected.push((&n.id, &n.address));
             }
         }
@@ -721,4 +721,99 @@ fn address_handovers_count_only_nodes_that_hold_copies() {
     taken.nodes.push(NodeConfig::new("f", "10.0.0.5:8086"));
     assert!(address_handovers(&idle, &taken).is_empty());
     assert!(plan_transition(&idle, &taken).unwrap().is_empty());
+}
+
+/// Issue 21, item 1. Before, a removed node that held no copy (e) was left
+/// out of steps 1-3, so it kept running the old config while its peers on
+/// step 1 accepted it, and "every node reports step 1" did not wait for
+/// it: after the catch-up, e acknowledged a write on the old copies of
+/// {a, b, c} (Quorum, factor 3: a and c), which the catch-up into d had
+/// passed; once step 2 was out, a Quorum read of {a, b, d} from b and d
+/// missed it. Now e is in steps 1 and 2, holding nothing, so it takes each
+/// before the cluster goes on; it is not in step 3, and is stopped once
+/// every node runs step 3.
+#[test]
+fn a_removed_node_without_copies_stays_through_step_2() {
+    let mut from = three_nodes();
+    from.nodes.push(NodeConfig::new("e", "10.0.0.5:8086"));
+    let mut to = three_nodes();
+    to.nodes[2].id = "d".into();
+    to.nodes[2].address = "10.0.0.4:8086".into();
+    let plan = plan_transition(&from, &to).unwrap();
+    let ids = |k: usize| -> Vec<&str> {
+        plan.steps[k]
+            .config
+            .nodes
+            .iter()
+            .map(|n| n.id.as_str())
+            .collect()
+    };
+    assert_eq!(ids(0), ["a", "b", "d", "c", "e"]);
+    assert_eq!(ids(1), ["a", "b", "d", "c", "e"]);
+    assert_eq!(ids(2), ["a", "b", "d"]);
+    for step in &plan.steps[..2] {
+        let e = step.config.get_node("e").unwrap();
+        assert_eq!(e.address, "10.0.0.5:8086");
+        assert!(e.shards.is_empty() && e.replica_shards.is_empty());
+        assert!(e.joining_shards.is_empty() && e.leaving_shards.is_empty());
+    }
+    // So its address stays its own until step 3: a new node may not take
+    // it in the same transition, also respelled.
+    let mut taken = to.clone();
+    taken.nodes[2].address = "10.0.0.5:08086".into();
+    assert!(matches!(
+        plan_transition(&from, &taken).unwrap_err(),
+        PlacementError::AddressInUse { address, leaving, node }
+            if address == "10.0.0.5:8086" && leaving == "e" && node == "d"
+    ));
+}
+
+/// Issue 21, item 2. Before, the hand-over check compared addresses as
+/// written, so c removed and d given `10.0.0.3:08086` (c's address with
+/// another port spelling) passed, and step 1, which holds both, was
+/// refused by `validate` (`duplicate-address`) after the plan was written.
+/// Now the plan is refused, naming both nodes.
+#[test]
+fn a_removed_nodes_address_respelled_is_still_its_address() {
+    let from = three_nodes();
+    for respelled in ["10.0.0.3:08086", "10.0.0.3:8086"] {
+        let mut to = from.clone();
+        to.nodes[2].id = "d".into();
+        to.nodes[2].address = respelled.into();
+        let err = plan_transition(&from, &to).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                PlacementError::AddressInUse { address, leaving, node }
+                    if address == "10.0.0.3:8086" && leaving == "c" && node == "d"
+            ),
+            "{respelled}: {err}"
+        );
+    }
+}
+
+/// Every step of every plan validates: the plan is checked before it is
+/// returned, so a planner bug gives `invalid-step` instead of a file that
+/// every node refuses.
+#[test]
+fn an_invalid_step_is_an_error_with_its_problems() {
+    let from = three_nodes();
+    let mut to = from.clone();
+    to.nodes[2].id = "d".into();
+    to.nodes[2].address = "10.0.0.4:8086".into();
+    let plan = plan_transition(&from, &to).unwrap();
+    for step in &plan.steps {
+        step.config.validate().unwrap();
+    }
+    let err = PlacementError::InvalidStep {
+        step: StepKind::JointWrites,
+        source: plan.steps[0]
+            .config
+            .clone()
+            .for_node("zz")
+            .validate()
+            .unwrap_err(),
+    };
+    assert_eq!(err.code(), "invalid-step");
+    assert_eq!(err.validation_errors()[0].code(), "unknown-this-node");
 }

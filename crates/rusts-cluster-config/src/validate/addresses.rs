@@ -3,13 +3,13 @@
 use std::collections::{hash_map::Entry, HashMap};
 
 use super::{sorted_pair, Errors, Position, ValidationErrorKind};
-use crate::{address::check_address, ClusterConfig};
+use crate::{address::canonical_address, ClusterConfig};
 
 pub(super) fn check(config: &ClusterConfig, errors: &mut Errors) {
     // Keyed by canonical form, so `DB1:8086` and `db1:08086` are one address.
     let mut owners: HashMap<String, &str> = HashMap::with_capacity(config.nodes.len());
     for (index, node) in config.nodes.iter().enumerate() {
-        let canonical = match check_address(&node.address) {
+        let canonical = match canonical_address(&node.address) {
             Ok(canonical) => canonical,
             Err(problem) => {
                 errors.at(Position::node(index), || {
