@@ -345,6 +345,11 @@ pub(crate) struct TransitionArgs {
     /// The directory to write the steps to; created when missing.
     #[arg(long)]
     pub(crate) output_dir: PathBuf,
+    /// Plan even when the new config leaves shards with fewer copies than
+    /// `replication_mode` needs to acknowledge a write: from step 1 on,
+    /// every write to those shards fails (refused without this flag).
+    #[arg(long)]
+    pub(crate) allow_under_replicated: bool,
     #[command(flatten)]
     pub(crate) format: FormatArg,
 }

@@ -139,3 +139,53 @@ fn the_last_generation_is_refused_by_every_command_that_raises_it() {
     }
     assert!(!scratch.path("steps").exists());
 }
+
+/// Issue 21, item 4. Before, `split` of `01-joint-writes.toml` (generation
+/// 1) exited 0 and wrote generation 2, the number of `02-read-new.toml`:
+/// a node on each served the other, and half of a joining copy, still
+/// catching up, was counted as a whole copy. Now it is refused
+/// (`in-transition`), naming the file, and nothing is written.
+#[test]
+fn split_refuses_a_step_of_a_transition() {
+    let scratch = Scratch::new();
+    let old = scratch.generated("c.toml", 6, 3, 24, 3);
+    let new = scratch.arg("new.toml");
+    run(&[
+        "rebalance",
+        &old,
+        "--add-node",
+        "n6=10.0.9.1:8086,zone=z0",
+        "--output",
+        &new,
+    ])
+    .exits(0);
+    let steps = scratch.path("steps");
+    run(&["transition", &old, &new, "--output-dir", &path(&steps)]).exits(0);
+    for name in ["01-joint-writes.toml", "02-read-new.toml"] {
+        let step = path(&steps.join(name));
+        let out = scratch.arg("split.toml");
+        let generation = if name.starts_with("01") { 1 } else { 2 };
+        run(&["split", &step, "--factor", "2", "--output", &out])
+            .exits(1)
+            .stderr_has(&format!(
+                "error: {step}: generation {generation} is a step of a transition (shards "
+            ))
+            .stderr_has(
+                "not a settled placement; finish the transition (deploy its steps up to the \
+                 final one) or roll it back to the config it started from, and split that \
+                 config [in-transition]",
+            );
+        assert!(!scratch.path("split.toml").exists());
+        let report = json(&["split", &step, "--factor", "2"], 1);
+        assert_eq!(report["errors"][0]["code"], "in-transition");
+        assert_eq!(report["errors"][0]["file"], step.as_str());
+    }
+    // The final step is a placement again.
+    run(&[
+        "split",
+        &path(&steps.join("03-final.toml")),
+        "--factor",
+        "2",
+    ])
+    .exits(0);
+}

@@ -285,3 +285,111 @@ fn an_address_handed_to_another_node_is_warned_of_and_refused_by_transition() {
         );
     assert!(!dir.exists());
 }
+
+/// Issue 21, item 2. Before, removing n5 (10.0.0.6:8086) and giving n6
+/// `10.0.0.6:08086`, the same address respelled, exited 0 and wrote a step
+/// 1 that `validate` refused (`duplicate-address`: both run during the
+/// move). Now `transition` refuses and writes nothing.
+#[test]
+fn a_respelled_address_of_a_removed_node_is_refused() {
+    let scratch = Scratch::new();
+    let old = scratch.generated("cluster.toml", 6, 3, 24, 3);
+    let dir = scratch.path("steps");
+    let replaced = scratch.arg("replaced.toml");
+    run(&[
+        "rebalance",
+        &old,
+        "--remove-node",
+        "n5",
+        "--add-node",
+        "n6=10.0.0.6:08086,zone=z2",
+        "--output",
+        &replaced,
+    ])
+    .exits(0)
+    .stderr_has("[address-in-use]");
+    run(&["transition", &old, &replaced, "--output-dir", &path(&dir)])
+        .exits(1)
+        .stderr_has(
+            "error: node \"n5\" leaves the cluster and node \"n6\" has its address \
+             10.0.0.6:8086, but both run at once while \"n5\"'s copies move",
+        )
+        .stderr_lacks("duplicate-address");
+    assert!(!dir.exists());
+}
+
+/// Issue 21, item 1, as the operator sees it: a node removed while it
+/// holds no copy is in steps 1 and 2, and the runbook says to stop it
+/// after step 3, where before it was in no step and the runbook said to
+/// stop it "before deploying the next step", after the catch-up.
+#[test]
+fn a_removed_node_without_copies_is_in_steps_1_and_2_and_stopped_after_step_3() {
+    let scratch = Scratch::new();
+    let (old, new) = cluster_and_rebalanced(&scratch);
+    // old gains an idle node, e, which new does not have.
+    let with_e = scratch.arg("with-e.toml");
+    let mut config = ClusterConfig::from_file(&old).unwrap();
+    config
+        .nodes
+        .push(rusts_cluster_config::NodeConfig::new("e", "10.0.7.7:8086"));
+    fs::write(&with_e, config.to_toml().unwrap()).unwrap();
+    let dir = scratch.path("steps");
+    let report = json(
+        &["transition", &with_e, &new, "--output-dir", &path(&dir)],
+        0,
+    );
+    let steps = report["steps"].as_array().unwrap();
+    let has_e = |k: usize| steps[k]["nodes"].as_array().unwrap().contains(&json!("e"));
+    assert!(has_e(0) && has_e(1) && !has_e(2), "{steps:?}");
+    assert_eq!(steps[0]["stopped"], json!([]));
+    assert_eq!(steps[2]["stopped"], json!(["e"]));
+    fs::remove_dir_all(&dir).unwrap();
+    run(&["transition", &with_e, &new, "--output-dir", &path(&dir)])
+        .exits(0)
+        .stdout_has(
+            "  stop:   e: in no step from here; each still runs step 2, which is safe beside \
+             this one, so stop it once every node reports generation 3 (and before deploying \
+             any later config)\n",
+        );
+}
+
+/// Issue 21, item 9. Before, a new config whose shard 0 had one copy under
+/// Quorum at factor 3 (a write needs 2) was planned without a word, and
+/// from step 1 on every write to shard 0 failed. Now it is refused unless
+/// `--allow-under-replicated`, which plans it with a warning.
+#[test]
+fn a_new_config_with_too_few_copies_for_writes_is_refused_unless_allowed() {
+    let scratch = Scratch::new();
+    let (old, new) = cluster_and_rebalanced(&scratch);
+    let mut config = ClusterConfig::from_file(&new).unwrap();
+    for node in &mut config.nodes {
+        node.replica_shards.retain(|&s| s != 0);
+    }
+    let thin = scratch.arg("thin.toml");
+    fs::write(&thin, config.to_toml().unwrap()).unwrap();
+    let dir = scratch.path("steps");
+    let message = format!(
+        "error: {thin}: the new config leaves shard 0 with 1 copy, fewer than the 2 \
+         acknowledgements `replication_mode` needs of a write at `replication_factor` 3; the \
+         old config has enough, and from step 1 on a write needs 2 acknowledgements among the \
+         new copies too, so every write to them would fail: add copies in the new config \
+         (`rusts-cluster rebalance` places them), or pass --allow-under-replicated to plan it \
+         anyway [under-replicated]"
+    );
+    run(&["transition", &old, &thin, "--output-dir", &path(&dir)])
+        .exits(1)
+        .stderr_has(&message);
+    assert!(!dir.exists());
+    run(&[
+        "transition",
+        &old,
+        &thin,
+        "--output-dir",
+        &path(&dir),
+        "--allow-under-replicated",
+    ])
+    .exits(0)
+    .stderr_has(
+        "planned anyway (--allow-under-replicated): from step 1 on, every write to them fails",
+    );
+}

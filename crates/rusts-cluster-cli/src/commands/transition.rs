@@ -4,12 +4,12 @@
 //! step (`docs/decisions/0019-joint-copies.md`).
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     fs, io,
     path::{Path, PathBuf},
 };
 
-use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_config::{ClusterConfig, ValidationWarning, MAX_CONFIG_BYTES};
 use rusts_cluster_placement::{
     plan_transition, CatchUp, ConfigRole, PlacementError, StepKind, TransitionPlan,
 };
@@ -38,7 +38,13 @@ pub(crate) fn run(args: TransitionArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         "generation",
         json!({ "old": old.generation, "new": new.generation }),
     );
+    check_write_copies(ui, (&old, &new), &args.new, args.allow_under_replicated)?;
     let plan = plan_transition(&old, &new).map_err(|e| match &e {
+        // A step the library refused: the step, then each broken rule.
+        PlacementError::InvalidStep { .. } => {
+            ui.error(placement_problem(&e));
+            report_placement(ui, &e)
+        }
         // A step file given as OLD or NEW: say which file.
         PlacementError::Moving { config, .. } => {
             let path = if *config == ConfigRole::From {
@@ -78,6 +84,93 @@ pub(crate) fn run(args: TransitionArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         Ok(())
     } else {
         print_runbook(ui, &args.old, &steps, &plan)
+    }
+}
+
+/// Refuses (`under-replicated`) a new config that leaves shards with
+/// fewer copies than `replication_mode` needs to acknowledge a write where
+/// the old config has enough, unless `allowed`: from step 1 on a write
+/// needs that many acknowledgements among the new copies too, so every
+/// write to those shards would fail. Shards already short in the old
+/// config are left to `validate`'s warning, which says so of both. The counts are the configs' own
+/// `under-replicated` warnings', so the two cannot disagree.
+fn check_write_copies(
+    ui: &mut Ui<'_>,
+    (old, new): (&ClusterConfig, &ClusterConfig),
+    path: &Path,
+    allowed: bool,
+) -> Result<(), Stop> {
+    // Per config: the shards with too few copies for a write, and the
+    // copies and acknowledgements of each group.
+    fn unwritable(config: &ClusterConfig) -> Vec<(Vec<ShardId>, usize, usize)> {
+        config
+            .warnings()
+            .into_iter()
+            .filter_map(|w| match w {
+                ValidationWarning::UnderReplicated {
+                    shards,
+                    copies,
+                    required_acks,
+                    ..
+                } if copies < required_acks => Some((shards, copies, required_acks)),
+                _ => None,
+            })
+            .collect()
+    }
+    let before: BTreeSet<ShardId> = unwritable(old)
+        .into_iter()
+        .flat_map(|(shards, ..)| shards)
+        .collect();
+    let mut refused = false;
+    for (shards, copies, acks) in unwritable(new) {
+        let now: Vec<ShardId> = shards.into_iter().filter(|s| !before.contains(s)).collect();
+        let what = |shards: &[ShardId]| {
+            format!(
+                "the new config leaves shard{} {} with {copies} cop{}, fewer than the {acks} \
+                 acknowledgements `replication_mode` needs of a write at `replication_factor` \
+                 {}",
+                if shards.len() == 1 { "" } else { "s" },
+                ranges(shards),
+                if copies == 1 { "y" } else { "ies" },
+                new.replication_factor
+            )
+        };
+        if now.is_empty() {
+            continue;
+        }
+        if allowed {
+            ui.warning(
+                Problem::new(
+                    "under-replicated",
+                    format!(
+                        "{}; planned anyway (--allow-under-replicated): from step 1 on, every \
+                         write to them fails",
+                        what(&now)
+                    ),
+                )
+                .in_file(path),
+            );
+        } else {
+            refused = true;
+            ui.error(
+                Problem::new(
+                    "under-replicated",
+                    format!(
+                        "{}; the old config has enough, and from step 1 on a write needs {acks} \
+                         acknowledgements among the new copies too, so every write to them \
+                         would fail: add copies in the new config (`rusts-cluster rebalance` \
+                         places them), or pass --allow-under-replicated to plan it anyway",
+                        what(&now)
+                    ),
+                )
+                .in_file(path),
+            );
+        }
+    }
+    if refused {
+        Err(Stop::Failed)
+    } else {
+        Ok(())
     }
 }
 
@@ -173,16 +266,20 @@ fn write_steps_with(
             .naming_file(dir),
         ));
     }
-    let mut written: Vec<(PathBuf, usize)> = Vec::new();
+    // Every step's text first, so that a step no node could read (over
+    // the size limit every node reads configs through) stops the plan
+    // before any file is written.
+    let mut texts = Vec::with_capacity(plan.steps.len());
     for step in &plan.steps {
+        match file_text(&step.config) {
+            Ok(text) => texts.push(text),
+            Err(e) => return Err(ui.fail(Problem::new(e.code(), chain(&e)))),
+        }
+    }
+    check_sizes(ui, plan, &texts)?;
+    let mut written: Vec<(PathBuf, usize)> = Vec::new();
+    for (step, text) in plan.steps.iter().zip(texts) {
         let path = dir.join(step.kind.file_name());
-        let text = match file_text(&step.config) {
-            Ok(text) => text,
-            Err(e) => {
-                remove(&written);
-                return Err(ui.fail(Problem::new(e.code(), chain(&e))));
-            }
-        };
         if let Err(e) = write(&path, text.as_bytes()) {
             remove(&written);
             let removed = if written.is_empty() {
@@ -208,6 +305,46 @@ fn write_steps_with(
         ));
     }
     Ok(written)
+}
+
+/// Refuses (`too-large`) a plan with a step over [`MAX_CONFIG_BYTES`]:
+/// `validate` and every node would refuse that file. Says how many of the
+/// moving copies would fit, from the bytes each moving copy adds to the
+/// larger of the plan's ends (step 3 and the old config's placement, which
+/// the plan's steps hold together).
+fn check_sizes(ui: &mut Ui<'_>, plan: &TransitionPlan, texts: &[String]) -> Result<(), Stop> {
+    let limit = MAX_CONFIG_BYTES as usize;
+    let over: Vec<String> = plan
+        .steps
+        .iter()
+        .zip(texts)
+        .filter(|(_, text)| text.len() > limit)
+        .map(|(step, text)| format!("{} is {} bytes", step.kind.file_name(), text.len()))
+        .collect();
+    if over.is_empty() {
+        return Ok(());
+    }
+    let largest = texts.iter().map(String::len).max().unwrap_or(0);
+    let last = texts.last().map_or(0, String::len);
+    let moving: usize = plan.steps[0]
+        .config
+        .nodes
+        .iter()
+        .map(|n| n.joining_shards.len() + n.leaving_shards.len())
+        .sum();
+    // Each moving copy adds about (largest - last) / moving bytes to a step.
+    let per_copy = (largest.saturating_sub(last) / moving.max(1)).max(1);
+    let room = limit.saturating_sub(last) / per_copy;
+    Err(ui.fail(Problem::new(
+        "too-large",
+        format!(
+            "the plan's steps do not fit the {limit}-byte limit every node reads a config \
+             through ({}), so no step was written; this plan moves {moving} copies (joining and \
+             leaving), and about {room} fit in one transition: move fewer at a time, e.g. add \
+             or remove fewer nodes per transition and plan the rest from its final step",
+            over.join(", ")
+        ),
+    )))
 }
 
 /// The names in `dir` that look like step files (`NN-*.toml`), sorted.
@@ -475,8 +612,11 @@ fn print_runbook(
                 table.write(ui.out())?;
                 if !step.stopped.is_empty() {
                     text.push_str(&format!(
-                        "  stop:   {}: no longer in the config, and its copies are deleted\n",
+                        "  stop:   {}: in no step from here; each still runs step 2, which is \
+                         safe beside this one, so stop it once every node reports generation \
+                         {} (and before deploying any later config)\n",
                         ids(&step.stopped),
+                        step.config.generation,
                     ));
                 }
             }
@@ -545,6 +685,43 @@ mod tests {
             "{message}"
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Issue 21, item 3. Before, a plan whose steps were over the 10 MiB
+    /// limit (the docs' 256-node, 262,144-shard cluster grown by 128 nodes
+    /// gave two 12.3 MB steps) was written, exit 0, and `validate` and
+    /// every node refused the files. Now no step is written, and the
+    /// error says how many moving copies fit. The step texts are padded
+    /// here so that the test needs no 12 MB plan (docs/decisions/0036
+    /// has the measurement of the real one).
+    #[test]
+    fn steps_over_the_size_limit_are_refused_before_any_is_written() {
+        let plan = plan();
+        let dir = scratch("too-large");
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut ui = Ui::new(&mut out, &mut err, Format::Json, Style::Ascii);
+        let limit = MAX_CONFIG_BYTES as usize;
+        let texts = [limit + 1, limit + 2, limit / 2].map(|n| " ".repeat(n));
+        let result = check_sizes(&mut ui, &plan, &texts);
+        assert_eq!(ui.finish(Some("transition"), result), 1);
+        let report: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(report["errors"][0]["code"], "too-large");
+        let message = report["errors"][0]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(
+                "the plan's steps do not fit the 10485760-byte limit every node reads a config \
+                 through (01-joint-writes.toml is 10485761 bytes, 02-read-new.toml is 10485762 \
+                 bytes), so no step was written; this plan moves "
+            ),
+            "{message}"
+        );
+        assert!(message.contains("move fewer at a time"), "{message}");
+        assert!(!dir.exists());
+        // At the limit, a step is written.
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut ui = Ui::new(&mut out, &mut err, Format::Json, Style::Ascii);
+        let texts = [limit, limit, limit / 2].map(|n| " ".repeat(n));
+        assert!(check_sizes(&mut ui, &plan, &texts).is_ok());
     }
 
     #[test]
