@@ -174,7 +174,7 @@ fn transition_refuses_what_a_move_of_copies_cannot_do() {
     };
     // Another replication factor.
     let rf2 = scratch.generated("rf2.toml", 6, 3, 24, 2);
-    refused(&rf2, "replication-changed").stderr_has("change them in a separate step");
+    refused(&rf2, "replication-changed").stderr_has("cannot be deployed in one step");
     // Another shard count: `split` changes it.
     let more = scratch.generated("more.toml", 6, 3, 48, 3);
     refused(&more, "mapping-changed").stderr_has(&format!(
@@ -392,4 +392,30 @@ fn a_new_config_with_too_few_copies_for_writes_is_refused_unless_allowed() {
     .stderr_has(
         "planned anyway (--allow-under-replicated): from step 1 on, every write to them fails",
     );
+}
+
+/// Issue 21, item 8. Before, `diff` of two configs that differ in
+/// `replication_factor` exited 0 and said only `replication_factor: 3 ->
+/// 2` under "other changes", though deploying it while nodes run both
+/// configs can lose acknowledged writes. Now it warns, with the reason
+/// `transition` refuses it.
+#[test]
+fn diff_warns_that_a_replication_change_cannot_be_deployed_in_one_step() {
+    let scratch = Scratch::new();
+    let old = scratch.generated("cluster.toml", 6, 3, 24, 3);
+    let rf2 = scratch.generated("rf2.toml", 6, 3, 24, 2);
+    let message = format!(
+        "warning: {rf2}: the replication settings differ (old: `replication_mode` Quorum, \
+         `replication_factor` 3; new: Quorum, 2), and the change cannot be deployed in one step"
+    );
+    run(&["diff", &old, &rf2]).exits(0).stderr_has(&message);
+    let report = json(&["diff", &old, &rf2], 0);
+    let codes: Vec<&Value> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| &w["code"])
+        .collect();
+    assert!(codes.contains(&&json!("replication-changed")), "{codes:?}");
+    run(&["diff", &old, &old]).stderr_lacks("replication-changed");
 }

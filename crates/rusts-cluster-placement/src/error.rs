@@ -68,8 +68,12 @@ pub enum PlacementError {
     /// The two configs of a transition replicate differently.
     #[error(
         "the replication settings differ (old: `replication_mode` {from_mode}, \
-         `replication_factor` {from_factor}; new: {to_mode}, {to_factor}): a transition keeps \
-         them, so change them in a separate step, before or after the move"
+         `replication_factor` {from_factor}; new: {to_mode}, {to_factor}), and the change cannot \
+         be deployed in one step: nodes running the two configs at once count a write's \
+         acknowledgements and a read's copies by different rules, so a read under one can miss \
+         a write acknowledged under the other (Quorum and Synchronous at factor 3, factor 3 to \
+         4); a transition keeps them and no plan changes them yet, so keep the old settings in \
+         the new config (docs/operations.md, \"Changing the replication settings\")"
     )]
     ReplicationChanged {
         /// The old config's mode.

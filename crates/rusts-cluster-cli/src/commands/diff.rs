@@ -14,6 +14,7 @@ use crate::{
     commands::{
         mode_name, node_id_json, note_transition, plan_is_empty, print_plan, report_plan_risks,
         set_plan, strategy_json, warn_address_handovers, warn_generation_not_raised,
+        warn_replication_changed,
     },
     load::{load, validation_problems, Loaded},
     report::{Stop, Ui},
@@ -56,6 +57,7 @@ pub(crate) fn run(args: DiffArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         warn_generation_not_raised(ui, &old, (&args.new, &new));
     }
     warn_address_handovers(ui, &old, (Some(&args.new), &new));
+    warn_replication_changed(ui, &old, (&args.new, &new));
     report_plan_risks(ui, &plan);
     note_transition(ui, &plan, (&args.old, &old), (Some(&args.new), &new));
     if ui.json() {

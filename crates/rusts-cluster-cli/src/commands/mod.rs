@@ -150,6 +150,28 @@ pub(crate) fn warn_address_handovers(
     }
 }
 
+/// Warns (`replication-changed`) when the replication mode or factor
+/// changes, with the reason `transition` refuses it: the one message of
+/// `PlacementError::ReplicationChanged`, so the two say the same.
+pub(crate) fn warn_replication_changed(
+    ui: &mut Ui<'_>,
+    old: &ClusterConfig,
+    (new_path, new): (&Path, &ClusterConfig),
+) {
+    if old.replication_mode == new.replication_mode
+        && old.replication_factor == new.replication_factor
+    {
+        return;
+    }
+    let e = PlacementError::ReplicationChanged {
+        from_mode: old.replication_mode,
+        to_mode: new.replication_mode,
+        from_factor: old.replication_factor,
+        to_factor: new.replication_factor,
+    };
+    ui.warning(Problem::new(e.code(), e.to_string()).in_file(new_path));
+}
+
 /// Points to `transition` when a plan moves copies: deploying the new
 /// config directly would let a node on the new config miss writes that a
 /// node still on the old one acknowledged (decision 0019). Not said when

@@ -339,8 +339,8 @@ fn check_sizes(ui: &mut Ui<'_>, plan: &TransitionPlan, texts: &[String]) -> Resu
         "too-large",
         format!(
             "the plan's steps do not fit the {limit}-byte limit every node reads a config \
-             through ({}), so no step was written; this plan moves {moving} copies (joining and \
-             leaving), and about {room} fit in one transition: move fewer at a time, e.g. add \
+             through ({}), so no step was written; this plan marks {moving} copies as joining or \
+             leaving, and about {room} fit in one transition: move fewer at a time, e.g. add \
              or remove fewer nodes per transition and plan the rest from its final step",
             over.join(", ")
         ),
@@ -711,7 +711,7 @@ mod tests {
             message.starts_with(
                 "the plan's steps do not fit the 10485760-byte limit every node reads a config \
                  through (01-joint-writes.toml is 10485761 bytes, 02-read-new.toml is 10485762 \
-                 bytes), so no step was written; this plan moves "
+                 bytes), so no step was written; this plan marks "
             ),
             "{message}"
         );
