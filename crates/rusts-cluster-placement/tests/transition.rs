@@ -573,8 +573,12 @@ fn changes_a_transition_cannot_make_are_refused_naming_both_values() {
     assert_eq!(
         err.to_string(),
         "the replication settings differ (old: `replication_mode` Quorum, `replication_factor` 3; \
-         new: Quorum, 2): a transition keeps them, so change them in a separate step, before or \
-         after the move"
+         new: Quorum, 2), and the change cannot be deployed in one step: nodes running the two \
+         configs at once count a write's acknowledgements and a read's copies by different \
+         rules, so a read under one can miss a write acknowledged under the other (Quorum and \
+         Synchronous at factor 3, factor 3 to 4); a transition keeps them and no plan changes \
+         them yet, so keep the old settings in the new config (docs/operations.md, \"Changing \
+         the replication settings\")"
     );
 
     let mut from_max = from.clone();
