@@ -23,7 +23,9 @@ fn rebalance_adding_a_node_moves_its_share_and_raises_the_generation() {
         ],
         0,
     );
-    assert_eq!(plan["generation"], json!({"old": 0, "new": 1}));
+    // Copies move, so the new config is numbered as its transition's
+    // final step (decision 0037).
+    assert_eq!(plan["generation"], json!({"old": 0, "new": 3}));
     assert_eq!(plan["written"]["bytes"], fs::metadata(&new).unwrap().len());
     // 600 x 3 copies over 7 nodes: the new node's share is 257 (1800 / 7).
     let added = plan["copies_added"].as_u64().unwrap();
@@ -37,12 +39,12 @@ fn rebalance_adding_a_node_moves_its_share_and_raises_the_generation() {
     assert_eq!(n6["copies_in"].as_u64(), Some(added));
     run(&["validate", &new, "--deny-warnings"])
         .exits(0)
-        .stdout_has("generation 1");
+        .stdout_has("generation 3");
     // Removing it again moves only its copies.
     let plan = json(&["rebalance", &new, "--remove-node", "n6"], 0);
     assert_eq!(plan["copies_removed"].as_u64(), Some(added));
     assert_eq!(plan["copies_added"].as_u64(), Some(added));
-    assert_eq!(plan["generation"]["new"], 2);
+    assert_eq!(plan["generation"]["new"], 6);
 }
 
 #[test]

@@ -197,9 +197,25 @@ pub(crate) fn note_transition(
     ui.note(&format!(
         "copies move: deploy this change with `rusts-cluster transition {} {new_path} \
          --output-dir DIR`{written}, whose steps keep every acknowledged write readable while \
-         nodes run different generations; deploying the new config directly does not",
-        old.0.display()
+         nodes run different generations; deploying the new config directly does not{}",
+        old.0.display(),
+        numbered_as_final(old.1, new.1)
     ));
+}
+
+/// `(it is numbered as the final step, ...)` when `new` has the generation
+/// of the transition's final step, as `rebalance` numbers it.
+fn numbered_as_final(old: &ClusterConfig, new: &ClusterConfig) -> String {
+    let last = old.next_generation(rusts_cluster_placement::StepKind::Final.number());
+    if last.ok() == Some(new.generation) {
+        format!(
+            " (it is numbered {}, as the transition's final step, whose file it is: a node on \
+             {} given it directly would skip steps 1 and 2)",
+            new.generation, old.generation
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// Fewer zones than copies: each shard has a copy in every zone, and some

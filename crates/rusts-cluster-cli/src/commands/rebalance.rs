@@ -1,7 +1,7 @@
 //! `rebalance`: add or remove nodes, moving as few shard copies as
 //! possible; the plan, and the new config with its generation raised.
 
-use rusts_cluster_placement::{balance, plan_moves, with_node_changes};
+use rusts_cluster_placement::{balance, plan_moves, with_node_changes, StepKind};
 use serde_json::json;
 
 use crate::{
@@ -11,7 +11,7 @@ use crate::{
         warn_address_handovers, warn_few_zones, write_config,
     },
     load::load_valid,
-    report::{Problem, Stop, Ui},
+    report::{chain, Problem, Stop, Ui},
 };
 
 pub(crate) fn run(args: RebalanceArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
@@ -25,14 +25,23 @@ pub(crate) fn run(args: RebalanceArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     let changed =
         with_node_changes(&old, args.add, &args.remove).map_err(|e| report_placement(ui, &e))?;
     let mut new = balance(&changed, &args.zone_tag).map_err(|e| report_placement(ui, &e))?;
-    new.generation = old.generation.checked_add(1).ok_or_else(|| {
+    let plan = plan_moves(&old, &new);
+    // When copies move, the new config is numbered as the final step of
+    // its transition (g + 3), not g + 1, the number of the plan's step 1:
+    // `transition` then writes this very config as its last file, and a
+    // node on g given it directly would skip two steps, which routers
+    // refuse, where a g + 1 config would have served beside step 1 as if
+    // it were it (docs/decisions/0037-rebalance-numbers-its-output-as-the-final-step.md).
+    let moves = plan.copies_added > 0 || plan.copies_removed > 0;
+    let steps = if moves { StepKind::Final.number() } else { 1 };
+    new.generation = old.next_generation(steps).map_err(|e| {
         ui.fail(
             Problem::new(
-                "generation-overflow",
+                e.code(),
                 format!(
-                    "`generation` is {}, the largest there is, so the new config cannot have a higher one; \
-                     set it lower in every node's copy first",
-                    old.generation
+                    "{}; the new config is numbered {steps} generation{} after the old one",
+                    chain(&e),
+                    if steps == 1 { "" } else { "s" }
                 ),
             )
             .in_file(path),
@@ -44,7 +53,6 @@ pub(crate) fn run(args: RebalanceArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     );
     warn_few_zones(ui, &new, &args.zone_tag);
     warn_address_handovers(ui, &old, (args.output.as_deref(), &new));
-    let plan = plan_moves(&old, &new);
     report_plan_risks(ui, &plan);
     note_transition(ui, &plan, (path, &old), (args.output.as_deref(), &new));
     // The file first: a reader that closes stdout early (`| head`) ends the
