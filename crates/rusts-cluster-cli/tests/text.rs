@@ -55,7 +55,7 @@ fn escape_sequences_are_escaped_in_text() {
     }
     run(&["show", &file]).stdout_has("z\\u{202e}1");
     // The node without shards is warned about by id, escaped.
-    run(&["validate", &file]).stderr_has("\"b\\r\\n\"");
+    run(&["validate", &file]).stderr_has("\"b\\r\\nc\"");
     let report = json(&["show", &file], 0);
     assert_eq!(report["nodes"][0]["node"], "a\u{1b}[2J");
 }

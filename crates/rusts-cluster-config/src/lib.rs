@@ -72,7 +72,7 @@ pub use crate::{
     split::{split_factor, NotASplit, SplitFrom},
     step::StepKind,
     validate::{
-        Position, ShardList, ValidationError, ValidationErrorKind, ValidationWarning,
+        LookAlike, Position, ShardList, ValidationError, ValidationErrorKind, ValidationWarning,
         MAX_REPORTED_ERRORS, MAX_REPORTED_WARNINGS, MAX_SHARD_COUNT,
     },
     zones::DEFAULT_ZONE_TAG,

@@ -7,6 +7,7 @@ mod docs;
 mod handover;
 mod hostile;
 mod identity;
+mod look_alike;
 mod moving;
 mod node_id;
 // The property tests need the crate's generators, behind its `proptest`

@@ -69,6 +69,12 @@ pub(crate) fn warnings_for_zone_tag(
         }
     }
     for node in &config.nodes {
+        if let Some(scripts) = super::node_ids::confusable_scripts(&node.id) {
+            warnings.add(|| ValidationWarning::MixedScripts {
+                node: node.id.clone(),
+                scripts,
+            });
+        }
         if node.shards.is_empty() && node.replica_shards.is_empty() {
             warnings.add(|| ValidationWarning::NodeWithoutShards {
                 node: node.id.clone(),

@@ -42,6 +42,50 @@ impl fmt::Display for ShardList {
     }
 }
 
+/// Why a node id would look like another: from
+/// [`ValidationErrorKind::LookAlikeNodeId`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LookAlike {
+    /// A space (or another whitespace character) at the start or the end.
+    EdgeWhitespace,
+    /// A character that shows nothing: a format character (soft hyphen,
+    /// zero-width space or joiner, a direction mark), a variation
+    /// selector, or a space other than U+0020.
+    Invisible {
+        /// The first such character.
+        ch: char,
+    },
+    /// Not in Unicode's composed form (NFC): `é` written as `e` and a
+    /// combining accent.
+    NotNfc {
+        /// The id in NFC.
+        nfc: String,
+    },
+}
+
+impl fmt::Display for LookAlike {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LookAlike::EdgeWhitespace => f.write_str(
+                "starts or ends with whitespace, which a reader does not see; remove it",
+            ),
+            LookAlike::Invisible { ch } => write!(
+                f,
+                "holds U+{:04X}, a character that shows nothing (or looks like a plain space); \
+                 remove it",
+                u32::from(*ch)
+            ),
+            LookAlike::NotNfc { nfc } => write!(
+                f,
+                "is not in Unicode's composed form (NFC), so it differs from the id that looks \
+                 the same written with composed characters; write it as \"{}\"",
+                super::node_ids::escaped(nfc)
+            ),
+        }
+    }
+}
+
 /// Where in a config's `nodes` a problem is: the node, and for a problem
 /// about one entry of a shard list, that entry.
 ///
@@ -204,6 +248,17 @@ pub enum ValidationErrorKind {
         id: String,
         /// How many nodes use it.
         count: usize,
+    },
+    /// A node id that would look like another id when read: whitespace at
+    /// an end, an invisible character, or text not in NFC. The id is shown
+    /// with every character but printable ASCII escaped, so the culprit
+    /// shows.
+    #[error("node id \"{}\" {problem}", super::node_ids::escaped(id))]
+    LookAlikeNodeId {
+        /// The id, as written.
+        id: String,
+        /// What makes it a look-alike.
+        problem: LookAlike,
     },
     /// Two nodes share an address. Addresses are compared in a canonical
     /// form: host names ignoring case, IP addresses and ports by value.
@@ -386,6 +441,7 @@ impl ValidationErrorKind {
             ValidationErrorKind::UnknownThisNode { .. } => "unknown-this-node",
             ValidationErrorKind::EmptyNodeId { .. } => "empty-node-id",
             ValidationErrorKind::DuplicateNodeId { .. } => "duplicate-node-id",
+            ValidationErrorKind::LookAlikeNodeId { .. } => "look-alike-node-id",
             ValidationErrorKind::DuplicateAddress { .. } => "duplicate-address",
             ValidationErrorKind::InvalidAddress { .. } => "invalid-address",
             ValidationErrorKind::ZeroShardCount => "zero-shard-count",

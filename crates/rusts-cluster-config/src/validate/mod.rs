@@ -24,7 +24,7 @@ use rusts_cluster_sharding::ShardId;
 
 pub(crate) use self::copy_warnings::{warnings, warnings_for_zone_tag};
 pub use self::{
-    error::{Position, ShardList, ValidationError, ValidationErrorKind},
+    error::{LookAlike, Position, ShardList, ValidationError, ValidationErrorKind},
     report::{MAX_REPORTED_ERRORS, MAX_REPORTED_WARNINGS},
     settings::MAX_SHARD_COUNT,
     warning::ValidationWarning,

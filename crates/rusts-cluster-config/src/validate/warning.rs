@@ -85,6 +85,15 @@ pub enum ValidationWarning {
         /// Its replica count.
         least_count: usize,
     },
+    /// A node id with letters of two scripts whose letters look alike
+    /// (Latin, Greek, Cyrillic), such as Latin with a Cyrillic `а`: likely
+    /// a look-alike of an id written in one.
+    MixedScripts {
+        /// The node's id.
+        node: String,
+        /// The first two scripts its letters are in, in order.
+        scripts: [&'static str; 2],
+    },
     /// More warnings than [`MAX_REPORTED_WARNINGS`](crate::MAX_REPORTED_WARNINGS) (or than 1 MiB of
     /// text): the rest were counted, not listed. Always the last in the
     /// list.
@@ -105,6 +114,7 @@ impl ValidationWarning {
             ValidationWarning::ZoneSpread { .. } => "zone-spread",
             ValidationWarning::PrimaryImbalance { .. } => "primary-imbalance",
             ValidationWarning::ReplicaImbalance { .. } => "replica-imbalance",
+            ValidationWarning::MixedScripts { .. } => "mixed-scripts",
             ValidationWarning::TooManyWarnings { .. } => "too-many-warnings",
         }
     }
@@ -186,6 +196,14 @@ impl fmt::Display for ValidationWarning {
                     Some(zone) => format!(" in zone \"{zone}\""),
                     None => String::new(),
                 }
+            ),
+            ValidationWarning::MixedScripts { node, scripts } => write!(
+                f,
+                "node id \"{}\" mixes {} and {} letters, which look alike, so it may be read \
+                 as another id; write it in one script",
+                super::node_ids::escaped(node),
+                scripts[0],
+                scripts[1]
             ),
             ValidationWarning::TooManyWarnings { omitted } => write!(
                 f,
