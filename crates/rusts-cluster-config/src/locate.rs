@@ -87,7 +87,8 @@ impl<'a> SourceMap<'a> {
                     self.element(node, list, element, shard)
                 }
                 (Kind::EmptyNodeId { .. }, None, _) => self.field(node, "id", None),
-                (Kind::DuplicateNodeId { id, .. }, None, _) => self.field(node, "id", Some(id)),
+                (Kind::DuplicateNodeId { id, .. }, None, _)
+                | (Kind::LookAlikeNodeId { id, .. }, None, _) => self.field(node, "id", Some(id)),
                 (
                     Kind::DuplicateAddress { address, .. } | Kind::InvalidAddress { address, .. },
                     None,

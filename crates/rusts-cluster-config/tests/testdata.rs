@@ -50,10 +50,11 @@ const MIN_INVALID_FILES: usize = 64;
 /// Every `ValidationError` code, which the invalid fixtures together must
 /// cover; `docs::the_rule_table_lists_every_code` checks the reference's
 /// table of rules against it.
-pub(crate) const ALL_ERROR_CODES: [&str; 22] = [
+pub(crate) const ALL_ERROR_CODES: [&str; 23] = [
     "no-nodes",
     "unknown-this-node",
     "empty-node-id",
+    "look-alike-node-id",
     "duplicate-node-id",
     "duplicate-address",
     "invalid-address",
