@@ -7,7 +7,9 @@
 
 use std::{fs, path::PathBuf, process::Command};
 
-use crate::util::{data, run, subcommands, takes_format};
+use rusts_cluster_config::{ClusterConfig, NodeConfig};
+
+use crate::util::{data, path, run, subcommands, takes_format, testdata, Scratch};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -106,4 +108,144 @@ fn version_names_a_commit_of_this_checkout() {
         .status()
         .unwrap();
     assert!(known.success(), "{commit} is not a commit of this checkout");
+}
+
+/// The lines of the ```` ```text ```` blocks of docs/operations.md's
+/// section on operator mistakes.
+fn mistake_quotes() -> Vec<String> {
+    let text = fs::read_to_string(root().join("docs/operations.md")).unwrap();
+    let at = text
+        .find("\n## Operator mistakes")
+        .expect("docs/operations.md has the section on operator mistakes");
+    let section = &text[at + 1..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+    let mut quotes = Vec::new();
+    let mut lines = section.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "```text" {
+            quotes.extend(
+                lines
+                    .by_ref()
+                    .take_while(|l| l.trim() != "```")
+                    .map(str::to_owned),
+            );
+        }
+    }
+    quotes
+}
+
+/// Each quote of docs/operations.md's section on operator mistakes is
+/// what the tool says when the mistake is made: every mistake is made
+/// here, on the cluster the walkthroughs use (6 nodes in 3 zones, 24
+/// shards, 3 copies), and every quoted line must be in what the tool
+/// printed.
+#[test]
+fn the_operator_mistakes_quote_the_tool() {
+    let scratch = Scratch::new();
+    let old = scratch.generated("cluster.toml", 6, 3, 24, 3);
+    let new = scratch.arg("new.toml");
+    let mut said = String::new();
+    let mut say = |args: &[&str], code: u8| {
+        let out = run(args).exits(code);
+        said.push_str(&out.stdout);
+        said.push_str(&out.stderr);
+    };
+    // Deploying rebalance's output directly (its note).
+    say(
+        &[
+            "rebalance",
+            &old,
+            "--add-node",
+            "n6=10.0.9.1:8086,zone=z0",
+            "--output",
+            &new,
+        ],
+        0,
+    );
+    let steps = scratch.path("steps");
+    say(
+        &["transition", &old, &new, "--output-dir", &path(&steps)],
+        0,
+    );
+    // Splitting a step file.
+    say(
+        &[
+            "split",
+            &path(&steps.join("01-joint-writes.toml")),
+            "--factor",
+            "2",
+        ],
+        1,
+    );
+    // A removed node's address, respelled.
+    let replaced = scratch.arg("replaced.toml");
+    say(
+        &[
+            "rebalance",
+            &old,
+            "--remove-node",
+            "n5",
+            "--add-node",
+            "n6=10.0.0.6:08086,zone=z2",
+            "--output",
+            &replaced,
+        ],
+        0,
+    );
+    say(
+        &[
+            "transition",
+            &old,
+            &replaced,
+            "--output-dir",
+            &scratch.arg("s2"),
+        ],
+        1,
+    );
+    // Too few copies for writes.
+    let mut thin = ClusterConfig::from_file(&new).unwrap();
+    for node in &mut thin.nodes {
+        node.replica_shards.retain(|&s| s != 0);
+    }
+    let thin_file = scratch.arg("thin.toml");
+    fs::write(&thin_file, thin.to_toml().unwrap()).unwrap();
+    say(
+        &[
+            "transition",
+            &old,
+            &thin_file,
+            "--output-dir",
+            &scratch.arg("s3"),
+        ],
+        1,
+    );
+    // A look-alike id.
+    let look_alike = testdata().join("invalid/look-alike-node-id.toml");
+    say(&["validate", &path(&look_alike)], 1);
+    // A removed node that holds no copy.
+    let mut with_e = ClusterConfig::from_file(&old).unwrap();
+    with_e.nodes.push(NodeConfig::new("e", "10.0.7.7:8086"));
+    let with_e_file = scratch.arg("with-e.toml");
+    fs::write(&with_e_file, with_e.to_toml().unwrap()).unwrap();
+    say(
+        &[
+            "transition",
+            &with_e_file,
+            &new,
+            "--output-dir",
+            &scratch.arg("s4"),
+        ],
+        0,
+    );
+    // Changing the replication settings.
+    let rf2 = scratch.generated("rf2.toml", 6, 3, 24, 2);
+    say(&["diff", &old, &rf2], 0);
+    let quotes = mistake_quotes();
+    assert!(quotes.len() >= 7, "{quotes:?}");
+    for quote in quotes {
+        assert!(
+            said.contains(&quote),
+            "the tool no longer says\n  {quote}\nit said:\n{said}"
+        );
+    }
 }
