@@ -140,8 +140,8 @@ fn the_last_generation_is_refused_by_every_command_that_raises_it() {
     assert!(!scratch.path("steps").exists());
 }
 
-/// Issue 21, item 4. Before, `split` of `01-joint-writes.toml` (generation
-/// 1) exited 0 and wrote generation 2, the number of `02-read-new.toml`:
+/// Issue 21, item 4. Before, `split` of `01-joint-writes.toml`
+/// (generation 1) exited 0 and wrote generation 2, the number of `02-read-new.toml`:
 /// a node on each served the other, and half of a joining copy, still
 /// catching up, was counted as a whole copy. Now it is refused
 /// (`in-transition`), naming the file, and nothing is written.
