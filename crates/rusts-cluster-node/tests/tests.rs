@@ -1,1 +1,5 @@
-//! The node's integration tests, one binary: real processes (`processes`).
+//! The node's integration tests, one binary: real processes on loopback
+//! (`processes`), with the shared harness in `util`.
+
+mod processes;
+mod util;

@@ -1,0 +1,420 @@
+//! Real processes on 127.0.0.1: the binary, killed with `kill -9`,
+//! reloaded step by step while clients write.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        atomic::{AtomicBool, Ordering::SeqCst},
+        Arc, Mutex,
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use rusts_cluster::{ClusterConfig, NodeConfig};
+use rusts_cluster_placement::{balance, plan_transition, with_node_changes, DEFAULT_ZONE_TAG};
+use serde_json::{json, Value};
+
+use crate::util::{free_addresses, http, round_robin, Cluster, Rng};
+
+/// A point's key, and the value written under it.
+type Points = BTreeMap<(String, u64, i64), f64>;
+
+/// Clients writing batches of 8 points to a random running node until
+/// stopped; each keeps the points of the batches answered 200 (the only
+/// ones a client may assume stored).
+struct Clients {
+    stop: Arc<AtomicBool>,
+    /// The addresses clients pick from; the test adds and removes nodes.
+    targets: Arc<Mutex<Vec<String>>>,
+    threads: Vec<thread::JoinHandle<(Points, usize)>>,
+}
+
+impl Clients {
+    fn start(count: u64, targets: Vec<String>, seed: u64) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let targets = Arc::new(Mutex::new(targets));
+        let threads = (0..count)
+            .map(|client| {
+                let (stop, targets) = (stop.clone(), targets.clone());
+                thread::spawn(move || {
+                    let mut rng = Rng::new(seed ^ (client + 1) * 0x9e37_79b9);
+                    let (mut acknowledged, mut refused) = (Points::new(), 0);
+                    for batch in 0.. {
+                        if stop.load(SeqCst) {
+                            break;
+                        }
+                        let points: Vec<Value> = (0..8u64)
+                            .map(|series| {
+                                json!({"measurement": "cpu", "series_id": series,
+                                       "timestamp": (client * 1_000_000 + batch) as i64,
+                                       "value": (client * 1_000_000 + batch * 8 + series) as f64})
+                            })
+                            .collect();
+                        let target = {
+                            let targets = targets.lock().unwrap();
+                            targets[rng.below(targets.len())].clone()
+                        };
+                        let body = serde_json::to_vec(&json!({ "points": points })).unwrap();
+                        match http(&target, "POST", "/write", &body) {
+                            Some((200, _)) => {
+                                for p in &points {
+                                    let key = (
+                                        p["measurement"].as_str().unwrap().to_owned(),
+                                        p["series_id"].as_u64().unwrap(),
+                                        p["timestamp"].as_i64().unwrap(),
+                                    );
+                                    acknowledged.insert(key, p["value"].as_f64().unwrap());
+                                }
+                            }
+                            _ => refused += 1,
+                        }
+                    }
+                    (acknowledged, refused)
+                })
+            })
+            .collect();
+        Clients {
+            stop,
+            targets,
+            threads,
+        }
+    }
+
+    fn set_targets(&self, targets: Vec<String>) {
+        *self.targets.lock().unwrap() = targets;
+    }
+
+    /// Stops the clients; every acknowledged point, and how many batches
+    /// were not.
+    fn stop(self) -> (Points, usize) {
+        self.stop.store(true, SeqCst);
+        let mut all = Points::new();
+        let mut refused = 0;
+        for thread in self.threads {
+            let (points, r) = thread.join().unwrap();
+            all.extend(points);
+            refused += r;
+        }
+        (all, refused)
+    }
+}
+
+/// What reading every point back at Quorum from `node` found: how many
+/// acknowledged points were missing or had another value, and whether
+/// the read was complete.
+fn read_back(cluster: &Cluster, node: &str, acknowledged: &Points) -> (usize, bool) {
+    let Some((status, body)) = http(
+        cluster.address(node),
+        "GET",
+        "/query?consistency=quorum",
+        b"",
+    ) else {
+        return (acknowledged.len(), false);
+    };
+    let rows: Points = body["points"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|p| {
+                    let key = (
+                        p["measurement"].as_str().unwrap().to_owned(),
+                        p["series_id"].as_u64().unwrap(),
+                        p["timestamp"].as_i64().unwrap(),
+                    );
+                    (key, p["value"].as_f64().unwrap())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let missing = acknowledged
+        .iter()
+        .filter(|(key, value)| rows.get(*key) != Some(*value))
+        .count();
+    (missing, status == 200 && body["complete"] == json!(true))
+}
+
+fn generation_of(cluster: &Cluster, node: &str) -> Option<(u64, u64)> {
+    let status = cluster.status(node)?;
+    Some((
+        status["generation"].as_u64()?,
+        status["catch_up_pending"].as_u64()?,
+    ))
+}
+
+/// Waits until every node of `config` reports its generation with no
+/// catch-up pending: the runbook's condition for the next step.
+fn wait_for_step(cluster: &Cluster, config: &ClusterConfig) {
+    let generation = config.generation;
+    let started = Instant::now();
+    while !config
+        .nodes
+        .iter()
+        .all(|n| generation_of(cluster, &n.id) == Some((generation, 0)))
+    {
+        if started.elapsed() > Duration::from_secs(60) {
+            let states: Vec<String> = config
+                .nodes
+                .iter()
+                .map(|n| format!("{}: {:?}", n.id, cluster.status(&n.id)))
+                .collect();
+            panic!(
+                "not every node reports generation {generation}, caught up:\n{}",
+                states.join("\n")
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits for `count` more acknowledged-or-not batches... by time: the
+/// clients write throughout, this lets some land between two deploys.
+fn let_writes_land() {
+    thread::sleep(Duration::from_millis(150));
+}
+
+/// The five-node cluster `A` and `B`, which adds `node5` and balances.
+fn add_node_configs() -> (ClusterConfig, ClusterConfig) {
+    let addresses = free_addresses(6);
+    let a = round_robin(&addresses[..5], 10);
+    let node5 = NodeConfig::new("node5", addresses[5].clone());
+    let b = balance(
+        &with_node_changes(&a, vec![node5], &[]).unwrap(),
+        DEFAULT_ZONE_TAG,
+    )
+    .unwrap();
+    (a, b)
+}
+
+#[test]
+fn bad_input_gets_a_4xx_naming_the_field_and_the_node_keeps_serving() {
+    let addresses = free_addresses(3);
+    let config = round_robin(&addresses, 3);
+    let mut cluster = Cluster::new(&config);
+    for id in ["node0", "node1", "node2"] {
+        cluster.start(id);
+    }
+    let node = cluster.address("node0").to_owned();
+    let cases: [(&str, &str, &[u8], u16, &str); 7] = [
+        ("POST", "/write", b"{\"points\": [", 400, "body"),
+        (
+            "POST",
+            "/write",
+            br#"{"points":[{"measurement":"cpu","series_id":"x","timestamp":1,"value":1}]}"#,
+            400,
+            "points[0].series_id",
+        ),
+        (
+            "POST",
+            "/write",
+            br#"{"points":[{"measurement":"","series_id":1,"timestamp":1,"value":1}]}"#,
+            400,
+            "points[0].measurement",
+        ),
+        ("GET", "/query?start=10&end=5", b"", 400, "end"),
+        ("GET", "/query?consistency=some", b"", 400, "consistency"),
+        ("GET", "/nowhere", b"", 404, "path"),
+        ("GET", "/write", b"", 405, "method"),
+    ];
+    for (method, path, body, status, field) in cases {
+        let (got, answer) = http(&node, method, path, body).unwrap();
+        assert_eq!(
+            (got, answer["field"].as_str()),
+            (status, Some(field)),
+            "{method} {path}: {answer}"
+        );
+    }
+    let huge = vec![b' '; rusts_cluster_node::MAX_WRITE_BODY + 1];
+    let (got, answer) = http(&node, "POST", "/write", &huge).unwrap();
+    assert_eq!(
+        (got, answer["field"].as_str()),
+        (413, Some("body")),
+        "{answer}"
+    );
+    // A stale reload is refused with a code, and the node keeps its config.
+    let (got, answer) = cluster.reload("node0");
+    assert_eq!(
+        (got, answer["error"].as_str()),
+        (409, Some("stale-generation")),
+        "{answer}"
+    );
+    // Still serving: a write is acknowledged and read back.
+    let body = br#"{"points":[{"measurement":"cpu","series_id":1,"timestamp":1,"value":2.5}]}"#;
+    assert_eq!(http(&node, "POST", "/write", body).unwrap().0, 200);
+    let (status, rows) = http(&node, "GET", "/query?measurement=cpu&consistency=all", b"").unwrap();
+    assert_eq!(status, 200, "{rows}");
+    assert_eq!(rows["points"][0]["value"], json!(2.5));
+}
+
+/// The issue's scenario: six processes, clients writing throughout, a
+/// `kill -9` and restart before the change, then a whole add-node
+/// transition deployed step by step to each node in random order (the new
+/// node started first, on step 1), with one node killed and restarted in
+/// the middle of step 2. At the end every node reads every acknowledged
+/// point back at Quorum.
+#[test]
+fn an_add_node_transition_step_by_step_loses_no_acknowledged_write() {
+    let mut rng = Rng::from_env("add-node");
+    let started = Instant::now();
+    let (a, b) = add_node_configs();
+    let plan = plan_transition(&a, &b).unwrap();
+    let mut cluster = Cluster::new(&a);
+    let old: Vec<String> = a.nodes.iter().map(|n| n.id.clone()).collect();
+    for id in &old {
+        cluster.start(id);
+    }
+    let addresses = |ids: &[String], cluster: &Cluster| -> Vec<String> {
+        ids.iter()
+            .map(|id| cluster.address(id).to_owned())
+            .collect()
+    };
+    let clients = Clients::start(3, addresses(&old, &cluster), rng.next());
+    let_writes_land();
+
+    // kill -9 and restart, with factor 3 at Quorum: one copy down leaves
+    // two, which meet every shard's rule; clients avoid the dead node.
+    let victim = old[rng.below(old.len())].clone();
+    let living: Vec<String> = old.iter().filter(|n| **n != victim).cloned().collect();
+    clients.set_targets(addresses(&living, &cluster));
+    cluster.kill(&victim);
+    let_writes_land();
+    cluster.start(&victim);
+    clients.set_targets(addresses(&old, &cluster));
+
+    let mut all = old.clone();
+    all.push("node5".to_owned());
+    for (number, step) in plan.steps.iter().enumerate() {
+        cluster.deploy_file(&step.config);
+        // The new node starts first, on step 1; it takes the later steps
+        // by reload like every other node.
+        let mut order = if number == 0 {
+            old.clone()
+        } else {
+            all.clone()
+        };
+        if number == 0 {
+            cluster.start("node5");
+            clients.set_targets(addresses(&all, &cluster));
+        }
+        rng.shuffle(&mut order);
+        eprintln!(
+            "step {} (generation {}): {order:?}",
+            number + 1,
+            step.config.generation
+        );
+        for (i, node) in order.iter().enumerate() {
+            // In the middle of step 2, a node is killed and restarted: it
+            // comes back on the generation it last persisted.
+            if number == 1 && i == order.len() / 2 {
+                let victim = order[rng.below(order.len())].clone();
+                cluster.kill(&victim);
+                let_writes_land();
+                cluster.start(&victim);
+            }
+            let (status, answer) = cluster.reload(node);
+            // A node restarted after its reload already runs the step.
+            let current = answer["error"] == json!("stale-generation");
+            assert!(status == 200 || current, "{node}: {answer}");
+            let_writes_land();
+        }
+        wait_for_step(&cluster, &step.config);
+    }
+    for node in &all {
+        assert_eq!(
+            http(cluster.address(node), "POST", "/admin/release", b"")
+                .unwrap()
+                .0,
+            200
+        );
+    }
+    let_writes_land();
+    let (acknowledged, refused) = clients.stop();
+    assert!(
+        acknowledged.len() > 1000,
+        "too few writes acknowledged: {}",
+        acknowledged.len()
+    );
+    for node in &all {
+        let (missing, complete) = read_back(&cluster, node, &acknowledged);
+        assert_eq!((missing, complete), (0, true), "a Quorum read from {node}");
+    }
+    let fetched: u64 = ["node5"]
+        .iter()
+        .filter_map(|n| cluster.status(n)?["stored_points"].as_u64())
+        .sum();
+    assert!(
+        fetched > 0,
+        "the new node holds nothing: catch-up did not run"
+    );
+    eprintln!(
+        "add-node: {} points acknowledged, {refused} batches not, node5 stores {fetched}, {:.1} s",
+        acknowledged.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// One run of the steps-skipped deployment: `B` written straight to the
+/// file, the new node started on it, the others reloaded in random order
+/// while clients write. Returns (acknowledged points missed by some
+/// node's Quorum read, reads incomplete).
+fn skipped_run(rng: &mut Rng) -> (usize, usize) {
+    let (a, mut b) = add_node_configs();
+    b.generation = a.generation + 1;
+    let mut cluster = Cluster::new(&a);
+    let old: Vec<String> = a.nodes.iter().map(|n| n.id.clone()).collect();
+    for id in &old {
+        cluster.start(id);
+    }
+    let clients = Clients::start(
+        3,
+        old.iter()
+            .map(|id| cluster.address(id).to_owned())
+            .collect(),
+        rng.next(),
+    );
+    let_writes_land();
+    cluster.deploy_file(&b);
+    cluster.start("node5");
+    let mut order = old.clone();
+    rng.shuffle(&mut order);
+    for node in &order {
+        assert_eq!(cluster.reload(node).0, 200);
+        let_writes_land();
+    }
+    let (acknowledged, _) = clients.stop();
+    let mut all = old;
+    all.push("node5".to_owned());
+    let (mut missing, mut incomplete) = (0, 0);
+    for node in &all {
+        let (m, complete) = read_back(&cluster, node, &acknowledged);
+        missing += m;
+        incomplete += usize::from(!complete);
+    }
+    (missing, incomplete)
+}
+
+/// The steps skipped, over `RUNS` runs (default 5): how often the direct
+/// deployment loses acknowledged writes or reads incompletely. A campaign
+/// run by hand (`cargo test -p rusts-cluster-node -- --ignored skipped`);
+/// it reports, and fails only when no run showed the loss.
+#[test]
+#[ignore = "a campaign: run by hand"]
+fn skipped_steps_campaign() {
+    let runs: usize = std::env::var("RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let mut rng = Rng::from_env("skipped");
+    let (mut lossy, mut incomplete) = (0, 0);
+    for run in 0..runs {
+        let (missing, partial) = skipped_run(&mut rng);
+        eprintln!("run {run}: {missing} acknowledged points missed, {partial} reads incomplete");
+        lossy += usize::from(missing > 0);
+        incomplete += usize::from(partial > 0);
+    }
+    eprintln!("steps skipped: {lossy} of {runs} runs lost acknowledged points, {incomplete} read incompletely");
+    assert!(
+        lossy + incomplete > 0,
+        "no run found the loss the skipped steps allow"
+    );
+}
