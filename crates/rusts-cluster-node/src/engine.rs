@@ -272,7 +272,10 @@ impl<N: Net> Engine<N> {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut batch = Vec::with_capacity(BATCH);
         loop {
+            // Biased: tokio's select otherwise picks a branch at random,
+            // and a seed of the simulation would not replay exactly.
             tokio::select! {
+                biased;
                 received = events.recv_many(&mut batch, BATCH) => {
                     if received == 0 {
                         return Ok(());
