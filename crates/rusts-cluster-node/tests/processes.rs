@@ -176,7 +176,7 @@ fn let_writes_land() {
 /// The five-node cluster `A` and `B`, which adds `node5` and balances.
 fn add_node_configs() -> (ClusterConfig, ClusterConfig) {
     let addresses = free_addresses(6);
-    let a = round_robin(&addresses[..5], 10);
+    let a = round_robin(&addresses[..5], 10, 3);
     let node5 = NodeConfig::new("node5", addresses[5].clone());
     let b = balance(
         &with_node_changes(&a, vec![node5], &[]).unwrap(),
@@ -189,7 +189,7 @@ fn add_node_configs() -> (ClusterConfig, ClusterConfig) {
 #[test]
 fn bad_input_gets_a_4xx_naming_the_field_and_the_node_keeps_serving() {
     let addresses = free_addresses(3);
-    let config = round_robin(&addresses, 3);
+    let config = round_robin(&addresses, 3, 3);
     let mut cluster = Cluster::new(&config);
     for id in ["node0", "node1", "node2"] {
         cluster.start(id);

@@ -149,7 +149,7 @@ enum Deploy {
 
 fn configs(change: Change) -> (ClusterConfig, ClusterConfig) {
     let hosts: Vec<String> = (0..5).map(|i| format!("node{i}:{PORT}")).collect();
-    let a = crate::util::round_robin(&hosts, 8);
+    let a = crate::util::round_robin(&hosts, 8, 3);
     let node5 = || NodeConfig::new("node5", format!("node5:{PORT}"));
     let b = match change {
         Change::Add => with_node_changes(&a, vec![node5()], &[]),

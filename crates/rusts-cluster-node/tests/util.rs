@@ -96,19 +96,21 @@ pub(crate) fn free_addresses(count: usize) -> Vec<String> {
         .collect()
 }
 
-/// A factor-3 Quorum cluster of `addresses.len()` nodes `node0...` with
-/// `shards` shards placed round-robin (shard `s` on nodes `s`, `s + 1`,
-/// `s + 2`).
-pub(crate) fn round_robin(addresses: &[String], shards: u32) -> ClusterConfig {
+/// A Quorum cluster of `addresses.len()` nodes `node0...` with `shards`
+/// shards placed round-robin at factor `factor` (shard `s` on nodes `s`,
+/// `s + 1`, ... `s + factor - 1`, the first its primary).
+pub(crate) fn round_robin(addresses: &[String], shards: u32, factor: u32) -> ClusterConfig {
     let n = addresses.len() as u32;
     let mut text = format!(
-        "cluster_name = \"test\"\nreplication_mode = \"Quorum\"\nreplication_factor = 3\nshard_count = {shards}\n"
+        "cluster_name = \"test\"\nreplication_mode = \"Quorum\"\nreplication_factor = {factor}\nshard_count = {shards}\n"
     );
     for (i, address) in addresses.iter().enumerate() {
         let i = i as u32;
-        let primary: Vec<u32> = (0..shards).filter(|s| s % n == i).collect();
+        // How far node i is after shard s's primary, round the ring.
+        let distance = |s: u32| (i + n - s % n) % n;
+        let primary: Vec<u32> = (0..shards).filter(|&s| distance(s) == 0).collect();
         let replica: Vec<u32> = (0..shards)
-            .filter(|s| (s + n - i) % n == n - 1 || (s + n - i) % n == n - 2)
+            .filter(|&s| (1..factor).contains(&distance(s)))
             .collect();
         text += &format!(
             "\n[[nodes]]\nid = \"node{i}\"\naddress = \"{address}\"\nshards = {primary:?}\nreplica_shards = {replica:?}\n"
@@ -195,6 +197,13 @@ impl Cluster {
             child.kill().unwrap();
             child.wait().unwrap();
         }
+    }
+
+    /// The process id of node `id`, while it runs (for the figures'
+    /// memory readings: `benches/figures.rs` shares this file).
+    #[allow(dead_code)]
+    pub(crate) fn pid(&self, id: &str) -> u32 {
+        self.children[id].id()
     }
 
     pub(crate) fn address(&self, id: &str) -> &str {
