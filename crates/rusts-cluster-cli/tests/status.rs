@@ -266,14 +266,14 @@ fn wait_gives_up_naming_the_nodes_not_there() {
         .exits(1)
         .stderr_has("note: waiting for b1 (behind)\n")
         .stderr_has("[behind]\n")
-        .stderr_has("error: after ")
+        .stderr_has("error: after 2 s (")
         .stderr_has(
             "1 of 2 nodes are not at generation 5 with catch-up done: b1 (behind) [not-ready]\n",
         );
     let _ = out;
     let took = started.elapsed();
     assert!(
-        took >= Duration::from_millis(1500) && took < Duration::from_secs(10),
+        took >= Duration::from_secs(2) && took < Duration::from_secs(10),
         "{took:?}"
     );
     // Asked twice a second, not in a tight loop.

@@ -102,7 +102,8 @@ pub(crate) fn run(args: StatusArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         let rows = poll_all(&nodes, timeout);
         polls += 1;
         let waiting = waiting_for(&rows, generation);
-        if !args.wait || waiting.is_empty() || started.elapsed() + INTERVAL >= limit {
+        let waited = started.elapsed();
+        if !args.wait || waiting.is_empty() || waited >= limit {
             break rows;
         }
         // Said again only when it changes, so that a long catch-up is a
@@ -111,7 +112,8 @@ pub(crate) fn run(args: StatusArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
             ui.note(&format!("waiting for {waiting}"));
             said = waiting;
         }
-        thread::sleep(INTERVAL);
+        // The last round is at the limit, not up to an interval before it.
+        thread::sleep(INTERVAL.min(limit - waited));
     };
     let elapsed = started.elapsed();
     let mut ready = 0;
