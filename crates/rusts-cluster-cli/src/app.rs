@@ -97,6 +97,7 @@ fn dispatch(
         Command::Split(args) => commands::split::run(args, &mut ui),
         Command::Diff(args) => commands::diff::run(args, &mut ui),
         Command::Transition(args) => commands::transition::run(args, &mut ui),
+        Command::Status(args) => commands::status::run(args, &mut ui),
         Command::Completions(args) => commands::manual::completions(args, &mut ui),
         Command::Man(args) => commands::manual::man(args, &mut ui),
     };

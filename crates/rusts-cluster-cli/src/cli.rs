@@ -22,7 +22,7 @@ const VERSION: &str = env!("RUSTS_CLUSTER_VERSION");
 #[derive(Debug, Parser)]
 #[command(name = "rusts-cluster", version = VERSION, long_about = None)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 an error was reported (invalid input, a risky plan, an incomplete query plan), 2 usage error.\n\
+    after_help = "Exit codes: 0 ok, 1 an error was reported (invalid input, a risky plan, an incomplete query plan, a node not ready), 2 usage error.\n\
 Example:\n  rusts-cluster validate examples/cluster.toml"
 )]
 pub(crate) struct Cli {
@@ -96,6 +96,17 @@ wait for and how to check each step. Writes nothing when no copy moves. Refuses 
 already holds step files (NN-*.toml)."
     )]
     Transition(TransitionArgs),
+    /// Ask every node of a config for its status: reachable, its generation,
+    /// its catch-up.
+    #[command(
+        after_help = "Example:\n  rusts-cluster status add-a3/01-joint-writes.toml --wait --wait-secs 3600\n\n\
+Asks each node's /status at its address in the config, all nodes at once, each within\n\
+--timeout-ms. Exit code 0 when every node answers with the config's generation and no\n\
+catch-up pending (the runbook's \"wait: every node reports generation N\" and the catch-up\n\
+after it), 1 otherwise, naming each node that is not and why. --wait asks again every\n\
+half second until they all are, or until --wait-secs have passed."
+    )]
+    Status(StatusArgs),
     /// Print a shell completion script to stdout.
     #[command(
         after_help = "Example:\n  rusts-cluster completions bash > ~/.local/share/bash-completion/completions/rusts-cluster"
@@ -350,6 +361,26 @@ pub(crate) struct TransitionArgs {
     /// every write to those shards fails (refused without this flag).
     #[arg(long)]
     pub(crate) allow_under_replicated: bool,
+    #[command(flatten)]
+    pub(crate) format: FormatArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// The config the nodes should run: their addresses, and the generation
+    /// to expect.
+    pub(crate) file: PathBuf,
+    /// How long to wait for each node, connecting and answering together,
+    /// in milliseconds.
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub(crate) timeout_ms: u64,
+    /// Ask again until every node is ready (exit 0), or until --wait-secs
+    /// have passed (exit 1, naming the nodes that are not).
+    #[arg(long)]
+    pub(crate) wait: bool,
+    /// With --wait: how long to wait in all, in seconds.
+    #[arg(long, default_value_t = 600, requires = "wait", value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub(crate) wait_secs: u64,
     #[command(flatten)]
     pub(crate) format: FormatArg,
 }

@@ -34,6 +34,7 @@ mod cli;
 mod commands;
 mod load;
 mod parsers;
+mod poll;
 mod report;
 mod text;
 mod timestamp;

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::util::{data, invalid, json, path, run, subcommands, takes_format, Scratch};
+use crate::util::{
+    data, fake_cluster, invalid, json, path, run, subcommands, takes_format, FakeNode, Scratch,
+};
 
 /// Every subcommand's JSON, on success and on each kind of failure: one
 /// object on stdout with the common keys, the node named `node` wherever a
@@ -30,6 +32,9 @@ fn json_reports_have_the_documented_keys() {
     let out = scratch.arg("out.toml");
     let bad = path(&invalid("many-problems-at-once.toml"));
     let syntax = path(&invalid("parse-syntax-error.toml"));
+    let node = FakeNode::status("a1", 1, 0);
+    let ready = fake_cluster(&scratch, "ready.toml", 1, &[("a1", &node.address)]);
+    let refused = fake_cluster(&scratch, "refused.toml", 1, &[("a1", &FakeNode::refused())]);
     let common_keys = [
         "format_version",
         "command",
@@ -63,6 +68,9 @@ fn json_reports_have_the_documented_keys() {
         (vec!["transition", &generated, &rebalanced, "--output-dir", &steps], 0, &["old_file", "new_file", "output_dir", "generation", "changed", "moving_shards", "steps", "catch_up", "drop_copies"]),
         (vec!["transition", &generated, &generated, "--output-dir", &steps], 0, &["old_file", "new_file", "output_dir", "generation", "changed", "moving_shards", "steps", "catch_up", "drop_copies"]),
         (vec!["transition", &generated, &bad, "--output-dir", &steps], 1, &["old_file", "new_file", "output_dir"]),
+        (vec!["status", &ready], 0, &["file", "generation", "ready", "polls", "elapsed_ms", "nodes"]),
+        (vec!["status", &refused], 1, &["file", "generation", "ready", "nodes"]),
+        (vec!["status", &bad], 1, &["file"]),
         (vec!["show", "--bogus"], 2, &[]),
         (vec!["frobnicate"], 2, &[]),
     ];

@@ -10,8 +10,8 @@ use std::{
 };
 
 use crate::util::{
-    bin, binary, data, generate_args, invalid, path, run, run_bin, run_cmd, strs, subcommands,
-    takes_format, Run, Scratch,
+    bin, binary, data, fake_cluster, generate_args, invalid, path, run, run_bin, run_cmd, strs,
+    subcommands, takes_format, FakeNode, Run, Scratch,
 };
 
 /// Runs the binary with `stdout` as its stdout.
@@ -50,6 +50,8 @@ fn closed_stdout_pipe_ends_every_subcommand_quietly() {
     let other = scratch.generated("other.toml", 5, 2, 64, 2);
     let steps = scratch.arg("steps");
     let nodes = generate_args(3, 3, 4096, 3);
+    let node = FakeNode::status("a1", 1, 0);
+    let ready = fake_cluster(&scratch, "ready.toml", 1, &[("a1", &node.address)]);
     let cases: Vec<Vec<&str>> = vec![
         vec!["validate", &example],
         vec!["show", &generated],
@@ -74,6 +76,7 @@ fn closed_stdout_pipe_ends_every_subcommand_quietly() {
         vec!["split", &generated, "--factor", "4"],
         vec!["diff", &generated, &other],
         vec!["transition", &generated, &other, "--output-dir", &steps],
+        vec!["status", &ready],
         vec!["completions", "bash"],
         vec!["man"],
         vec!["--help"],
@@ -117,6 +120,9 @@ fn closed_stdout_pipe_ends_every_subcommand_quietly() {
 fn a_full_disk_is_exit_1_naming_the_failure() {
     let example = path(&data("cluster.toml"));
     let generate = generate_args(2, 1, 4, 1);
+    let scratch = Scratch::new();
+    let node = FakeNode::status("a1", 1, 0);
+    let ready = fake_cluster(&scratch, "ready.toml", 1, &[("a1", &node.address)]);
     let cases: Vec<Vec<&str>> = vec![
         vec!["validate", &example],
         vec!["validate", &example, "--format", "json"],
@@ -138,6 +144,8 @@ fn a_full_disk_is_exit_1_naming_the_failure() {
         vec!["split", &example, "--factor", "2"],
         vec!["diff", &example, &example],
         vec!["transition", &example, &example, "--output-dir", "unused"],
+        vec!["status", &ready],
+        vec!["status", &ready, "--format", "json"],
         vec!["completions", "zsh"],
         vec!["man"],
         vec!["--help"],

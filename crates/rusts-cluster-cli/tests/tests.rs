@@ -19,6 +19,7 @@ mod plan_query;
 mod rebalance_diff;
 mod show_route;
 mod split;
+mod status;
 mod text;
 mod transition;
 mod validate;

@@ -2,14 +2,23 @@
 //! directories, the subcommands clap knows, and one way to run the tool and
 //! check a run, in-process or as the built binary.
 //!
+//! `status` asks fake storage nodes ([`FakeNode`]): loopback servers
+//! that answer as told.
+//!
 //! A check reads as what it checks: `run(&["diff", a, b]).exits(1)
 //! .stderr_has("[every-copy-changes]")`. Each failed check prints the
 //! command line, the exit code and both streams, at the caller's line.
 
 use std::{
+    io::{Read, Write},
+    net::{Shutdown, TcpListener, TcpStream},
     path::{Path, PathBuf},
     process::Output,
-    sync::atomic::{AtomicUsize, Ordering},
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc,
+    },
+    thread::{self, JoinHandle},
     time::Duration,
 };
 
@@ -322,4 +331,138 @@ pub(crate) fn generate_into(
     args.push("--output".into());
     args.push(path.display().to_string());
     run(&strs(&args)).exits(0).stderr
+}
+
+/// A stand-in for a storage node's HTTP server, on 127.0.0.1: it answers
+/// its `n`th connection (from 0) with the bytes `answer(n)` gives, or holds
+/// it open unanswered when `None`. Its thread ends when it is dropped.
+pub(crate) struct FakeNode {
+    pub(crate) address: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeNode {
+    pub(crate) fn start(answer: impl Fn(usize) -> Option<Vec<u8>> + Send + 'static) -> FakeNode {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        // Polled, so that the thread sees `stop` without a connection to
+        // wake it.
+        listener.set_nonblocking(true).unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            let mut held: Vec<TcpStream> = Vec::new();
+            let mut n = 0;
+            while !stopped.load(Ordering::Relaxed) {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let _ = stream.set_nonblocking(false);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                read_request(&mut stream);
+                match answer(n) {
+                    Some(bytes) => {
+                        // A client that stops reading (an answer over its
+                        // limit) makes this fail, which is what it tests.
+                        let _ = stream.write_all(&bytes);
+                        let _ = stream.shutdown(Shutdown::Both);
+                    }
+                    None => held.push(stream),
+                }
+                n += 1;
+            }
+        });
+        FakeNode {
+            address,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// A node that answers `/status` as `node` at `generation` with
+    /// `pending` copies to catch up, every time.
+    pub(crate) fn status(node: &str, generation: u64, pending: u64) -> FakeNode {
+        let body = status_body(node, generation, pending);
+        FakeNode::start(move |_| Some(http_200(&body)))
+    }
+
+    /// An address where nothing listens: connecting is refused.
+    pub(crate) fn refused() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().to_string()
+    }
+}
+
+impl Drop for FakeNode {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Reads a request's head (up to the blank line), or what comes within the
+/// stream's timeout.
+fn read_request(stream: &mut TcpStream) {
+    let mut head = Vec::new();
+    let mut byte = [0; 1];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+}
+
+/// The body of a node's `/status`, with the keys the node sends beside
+/// the three `status` reads.
+pub(crate) fn status_body(node: &str, generation: u64, pending: u64) -> String {
+    serde_json::json!({
+        "node_id": node,
+        "generation": generation,
+        "catch_up_pending": pending,
+        "catch_ups": [],
+        "shards": [0, 1],
+        "kept_shards": [],
+        "unconfirmed_copies": 0,
+        "writes_in_flight": 0,
+        "reads_in_flight": 0,
+        "stored_points": 0,
+        "messages_dropped": 0,
+    })
+    .to_string()
+}
+
+/// `body` as a 200 OK answer, as the node sends it.
+pub(crate) fn http_200(body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// A config at `generation` whose nodes are `nodes` (id, address), one
+/// shard each, written to `scratch` as `name`; returns its path.
+pub(crate) fn fake_cluster(
+    scratch: &Scratch,
+    name: &str,
+    generation: u64,
+    nodes: &[(&str, &str)],
+) -> String {
+    let mut text = format!(
+        "cluster_name = \"fake\"\ngeneration = {generation}\nreplication_mode = \"Quorum\"\n\
+         replication_factor = 1\nshard_count = {}\n",
+        nodes.len()
+    );
+    for (i, (id, address)) in nodes.iter().enumerate() {
+        text.push_str(&format!(
+            "\n[[nodes]]\nid = \"{id}\"\naddress = \"{address}\"\nshards = [{i}]\n"
+        ));
+    }
+    std::fs::write(scratch.path(name), text).unwrap();
+    scratch.arg(name)
 }

@@ -9,7 +9,10 @@ use std::{fs, path::PathBuf, process::Command};
 
 use rusts_cluster_config::{ClusterConfig, NodeConfig};
 
-use crate::util::{data, path, run, subcommands, takes_format, testdata, Scratch};
+use crate::util::{
+    binary, data, fake_cluster, path, run, run_cmd, subcommands, takes_format, testdata, FakeNode,
+    Scratch,
+};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -248,4 +251,65 @@ fn the_operator_mistakes_quote_the_tool() {
             "the tool no longer says\n  {quote}\nit said:\n{said}"
         );
     }
+}
+
+/// The `status` example of docs/operations.md is what the tool prints for
+/// nodes in those states: fake nodes answer as the example's do, at
+/// loopback addresses that are put back as the example's before each
+/// quoted line is looked for (spaces collapsed and table rules left out,
+/// as the addresses' lengths differ). Linux: the example quotes Linux's
+/// message for a refused connection.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_status_example_quotes_the_tool() {
+    let text = fs::read_to_string(root().join("docs/operations.md")).unwrap();
+    let (_, section) = text
+        .split_once("### Checking a rollout: `rusts-cluster status`")
+        .expect("docs/operations.md has the section on `status`");
+    let (_, block) = section.split_once("```text\n").unwrap();
+    let (block, _) = block.split_once("```").unwrap();
+    let collapse = |line: &str| line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let scratch = Scratch::new();
+    fs::create_dir(scratch.path("steps")).unwrap();
+    let nodes = [
+        FakeNode::status("a1", 1, 0),
+        FakeNode::status("b1", 1, 3),
+        FakeNode::status("c1", 0, 0),
+    ];
+    let refused = FakeNode::refused();
+    let real = [
+        nodes[0].address.as_str(),
+        &nodes[1].address,
+        &nodes[2].address,
+        &refused,
+    ];
+    let ids = ["a1", "b1", "c1", "d1"];
+    let config: Vec<(&str, &str)> = ids.into_iter().zip(real).collect();
+    fake_cluster(&scratch, "steps/01-joint-writes.toml", 1, &config);
+    let args = ["status", "steps/01-joint-writes.toml"];
+    let out = run_cmd(binary().args(args).current_dir(&scratch.0), &args).exits(1);
+    let mut said = format!("{}\n{}", out.stderr, out.stdout);
+    let shown = [
+        "10.0.1.1:8086",
+        "10.0.2.1:8086",
+        "10.0.3.1:8086",
+        "10.0.3.2:8086",
+    ];
+    for (real, shown) in real.iter().zip(shown) {
+        said = said.replace(real, shown);
+    }
+    let said: Vec<String> = said.lines().map(collapse).collect();
+    let mut quoted = 0;
+    for line in block
+        .lines()
+        .filter(|l| !l.starts_with("$ ") && !l.starts_with('+'))
+    {
+        quoted += 1;
+        assert!(
+            said.contains(&collapse(line)),
+            "the tool no longer says\n  {line}\nit said:\n{}",
+            said.join("\n")
+        );
+    }
+    assert!(quoted >= 9, "{block}");
 }

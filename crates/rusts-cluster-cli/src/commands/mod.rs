@@ -26,6 +26,7 @@ pub(crate) mod rebalance;
 pub(crate) mod route;
 pub(crate) mod show;
 pub(crate) mod split;
+pub(crate) mod status;
 pub(crate) mod transition;
 pub(crate) mod validate;
 
