@@ -65,12 +65,10 @@ pub enum ProtocolError {
     /// The config file given at start is more than one generation newer
     /// than the saved state ([`Restoring::prepare_file`](crate::Restoring::prepare_file)).
     #[error(
-        "the config file is generation {} but this node last ran generation {}; apply \
-         generations {} to {} in turn, then this one",
+        "the config file is generation {} but this node last ran generation {}; {}",
         file.generation,
         saved.generation,
-        saved.generation + 1,
-        file.generation - 1
+        skipped(file.generation, saved.generation)
     )]
     FileSkipsGenerations {
         /// The file's identity.
@@ -86,6 +84,17 @@ pub enum ProtocolError {
         /// The node this process runs as.
         node: String,
     },
+}
+
+/// What [`ProtocolError::FileSkipsGenerations`] asks: the generations
+/// between the saved one and the file's, each deployed in turn.
+fn skipped(file: u64, saved: u64) -> String {
+    let (first, last) = (saved.saturating_add(1), file.saturating_sub(1));
+    if first == last {
+        format!("apply generation {first} first, then this file")
+    } else {
+        format!("apply generations {first} to {last} in turn first, then this file")
+    }
 }
 
 impl ProtocolError {
