@@ -1,8 +1,8 @@
 //! A config's identity: its generation and a digest of its content, so
 //! that two files that carry one generation and say different things are
 //! never taken for each other. The protocol core records it in the
-//! state a node saves; comparing it between peers is still to come
-//! (issue 21).
+//! state a node saves, and peers compare it in every message header
+//! (decision 0039).
 
 use std::fmt;
 

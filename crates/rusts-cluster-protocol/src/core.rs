@@ -8,7 +8,7 @@ use std::{
 };
 
 use fxhash::FxHashMap;
-use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_config::{ClusterConfig, ConfigIdentity};
 use rusts_cluster_routing::{ConfigChange, Query, ShardRouter};
 use rusts_cluster_sharding::ShardId;
 
@@ -17,7 +17,7 @@ use crate::{
     message::{CatchUpAnswer, CatchUpRequest, Header, Message, Peer, ReadRequest, WriteRequest},
     point::{Point, PointId},
     read::{Effects, Planned, ReadDone, Reads},
-    replica::{CatchUpAdmission, ReadAdmission, Views, WriteAdmission},
+    replica::{CatchUpAdmission, Lineage, ReadAdmission, Views, WriteAdmission},
     saved::{restore, save, Canonical},
     write::{Builder, Rules, WriteDone, WriteSettled, Writes},
     ProtocolError,
@@ -165,6 +165,63 @@ impl<P, T> Restoring<P, T> {
     }
 }
 
+impl<P: Point + Ord + Clone, T> Restoring<P, T> {
+    /// The identity of the restored config: the one the core runs once
+    /// started.
+    pub fn identity(&self) -> ConfigIdentity {
+        self.core.identity()
+    }
+
+    /// Checks the config file the operator gave this node at start, beside
+    /// its saved state, so that a restart runs every check a live apply
+    /// runs and never serves from a state the file contradicts:
+    ///
+    /// - the file has the restored config's identity: `Ok(None)`, run the
+    ///   saved state as it is;
+    /// - the file is the next generation: `Ok(Some(prepared))`, through
+    ///   every check of [`Core::prepare`]; persist [`bytes`](Self::bytes)
+    ///   and [`start`](Self::start), then persist
+    ///   [`Prepared::bytes`] and [`Core::commit`] it, as for a live apply.
+    ///
+    /// Changes nothing: the caller may still start the saved state as it
+    /// is, on an operator's word.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::FileOlder`] when the file's generation is older
+    /// than the saved one, [`ProtocolError::FileDiffers`] when it is the
+    /// saved generation with another digest,
+    /// [`ProtocolError::FileSkipsGenerations`] when it is more than one
+    /// generation newer, and [`Core::prepare`]'s errors for the next
+    /// generation.
+    pub fn prepare_file(&self, file: ClusterConfig) -> Result<Option<Prepared>, ProtocolError> {
+        let saved = self.core.identity();
+        let offered = file.identity();
+        if offered.generation < saved.generation {
+            Err(ProtocolError::FileOlder {
+                file: offered,
+                saved,
+            })
+        } else if offered.generation == saved.generation {
+            if offered.digest == saved.digest {
+                Ok(None)
+            } else {
+                Err(ProtocolError::FileDiffers {
+                    file: offered,
+                    saved,
+                })
+            }
+        } else if offered.generation - saved.generation > 1 {
+            Err(ProtocolError::FileSkipsGenerations {
+                file: offered,
+                saved,
+            })
+        } else {
+            self.core.prepare(file).map(Some)
+        }
+    }
+}
+
 /// A commit's result: the router's change, and what fencing ended.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -209,6 +266,10 @@ pub struct Core<P, T = ()> {
     config: ClusterConfig,
     /// `config`'s canonical text and identity, for `saved`.
     canonical: Canonical,
+    /// The identity of the config this node ran before `config`, when it
+    /// knows it: checked against peers one generation behind, and sent to
+    /// peers one ahead in every header (decision 0039).
+    previous: Option<ConfigIdentity>,
     kept: Option<Kept>,
     /// The generation this node reports: in every header, and to
     /// operators. Changes only after fencing.
@@ -365,7 +426,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             .incarnation
             .saturating_add(1)
             .min(u64::MAX >> INCARNATION_SHIFT);
-        let core = Self::assemble(
+        let mut core = Self::assemble(
             node,
             router,
             restored.config,
@@ -374,6 +435,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             options,
             incarnation,
         );
+        core.previous = restored.previous;
         Ok(Restoring {
             bytes: core.saved(),
             core,
@@ -396,6 +458,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             router,
             canonical: Canonical::of(&config),
             config,
+            previous: None,
             kept,
             heard: FxHashMap::default(),
             writes: Writes::new(),
@@ -422,6 +485,30 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         self.reported
     }
 
+    /// The identity (generation and digest) of the config the core runs,
+    /// as every header carries it.
+    pub fn identity(&self) -> ConfigIdentity {
+        ConfigIdentity {
+            generation: self.config.generation,
+            digest: self.canonical.digest,
+        }
+    }
+
+    /// The identity of the config the core ran before the one it runs:
+    /// the one [`commit`](Self::commit) replaced, saved with the state.
+    /// `None` for a core that has run one config only, and for one
+    /// restored from a state of format 2 that kept no copies.
+    pub fn previous_identity(&self) -> Option<ConfigIdentity> {
+        self.previous
+    }
+
+    fn lineage(&self) -> Lineage {
+        Lineage {
+            current: self.identity(),
+            previous: self.previous,
+        }
+    }
+
     /// The config the core runs.
     pub fn config(&self) -> &ClusterConfig {
         &self.config
@@ -438,6 +525,8 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         Header {
             node: Arc::clone(&self.node),
             generation: self.reported,
+            identity: self.canonical.digest,
+            previous: self.previous.map(|p| p.digest),
         }
     }
 
@@ -449,6 +538,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             self.incarnation(),
             self.config.generation,
             &self.canonical,
+            self.previous,
             self.kept.as_ref().map(|k| &k.canonical),
             &self.tasks,
         )
@@ -531,6 +621,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             self.incarnation(),
             config.generation,
             &canonical,
+            Some(self.identity()),
             kept.as_ref().map(|k| &k.canonical),
             &tasks,
         );
@@ -588,6 +679,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             }
         }
         self.kept = kept;
+        self.previous = Some(self.identity());
         self.config = prepared.config;
         self.canonical = prepared.canonical;
         self.peers = peers_of(&self.config);
@@ -798,6 +890,13 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
     }
 
     fn hear(&mut self, header: &Header) {
+        // A peer on a config this node does not serve (another file of its
+        // generation, or a neighbour not made from its file) does not run
+        // this node's generation: a catch-up that waits for every node to
+        // report it must not start on its word.
+        if self.lineage().conflict(header).is_some() {
+            return;
+        }
         // A known node (every answer's sender) is found without cloning
         // its id; only a first message adds one.
         match self.heard.get_mut(&*header.node) {
@@ -815,44 +914,41 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
 
     // ---- the replica ----------------------------------------------------
 
-    fn views(&self, peer: u64) -> Views {
-        Views::new(&self.router, self.kept.as_ref().map(|k| &k.router), peer)
+    fn views(&self, peer: &Header) -> Views {
+        Views::new(
+            &self.router,
+            self.kept.as_ref().map(|k| &k.router),
+            &self.lineage(),
+            peer,
+        )
     }
 
     /// Admits or refuses a peer's write, shard by shard, against one
-    /// snapshot: a generation more than one away is refused whole; a shard
+    /// snapshot: a generation more than one away is refused whole, and so
+    /// is a sender whose config identity this node does not follow
+    /// ([`Refusal::Identity`](crate::Refusal::Identity): another file of
+    /// this generation, or a neighbour generation not made from this
+    /// node's file, by the digests in the header); a shard
     /// this node does not hold, or holds in a state that takes no writes,
     /// is refused. A copy this node held in the sender's generation (one
     /// generation behind) and still keeps is admitted: a copy leaving in
     /// step 2 takes the writes of step-2 coordinators on a node already on
     /// step 3.
     pub fn admit_write<'r>(&self, request: &'r WriteRequest<P>) -> WriteAdmission<'r, P> {
-        WriteAdmission::new(
-            self.header(),
-            request,
-            self.views(request.header.generation),
-        )
+        WriteAdmission::new(self.header(), request, self.views(&request.header))
     }
 
     /// Admits or refuses a peer's read, shard by shard, against one
     /// snapshot, by the rule of [`admit_write`](Self::admit_write) (the
     /// state of a copy does not matter to a read).
     pub fn admit_read<'r>(&self, request: &'r ReadRequest) -> ReadAdmission<'r> {
-        ReadAdmission::new(
-            self.header(),
-            request,
-            &self.views(request.header.generation),
-        )
+        ReadAdmission::new(self.header(), request, &self.views(&request.header))
     }
 
     /// Admits or refuses a joining copy's catch-up page request, by the
     /// rule of [`admit_read`](Self::admit_read).
     pub fn admit_catch_up<'r>(&self, request: &'r CatchUpRequest) -> CatchUpAdmission<'r> {
-        CatchUpAdmission::new(
-            self.header(),
-            request,
-            &self.views(request.header.generation),
-        )
+        CatchUpAdmission::new(self.header(), request, &self.views(&request.header))
     }
 
     // ---- catch-up ---------------------------------------------------------

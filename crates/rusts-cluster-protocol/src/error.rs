@@ -1,6 +1,6 @@
 //! The crate's one error type.
 
-use rusts_cluster_config::ConfigError;
+use rusts_cluster_config::{ConfigError, ConfigIdentity};
 use rusts_cluster_routing::RoutingError;
 use thiserror::Error;
 
@@ -36,6 +36,46 @@ pub enum ProtocolError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The config file given at start is older than the saved state
+    /// ([`Restoring::prepare_file`](crate::Restoring::prepare_file)).
+    #[error(
+        "the config file is generation {} ({file}), older than generation {} ({saved}) that \
+         this node already ran; deploy generation {}'s file, or a newer one, one step at a time",
+        file.generation, saved.generation, saved.generation
+    )]
+    FileOlder {
+        /// The file's identity.
+        file: ConfigIdentity,
+        /// The saved config's identity.
+        saved: ConfigIdentity,
+    },
+    /// The config file given at start has the saved state's generation
+    /// and other content ([`Restoring::prepare_file`](crate::Restoring::prepare_file)).
+    #[error(
+        "the config file of generation {} ({}) differs from the config this node ran at that \
+         generation ({}); deploy the same file as every other node",
+        file.generation, file.digest, saved.digest
+    )]
+    FileDiffers {
+        /// The file's identity.
+        file: ConfigIdentity,
+        /// The saved config's identity.
+        saved: ConfigIdentity,
+    },
+    /// The config file given at start is more than one generation newer
+    /// than the saved state ([`Restoring::prepare_file`](crate::Restoring::prepare_file)).
+    #[error(
+        "the config file is generation {} but this node last ran generation {}; {}",
+        file.generation,
+        saved.generation,
+        skipped(file.generation, saved.generation)
+    )]
+    FileSkipsGenerations {
+        /// The file's identity.
+        file: ConfigIdentity,
+        /// The saved config's identity.
+        saved: ConfigIdentity,
+    },
     /// The saved state belongs to another node.
     #[error("the saved protocol state is node \"{saved}\"'s, but this process runs as \"{node}\"; give each node its own state directory")]
     SavedForOtherNode {
@@ -44,6 +84,17 @@ pub enum ProtocolError {
         /// The node this process runs as.
         node: String,
     },
+}
+
+/// What [`ProtocolError::FileSkipsGenerations`] asks: the generations
+/// between the saved one and the file's, each deployed in turn.
+fn skipped(file: u64, saved: u64) -> String {
+    let (first, last) = (saved.saturating_add(1), file.saturating_sub(1));
+    if first == last {
+        format!("apply generation {first} first, then this file")
+    } else {
+        format!("apply generations {first} to {last} in turn first, then this file")
+    }
 }
 
 impl ProtocolError {
@@ -55,6 +106,9 @@ impl ProtocolError {
             ProtocolError::PreparedOnOther { .. } => "prepared-on-other-generation",
             ProtocolError::Saved { .. } => "saved-state-unreadable",
             ProtocolError::SavedForOtherNode { .. } => "saved-for-other-node",
+            ProtocolError::FileOlder { .. } => "file-older-than-saved",
+            ProtocolError::FileDiffers { .. } => "file-differs-from-saved",
+            ProtocolError::FileSkipsGenerations { .. } => "file-skips-generations",
         }
     }
 }

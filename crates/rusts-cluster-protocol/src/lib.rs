@@ -23,7 +23,8 @@ peer answer   -> core.receive(message, now)            -> poll: WriteDone (reply
 client query  -> core.read(&query, reply, now)         -> poll: Send(Read) ...; ReadDone (merged rows)
 timer         -> core.tick(now)                        -> deadlines, fallbacks, catch-up pages
 new config    -> core.prepare(config) -> persist bytes -> core.commit(prepared, now)
-start         -> Core::restore(saved bytes, node id) -> persist bytes -> restoring.start()
+start         -> Core::restore(saved bytes, node id) -> restoring.prepare_file(file)
+                 -> persist bytes -> restoring.start() (-> commit the next generation)
                  (or Core::new the first time)
 ```
 

@@ -1,8 +1,9 @@
 //! The messages between nodes: plain `serde` types, each stamped with its
-//! sender's node and generation.
+//! sender's node, generation and config identity.
 
 use std::{fmt, sync::Arc};
 
+use rusts_cluster_config::{ConfigDigest, ConfigIdentity};
 use rusts_cluster_routing::KeyFilter;
 use rusts_cluster_sharding::{ShardId, ShardState};
 use serde::{
@@ -14,18 +15,30 @@ use thiserror::Error;
 
 use crate::point::PointId;
 
-/// Who sent a message, and under which generation: carried by every
+/// Who sent a message, and under which config: carried by every
 /// message, request and answer alike.
 ///
 /// The generation is the one the sender *reports*: after a new config,
 /// it changes only once the requests pending under the old one have
-/// failed ([`Core::commit`](crate::Core::commit)).
+/// failed ([`Core::commit`](crate::Core::commit)). `identity` is the
+/// digest of that generation's config, and `previous` the digest of the
+/// config the sender ran before it, so that a replica can tell a file of
+/// its own generation that says something else, and a neighbouring
+/// generation that was not made from its file (decision 0039).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Header {
     /// The sender's node id.
     pub node: Arc<str>,
     /// The sender's generation.
     pub generation: u64,
+    /// The digest of the sender's config of that generation. Required on
+    /// the wire: a header without one cannot be checked.
+    pub identity: ConfigDigest,
+    /// The digest of the config the sender ran before its current one;
+    /// `None` when it does not know it (a node started on its first
+    /// config, or restored from a state saved before format 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<ConfigDigest>,
 }
 
 /// Why a replica did not store or serve a shard's part of a request. A
@@ -45,6 +58,19 @@ pub enum Refusal {
         ours: u64,
         /// The generation the request carried.
         peer: u64,
+    },
+    /// The sender's config is not the replica's, or not its neighbour: the
+    /// same generation with another digest, or an adjacent generation
+    /// whose file was not made from the other's (the sender's previous
+    /// digest is not the replica's, or the replica's previous is not the
+    /// sender's). Two plans made from one config number their steps
+    /// alike; nodes on different plans never serve each other.
+    #[error("{}", identity_message(ours, peer))]
+    Identity {
+        /// The replica's config: generation and digest.
+        ours: ConfigIdentity,
+        /// The sender's config: generation and digest.
+        peer: ConfigIdentity,
     },
     /// The replica holds no copy of the shard in its generation, nor a kept
     /// copy of the sender's generation.
@@ -90,6 +116,7 @@ impl Refusal {
     pub fn code(&self) -> &'static str {
         match self {
             Refusal::Generation { .. } => "generation",
+            Refusal::Identity { .. } => "identity",
             Refusal::NotHeld { .. } => "not-held",
             Refusal::NotWritable { .. } => "not-writable",
             Refusal::Misrouted { .. } => "misrouted",
@@ -97,6 +124,32 @@ impl Refusal {
             Refusal::Storage { .. } => "storage",
         }
     }
+}
+
+/// The text of [`Refusal::Identity`]: which of the two relations failed.
+fn identity_message(ours: &ConfigIdentity, peer: &ConfigIdentity) -> String {
+    let why = if peer.generation == ours.generation {
+        format!(
+            "the two nodes run different files of generation {}",
+            ours.generation
+        )
+    } else if peer.generation > ours.generation {
+        format!(
+            "the request's file of generation {} was not made from this node's file of \
+             generation {}",
+            peer.generation, ours.generation
+        )
+    } else {
+        format!(
+            "this node's file of generation {} was not made from the request's file of \
+             generation {}",
+            ours.generation, peer.generation
+        )
+    };
+    format!(
+        "this node runs config {ours} and the request carries config {peer}: {why}; deploy \
+         one plan's steps, the same files, to every node"
+    )
 }
 
 /// A coordinator's write to one node: the points of each shard that node

@@ -1,6 +1,7 @@
 //! The replica's side: one call, against one snapshot, admits or refuses
 //! a peer's request.
 
+use rusts_cluster_config::ConfigIdentity;
 use rusts_cluster_routing::{PeerView, RoutingError, ShardRouter};
 use rusts_cluster_sharding::ShardId;
 
@@ -33,15 +34,65 @@ pub(crate) struct Views {
     pub(crate) kept: Option<PeerView>,
 }
 
-impl Views {
-    pub(crate) fn new(router: &ShardRouter, kept: Option<&ShardRouter>, peer: u64) -> Self {
-        let current = router.peer(peer).map_err(|error| match error {
-            RoutingError::PeerGeneration { ours, peer } => Refusal::Generation { ours, peer },
-            _ => Refusal::Generation {
-                ours: router.generation(),
-                peer,
+/// This node's config identity and that of the config it ran before (when
+/// it knows it), which a sender's [`Header`] is checked against.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lineage {
+    pub(crate) current: ConfigIdentity,
+    pub(crate) previous: Option<ConfigIdentity>,
+}
+
+impl Lineage {
+    /// Why a peer whose header is `peer` runs a config this node must not
+    /// serve or count, by its identity; `None` when the digests agree, or
+    /// when the one to compare is unknown. Generations more than one apart
+    /// are [`Refusal::Generation`]'s, not checked here.
+    ///
+    /// Each rule compares the lower node's current digest with the higher
+    /// node's previous one, so the two sides of a pair reach the same
+    /// verdict from what each knows (decision 0039).
+    pub(crate) fn conflict(&self, peer: &Header) -> Option<Refusal> {
+        let ours = self.current;
+        let differs = if peer.generation == ours.generation {
+            peer.identity != ours.digest
+        } else if peer.generation.checked_add(1) == Some(ours.generation) {
+            self.previous.is_some_and(|p| p.digest != peer.identity)
+        } else if ours.generation.checked_add(1) == Some(peer.generation) {
+            peer.previous.is_some_and(|p| p != ours.digest)
+        } else {
+            false
+        };
+        differs.then_some(Refusal::Identity {
+            ours,
+            peer: ConfigIdentity {
+                generation: peer.generation,
+                digest: peer.identity,
             },
-        });
+        })
+    }
+}
+
+impl Views {
+    pub(crate) fn new(
+        router: &ShardRouter,
+        kept: Option<&ShardRouter>,
+        ours: &Lineage,
+        header: &Header,
+    ) -> Self {
+        let peer = header.generation;
+        let current = router
+            .peer(peer)
+            .map_err(|error| match error {
+                RoutingError::PeerGeneration { ours, peer } => Refusal::Generation { ours, peer },
+                _ => Refusal::Generation {
+                    ours: router.generation(),
+                    peer,
+                },
+            })
+            .and_then(|view| match ours.conflict(header) {
+                Some(refusal) => Err(refusal),
+                None => Ok(view),
+            });
         // Kept copies serve a sender on exactly the generation they were
         // held in.
         let kept = kept

@@ -1,10 +1,11 @@
 //! The state the core hands the engine to persist, and takes back at
-//! start: the config it runs, its identity, the config whose copies it
-//! still keeps, and how far each catch-up got.
+//! start: the config it runs, its identity, the identity of the config it
+//! ran before, the config whose copies it still keeps, and how far each
+//! catch-up got.
 
 use std::sync::Arc;
 
-use rusts_cluster_config::{ClusterConfig, ConfigDigest};
+use rusts_cluster_config::{ClusterConfig, ConfigDigest, ConfigIdentity};
 use rusts_cluster_sharding::{CopyState, ShardId};
 use serde::{Deserialize, Serialize};
 
@@ -14,10 +15,17 @@ use crate::{
     ProtocolError,
 };
 
-/// The format version this crate writes and reads. Format 2: the
-/// identity is [`ClusterConfig::digest`], of the config's values (format 1
-/// hashed its TOML text).
-const FORMAT: u32 = 2;
+/// The format version this crate writes. Format 3 adds the identity of
+/// the config the node ran before (`previous_generation`,
+/// `previous_identity`), which admission compares with a peer's header.
+/// Format 2 (the identity is [`ClusterConfig::digest`], of the config's
+/// values; format 1 hashed its TOML text) is still read, with the previous
+/// config unknown: the checks that need it start at the node's next
+/// commit, and an upgrade needs no step of its own (decision 0039).
+const FORMAT: u32 = 3;
+
+/// The oldest format [`restore`] reads.
+const OLDEST_READ: u32 = 2;
 
 /// A config's identity and its saved form, made once per config the core
 /// runs or keeps, so that saving the state often (after every catch-up
@@ -25,6 +33,8 @@ const FORMAT: u32 = 2;
 /// the config each time.
 #[derive(Clone, Debug)]
 pub(crate) struct Canonical {
+    /// The config's digest, as `identity` holds it.
+    pub(crate) digest: ConfigDigest,
     /// `identity = ...` and `config = ...`, as TOML lines of the file.
     as_config: String,
     /// `kept = ...`, as a TOML line of the file.
@@ -39,6 +49,10 @@ struct Head<'a> {
     node: &'a str,
     incarnation: u64,
     generation: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_generation: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_identity: Option<ConfigDigest>,
 }
 
 #[derive(Serialize)]
@@ -67,9 +81,11 @@ fn to_toml(part: &impl Serialize) -> String {
 impl Canonical {
     pub(crate) fn of(config: &ClusterConfig) -> Self {
         let text = canonical(config);
+        let digest = config.digest();
         Canonical {
+            digest,
             as_config: to_toml(&ConfigPart {
-                identity: config.digest(),
+                identity: digest,
                 config: &text,
             }),
             as_kept: to_toml(&KeptPart { kept: &text }),
@@ -97,6 +113,11 @@ struct Saved {
     #[serde(default)]
     incarnation: u64,
     generation: u64,
+    /// The config the node ran before this one (format 3).
+    #[serde(default)]
+    previous_generation: Option<u64>,
+    #[serde(default)]
+    previous_identity: Option<ConfigDigest>,
     identity: ConfigDigest,
     config: String,
     #[serde(default)]
@@ -133,6 +154,7 @@ struct SavedSource {
 pub(crate) struct Restored {
     pub(crate) incarnation: u64,
     pub(crate) config: ClusterConfig,
+    pub(crate) previous: Option<ConfigIdentity>,
     pub(crate) kept: Option<ClusterConfig>,
     pub(crate) catch_up: Vec<CatchUpTask>,
 }
@@ -143,6 +165,7 @@ pub(crate) fn save(
     incarnation: u64,
     generation: u64,
     config: &Canonical,
+    previous: Option<ConfigIdentity>,
     kept: Option<&Canonical>,
     tasks: &[CatchUpTask],
 ) -> Vec<u8> {
@@ -151,6 +174,8 @@ pub(crate) fn save(
         node,
         incarnation,
         generation,
+        previous_generation: previous.map(|p| p.generation),
+        previous_identity: previous.map(|p| p.digest),
     });
     text.push_str(&config.as_config);
     if let Some(kept) = kept {
@@ -186,9 +211,9 @@ pub(crate) fn restore(bytes: &[u8], node: &str) -> Result<Restored, ProtocolErro
     let unreadable = |reason: String| ProtocolError::Saved { reason };
     let text = std::str::from_utf8(bytes).map_err(|e| unreadable(format!("not UTF-8 ({e})")))?;
     let saved: Saved = toml::from_str(text).map_err(|e| unreadable(e.message().to_owned()))?;
-    if saved.format != FORMAT {
+    if !(OLDEST_READ..=FORMAT).contains(&saved.format) {
         return Err(unreadable(format!(
-            "format {} (this version reads format {FORMAT})",
+            "format {} (this version reads formats {OLDEST_READ} to {FORMAT})",
             saved.format
         )));
     }
@@ -213,7 +238,32 @@ pub(crate) fn restore(bytes: &[u8], node: &str) -> Result<Restored, ProtocolErro
             "its config does not match its identity (the file was edited)".to_owned(),
         ));
     }
+    let previous = match (saved.previous_generation, saved.previous_identity) {
+        (None, None) => None,
+        (Some(generation), Some(digest)) if saved.format >= 3 && generation < saved.generation => {
+            Some(ConfigIdentity { generation, digest })
+        }
+        _ => {
+            return Err(unreadable(
+                "its previous config's generation and identity do not go together (the file \
+                 was edited)"
+                    .to_owned(),
+            ))
+        }
+    };
     let kept = saved.kept.as_deref().map(load).transpose()?;
+    // Format 2 did not record the previous config, but its kept config,
+    // when there is one, is that config.
+    let previous = previous.or_else(|| kept.as_ref().map(ClusterConfig::identity));
+    // The kept copies are the previous config's: a format-3 file that says
+    // otherwise was edited.
+    if let (Some(kept), Some(previous)) = (&kept, previous) {
+        if kept.identity() != previous {
+            return Err(unreadable(
+                "its kept config is not its previous config (the file was edited)".to_owned(),
+            ));
+        }
+    }
     let mut catch_up = Vec::with_capacity(saved.catch_up.len());
     for task in saved.catch_up {
         let mut sources = Vec::with_capacity(task.sources.len());
@@ -248,6 +298,7 @@ pub(crate) fn restore(bytes: &[u8], node: &str) -> Result<Restored, ProtocolErro
     Ok(Restored {
         incarnation: saved.incarnation,
         config,
+        previous,
         kept,
         catch_up,
     })

@@ -22,10 +22,13 @@ pub(crate) fn move_one_copy() -> (ClusterConfig, Vec<ClusterConfig>) {
     (a, steps)
 }
 
-fn header(node: &str, generation: u64) -> Header {
+/// The header of node `node` running `config`, having run `before`.
+pub(crate) fn header(node: &str, config: &ClusterConfig, before: Option<&ClusterConfig>) -> Header {
     Header {
         node: node.into(),
-        generation,
+        generation: config.generation,
+        identity: config.digest(),
+        previous: before.map(ClusterConfig::digest),
     }
 }
 
@@ -33,7 +36,13 @@ fn header(node: &str, generation: u64) -> Header {
 fn a_generation_more_than_one_away_is_refused_whole() {
     let config = round_robin_cluster(4, 3, 3);
     let net = Net::new(&config, Options::default());
-    let request = WriteRequest::new(header("node1", 2), 0, vec![(0, vec![sample(0, 1)])]);
+    let mut far = config.clone();
+    far.generation = 2;
+    let request = WriteRequest::new(
+        header("node1", &far, None),
+        0,
+        vec![(0, vec![sample(0, 1)])],
+    );
     let admission = net.cores[0].admit_write(&request);
     assert!(!admission.is_admitted());
     assert_eq!(admission.points().count(), 0);
@@ -56,7 +65,7 @@ fn a_copy_not_held_and_a_shard_not_writable_are_refused_by_shard() {
         .set_shard_state(3, ShardState::ReadOnly)
         .unwrap();
     let request = WriteRequest::new(
-        header("node1", 0),
+        header("node1", &config, None),
         0,
         vec![
             (0, vec![sample(0, 1)]),
@@ -89,7 +98,7 @@ fn a_copy_not_held_and_a_shard_not_writable_are_refused_by_shard() {
     assert_eq!(stored, [(0, 0)]);
     // Reads do not care about the state.
     let read = ReadRequest {
-        header: header("node1", 0),
+        header: header("node1", &config, None),
         read: 0,
         filter: KeyFilter::default(),
         shards: vec![1, 3],
@@ -125,7 +134,7 @@ fn a_leaving_copy_takes_step_two_writes_on_a_node_already_on_step_three() {
     );
     // A sender on the final step is not served by the kept copy.
     let request = WriteRequest::<Sample>::new(
-        header("node0", steps[2].generation),
+        header("node0", &steps[2], Some(&steps[1])),
         1,
         vec![(0, vec![sample(0, 2)])],
     );

@@ -1,9 +1,11 @@
 //! The protocol core's tests, one binary: writes, fencing, reads, the
-//! replica's admission, catch-up, the saved state and the messages.
+//! replica's admission, config identity, catch-up, the saved state and the
+//! messages.
 
 mod admission;
 mod catch_up;
 mod fencing;
+mod identity;
 mod messages;
 mod reads;
 mod saved;

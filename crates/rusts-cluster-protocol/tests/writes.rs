@@ -173,7 +173,7 @@ fn late_duplicate_and_unknown_answers_are_told_apart() {
     let never = WriteAnswer {
         header: Header {
             node: "node1".into(),
-            generation: 0,
+            ..core.header()
         },
         write: id + 100,
         shards: Vec::new(),

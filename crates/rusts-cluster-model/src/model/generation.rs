@@ -125,26 +125,30 @@ impl Step {
             .iter()
             .map(|id| core_after(&history[..=s], id))
             .collect();
-        let generations: Vec<u64> = history.iter().map(|c| c.generation).collect();
-        let sender = |generation| Header {
+        // A sender on each step of this history, its header as a core that
+        // ran the history up to that step stamps it.
+        let steps: Vec<usize> = (0..history.len()).collect();
+        let sender = |step: usize| Header {
             node: node_ids[0].as_str().into(),
-            generation,
+            generation: history[step].generation,
+            identity: history[step].digest(),
+            previous: step.checked_sub(1).map(|before| history[before].digest()),
         };
         let write_answers = cores
             .iter()
             .map(|core| {
-                generations
+                steps
                     .iter()
-                    .map(|&g| admit_write(core, sender(g)))
+                    .map(|&step| admit_write(core, sender(step)))
                     .collect()
             })
             .collect();
         let serves_read = cores
             .iter()
             .map(|core| {
-                generations
+                steps
                     .iter()
-                    .map(|&g| admit_read(core, sender(g)))
+                    .map(|&step| admit_read(core, sender(step)))
                     .collect()
             })
             .collect();
@@ -393,9 +397,12 @@ fn decide(
             continue;
         };
         let answer = WriteAnswer {
+            // A copy on the coordinator's config, as the copies it counts
+            // on are.
             header: Header {
                 node: node.as_str().into(),
                 generation,
+                ..core.header()
             },
             write: id,
             shards: vec![ShardAnswer { shard: 0, refusal }],
