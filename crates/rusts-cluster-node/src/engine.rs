@@ -219,22 +219,33 @@ impl<N: Net> Engine<N> {
         std::fs::create_dir_all(&data_dir).map_err(|e| store_error(redb::Error::Io(e)))?;
         let store = Store::open(&store_path).map_err(store_error)?;
         let options = rusts_cluster::protocol::Options::default();
+        let file = ClusterConfig::from_file(&config_path).map_err(|source| NodeError::Config {
+            path: config_path.clone(),
+            source,
+        })?;
         let core = match store.load_state().map_err(store_error)? {
             // ENGINE OBLIGATION (restore at start): a restart runs the state
-            // last persisted, never the file, which may be newer; persist the
-            // new incarnation before the core sends anything.
+            // last persisted, and checks the file against it as a reload
+            // would: the same config runs as saved, the next generation is
+            // applied through every check of a live apply, and an older
+            // file, another file of the same generation or a skipped step
+            // refuses to start, saying what to deploy. The new incarnation
+            // is persisted before the core sends anything.
             Some(bytes) => {
                 let restoring = Core::restore(&bytes, node, options).map_err(core_error)?;
+                let next = restoring.prepare_file(file).map_err(core_error)?;
                 store.save_state(restoring.bytes()).map_err(store_error)?;
-                restoring.start()
+                let mut core = restoring.start();
+                if let Some(prepared) = next {
+                    // As `reload`: persist, then commit (nothing is pending
+                    // yet, so nothing is fenced).
+                    store.save_state(prepared.bytes()).map_err(store_error)?;
+                    core.commit(prepared, 0).map_err(core_error)?;
+                }
+                core
             }
             None => {
-                let config =
-                    ClusterConfig::from_file(&config_path).map_err(|source| NodeError::Config {
-                        path: config_path.clone(),
-                        source,
-                    })?;
-                let core = Core::new(config, node, options).map_err(core_error)?;
+                let core = Core::new(file, node, options).map_err(core_error)?;
                 store.save_state(&core.saved()).map_err(store_error)?;
                 core
             }

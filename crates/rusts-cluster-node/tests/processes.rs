@@ -252,6 +252,52 @@ fn bad_input_gets_a_4xx_naming_the_field_and_the_node_keeps_serving() {
 /// node started first, on step 1), with one node killed and restarted in
 /// the middle of step 2. At the end every node reads every acknowledged
 /// point back at Quorum.
+/// A restart checks the file against the state the node last ran (issue
+/// 21): before, a restarted node ran its saved state whatever the file
+/// said, so a node restarted on another plan's file, or on a file two
+/// steps on, came back serving without a word.
+#[test]
+fn a_restart_refuses_a_file_that_does_not_follow_the_saved_state() {
+    let addresses = free_addresses(1);
+    let a = round_robin(&addresses, 4, 1);
+    let mut cluster = Cluster::new(&a);
+    cluster.start("node0");
+    cluster.kill("node0");
+
+    let refused = |cluster: &mut Cluster, config: &ClusterConfig, expected: &str| {
+        cluster.deploy_file(config);
+        let (code, stderr) = cluster.start_refused("node0");
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in: {stderr}"
+        );
+    };
+    let mut other = a.clone();
+    other.cluster_name = "another plan".to_owned();
+    refused(
+        &mut cluster,
+        &other,
+        "differs from the config this node ran at that generation",
+    );
+    let mut skipped = a.clone();
+    skipped.generation = 2;
+    refused(
+        &mut cluster,
+        &skipped,
+        "apply generation 1 first, then this file",
+    );
+
+    // The next generation is applied at start, as a reload would.
+    let mut next = a.clone();
+    next.generation = 1;
+    cluster.deploy_file(&next);
+    cluster.start("node0");
+    assert_eq!(generation_of(&cluster, "node0").map(|g| g.0), Some(1));
+    cluster.kill("node0");
+    refused(&mut cluster, &a, "older than generation 1");
+}
+
 #[test]
 fn an_add_node_transition_step_by_step_loses_no_acknowledged_write() {
     let mut rng = Rng::from_env("add-node");

@@ -187,6 +187,34 @@ impl Cluster {
         }
     }
 
+    /// Starts node `id` expecting it to refuse to start: waits (at most
+    /// 30 s) for it to exit, and returns its exit code and stderr.
+    pub(crate) fn start_refused(&self, id: &str) -> (Option<i32>, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rusts-cluster-node"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(["--node-id", id, "--data-dir"])
+            .arg(self.dir.path().join(id))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let exit = loop {
+            if let Some(exit) = child.try_wait().unwrap() {
+                break exit;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                panic!("{id} did not refuse to start within 30 s");
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        (exit.code(), stderr)
+    }
+
     pub(crate) fn log_text(&self, id: &str) -> String {
         std::fs::read_to_string(self.log(id)).unwrap_or_default()
     }
