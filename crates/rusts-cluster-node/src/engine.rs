@@ -214,7 +214,7 @@ impl<N: Net> Engine<N> {
         };
         let core_error = |source| NodeError::Core {
             node: node.to_owned(),
-            source,
+            source: Box::new(source),
         };
         std::fs::create_dir_all(&data_dir).map_err(|e| store_error(redb::Error::Io(e)))?;
         let store = Store::open(&store_path).map_err(store_error)?;

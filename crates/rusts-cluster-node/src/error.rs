@@ -25,15 +25,17 @@ pub enum NodeError {
         #[source]
         source: rusts_cluster::ConfigError,
     },
-    /// The protocol core refused to start (the config names no such node,
-    /// or the saved state is another node's or unreadable).
+    /// The protocol core refused to start: the config names no such node,
+    /// the saved state is another node's or unreadable, or the config file
+    /// does not follow the saved state (older, another file of the same
+    /// generation, or a skipped step).
     #[error("the protocol core cannot start as node {node}")]
     Core {
         /// The node id.
         node: String,
         /// Why.
         #[source]
-        source: rusts_cluster::ProtocolError,
+        source: Box<rusts_cluster::ProtocolError>,
     },
     /// The store failed.
     #[error("the store in {path} failed")]
