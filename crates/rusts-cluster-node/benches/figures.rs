@@ -43,14 +43,16 @@ fn seconds() -> Duration {
 }
 
 /// Clients posting batches of `BATCH` points to `target` until stopped:
-/// (acknowledged points, each request's latency in µs with its start).
+/// (acknowledged points, each acknowledged request's latency in µs with
+/// its start, and the requests not acknowledged). A failed write answers
+/// fast (a fenced one at once), so it is counted, not timed.
 fn load(
     target: String,
     stop: Arc<AtomicBool>,
     client: u64,
-) -> thread::JoinHandle<(u64, Vec<(Instant, u64)>)> {
+) -> thread::JoinHandle<(u64, Vec<(Instant, u64)>, u64)> {
     thread::spawn(move || {
-        let (mut acknowledged, mut latencies) = (0, Vec::new());
+        let (mut acknowledged, mut latencies, mut failed) = (0, Vec::new(), 0);
         for batch in 0.. {
             if stop.load(SeqCst) {
                 break;
@@ -62,15 +64,21 @@ fn load(
             let started = Instant::now();
             if let Some((200, _)) = http(&target, "POST", "/write", &body) {
                 acknowledged += BATCH;
+                latencies.push((started, started.elapsed().as_micros() as u64));
+            } else {
+                failed += 1;
             }
-            latencies.push((started, started.elapsed().as_micros() as u64));
         }
-        (acknowledged, latencies)
+        (acknowledged, latencies, failed)
     })
 }
 
 /// Runs the clients against `target` for `length`, while `during` runs.
-fn run_load(target: &str, length: Duration, during: impl FnOnce()) -> (f64, Vec<(Instant, u64)>) {
+fn run_load(
+    target: &str,
+    length: Duration,
+    during: impl FnOnce(),
+) -> (f64, Vec<(Instant, u64)>, u64) {
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let clients: Vec<_> = (0..CLIENTS)
@@ -80,14 +88,18 @@ fn run_load(target: &str, length: Duration, during: impl FnOnce()) -> (f64, Vec<
     let left = length.saturating_sub(started.elapsed());
     thread::sleep(left);
     stop.store(true, SeqCst);
-    let mut points = 0;
-    let mut latencies = Vec::new();
+    let (mut points, mut latencies, mut failed) = (0, Vec::new(), 0);
     for c in clients {
-        let (p, l) = c.join().unwrap();
+        let (p, l, f) = c.join().unwrap();
         points += p;
         latencies.extend(l);
+        failed += f;
     }
-    (points as f64 / started.elapsed().as_secs_f64(), latencies)
+    (
+        points as f64 / started.elapsed().as_secs_f64(),
+        latencies,
+        failed,
+    )
 }
 
 fn rss_kib(pid: u32) -> (u64, u64) {
@@ -145,7 +157,7 @@ fn throughput(factor: u32, length: Duration) -> (f64, (u64, u64)) {
     for id in ["node0", "node1", "node2"] {
         cluster.start(id);
     }
-    let (rate, _) = run_load(cluster.address("node0"), length, || {});
+    let (rate, _, _) = run_load(cluster.address("node0"), length, || {});
     (rate, rss_kib(cluster.pid("node0")))
 }
 
@@ -185,9 +197,9 @@ fn main() {
         cluster.start(id);
     }
     let target = cluster.address("node0").to_owned();
-    let (_, steady) = run_load(&target, length, || {});
+    let (_, steady, steady_failed) = run_load(&target, length, || {});
     let mut window = (Instant::now(), Instant::now());
-    let (_, moving) = run_load(&target, length, || {
+    let (_, moving, moving_failed) = run_load(&target, length, || {
         window.0 = Instant::now();
         for (number, step) in plan.steps.iter().enumerate() {
             cluster.deploy_file(&step.config);
@@ -222,13 +234,13 @@ fn main() {
         .map(|(_, l)| l)
         .collect();
     println!(
-        "write latency without a transition: p50 {:.1} ms, p99 {:.1} ms ({} writes)",
+        "acknowledged write latency without a transition: p50 {:.1} ms, p99 {:.1} ms ({} writes, {steady_failed} not acknowledged)",
         percentile(&mut steady, 0.5),
         percentile(&mut steady, 0.99),
         steady.len()
     );
     println!(
-        "write latency during the transition ({:.2} s, 3 steps): p50 {:.1} ms, p99 {:.1} ms ({} writes)",
+        "acknowledged write latency during the transition ({:.2} s, 3 steps): p50 {:.1} ms, p99 {:.1} ms ({} writes; {moving_failed} not acknowledged in the whole load)",
         (window.1 - window.0).as_secs_f64(),
         percentile(&mut during, 0.5),
         percentile(&mut during, 0.99),

@@ -91,6 +91,9 @@ pub(crate) struct StatusReport {
     node_id: String,
     /// The generation the node reports: changed only after fencing.
     generation: u64,
+    /// The identity of the config the node runs, `G/fnv1a64:...`: two
+    /// nodes of one generation run the same file only when it is equal.
+    identity: String,
     /// This node's joining copies not caught up yet.
     catch_up_pending: usize,
     catch_ups: Vec<CatchUp>,
@@ -606,6 +609,7 @@ impl<N: Net> Engine<N> {
         StatusReport {
             node_id: self.core.node_id().to_owned(),
             generation: self.core.generation(),
+            identity: self.core.identity().to_string(),
             catch_up_pending: self.core.catch_up_pending(),
             catch_ups: self
                 .core

@@ -282,10 +282,12 @@ fn a_restart_refuses_a_file_that_does_not_follow_the_saved_state() {
     );
     let mut skipped = a.clone();
     skipped.generation = 2;
+    // Quoted in docs/node.md ("A restart").
     refused(
         &mut cluster,
         &skipped,
-        "apply generation 1 first, then this file",
+        "error: the protocol core cannot start as node node0: the config file is generation 2 \
+         but this node last ran generation 0; apply generation 1 first, then this file",
     );
 
     // The next generation is applied at start, as a reload would.
