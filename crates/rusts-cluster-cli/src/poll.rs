@@ -43,6 +43,8 @@ pub(crate) struct NodeStatus {
     pub(crate) generation: u64,
     /// Its joining copies not caught up yet.
     pub(crate) catch_up_pending: u64,
+    /// The identity of the config it runs (`G/fnv1a64:...`), when it says.
+    pub(crate) identity: Option<String>,
 }
 
 /// What the tool was waiting for when time ran out.
@@ -413,6 +415,10 @@ pub(crate) fn status_of(response: &Response) -> Result<NodeStatus, PollError> {
             .to_owned(),
         generation: number("generation")?,
         catch_up_pending: number("catch_up_pending")?,
+        identity: value
+            .get("identity")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
     })
 }
 
@@ -505,7 +511,8 @@ mod tests {
             NodeStatus {
                 node_id: "a1".into(),
                 generation: 3,
-                catch_up_pending: 0
+                catch_up_pending: 0,
+                identity: None,
             }
         );
         let e = ok("{\"node_id\": ").unwrap_err();

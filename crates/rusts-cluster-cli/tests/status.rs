@@ -294,3 +294,46 @@ fn bad_arguments_are_usage_errors() {
         .exits(1)
         .stderr_has("cannot read cluster config `no/such.toml`");
 }
+
+/// A node that reports the file's generation from another file (another
+/// plan from the same config, or `rebalance`'s output beside a step) is
+/// not ready: `other-file`, naming both identities. One that reports the
+/// file's own identity is.
+#[test]
+fn a_node_on_another_file_of_the_same_generation_is_not_ready() {
+    let scratch = Scratch::new();
+    // The identity covers the addresses, so the nodes learn it once the
+    // file naming their ports is written.
+    let identity = Arc::new(std::sync::Mutex::new(String::new()));
+    let other = "4/fnv1a64:0123456789abcdef".to_owned();
+    let node = |id: &'static str, answer: Option<String>| {
+        let identity = Arc::clone(&identity);
+        FakeNode::start(move |_| {
+            let mut body: serde_json::Value = serde_json::from_str(&status_body(id, 4, 0)).unwrap();
+            body["identity"] = answer
+                .clone()
+                .unwrap_or_else(|| identity.lock().unwrap().clone())
+                .into();
+            Some(http_200(&body.to_string()))
+        })
+    };
+    let (a, b) = (node("a1", None), node("b1", Some(other.clone())));
+    let file = fake_cluster(
+        &scratch,
+        "c.toml",
+        4,
+        &[("a1", &a.address), ("b1", &b.address)],
+    );
+    let own = rusts_cluster_config::ClusterConfig::from_file(&file)
+        .unwrap()
+        .identity()
+        .to_string();
+    *identity.lock().unwrap() = own.clone();
+    run_bin(&["status", &file]).exits(1).stderr_has(&format!(
+        "error: node `b1` at {}: runs config {other}, not this file's {own}: another file of generation 4; deploy this file to it, or find which file is right [other-file]\n",
+        b.address
+    ));
+    let report = json(&["status", &file], 1);
+    assert_eq!(report["nodes"][0]["ready"], true);
+    assert_eq!(report["nodes"][1]["problem"], "other-file");
+}

@@ -16,6 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use rusts_cluster_config::ConfigIdentity;
 use serde_json::{json, Value};
 
 use crate::{
@@ -43,7 +44,8 @@ struct Row {
 
 /// Why a node is not ready, or `None` when it is: reachable, at the
 /// config's generation, with no catch-up pending.
-fn not_ready(row: &Row, generation: u64) -> Option<(&'static str, String)> {
+fn not_ready(row: &Row, want: &ConfigIdentity) -> Option<(&'static str, String)> {
+    let generation = want.generation;
     let status = match &row.answer {
         Err(e) => return Some((e.code(), chain(e))),
         Ok(status) => status,
@@ -62,6 +64,20 @@ fn not_ready(row: &Row, generation: u64) -> Option<(&'static str, String)> {
             format!(
                 "reports generation {}, above the config's {generation}: it runs a newer config than this file",
                 status.generation
+            ),
+        ))
+    } else if let Some(other) = status
+        .identity
+        .as_deref()
+        .filter(|i| *i != want.to_string())
+    {
+        // The same generation from another file (another plan from the
+        // same config, or `rebalance`'s output beside a step): its peers
+        // refuse it (decision 0039).
+        Some((
+            "other-file",
+            format!(
+                "runs config {other}, not this file's {want}: another file of generation {generation}; deploy this file to it, or find which file is right"
             ),
         ))
     } else if status.catch_up_pending > 0 {
@@ -87,6 +103,7 @@ pub(crate) fn run(args: StatusArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     let loaded = load_valid(ui, &args.file)?;
     let config = &loaded.config;
     let generation = config.generation;
+    let want = config.identity();
     ui.set("generation", generation);
     let nodes: Vec<(String, String)> = config
         .nodes
@@ -101,7 +118,7 @@ pub(crate) fn run(args: StatusArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     let rows = loop {
         let rows = poll_all(&nodes, timeout);
         polls += 1;
-        let waiting = waiting_for(&rows, generation);
+        let waiting = waiting_for(&rows, &want);
         let waited = started.elapsed();
         if !args.wait || waiting.is_empty() || waited >= limit {
             break rows;
@@ -118,7 +135,7 @@ pub(crate) fn run(args: StatusArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
     let elapsed = started.elapsed();
     let mut ready = 0;
     for row in &rows {
-        match not_ready(row, generation) {
+        match not_ready(row, &want) {
             Some((code, why)) => ui.error(Problem::new(
                 code,
                 format!("node `{}` at {}: {why}", row.node, row.address),
@@ -135,7 +152,7 @@ pub(crate) fn run(args: StatusArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
                 if polls == 1 { "" } else { "s" },
                 rows.len() - ready,
                 rows.len(),
-                waiting_for(&rows, generation)
+                waiting_for(&rows, &want)
             ),
         ));
     }
@@ -150,7 +167,7 @@ pub(crate) fn run(args: StatusArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
             .iter()
             .map(|row| {
                 let status = row.answer.as_ref().ok();
-                let problem = not_ready(row, generation);
+                let problem = not_ready(row, &want);
                 json!({
                     "node": row.node,
                     "address": row.address,
@@ -222,7 +239,7 @@ pub(crate) fn run(args: StatusArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
             "{}: {ready} of {} nodes ready at generation {generation}; waiting for {}\n",
             escape(&args.file.display().to_string()),
             rows.len(),
-            escape(&waiting_for(&rows, generation))
+            escape(&waiting_for(&rows, &want))
         )
     };
     ui.print(&summary)?;
@@ -232,12 +249,10 @@ pub(crate) fn run(args: StatusArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
 
 /// The nodes not ready, each with the code of why: `b1 (behind), d1
 /// (unreachable)`; empty when every node is.
-fn waiting_for(rows: &[Row], generation: u64) -> String {
+fn waiting_for(rows: &[Row], want: &ConfigIdentity) -> String {
     let waiting: Vec<String> = rows
         .iter()
-        .filter_map(|row| {
-            not_ready(row, generation).map(|(code, _)| format!("{} ({code})", row.node))
-        })
+        .filter_map(|row| not_ready(row, want).map(|(code, _)| format!("{} ({code})", row.node)))
         .collect();
     waiting.join(", ")
 }
