@@ -5,9 +5,11 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use rusts_cluster_config::{strategies::round_robin_cluster, ClusterConfig, NodeConfig, NotASplit};
+use rusts_cluster_config::{
+    strategies::round_robin_cluster, ClusterConfig, MoveReads, NodeConfig, NotASplit,
+};
 use rusts_cluster_replication::{QuorumStatus, ReplicationAck, ReplicationError, ReplicationMode};
-use rusts_cluster_routing::{Query, ReadConsistency, RoutingError, ShardRouter};
+use rusts_cluster_routing::{ApplyChecks, Query, ReadConsistency, RoutingError, ShardRouter};
 use rusts_cluster_sharding::{ShardKeyRef, ShardState, ShardingStrategy};
 
 /// Four nodes, 8 shards, two copies each: shard s on node s%4 and s+1%4.
@@ -140,16 +142,18 @@ fn refusals_name_the_problem_and_leave_the_router_unchanged() {
         "every refusal left it unchanged"
     );
 
-    moved.generation = 7;
+    // The primary moves to the other copy: no copy changes its part in a
+    // move, so one generation takes it.
+    moved.generation = 1;
     let change = router.apply(&moved).unwrap();
     assert_eq!(change.changed_shards, [0]);
-    assert_eq!(router.generation(), 7);
+    assert_eq!(router.generation(), 1);
     assert_eq!(router.get_shard(0).unwrap().primary, "node1");
     assert_eq!(router.get_shard(0).unwrap().replicas, ["node0"]);
-    moved.generation = 6;
+    moved.generation = 0;
     assert!(matches!(
         router.apply(&moved).unwrap_err(),
-        RoutingError::StaleGeneration { from: 7, to: 6 }
+        RoutingError::StaleGeneration { from: 1, to: 0 }
     ));
 }
 
@@ -173,7 +177,12 @@ fn states_and_availability_are_kept_and_new_nodes_start_available() {
     next.nodes.push(node4);
     next.nodes[1].address = "10.0.1.2:8086".into();
 
-    let change = router.apply(&next).unwrap();
+    // Not a step of a transition (node4 takes node2's copies at once):
+    // this test is about what `apply` carries over, so it skips the step
+    // checks.
+    let change = router
+        .apply_with(&next, ApplyChecks::UnsafeSkipStepChecks)
+        .unwrap();
     assert_eq!((change.previous_generation, change.generation), (0, 1));
     // node2 held shards 2 and 6 (primary) and 1 and 5 (replica).
     assert_eq!(change.changed_shards, [1, 2, 5, 6]);
@@ -219,11 +228,22 @@ fn states_and_availability_are_kept_and_new_nodes_start_available() {
     assert_eq!(copies, ["node4"]);
     assert!(router.set_node_available("node2", true).is_err());
 
-    // Nothing moved: an unchanged placement, and shard entries shared.
+    // Nothing moved: an unchanged placement, and shard entries shared. A
+    // change of the factor is no safe step either (`ReplicationChanged`).
     let mut same = next.clone();
     same.generation = 2;
     same.replication_factor = 1;
-    let change = router.apply(&same).unwrap();
+    assert!(matches!(
+        router.apply(&same).unwrap_err(),
+        RoutingError::ReplicationChanged {
+            from_factor: 2,
+            to_factor: 1,
+            ..
+        }
+    ));
+    let change = router
+        .apply_with(&same, ApplyChecks::UnsafeSkipStepChecks)
+        .unwrap();
     assert!(change.is_placement_unchanged(), "{change:?}");
     assert_eq!(router.replication_factor(), 1);
 }
@@ -235,7 +255,13 @@ fn the_write_rule_follows_the_applied_config() {
     assert_eq!(router.write_quorum(0).unwrap().required(), 2);
     config.generation = 1;
     config.replication_mode = ReplicationMode::Asynchronous;
-    router.apply(&config).unwrap();
+    // No step changes the mode safely (`apply` refuses it); this test is
+    // about the write rule after such a change, so it skips the checks.
+    let err = router.apply(&config).unwrap_err();
+    assert_eq!(err.code(), "replication-changed");
+    router
+        .apply_with(&config, ApplyChecks::UnsafeSkipStepChecks)
+        .unwrap();
     assert_eq!(router.replication_mode(), ReplicationMode::Asynchronous);
     assert_eq!(
         router.write_quorum(0).unwrap().status(),
@@ -368,7 +394,11 @@ fn concurrent_answers_come_wholly_from_one_generation() {
             );
             let mut next = configs[(generation % 2) as usize].clone();
             next.generation = generation;
-            let change = router.apply(&next).unwrap();
+            // Every shard moves at once, no transition step: this test is
+            // about what readers see of a swap, so it skips the checks.
+            let change = router
+                .apply_with(&next, ApplyChecks::UnsafeSkipStepChecks)
+                .unwrap();
             assert_eq!(change.changed_shards.len(), 64);
         }
         done.store(true, Ordering::Release);
@@ -381,13 +411,29 @@ fn concurrent_answers_come_wholly_from_one_generation() {
 fn a_change_of_replicas_alone_is_seen_and_reported() {
     let config = base();
     let router = ShardRouter::from_config(&config).unwrap();
-    router.set_shard_state(4, ShardState::Rebalancing).unwrap();
-    // Shard 4: primary node0, replica node1 -> replicas node1 and node3.
+    // Shard 4: primary node0, replica node1 -> replicas node1 and node3,
+    // in the three steps of a transition: node3 joins, reads move to the
+    // new copies, node3's copy is stable.
+    let mut joint = config.clone();
+    joint.generation = 1;
+    joint.nodes[3].replica_shards.push(4);
+    joint.nodes[3].joining_shards.push(4);
+    let change = router.apply(&joint).unwrap();
+    assert_eq!(change.changed_shards, [4]);
+    assert_eq!(router.get_shard(4).unwrap().joining, ["node3"]);
+    let mut read_new = joint.clone();
+    read_new.generation = 2;
+    read_new.move_reads = MoveReads::New;
+    assert!(router.apply(&read_new).unwrap().changed_shards.is_empty());
     let mut next = config.clone();
-    next.generation = 1;
+    next.generation = 3;
     next.nodes[3].replica_shards.push(4);
     let change = router.apply(&next).unwrap();
     assert_eq!(change.changed_shards, [4]);
+    // The move ended, so the shard is Active again; set by hand, the
+    // state without marks takes 0007's rule.
+    assert_eq!(router.get_shard(4).unwrap().state, ShardState::Active);
+    router.set_shard_state(4, ShardState::Rebalancing).unwrap();
     let shard = router.get_shard(4).unwrap();
     assert_eq!(shard.primary, "node0");
     assert_eq!(shard.replicas, ["node1", "node3"]);
