@@ -480,23 +480,26 @@ fn check_steps(current: &Snapshot, next: &Topology) -> Result<(), RoutingError> 
             // Only the primary moved among the same copies.
             continue;
         }
-        // The read sets, by node id (the primary comes first in a shard's
-        // copies, so they are sorted here).
-        let reads = |topology: &Topology, copies: &[CopyEntry]| -> Vec<String> {
-            let mut ids: Vec<String> = copies
-                .iter()
-                .filter(|c| topology.reads_from(c.state))
-                .map(|c| topology.node_id(c.node).to_owned())
-                .collect();
-            ids.sort_unstable();
-            ids
-        };
-        let (reads_before, reads_after) = (reads(old, before), reads(next, after));
-        if reads_before != reads_after {
+        // The read sets: the same when they are as large and every new
+        // reader was an old one. No allocation unless refused.
+        let old_reads = || before.iter().filter(|c| old.reads_from(c.state));
+        let new_reads = || after.iter().filter(|c| next.reads_from(c.state));
+        let same_reads = old_reads().count() == new_reads().count()
+            && new_reads().all(|c| {
+                was[c.node as usize].is_some_and(|node| old_reads().any(|o| o.node == node))
+            });
+        if !same_reads {
+            let names = |topology: &Topology, copies: &mut dyn Iterator<Item = &CopyEntry>| {
+                let mut ids: Vec<String> = copies
+                    .map(|c| topology.node_id(c.node).to_owned())
+                    .collect();
+                ids.sort_unstable();
+                ids
+            };
             return Err(RoutingError::UnsafeReadChange {
                 shard: s,
-                from: reads_before,
-                to: reads_after,
+                from: names(old, &mut old_reads()),
+                to: names(next, &mut new_reads()),
             });
         }
     }
