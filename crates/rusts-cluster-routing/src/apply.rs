@@ -154,7 +154,8 @@ impl ShardRouter {
     /// a move ends; and any state when the shard's copies neither start
     /// nor stop moving: a move that goes on (the cut-over of `move_reads`,
     /// other copies joining), copies added or removed without joining or
-    /// leaving marks, or no change at all (so a hand-set `Rebalancing` on a
+    /// leaving marks (only [`apply_with`](Self::apply_with) takes those),
+    /// or no change at all (so a hand-set `Rebalancing` on a
     /// shard that does not move stays). After a split, each child is
     /// judged by its parent: it starts from the parent's state, and the
     /// two cases compare the parent's copies now with the child's in the
