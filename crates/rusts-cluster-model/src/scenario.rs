@@ -4,8 +4,8 @@
 
 use rusts_cluster_config::{ClusterConfig, NodeConfig};
 use rusts_cluster_placement::{plan_transition, CatchUp};
-use rusts_cluster_routing::ApplyChecks;
 use rusts_cluster_replication::ReplicationMode;
+use rusts_cluster_routing::ApplyChecks;
 
 /// The most nodes a [`Scenario`] may have: the model keeps per-node sets as
 /// bits of a `u8`.

@@ -465,7 +465,10 @@ fn check_steps(current: &Snapshot, next: &Topology) -> Result<(), RoutingError> 
             }
         }
         for copy in before {
-            if !after.iter().any(|c| was[c.node as usize] == Some(copy.node)) {
+            if !after
+                .iter()
+                .any(|c| was[c.node as usize] == Some(copy.node))
+            {
                 copies_change = true;
                 if !copy_step_allowed(Some(copy.state), None) {
                     return Err(RoutingError::UnsafeCopyChange {

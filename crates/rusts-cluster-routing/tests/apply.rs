@@ -586,7 +586,11 @@ fn the_steps_of_a_transition_are_each_taken_in_order() {
     assert_eq!(change.changed_shards, [0]);
     assert_eq!(
         copies_of_shard_0(&router),
-        shape(&[("node0", "stable"), ("node1", "leaving"), ("node4", "joining")])
+        shape(&[
+            ("node0", "stable"),
+            ("node1", "leaving"),
+            ("node4", "joining")
+        ])
     );
     assert!(router.apply(&read_new).unwrap().changed_shards.is_empty());
     let change = router.apply(&last).unwrap();
@@ -642,7 +646,10 @@ fn the_final_config_deployed_directly_is_refused() {
          OLD NEW`"
     );
     // check_apply says the same, and neither changed the router.
-    assert_eq!(router.check_apply(&direct).unwrap_err().code(), "unsafe-step");
+    assert_eq!(
+        router.check_apply(&direct).unwrap_err().code(),
+        "unsafe-step"
+    );
     assert_eq!(router.generation(), 0);
     assert_eq!(
         copies_of_shard_0(&router),
@@ -690,9 +697,22 @@ fn each_unsafe_copy_change_is_refused_by_name() {
     // Each case: the config the router runs, how the next one differs,
     // and the copy that must be named.
     type Edit = fn(&mut ClusterConfig);
-    let cases: [(&ClusterConfig, Edit, &str, Option<CopyState>, Option<CopyState>); 6] = [
+    type Case<'a> = (
+        &'a ClusterConfig,
+        Edit,
+        &'a str,
+        Option<CopyState>,
+        Option<CopyState>,
+    );
+    let cases: [Case<'_>; 6] = [
         // A new copy that does not join first.
-        (&a, |c| c.nodes[2].replica_shards.push(0), "node2", None, Some(Stable)),
+        (
+            &a,
+            |c| c.nodes[2].replica_shards.push(0),
+            "node2",
+            None,
+            Some(Stable),
+        ),
         (
             &a,
             |c| {
@@ -772,7 +792,9 @@ fn each_unsafe_copy_change_is_refused_by_name() {
             (0, want_node, want_from, want_to),
             "case {i}"
         );
-        assert!(err.to_string().contains(&format!("on node \"{want_node}\"")));
+        assert!(err
+            .to_string()
+            .contains(&format!("on node \"{want_node}\"")));
         assert_eq!(router.generation(), running.generation, "case {i}");
         // The same change is taken with the checks skipped.
         router
