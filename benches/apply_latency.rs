@@ -5,7 +5,9 @@
 //!
 //! The cluster is the largest of the build benches: 65,536 shards on 256
 //! nodes with RF 3. The applier alternates two placements in which every
-//! shard's copies differ, so each apply rebuilds the whole table. Each
+//! shard's copies differ (the placement and step 1 of a transition from
+//! it, each a step `apply` takes after the other), so each apply rebuilds
+//! the whole table. Each
 //! reader times every single route and records it in a histogram;
 //! percentiles are read from it (within 1/32 of the value), the maximum is
 //! exact; the count of routes that took 100 µs or more tells a stall per
@@ -32,7 +34,7 @@ use std::{
 };
 
 use rusts_cluster::{ShardKey, ShardRouter};
-use rusts_cluster_benches::{keys, shifted};
+use rusts_cluster_benches::{joining, keys};
 use rusts_cluster_config::strategies::round_robin_cluster;
 
 /// Latencies in nanoseconds, exact below 64 and in 32 steps per power of
@@ -231,7 +233,7 @@ fn main() {
     let a = round_robin_cluster(65_536, 256, 3);
     let setup = Setup {
         router: ShardRouter::from_config(&a).unwrap(),
-        configs: [shifted(&a), a],
+        configs: [joining(&a), a],
         generation: AtomicU64::new(0),
         keys: keys(4096),
         readers,

@@ -132,16 +132,32 @@ pub fn thread_counts() -> Vec<usize> {
     counts
 }
 
-/// `config` with every node's shards moved to the next node (in file
-/// order): the same cluster in another placement, in which every shard's
-/// copies differ. `ShardRouter::apply` benches alternate the two.
-pub fn shifted(config: &ClusterConfig) -> ClusterConfig {
+/// Step 1 of a transition from `config` (generation and `move_reads`
+/// unchanged): every shard gains one copy, joining, on the first node
+/// after its copies (in file order) that does not hold it. Every shard's
+/// copies differ, and `ShardRouter::apply` takes it after `config` and
+/// `config` after it (the way back), so its benches alternate the two.
+///
+/// # Panics
+///
+/// When some shard is held by every node.
+pub fn joining(config: &ClusterConfig) -> ClusterConfig {
     let mut next = config.clone();
     let n = next.nodes.len();
-    for (i, node) in next.nodes.iter_mut().enumerate() {
-        let from = &config.nodes[(i + n - 1) % n];
-        node.shards = from.shards.clone();
-        node.replica_shards = from.replica_shards.clone();
+    let mut holders: Vec<Vec<usize>> = vec![Vec::new(); config.shard_count as usize];
+    for (i, node) in config.nodes.iter().enumerate() {
+        for &s in node.shards.iter().chain(&node.replica_shards) {
+            holders[s as usize].push(i);
+        }
+    }
+    for (s, held) in holders.iter().enumerate() {
+        let after = held.iter().max().map_or(0, |&i| i + 1);
+        let node = (0..n)
+            .map(|k| (after + k) % n)
+            .find(|i| !held.contains(i))
+            .expect("a node without a copy of the shard");
+        next.nodes[node].replica_shards.push(s as u32);
+        next.nodes[node].joining_shards.push(s as u32);
     }
     next
 }

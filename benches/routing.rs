@@ -24,7 +24,7 @@ use rusts_cluster::{
     ClusterConfig, Query, ReadConsistency, ReplicationAck, ReplicationMode, ReplicationProtocol,
     Shard, ShardKeyRef, ShardMapper, ShardRouter, ShardingStrategy,
 };
-use rusts_cluster_benches::{keys, naive_build, shifted, Contenders};
+use rusts_cluster_benches::{joining, keys, naive_build, Contenders};
 use rusts_cluster_config::strategies::round_robin_cluster;
 
 fn route(c: &mut Criterion) {
@@ -191,7 +191,9 @@ fn from_config(c: &mut Criterion) {
 
 /// `ShardRouter::apply` beside building a new router from the same config:
 /// *moved* applies a placement in which every shard's copies changed
-/// (alternating two), *unchanged* a new generation of the same placement.
+/// (alternating a placement and step 1 of a transition from it, in which
+/// every shard gains a joining copy: each is a step `apply` takes after the
+/// other), *unchanged* a new generation of the same placement.
 /// Unlike `from_config`'s, apply's time includes freeing the snapshot it
 /// replaces, since that happens inside the call.
 fn apply(c: &mut Criterion) {
@@ -200,7 +202,7 @@ fn apply(c: &mut Criterion) {
     for (shards, nodes) in SIZES {
         let placements = {
             let a = round_robin_cluster(shards, nodes, 3);
-            let b = shifted(&a);
+            let b = joining(&a);
             [a, b]
         };
         group.throughput(Throughput::Elements(shards as u64));

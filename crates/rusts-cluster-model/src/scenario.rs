@@ -5,6 +5,7 @@
 use rusts_cluster_config::{ClusterConfig, NodeConfig};
 use rusts_cluster_placement::{plan_transition, CatchUp};
 use rusts_cluster_replication::ReplicationMode;
+use rusts_cluster_routing::ApplyChecks;
 
 /// The most nodes a [`Scenario`] may have: the model keeps per-node sets as
 /// bits of a `u8`.
@@ -144,6 +145,11 @@ pub struct Procedure {
     pub steps: Vec<ClusterConfig>,
     /// The catch-up of the new copies.
     pub catch_up: CatchUpSchedule,
+    /// The checks each node's core prepares every step with: all of them
+    /// for a procedure of real steps; a procedure that skips steps (to
+    /// show what that loses) needs the router's override, which is what
+    /// an operator skipping them would have to use.
+    pub checks: ApplyChecks,
 }
 
 impl Procedure {
@@ -169,6 +175,7 @@ impl Procedure {
                 copies: plan.catch_up,
             },
             steps,
+            checks: ApplyChecks::All,
         }
     }
 
@@ -191,6 +198,8 @@ impl Procedure {
                 copies: plan.catch_up,
             },
             steps: vec![a, b],
+            // B follows A in one step, which `apply` refuses.
+            checks: ApplyChecks::UnsafeSkipStepChecks,
         }
     }
 
@@ -208,6 +217,7 @@ impl Procedure {
                 copies: Vec::new(),
             },
             steps: vec![a, again],
+            checks: ApplyChecks::All,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::{
 
 use fxhash::FxHashMap;
 use rusts_cluster_config::{ClusterConfig, ConfigIdentity};
-use rusts_cluster_routing::{ConfigChange, Query, ShardRouter};
+use rusts_cluster_routing::{ApplyChecks, ConfigChange, Query, ShardRouter};
 use rusts_cluster_sharding::ShardId;
 
 use crate::{
@@ -119,13 +119,15 @@ pub enum Output<P, T> {
 }
 
 /// A config checked and ready to commit, with the bytes to persist first.
-/// From [`Core::prepare`].
+/// From [`Core::prepare`] or [`Core::prepare_with`].
 #[derive(Debug)]
 pub struct Prepared {
     config: ClusterConfig,
     canonical: Canonical,
     bytes: Vec<u8>,
     on: u64,
+    /// The router's checks it was prepared with; commit applies with them.
+    checks: ApplyChecks,
 }
 
 impl Prepared {
@@ -611,9 +613,27 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
     ///
     /// [`ProtocolError::Routing`] with the router's refusal
     /// ([`ShardRouter::check_apply`]).
-    pub fn prepare(&self, mut config: ClusterConfig) -> Result<Prepared, ProtocolError> {
+    pub fn prepare(&self, config: ClusterConfig) -> Result<Prepared, ProtocolError> {
+        self.prepare_with(config, ApplyChecks::All)
+    }
+
+    /// [`prepare`](Self::prepare), with the router's checks `checks`
+    /// ([`ShardRouter::check_apply_with`]); [`commit`](Self::commit) then
+    /// applies with the same checks. With
+    /// [`ApplyChecks::UnsafeSkipStepChecks`] it takes a config that skips
+    /// generations or transition steps, which **may lose acknowledged
+    /// writes**: for emergencies only.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::Routing`] with the router's refusal.
+    pub fn prepare_with(
+        &self,
+        mut config: ClusterConfig,
+        checks: ApplyChecks,
+    ) -> Result<Prepared, ProtocolError> {
         config.node_id = self.node.to_string();
-        self.router.check_apply(&config)?;
+        self.router.check_apply_with(&config, checks)?;
         let (kept, tasks) = self.next_state(&config);
         let canonical = Canonical::of(&config);
         let bytes = save(
@@ -630,6 +650,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             canonical,
             bytes,
             on: self.router.generation(),
+            checks,
         })
     }
 
@@ -662,7 +683,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             });
         }
         let (kept, tasks) = self.next_state(&prepared.config);
-        let change = self.router.apply(&prepared.config)?;
+        let change = self.router.apply_with(&prepared.config, prepared.checks)?;
         let generation = prepared.config.generation;
         // Copies kept for the generation before the old one are now held
         // by no generation a peer may run.

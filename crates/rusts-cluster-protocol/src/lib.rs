@@ -102,7 +102,7 @@ transition with nodes on different steps
 
 /// A read's filter, as [`ReadRequest`]s carry it: the routing layer's, so
 /// that the plan's shards and a replica's points follow one rule.
-pub use rusts_cluster_routing::KeyFilter;
+pub use rusts_cluster_routing::{ApplyChecks, KeyFilter};
 
 pub use crate::{
     catch_up::{CatchUpStatus, CatchUpTask, Source},

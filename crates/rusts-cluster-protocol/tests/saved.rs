@@ -1,7 +1,7 @@
 //! The saved state: handed out to persist, taken back at start.
 
 use rusts_cluster_config::strategies::round_robin_cluster;
-use rusts_cluster_protocol::{Core, Options, ProtocolError};
+use rusts_cluster_protocol::{ApplyChecks, Core, Options, ProtocolError};
 
 use crate::util::Sample;
 
@@ -170,4 +170,29 @@ fn the_saved_state_round_trips_through_every_step_of_a_move() {
         }
     }
     assert!(kept > 0, "a node kept a leaving copy at some step");
+}
+
+#[test]
+fn a_skipped_step_is_refused_at_prepare_unless_prepared_unsafe() {
+    let config = round_robin_cluster(4, 3, 2);
+    // Shard 0's copy on node1 moves to node2 at once, and two generations
+    // on: no transition step does either.
+    let mut direct = config.clone();
+    direct.generation = 3;
+    direct.nodes[1].replica_shards.retain(|&s| s != 0);
+    direct.nodes[2].replica_shards.push(0);
+    let mut core = C::new(config, "node0", Options::default()).unwrap();
+    let error = core.prepare(direct.clone()).unwrap_err();
+    assert_eq!(error.code(), "generation-skipped", "{error}");
+    direct.generation = 1;
+    let error = core.prepare(direct.clone()).unwrap_err();
+    assert_eq!(error.code(), "unsafe-step", "{error}");
+    assert_eq!(core.generation(), 0);
+    // Prepared with the checks skipped, commit applies with them skipped.
+    direct.generation = 3;
+    let prepared = core
+        .prepare_with(direct, ApplyChecks::UnsafeSkipStepChecks)
+        .unwrap();
+    core.commit(prepared, 0).unwrap();
+    assert_eq!(core.generation(), 3);
 }

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use rusts_cluster_config::{address_handovers, split_factor, ClusterConfig};
-use rusts_cluster_sharding::{Shard, ShardId, ShardMapper, ShardSplit, ShardState};
+use rusts_cluster_config::{address_handovers, split_factor, ClusterConfig, CopyEntry};
+use rusts_cluster_sharding::{CopyState, Shard, ShardId, ShardMapper, ShardSplit, ShardState};
 
 use crate::{
     snapshot::{Snapshot, Successor},
@@ -56,12 +56,57 @@ impl ConfigChange {
     }
 }
 
+/// Which checks [`ShardRouter::apply_with`] and
+/// [`check_apply_with`](ShardRouter::check_apply_with) run.
+///
+/// [`All`](Self::All) is what [`apply`](ShardRouter::apply) runs, and the
+/// only safe choice: every other one exists for emergencies and may lose
+/// acknowledged writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ApplyChecks {
+    /// Every check: the config must be the next generation, each shard's
+    /// copies must change as one transition step does, and the
+    /// replication settings must stay.
+    #[default]
+    All,
+    /// **Unsafe: it may lose acknowledged writes.** Skips the checks that
+    /// keep two adjacent generations safe beside each other: that the
+    /// generation is the next one ([`RoutingError::GenerationSkipped`]),
+    /// the step shape of each copy ([`RoutingError::UnsafeCopyChange`])
+    /// and of each shard's reads ([`RoutingError::UnsafeReadChange`]), and
+    /// the replication settings ([`RoutingError::ReplicationChanged`]).
+    /// While nodes run the two configs at once, one may acknowledge a
+    /// write that a read on the other misses, for good
+    /// (`docs/decisions/0019-joint-copies.md`, "Why three steps").
+    ///
+    /// Every other check still runs: a generation not greater than the
+    /// router's, another node id, another strategy, an invalid config, a
+    /// shard count that is not a split, another split record and an
+    /// address handed over are refused as by [`All`](Self::All). For an
+    /// operator who has stopped taking writes, or who accepts the loss
+    /// (say, to recover a cluster that lost the nodes a transition needs).
+    UnsafeSkipStepChecks,
+}
+
 impl ShardRouter {
     /// Takes a newer generation of the cluster config, live.
     ///
-    /// The new config must have a greater `generation`, no other node's
-    /// `node_id`, and the same `sharding_strategy` (another would move keys
-    /// to other shards), and it must be valid as the router's node.
+    /// The new config must have the next `generation` (the router's plus
+    /// one), no other node's `node_id`, the same `sharding_strategy`
+    /// (another would move keys to other shards) and the same replication
+    /// settings, and it must be valid as the router's node. Each shard's
+    /// copies must change as one step of a transition does
+    /// (`rusts-cluster transition OLD NEW` writes the steps;
+    /// `docs/decisions/0019-joint-copies.md` says why each is safe beside
+    /// the next): a copy arrives joining and becomes stable in a later
+    /// generation, a stable copy leaves before it goes, and a shard whose
+    /// copies change in a generation reads from the same copies as before
+    /// (`move_reads` changes in a generation of its own). So the steps
+    /// are taken one by one, in order, and each may also be undone by the
+    /// generation after it (a joining copy dropped, a leaving one stable
+    /// again). [`apply_with`](Self::apply_with) can skip these checks, in
+    /// an emergency and at the risk of losing acknowledged writes.
     ///
     /// The node a router runs as comes from the process, not the file: it
     /// was fixed when the router was built, and `apply` never changes it.
@@ -109,13 +154,15 @@ impl ShardRouter {
     /// a move ends; and any state when the shard's copies neither start
     /// nor stop moving: a move that goes on (the cut-over of `move_reads`,
     /// other copies joining), copies added or removed without joining or
-    /// leaving marks, or no change at all (so a hand-set `Rebalancing` on a
+    /// leaving marks (only [`apply_with`](Self::apply_with) takes those),
+    /// or no change at all (so a hand-set `Rebalancing` on a
     /// shard that does not move stays). After a split, each child is
     /// judged by its parent: it starts from the parent's state, and the
     /// two cases compare the parent's copies now with the child's in the
-    /// new config. The replication mode and factor may change; the write
-    /// rule ([`write_quorum`](Self::write_quorum)) and the read sets of
-    /// [`plan_query`](Self::plan_query) follow the new ones.
+    /// new config. The replication mode and factor may change only
+    /// through [`apply_with`](Self::apply_with); the write rule
+    /// ([`write_quorum`](Self::write_quorum)) and the read sets of
+    /// [`plan_query`](Self::plan_query) then follow the new ones.
     ///
     /// Costs about as much as [`from_config`](Self::from_config): it
     /// validates and lays out the new config, in time linear in its size.
@@ -129,6 +176,8 @@ impl ShardRouter {
     ///
     /// - [`RoutingError::StaleGeneration`] when the generation is not
     ///   greater than [`generation`](Self::generation);
+    /// - [`RoutingError::GenerationSkipped`] when it is greater than the
+    ///   next one (`generation() + 1`): apply each step in turn;
     /// - [`RoutingError::NodeIdChanged`] for a `node_id` that is set and
     ///   is not the router's (when the router runs as a node);
     /// - [`RoutingError::StrategyChanged`];
@@ -140,7 +189,19 @@ impl ShardRouter {
     /// - [`RoutingError::AddressHandedOver`] when an address passes from a
     ///   node that holds copies to another node
     ///   ([`address_handovers`](rusts_cluster_config::address_handovers)):
-    ///   the other node must wait one generation for it.
+    ///   the other node must wait one generation for it;
+    /// - [`RoutingError::ReplicationChanged`] for another
+    ///   `replication_mode` or `replication_factor`;
+    /// - [`RoutingError::UnsafeCopyChange`], naming the shard, the node and
+    ///   the copy's two states, when a copy appears without joining
+    ///   (stable or leaving), a stable copy vanishes without leaving, or
+    ///   a copy turns from stable or leaving to joining, or from joining to
+    ///   leaving;
+    /// - [`RoutingError::UnsafeReadChange`], naming the shard and both
+    ///   read sets, when a shard's copies change and so do the copies it
+    ///   reads from (for a moving shard, all but the joining ones while
+    ///   `move_reads = "old"`, all but the leaving ones after; for any
+    ///   other shard, all).
     ///
     /// ```
     /// use rusts_cluster_config::ClusterConfig;
@@ -152,18 +213,26 @@ impl ShardRouter {
     /// let router = ShardRouter::from_config(&config)?;
     /// router.set_shard_state(9, ShardState::ReadOnly)?;
     ///
-    /// // Generation 1: node1 also keeps a replica of shard 10.
+    /// // Generation 1: node1 also keeps a replica of shard 10. A new copy
+    /// // joins first (a stable one at once would be refused).
     /// let mut next = config.clone();
     /// next.generation = 1;
     /// next.nodes[0].replica_shards.push(10);
+    /// let mut direct = next.clone();
+    /// next.nodes[0].joining_shards.push(10);
+    /// let refused = router.apply(&direct).unwrap_err();
+    /// assert!(matches!(refused, RoutingError::UnsafeCopyChange { shard: 10, .. }));
     /// let change = router.apply(&next)?;
     /// assert_eq!((change.previous_generation, change.generation), (0, 1));
     /// assert_eq!(change.changed_shards, [10]);
     /// assert_eq!(router.route(ShardKeyRef::new("cpu", 10, 0))?.replicas, ["node1"]);
     /// assert_eq!(router.get_shard(9).unwrap().state, ShardState::ReadOnly, "states are kept");
     ///
-    /// // The same file again is refused, and changes nothing.
+    /// // The same file again is refused, and changes nothing; so is a
+    /// // generation that skips one.
     /// assert!(matches!(router.apply(&next), Err(RoutingError::StaleGeneration { from: 1, to: 1 })));
+    /// direct.generation = 3;
+    /// assert!(matches!(router.apply(&direct), Err(RoutingError::GenerationSkipped { from: 1, to: 3 })));
     ///
     /// // The shared file, without a node id, is taken as node1; one loaded
     /// // as another node is refused.
@@ -176,9 +245,50 @@ impl ShardRouter {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn apply(&self, config: &ClusterConfig) -> Result<ConfigChange, RoutingError> {
+        self.apply_with(config, ApplyChecks::All)
+    }
+
+    /// [`apply`](Self::apply), running the checks `checks` names. With
+    /// [`ApplyChecks::All`] it is `apply`; with
+    /// [`ApplyChecks::UnsafeSkipStepChecks`] it also takes a config that
+    /// skips generations or transition steps, which **may lose
+    /// acknowledged writes**: for emergencies only.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`apply`](Self::apply), less the ones `checks` skips.
+    ///
+    /// ```
+    /// use rusts_cluster_config::ClusterConfig;
+    /// use rusts_cluster_routing::{ApplyChecks, RoutingError, ShardRouter};
+    ///
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml");
+    /// let config = ClusterConfig::from_file_as(path, "node1")?;
+    /// let router = ShardRouter::from_config(&config)?;
+    ///
+    /// // Shard 10's replica on node1 added stable, at once: no step does that.
+    /// let mut direct = config.clone();
+    /// direct.generation = 3;
+    /// direct.nodes[0].replica_shards.push(10);
+    /// let refused = router.apply(&direct).unwrap_err();
+    /// assert!(matches!(refused, RoutingError::GenerationSkipped { from: 0, to: 3 }));
+    ///
+    /// // Unsafe: writes acknowledged meanwhile may be lost.
+    /// router.apply_with(&direct, ApplyChecks::UnsafeSkipStepChecks)?;
+    /// assert_eq!(router.generation(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply_with(
+        &self,
+        config: &ClusterConfig,
+        checks: ApplyChecks,
+    ) -> Result<ConfigChange, RoutingError> {
         self.table.update(|current| {
-            let split = check_successor(current, self.node_id(), config)?;
+            let split = check_successor(current, self.node_id(), config, checks)?;
             let next = Topology::build(config);
+            if checks == ApplyChecks::All {
+                check_steps(current, &next)?;
+            }
             let mut change = diff_nodes(&current.topology, &next, split);
             let was = previous_indices(&current.topology, &next);
             let shards = carry_shards(current, &next, &was, &mut change.changed_shards);
@@ -196,7 +306,8 @@ impl ShardRouter {
 
 impl ShardRouter {
     /// Whether [`apply`](Self::apply) would take `config` now, without
-    /// taking it: the same checks, and the same errors. For a caller that
+    /// taking it: the same checks, and the same errors (the step shapes
+    /// included, so it lays out the config as `apply` does). For a caller that
     /// must persist a config before it runs it (the protocol core), so
     /// that it never persists one it then cannot run.
     ///
@@ -204,26 +315,50 @@ impl ShardRouter {
     ///
     /// Those of [`apply`](Self::apply).
     pub fn check_apply(&self, config: &ClusterConfig) -> Result<(), RoutingError> {
-        check_successor(&self.table.load(), self.node_id(), config).map(|_| ())
+        self.check_apply_with(config, ApplyChecks::All)
+    }
+
+    /// Whether [`apply_with`](Self::apply_with) would take `config` with
+    /// `checks` now, without taking it.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`apply_with`](Self::apply_with).
+    pub fn check_apply_with(
+        &self,
+        config: &ClusterConfig,
+        checks: ApplyChecks,
+    ) -> Result<(), RoutingError> {
+        let current = self.table.load();
+        check_successor(&current, self.node_id(), config, checks)?;
+        if checks == ApplyChecks::All {
+            check_steps(&current, &Topology::build(config))?;
+        }
+        Ok(())
     }
 }
 
 /// Checks that `config` may follow the generation `current` runs, on node
-/// `node_id` (empty for none): a greater generation, no other node's id,
-/// the same strategy, a config valid as this node, the same shard count or
-/// a split of it (with its record), and no address handed over. Returns
-/// the split, when it is one.
+/// `node_id` (empty for none): a greater generation (with
+/// [`ApplyChecks::All`], the next one), no other node's id, the same
+/// strategy, a config valid as this node, the same shard count or a split
+/// of it (with its record), no address handed over, and (with
+/// [`ApplyChecks::All`]) the same replication settings. Returns the split,
+/// when it is one. The step shape of each shard is [`check_steps`]'s.
 fn check_successor(
     current: &Snapshot,
     node_id: &str,
     config: &ClusterConfig,
+    checks: ApplyChecks,
 ) -> Result<Option<ShardSplit>, RoutingError> {
     let old = &current.topology;
-    if config.generation <= old.generation {
-        return Err(RoutingError::StaleGeneration {
-            from: old.generation,
-            to: config.generation,
-        });
+    let (from, to) = (old.generation, config.generation);
+    if to <= from {
+        return Err(RoutingError::StaleGeneration { from, to });
+    }
+    // `to > from`, so `from + 1` does not overflow.
+    if checks == ApplyChecks::All && to != from + 1 {
+        return Err(RoutingError::GenerationSkipped { from, to });
     }
     // The router's node comes from the process; a file without one (the
     // file every node shares) is taken as that node.
@@ -272,7 +407,124 @@ fn check_successor(
     if let Some(handover) = address_handovers(&old.config, config).into_iter().next() {
         return Err(handover.into());
     }
+    let was = (old.config.replication_mode, old.config.replication_factor);
+    let now = (config.replication_mode, config.replication_factor);
+    if checks == ApplyChecks::All && was != now {
+        return Err(RoutingError::ReplicationChanged {
+            from_mode: was.0,
+            to_mode: now.0,
+            from_factor: was.1,
+            to_factor: now.1,
+        });
+    }
     Ok(split)
+}
+
+/// Checks that every shard of `next` changes from `current` as one step of
+/// a transition does (`docs/decisions/0038-apply-refuses-unsafe-steps.md`),
+/// comparing each shard with the one it comes from (its parent after a
+/// split, `s % n`): each copy's change by [`copy_step_allowed`], and a
+/// shard whose copies change keeps the copies it reads from.
+///
+/// `next` must be built from a config [`check_successor`] accepted.
+/// Returns the first refusal, by shard.
+fn check_steps(current: &Snapshot, next: &Topology) -> Result<(), RoutingError> {
+    let old = &current.topology;
+    let was = previous_indices(old, next);
+    let shard_count = current.mapper.shard_count();
+    for s in 0..next.config.shard_count {
+        let from = s % shard_count;
+        let before = old.copies(from);
+        let after = next.copies(s);
+        // The common case, a shard that does not change: the same nodes
+        // with the same marks, in the same order.
+        if after
+            .iter()
+            .map(|c| (was[c.node as usize], c.state))
+            .eq(before.iter().map(|c| (Some(c.node), c.state)))
+        {
+            continue;
+        }
+        let old_state = |node: Option<u32>| {
+            before
+                .iter()
+                .find(|c| Some(c.node) == node)
+                .map(|c| c.state)
+        };
+        let mut copies_change = false;
+        for copy in after {
+            let from_state = old_state(was[copy.node as usize]);
+            copies_change |= from_state != Some(copy.state);
+            if !copy_step_allowed(from_state, Some(copy.state)) {
+                return Err(RoutingError::UnsafeCopyChange {
+                    shard: s,
+                    node: next.node_id(copy.node).to_owned(),
+                    from: from_state,
+                    to: Some(copy.state),
+                });
+            }
+        }
+        for copy in before {
+            if !after
+                .iter()
+                .any(|c| was[c.node as usize] == Some(copy.node))
+            {
+                copies_change = true;
+                if !copy_step_allowed(Some(copy.state), None) {
+                    return Err(RoutingError::UnsafeCopyChange {
+                        shard: s,
+                        node: old.node_id(copy.node).to_owned(),
+                        from: Some(copy.state),
+                        to: None,
+                    });
+                }
+            }
+        }
+        if !copies_change {
+            // Only the primary moved among the same copies.
+            continue;
+        }
+        // The read sets: the same when they are as large and every new
+        // reader was an old one. No allocation unless refused.
+        let old_reads = || before.iter().filter(|c| old.reads_from(c.state));
+        let new_reads = || after.iter().filter(|c| next.reads_from(c.state));
+        let same_reads = old_reads().count() == new_reads().count()
+            && new_reads().all(|c| {
+                was[c.node as usize].is_some_and(|node| old_reads().any(|o| o.node == node))
+            });
+        if !same_reads {
+            let names = |topology: &Topology, copies: &mut dyn Iterator<Item = &CopyEntry>| {
+                let mut ids: Vec<String> = copies
+                    .map(|c| topology.node_id(c.node).to_owned())
+                    .collect();
+                ids.sort_unstable();
+                ids
+            };
+            return Err(RoutingError::UnsafeReadChange {
+                shard: s,
+                from: names(old, &mut old_reads()),
+                to: names(next, &mut new_reads()),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether one step may take a copy from state `from` to state `to`
+/// (`None`: the shard has no copy on that node). A copy arrives absent,
+/// joining, stable and goes stable, leaving, absent, one mark a step; the
+/// way back from step 1 drops a joining copy and turns a leaving one
+/// stable again.
+fn copy_step_allowed(from: Option<CopyState>, to: Option<CopyState>) -> bool {
+    use CopyState::{Joining, Leaving, Stable};
+    match (from, to) {
+        (from, to) if from == to => true,
+        (None, Some(Joining))
+        | (Some(Joining), Some(Stable) | None)
+        | (Some(Stable), Some(Leaving))
+        | (Some(Leaving), Some(Stable) | None) => true,
+        _ => false,
+    }
 }
 
 /// The nodes `next` adds, removes and readdresses against `old`, in a
@@ -375,6 +627,27 @@ fn carry_availability(current: &Snapshot, was: &[Option<u32>]) -> Vec<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_copy_steps_one_mark_at_a_time() {
+        use CopyState::{Joining, Leaving, Stable};
+        let states = [None, Some(Stable), Some(Joining), Some(Leaving)];
+        let allowed = [
+            (None, Some(Joining)),
+            (Some(Joining), Some(Stable)),
+            (Some(Stable), Some(Leaving)),
+            (Some(Leaving), None),
+            // The way back from step 1.
+            (Some(Joining), None),
+            (Some(Leaving), Some(Stable)),
+        ];
+        for from in states {
+            for to in states {
+                let expected = from == to || allowed.contains(&(from, to));
+                assert_eq!(copy_step_allowed(from, to), expected, "{from:?} -> {to:?}");
+            }
+        }
+    }
 
     #[test]
     fn states_carry_over_except_at_the_ends_of_a_move() {

@@ -1,6 +1,6 @@
 use rusts_cluster_config::{AddressHandover, ConfigError, NotASplit, SplitFrom};
-use rusts_cluster_replication::ReplicationError;
-use rusts_cluster_sharding::{ShardId, ShardingStrategy};
+use rusts_cluster_replication::{ReplicationError, ReplicationMode};
+use rusts_cluster_sharding::{CopyState, ShardId, ShardingStrategy};
 use thiserror::Error;
 
 /// An error from this crate.
@@ -47,6 +47,65 @@ pub enum RoutingError {
         from: u64,
         /// The generation of the config given.
         to: u64,
+    },
+    /// `apply` was given a config more than one generation ahead of the
+    /// one the router runs: the steps between were skipped, and the two
+    /// generations may place copies that no transition step made safe
+    /// beside each other (a final step deployed directly, or a typo such
+    /// as `u64::MAX`).
+    #[error("config generation {to} skips generation(s) after {from}, which this router runs; apply each step in turn (generation {} first)", from.saturating_add(1))]
+    GenerationSkipped {
+        /// The router's generation.
+        from: u64,
+        /// The generation of the config given.
+        to: u64,
+    },
+    /// `apply` was given a config in which a copy of a shard changes its
+    /// part in a move in a way no single transition step does: it appears
+    /// without joining first, vanishes without leaving first, or turns
+    /// from stable or leaving to joining, or from joining to leaving.
+    /// `None` is a copy the config does not have.
+    #[error("shard {shard}'s copy on node \"{node}\" goes from {} to {} in one generation, which no transition step does (a copy goes absent, joining, stable as it arrives and stable, leaving, absent as it goes, and turns back only from joining to absent or from leaving to stable), so nodes on the two generations could each acknowledge writes the other's reads miss; deploy the transition's steps in order: `rusts-cluster transition OLD NEW`", describe_copy(*from), describe_copy(*to))]
+    UnsafeCopyChange {
+        /// The shard, numbered as in the config given.
+        shard: ShardId,
+        /// The node holding the copy.
+        node: String,
+        /// The copy's state in the router's config (after a split, its
+        /// parent's copy); `None` when it has none.
+        from: Option<CopyState>,
+        /// The copy's state in the config given; `None` when it has none.
+        to: Option<CopyState>,
+    },
+    /// `apply` was given a config in which a shard's copies change and, in
+    /// the same generation, the copies it reads from: a step changes one
+    /// or the other (steps 1 and 3 the copies, step 2 the reads), so that
+    /// each write acknowledged under one generation sits on copies the
+    /// other reads.
+    #[error("shard {shard} changes its copies and the copies it reads from (nodes {} to nodes {}) in one generation, so a read on one generation could miss a write acknowledged on the other; change the copies (joining or leaving marks) and `move_reads` in separate generations: deploy the transition's steps in order: `rusts-cluster transition OLD NEW`", describe_nodes(from), describe_nodes(to))]
+    UnsafeReadChange {
+        /// The shard, numbered as in the config given.
+        shard: ShardId,
+        /// The nodes it reads from in the router's config (after a split,
+        /// its parent's), in node-id order.
+        from: Vec<String>,
+        /// The nodes it reads from in the config given, in node-id order.
+        to: Vec<String>,
+    },
+    /// `apply` was given a config with another replication mode or factor:
+    /// nodes on the two generations would count a write's
+    /// acknowledgements and a read's copies by different rules, and no
+    /// transition step makes that change safe yet.
+    #[error("the new config replicates with `replication_mode` {to_mode} and `replication_factor` {to_factor} but this router runs {from_mode} and {from_factor}; nodes running the two at once count writes and reads by different rules, so a read could miss an acknowledged write, and no step makes the change safe yet: keep the old settings in the new config")]
+    ReplicationChanged {
+        /// The router's mode.
+        from_mode: ReplicationMode,
+        /// The mode of the config given.
+        to_mode: ReplicationMode,
+        /// The router's factor.
+        from_factor: usize,
+        /// The factor of the config given.
+        to_factor: usize,
     },
     /// A request came from a node whose config generation is not next to
     /// this router's: more than one step apart, the two may route by
@@ -142,6 +201,11 @@ impl RoutingError {
             RoutingError::QueryNotPruned { .. } => "not-pruned",
             RoutingError::Replication(e) => e.code(),
             RoutingError::StaleGeneration { .. } => "stale-generation",
+            RoutingError::GenerationSkipped { .. } => "generation-skipped",
+            RoutingError::UnsafeCopyChange { .. } | RoutingError::UnsafeReadChange { .. } => {
+                "unsafe-step"
+            }
+            RoutingError::ReplicationChanged { .. } => "replication-changed",
             RoutingError::PeerGeneration { .. } => "peer-generation",
             RoutingError::NodeIdChanged { .. } => "node-id-changed",
             RoutingError::ShardCountChanged { .. } => "mapping-changed",
@@ -160,4 +224,19 @@ fn describe_record(record: &Option<SplitFrom>) -> String {
         Some(r) => format!("generation {}, shard_count {}", r.generation, r.shard_count),
         None => "absent".to_owned(),
     }
+}
+
+/// A copy's state as an error message shows it: `absent` for none.
+fn describe_copy(state: Option<CopyState>) -> String {
+    state.map_or_else(|| "absent".to_owned(), |s| s.to_string())
+}
+
+/// Node ids as an error message shows them: quoted, comma-separated, or
+/// `none`.
+fn describe_nodes(nodes: &[String]) -> String {
+    if nodes.is_empty() {
+        return "none".to_owned();
+    }
+    let quoted: Vec<String> = nodes.iter().map(|n| format!("\"{n}\"")).collect();
+    quoted.join(", ")
 }

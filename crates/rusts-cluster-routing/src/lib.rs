@@ -65,7 +65,7 @@ assert!(!router.route(&ShardKey::new("cpu", 6, 0))?.can_write());
 #![forbid(unsafe_code)]
 
 pub use crate::{
-    apply::ConfigChange,
+    apply::{ApplyChecks, ConfigChange},
     batch::{BatchRoute, ShardGroup},
     error::RoutingError,
     peer::PeerView,

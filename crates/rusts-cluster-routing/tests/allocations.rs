@@ -91,13 +91,15 @@ fn readers_never_free_a_replaced_snapshot() {
     assert_eq!(reader.route(key).unwrap().id, 7);
     let handle = router.route(key).unwrap();
     let batch = router.route_batch(&[key]).unwrap();
-    // Every shard moves: the old snapshot shares nothing with the new.
+    // Every shard's copies change: a copy joins each one (step 1 of a
+    // move, on the node after its last copy), so the old snapshot shares
+    // nothing with the new.
     let mut next = config.clone();
     next.generation = 1;
-    next.nodes.rotate_left(1);
-    for (node, original) in next.nodes.iter_mut().zip(&config.nodes) {
-        node.id.clone_from(&original.id);
-        node.address.clone_from(&original.address);
+    for s in 0..4096 {
+        let node = &mut next.nodes[(s as usize + 3) % 16];
+        node.replica_shards.push(s);
+        node.joining_shards.push(s);
     }
     assert_eq!(router.apply(&next).unwrap().changed_shards.len(), 4096);
     // A batch frees its own three arrays; only its snapshot is of interest.

@@ -5,10 +5,12 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use rusts_cluster_config::{strategies::round_robin_cluster, ClusterConfig, NodeConfig, NotASplit};
+use rusts_cluster_config::{
+    strategies::round_robin_cluster, ClusterConfig, MoveReads, NodeConfig, NotASplit,
+};
 use rusts_cluster_replication::{QuorumStatus, ReplicationAck, ReplicationError, ReplicationMode};
-use rusts_cluster_routing::{Query, ReadConsistency, RoutingError, ShardRouter};
-use rusts_cluster_sharding::{ShardKeyRef, ShardState, ShardingStrategy};
+use rusts_cluster_routing::{ApplyChecks, Query, ReadConsistency, RoutingError, ShardRouter};
+use rusts_cluster_sharding::{CopyState, ShardKeyRef, ShardState, ShardingStrategy};
 
 /// Four nodes, 8 shards, two copies each: shard s on node s%4 and s+1%4.
 fn base() -> ClusterConfig {
@@ -140,16 +142,18 @@ fn refusals_name_the_problem_and_leave_the_router_unchanged() {
         "every refusal left it unchanged"
     );
 
-    moved.generation = 7;
+    // The primary moves to the other copy: no copy changes its part in a
+    // move, so one generation takes it.
+    moved.generation = 1;
     let change = router.apply(&moved).unwrap();
     assert_eq!(change.changed_shards, [0]);
-    assert_eq!(router.generation(), 7);
+    assert_eq!(router.generation(), 1);
     assert_eq!(router.get_shard(0).unwrap().primary, "node1");
     assert_eq!(router.get_shard(0).unwrap().replicas, ["node0"]);
-    moved.generation = 6;
+    moved.generation = 0;
     assert!(matches!(
         router.apply(&moved).unwrap_err(),
-        RoutingError::StaleGeneration { from: 7, to: 6 }
+        RoutingError::StaleGeneration { from: 1, to: 0 }
     ));
 }
 
@@ -173,7 +177,12 @@ fn states_and_availability_are_kept_and_new_nodes_start_available() {
     next.nodes.push(node4);
     next.nodes[1].address = "10.0.1.2:8086".into();
 
-    let change = router.apply(&next).unwrap();
+    // Not a step of a transition (node4 takes node2's copies at once):
+    // this test is about what `apply` carries over, so it skips the step
+    // checks.
+    let change = router
+        .apply_with(&next, ApplyChecks::UnsafeSkipStepChecks)
+        .unwrap();
     assert_eq!((change.previous_generation, change.generation), (0, 1));
     // node2 held shards 2 and 6 (primary) and 1 and 5 (replica).
     assert_eq!(change.changed_shards, [1, 2, 5, 6]);
@@ -219,11 +228,22 @@ fn states_and_availability_are_kept_and_new_nodes_start_available() {
     assert_eq!(copies, ["node4"]);
     assert!(router.set_node_available("node2", true).is_err());
 
-    // Nothing moved: an unchanged placement, and shard entries shared.
+    // Nothing moved: an unchanged placement, and shard entries shared. A
+    // change of the factor is no safe step either (`ReplicationChanged`).
     let mut same = next.clone();
     same.generation = 2;
     same.replication_factor = 1;
-    let change = router.apply(&same).unwrap();
+    assert!(matches!(
+        router.apply(&same).unwrap_err(),
+        RoutingError::ReplicationChanged {
+            from_factor: 2,
+            to_factor: 1,
+            ..
+        }
+    ));
+    let change = router
+        .apply_with(&same, ApplyChecks::UnsafeSkipStepChecks)
+        .unwrap();
     assert!(change.is_placement_unchanged(), "{change:?}");
     assert_eq!(router.replication_factor(), 1);
 }
@@ -235,7 +255,13 @@ fn the_write_rule_follows_the_applied_config() {
     assert_eq!(router.write_quorum(0).unwrap().required(), 2);
     config.generation = 1;
     config.replication_mode = ReplicationMode::Asynchronous;
-    router.apply(&config).unwrap();
+    // No step changes the mode safely (`apply` refuses it); this test is
+    // about the write rule after such a change, so it skips the checks.
+    let err = router.apply(&config).unwrap_err();
+    assert_eq!(err.code(), "replication-changed");
+    router
+        .apply_with(&config, ApplyChecks::UnsafeSkipStepChecks)
+        .unwrap();
     assert_eq!(router.replication_mode(), ReplicationMode::Asynchronous);
     assert_eq!(
         router.write_quorum(0).unwrap().status(),
@@ -368,7 +394,11 @@ fn concurrent_answers_come_wholly_from_one_generation() {
             );
             let mut next = configs[(generation % 2) as usize].clone();
             next.generation = generation;
-            let change = router.apply(&next).unwrap();
+            // Every shard moves at once, no transition step: this test is
+            // about what readers see of a swap, so it skips the checks.
+            let change = router
+                .apply_with(&next, ApplyChecks::UnsafeSkipStepChecks)
+                .unwrap();
             assert_eq!(change.changed_shards.len(), 64);
         }
         done.store(true, Ordering::Release);
@@ -381,13 +411,29 @@ fn concurrent_answers_come_wholly_from_one_generation() {
 fn a_change_of_replicas_alone_is_seen_and_reported() {
     let config = base();
     let router = ShardRouter::from_config(&config).unwrap();
-    router.set_shard_state(4, ShardState::Rebalancing).unwrap();
-    // Shard 4: primary node0, replica node1 -> replicas node1 and node3.
+    // Shard 4: primary node0, replica node1 -> replicas node1 and node3,
+    // in the three steps of a transition: node3 joins, reads move to the
+    // new copies, node3's copy is stable.
+    let mut joint = config.clone();
+    joint.generation = 1;
+    joint.nodes[3].replica_shards.push(4);
+    joint.nodes[3].joining_shards.push(4);
+    let change = router.apply(&joint).unwrap();
+    assert_eq!(change.changed_shards, [4]);
+    assert_eq!(router.get_shard(4).unwrap().joining, ["node3"]);
+    let mut read_new = joint.clone();
+    read_new.generation = 2;
+    read_new.move_reads = MoveReads::New;
+    assert!(router.apply(&read_new).unwrap().changed_shards.is_empty());
     let mut next = config.clone();
-    next.generation = 1;
+    next.generation = 3;
     next.nodes[3].replica_shards.push(4);
     let change = router.apply(&next).unwrap();
     assert_eq!(change.changed_shards, [4]);
+    // The move ended, so the shard is Active again; set by hand, the
+    // state without marks takes 0007's rule.
+    assert_eq!(router.get_shard(4).unwrap().state, ShardState::Active);
+    router.set_shard_state(4, ShardState::Rebalancing).unwrap();
     let shard = router.get_shard(4).unwrap();
     assert_eq!(shard.primary, "node0");
     assert_eq!(shard.replicas, ["node1", "node3"]);
@@ -482,4 +528,423 @@ fn a_router_without_a_node_id_routes_and_holds_nothing() {
         router.apply(&named).unwrap_err(),
         RoutingError::InvalidConfig(_)
     ));
+}
+
+/// A transition of `base()` written by hand, as `plan_transition` shapes
+/// it: shard 0's copy on node1 moves to node4, a new node. `steps()[0]` is
+/// A (generation 0), then step 1 (joint writes, generation 1), step 2
+/// (reads from the new copies, generation 2) and step 3 (the final
+/// placement, generation 3).
+fn steps() -> [ClusterConfig; 4] {
+    let a = base();
+    let mut joint = a.clone();
+    joint.generation = 1;
+    let mut node4 = NodeConfig::new("node4", "10.0.0.9:8086");
+    node4.replica_shards = vec![0];
+    node4.joining_shards = vec![0];
+    joint.nodes.push(node4);
+    joint.nodes[1].leaving_shards = vec![0];
+    let mut read_new = joint.clone();
+    read_new.generation = 2;
+    read_new.move_reads = MoveReads::New;
+    let mut last = joint.clone();
+    last.generation = 3;
+    last.nodes[4].joining_shards.clear();
+    last.nodes[1].leaving_shards.clear();
+    last.nodes[1].replica_shards.retain(|&s| s != 0);
+    for config in [&a, &joint, &read_new, &last] {
+        config.validate().unwrap();
+    }
+    [a, joint, read_new, last]
+}
+
+/// Shard 0's copies as a router shows them: (node, state), in node order.
+fn copies_of_shard_0(router: &ShardRouter) -> Vec<(String, String)> {
+    let mut copies: Vec<_> = router
+        .get_shard(0)
+        .unwrap()
+        .copies()
+        .map(|c| (c.node_id.to_owned(), c.state.to_string()))
+        .collect();
+    copies.sort();
+    copies
+}
+
+/// The copy shapes of `copies_of_shard_0`, written short.
+fn shape(copies: &[(&str, &str)]) -> Vec<(String, String)> {
+    copies
+        .iter()
+        .map(|(n, s)| (n.to_string(), s.to_string()))
+        .collect()
+}
+
+#[test]
+fn the_steps_of_a_transition_are_each_taken_in_order() {
+    let [a, joint, read_new, last] = steps();
+    let router = ShardRouter::from_config(&a).unwrap();
+    let change = router.apply(&joint).unwrap();
+    assert_eq!(change.changed_shards, [0]);
+    assert_eq!(
+        copies_of_shard_0(&router),
+        shape(&[
+            ("node0", "stable"),
+            ("node1", "leaving"),
+            ("node4", "joining")
+        ])
+    );
+    assert!(router.apply(&read_new).unwrap().changed_shards.is_empty());
+    let change = router.apply(&last).unwrap();
+    assert_eq!(change.changed_shards, [0]);
+    assert_eq!(router.generation(), 3);
+    assert_eq!(
+        copies_of_shard_0(&router),
+        shape(&[("node0", "stable"), ("node4", "stable")])
+    );
+}
+
+#[test]
+fn the_final_config_deployed_directly_is_refused() {
+    let [a, joint, _, last] = steps();
+    let router = ShardRouter::from_config(&a).unwrap();
+    // As `rebalance` numbers it, three generations on: skipped.
+    let err = router.apply(&last).unwrap_err();
+    assert!(
+        matches!(err, RoutingError::GenerationSkipped { from: 0, to: 3 }),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "generation-skipped");
+    assert_eq!(
+        err.to_string(),
+        "config generation 3 skips generation(s) after 0, which this router runs; apply each \
+         step in turn (generation 1 first)"
+    );
+    // Numbered as the next generation: node4's copy appears stable.
+    let mut direct = last.clone();
+    direct.generation = 1;
+    let err = router.apply(&direct).unwrap_err();
+    let RoutingError::UnsafeCopyChange {
+        shard,
+        node,
+        from,
+        to,
+    } = &err
+    else {
+        panic!("expected an unsafe copy change, got {err:?}");
+    };
+    assert_eq!(
+        (*shard, node.as_str(), *from, *to),
+        (0, "node4", None, Some(CopyState::Stable))
+    );
+    assert_eq!(err.code(), "unsafe-step");
+    assert_eq!(
+        err.to_string(),
+        "shard 0's copy on node \"node4\" goes from absent to stable in one generation, which \
+         no transition step does (a copy goes absent, joining, stable as it arrives and stable, \
+         leaving, absent as it goes, and turns back only from joining to absent or from \
+         leaving to stable), so nodes on the two generations could each acknowledge writes the \
+         other's reads miss; deploy the transition's steps in order: `rusts-cluster transition \
+         OLD NEW`"
+    );
+    // check_apply says the same, and neither changed the router.
+    assert_eq!(
+        router.check_apply(&direct).unwrap_err().code(),
+        "unsafe-step"
+    );
+    assert_eq!(router.generation(), 0);
+    assert_eq!(
+        copies_of_shard_0(&router),
+        shape(&[("node0", "stable"), ("node1", "stable")])
+    );
+    router.check_apply(&joint).unwrap();
+}
+
+#[test]
+fn a_generation_more_than_one_ahead_is_refused() {
+    let [a, joint, ..] = steps();
+    let router = ShardRouter::from_config(&a).unwrap();
+    let mut skipped = joint.clone();
+    skipped.generation = 2;
+    assert!(matches!(
+        router.apply(&skipped).unwrap_err(),
+        RoutingError::GenerationSkipped { from: 0, to: 2 }
+    ));
+    // A typo for the next generation: were it taken, no later generation
+    // could follow it.
+    let mut typo = a.clone();
+    typo.generation = u64::MAX;
+    assert!(matches!(
+        router.apply(&typo).unwrap_err(),
+        RoutingError::GenerationSkipped {
+            from: 0,
+            to: u64::MAX
+        }
+    ));
+    assert!(matches!(
+        router.check_apply(&typo).unwrap_err(),
+        RoutingError::GenerationSkipped { .. }
+    ));
+    assert_eq!(router.generation(), 0);
+    router.apply(&joint).unwrap();
+    assert_eq!(router.generation(), 1);
+}
+
+/// Each shape of a copy's change that no step makes, from the step it
+/// would follow: refused, naming the shard, the node and both states.
+#[test]
+fn each_unsafe_copy_change_is_refused_by_name() {
+    use CopyState::{Joining, Leaving, Stable};
+    let [a, joint, ..] = steps();
+    // Each case: the config the router runs, how the next one differs,
+    // and the copy that must be named.
+    type Edit = fn(&mut ClusterConfig);
+    type Case<'a> = (
+        &'a ClusterConfig,
+        Edit,
+        &'a str,
+        Option<CopyState>,
+        Option<CopyState>,
+    );
+    let cases: [Case<'_>; 6] = [
+        // A new copy that does not join first.
+        (
+            &a,
+            |c| c.nodes[2].replica_shards.push(0),
+            "node2",
+            None,
+            Some(Stable),
+        ),
+        (
+            &a,
+            |c| {
+                c.nodes[2].replica_shards.push(0);
+                c.nodes[2].leaving_shards.push(0);
+                c.nodes[3].replica_shards.push(0);
+                c.nodes[3].joining_shards.push(0);
+            },
+            "node2",
+            None,
+            Some(Leaving),
+        ),
+        // A stable copy that goes without leaving first (node3 joins in
+        // its place, which alone is allowed).
+        (
+            &a,
+            |c| {
+                c.nodes[1].replica_shards.retain(|&s| s != 0);
+                c.nodes[3].replica_shards.push(0);
+                c.nodes[3].joining_shards.push(0);
+            },
+            "node1",
+            Some(Stable),
+            None,
+        ),
+        // A stable copy that joins again.
+        (
+            &a,
+            |c| c.nodes[1].joining_shards.push(0),
+            "node1",
+            Some(Stable),
+            Some(Joining),
+        ),
+        // A joining copy that leaves before it was ever stable (node1 turns
+        // stable again, which alone is allowed).
+        (
+            &joint,
+            |c| {
+                c.nodes[1].leaving_shards.clear();
+                c.nodes[4].joining_shards.clear();
+                c.nodes[4].leaving_shards.push(0);
+            },
+            "node4",
+            Some(Joining),
+            Some(Leaving),
+        ),
+        // A leaving copy that joins again.
+        (
+            &joint,
+            |c| {
+                c.nodes[1].leaving_shards.clear();
+                c.nodes[1].joining_shards.push(0);
+            },
+            "node1",
+            Some(Leaving),
+            Some(Joining),
+        ),
+    ];
+    for (i, (running, edit, want_node, want_from, want_to)) in cases.into_iter().enumerate() {
+        let router = ShardRouter::from_config(running).unwrap();
+        let mut next = running.clone();
+        next.generation += 1;
+        edit(&mut next);
+        next.validate().unwrap_or_else(|e| panic!("case {i}: {e}"));
+        let err = router.apply(&next).unwrap_err();
+        let RoutingError::UnsafeCopyChange {
+            shard,
+            node,
+            from,
+            to,
+        } = &err
+        else {
+            panic!("case {i}: expected an unsafe copy change, got {err:?}");
+        };
+        assert_eq!(
+            (*shard, node.as_str(), *from, *to),
+            (0, want_node, want_from, want_to),
+            "case {i}"
+        );
+        assert!(err
+            .to_string()
+            .contains(&format!("on node \"{want_node}\"")));
+        assert_eq!(router.generation(), running.generation, "case {i}");
+        // The same change is taken with the checks skipped.
+        router
+            .apply_with(&next, ApplyChecks::UnsafeSkipStepChecks)
+            .unwrap_or_else(|e| panic!("case {i}: {e}"));
+    }
+}
+
+#[test]
+fn copies_and_reads_do_not_change_in_one_generation() {
+    let [a, joint, read_new, last] = steps();
+    // Step 1 straight to the final placement: each copy's change is one
+    // a step makes, but shard 0 would read node4 instead of node1 at once.
+    let router = ShardRouter::from_config(&joint).unwrap();
+    let mut skip_step_2 = last.clone();
+    skip_step_2.generation = 2;
+    let err = router.apply(&skip_step_2).unwrap_err();
+    let RoutingError::UnsafeReadChange { shard, from, to } = &err else {
+        panic!("expected an unsafe read change, got {err:?}");
+    };
+    assert_eq!(*shard, 0);
+    assert_eq!(from, &["node0", "node1"]);
+    assert_eq!(to, &["node0", "node4"]);
+    assert_eq!(err.code(), "unsafe-step");
+    assert_eq!(
+        err.to_string(),
+        "shard 0 changes its copies and the copies it reads from (nodes \"node0\", \"node1\" \
+         to nodes \"node0\", \"node4\") in one generation, so a read on one generation could \
+         miss a write acknowledged on the other; change the copies (joining or leaving marks) \
+         and `move_reads` in separate generations: deploy the transition's steps in order: \
+         `rusts-cluster transition OLD NEW`"
+    );
+    // A straight to step 2: node4 joins and is read at once.
+    let router = ShardRouter::from_config(&a).unwrap();
+    let mut skip_step_1 = read_new.clone();
+    skip_step_1.generation = 1;
+    assert!(matches!(
+        router.apply(&skip_step_1).unwrap_err(),
+        RoutingError::UnsafeReadChange { shard: 0, .. }
+    ));
+    // Step 2 straight back to A: node1 would be read again at once.
+    let router = ShardRouter::from_config(&read_new).unwrap();
+    let mut back = a.clone();
+    back.generation = 3;
+    assert!(matches!(
+        router.apply(&back).unwrap_err(),
+        RoutingError::UnsafeReadChange { shard: 0, .. }
+    ));
+}
+
+#[test]
+fn a_change_of_the_replication_settings_is_refused() {
+    let [a, ..] = steps();
+    let router = ShardRouter::from_config(&a).unwrap();
+    let mut sync = a.clone();
+    sync.generation = 1;
+    sync.replication_mode = ReplicationMode::Synchronous;
+    let err = router.apply(&sync).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RoutingError::ReplicationChanged {
+                from_mode: ReplicationMode::Quorum,
+                to_mode: ReplicationMode::Synchronous,
+                from_factor: 2,
+                to_factor: 2
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "replication-changed");
+    assert!(
+        err.to_string()
+            .starts_with("the new config replicates with `replication_mode` Synchronous and"),
+        "{err}"
+    );
+    let mut one = a.clone();
+    one.generation = 1;
+    one.replication_factor = 1;
+    assert!(matches!(
+        router.apply(&one).unwrap_err(),
+        RoutingError::ReplicationChanged {
+            from_factor: 2,
+            to_factor: 1,
+            ..
+        }
+    ));
+}
+
+/// The way back from step 1 is A again, at the next generation: the
+/// joining copy goes and the leaving one is stable again. From step 2, it
+/// is step 1's shape first (reads back on the old copies), then A.
+#[test]
+fn a_transition_can_be_undone_step_by_step() {
+    let [a, joint, read_new, _] = steps();
+    let router = ShardRouter::from_config(&a).unwrap();
+    router.apply(&joint).unwrap();
+    let mut back = a.clone();
+    back.generation = 2;
+    let change = router.apply(&back).unwrap();
+    assert_eq!(change.changed_shards, [0]);
+    assert_eq!(change.removed_nodes, ["node4"]);
+    assert_eq!(
+        copies_of_shard_0(&router),
+        shape(&[("node0", "stable"), ("node1", "stable")])
+    );
+    assert_eq!(router.get_shard(0).unwrap().state, ShardState::Active);
+
+    let router = ShardRouter::from_config(&read_new).unwrap();
+    let mut reads_back = joint.clone();
+    reads_back.generation = 3;
+    assert!(router.apply(&reads_back).unwrap().changed_shards.is_empty());
+    back.generation = 4;
+    router.apply(&back).unwrap();
+    assert_eq!(router.generation(), 4);
+}
+
+/// `apply_with(.., UnsafeSkipStepChecks)` takes what only a skipped step
+/// would, and still refuses what breaks the router itself.
+#[test]
+fn the_override_takes_a_direct_deploy_and_nothing_more() {
+    let [a, _, _, last] = steps();
+    let router = ShardRouter::from_config(&a).unwrap();
+    let unsafe_checks = ApplyChecks::UnsafeSkipStepChecks;
+    router.check_apply_with(&last, unsafe_checks).unwrap();
+    assert_eq!(router.generation(), 0, "a check changes nothing");
+    let change = router.apply_with(&last, unsafe_checks).unwrap();
+    assert_eq!((change.previous_generation, change.generation), (0, 3));
+    assert_eq!(
+        copies_of_shard_0(&router),
+        shape(&[("node0", "stable"), ("node4", "stable")])
+    );
+    // Still refused: the same generation, another strategy, another node.
+    assert!(matches!(
+        router.apply_with(&last, unsafe_checks).unwrap_err(),
+        RoutingError::StaleGeneration { from: 3, to: 3 }
+    ));
+    let mut strategy = last.clone();
+    strategy.generation = 4;
+    strategy.sharding_strategy = ShardingStrategy::ByMeasurement;
+    assert!(matches!(
+        router.apply_with(&strategy, unsafe_checks).unwrap_err(),
+        RoutingError::StrategyChanged { .. }
+    ));
+    let mut other = last.clone();
+    other.generation = 4;
+    other.node_id = "node1".into();
+    assert!(matches!(
+        router.check_apply_with(&other, unsafe_checks).unwrap_err(),
+        RoutingError::NodeIdChanged { .. }
+    ));
+    assert_eq!(ApplyChecks::default(), ApplyChecks::All);
 }

@@ -17,7 +17,7 @@ use rusts_cluster_protocol::{
     Core, FailReason, Header, KeyFilter, Message, Options, Output, Point, ReadRequest, Refusal,
     ShardAnswer, WriteAnswer, WriteRequest,
 };
-use rusts_cluster_routing::{Query, ReadConsistency, ShardRouter};
+use rusts_cluster_routing::{ApplyChecks, Query, ReadConsistency, ShardRouter};
 use rusts_cluster_sharding::ShardKeyRef;
 
 use super::{bit, network::Answer};
@@ -79,18 +79,19 @@ pub(super) struct Step {
 
 /// A core for `node` that ran `history` in order: the first config at
 /// start, each later one prepared and committed, so that it keeps what
-/// the last commit leaves it (the copies of the step before).
+/// the last commit leaves it (the copies of the step before), each
+/// prepared with `checks`.
 ///
 /// # Panics
 ///
 /// When a config is invalid or the core refuses it.
-pub(super) fn core_after(history: &[ClusterConfig], node: &str) -> ProbeCore {
+pub(super) fn core_after(history: &[ClusterConfig], node: &str, checks: ApplyChecks) -> ProbeCore {
     let (first, later) = history.split_first().expect("at least one step");
     let mut core = Core::new(first.clone(), node, Options::default())
         .unwrap_or_else(|error| panic!("generation {}: {error}", first.generation));
     for config in later {
         let prepared = core
-            .prepare(config.clone())
+            .prepare_with(config.clone(), checks)
             .unwrap_or_else(|error| panic!("generation {}: {error}", config.generation));
         core.commit(prepared, 0)
             .unwrap_or_else(|error| panic!("generation {}: {error}", config.generation));
@@ -109,7 +110,12 @@ impl Step {
     ///
     /// When a config is invalid, or names a node outside `node_ids`, or a
     /// core does not fence a pending write when it commits the next step.
-    pub(super) fn prepare(history: &[ClusterConfig], s: usize, node_ids: &[String]) -> Self {
+    pub(super) fn prepare(
+        history: &[ClusterConfig],
+        s: usize,
+        node_ids: &[String],
+        checks: ApplyChecks,
+    ) -> Self {
         let config = &history[s];
         let nodes = NodeIndex(node_ids);
         let routers: Vec<ShardRouter> = node_ids
@@ -123,7 +129,7 @@ impl Step {
             .collect();
         let mut cores: Vec<ProbeCore> = node_ids
             .iter()
-            .map(|id| core_after(&history[..=s], id))
+            .map(|id| core_after(&history[..=s], id, checks))
             .collect();
         // A sender on each step of this history, its header as a core that
         // ran the history up to that step stamps it.
@@ -174,7 +180,7 @@ impl Step {
         if let Some(next) = history.get(s + 1) {
             for (core, &first) in cores.iter_mut().zip(&initial) {
                 if first == Decision::Pending {
-                    assert_fences(core, next);
+                    assert_fences(core, next, checks);
                 }
             }
         }
@@ -254,8 +260,10 @@ fn decided(acknowledged: bool) -> Decision {
 /// [`Decisions::prepare`] left undecided) come back failed, `FailReason::Fenced`, when it commits the next
 /// step. The model's fencing (a coordinator's pending writes fail when it
 /// moves) is this answer.
-fn assert_fences(core: &mut ProbeCore, next: &ClusterConfig) {
-    let prepared = core.prepare(next.clone()).expect("the next step");
+fn assert_fences(core: &mut ProbeCore, next: &ClusterConfig, checks: ApplyChecks) {
+    let prepared = core
+        .prepare_with(next.clone(), checks)
+        .expect("the next step");
     let applied = core.commit(prepared, 0).expect("the next step");
     assert!(
         applied.fenced > 0,

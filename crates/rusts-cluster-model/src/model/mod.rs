@@ -111,7 +111,7 @@ impl TransitionModel {
         assert!(procedure.steps.len() <= u8::MAX as usize);
         let node_ids: Vec<String> = (0..scenario.nodes).map(Scenario::node_id).collect();
         let steps: Vec<Step> = (0..procedure.steps.len())
-            .map(|s| Step::prepare(&procedure.steps, s, &node_ids))
+            .map(|s| Step::prepare(&procedure.steps, s, &node_ids, procedure.checks))
             .collect();
         let last = steps.last().expect("at least one step");
         let final_copies = last.holds;
@@ -221,7 +221,7 @@ fn catch_up_sources(procedure: &Procedure, node_ids: &[String]) -> [u8; MAX_NODE
     let history = &procedure.steps[..=procedure.catch_up.start_step];
     let mut from_cores: Vec<(usize, Vec<usize>)> = Vec::new();
     for (target, id) in node_ids.iter().enumerate() {
-        let core = generation::core_after(history, id);
+        let core = generation::core_after(history, id, procedure.checks);
         for task in core.catch_up_tasks().iter().filter(|t| t.shard == 0) {
             from_cores.push((
                 target,
