@@ -15,7 +15,7 @@ use rusts_cluster::{
     protocol::{
         CatchUpStatus, Core, Message, Output, ReadDone, ShardWrite, WriteDone, WriteRequest,
     },
-    routing::Query,
+    routing::{ApplyChecks, Query},
     sharding::ShardId,
     ClusterConfig,
 };
@@ -35,7 +35,9 @@ pub(crate) enum Event {
     Write(Vec<Sample>, oneshot::Sender<WriteReport>),
     Read(Query, oneshot::Sender<ReadReport>),
     Status(oneshot::Sender<StatusReport>),
-    Reload(oneshot::Sender<Result<Reloaded, Refused>>),
+    /// Re-read the config file, with the router's checks given
+    /// (`ApplyChecks::All` but for an operator's explicit override).
+    Reload(ApplyChecks, oneshot::Sender<Result<Reloaded, Refused>>),
     Release(oneshot::Sender<Result<Vec<ShardId>, Refused>>),
 }
 
@@ -201,6 +203,23 @@ pub(crate) struct Engine<N: Net> {
     unconfirmed: u64,
 }
 
+/// The copies `node` holds in `config` without joining them.
+fn stable_copies(config: &ClusterConfig, node: &str) -> Vec<ShardId> {
+    let Some(node) = config.get_node(node) else {
+        return Vec::new();
+    };
+    let mut stable: Vec<ShardId> = node
+        .shards
+        .iter()
+        .chain(&node.replica_shards)
+        .filter(|s| !node.joining_shards.contains(s))
+        .copied()
+        .collect();
+    stable.sort_unstable();
+    stable.dedup();
+    stable
+}
+
 impl<N: Net> Engine<N> {
     /// Opens the store and starts the core: from its saved state when
     /// there is one, from the config file the first time.
@@ -209,6 +228,8 @@ impl<N: Net> Engine<N> {
         config_path: PathBuf,
         node: &str,
         data_dir: PathBuf,
+        bootstrap: bool,
+        checks: ApplyChecks,
     ) -> Result<Self, NodeError> {
         let store_path = data_dir.join("node.redb");
         let store_error = |source| NodeError::Store {
@@ -236,7 +257,9 @@ impl<N: Net> Engine<N> {
             // is persisted before the core sends anything.
             Some(bytes) => {
                 let restoring = Core::restore(&bytes, node, options).map_err(core_error)?;
-                let next = restoring.prepare_file(file).map_err(core_error)?;
+                let next = restoring
+                    .prepare_file_with(file, checks)
+                    .map_err(core_error)?;
                 store.save_state(restoring.bytes()).map_err(store_error)?;
                 let mut core = restoring.start();
                 if let Some(prepared) = next {
@@ -247,7 +270,23 @@ impl<N: Net> Engine<N> {
                 }
                 core
             }
+            // ENGINE OBLIGATION (no data, no stable copies): a node with
+            // no saved state holds no data. Past generation 0, a file that
+            // gives it copies it has not joined means it lost its data (a
+            // new disk, a new machine under an old id), or that a step was
+            // skipped; serving those copies would answer reads without the
+            // data. So it starts only on copies that join (they catch up),
+            // or on the operator's `--bootstrap`.
             None => {
+                let stable = stable_copies(&file, node);
+                if file.generation > 0 && !stable.is_empty() && !bootstrap {
+                    return Err(NodeError::NoData {
+                        node: node.to_owned(),
+                        dir: data_dir.clone(),
+                        generation: file.generation,
+                        shards: stable,
+                    });
+                }
                 let core = Core::new(file, node, options).map_err(core_error)?;
                 store.save_state(&core.saved()).map_err(store_error)?;
                 core
@@ -360,9 +399,9 @@ impl<N: Net> Engine<N> {
             Event::Status(reply) => {
                 let _ = reply.send(self.status());
             }
-            Event::Reload(reply) => {
+            Event::Reload(checks, reply) => {
                 self.flush_writes();
-                let _ = reply.send(self.reload(now));
+                let _ = reply.send(self.reload(checks, now));
             }
             Event::Release(reply) => {
                 self.flush_writes();
@@ -558,12 +597,19 @@ impl<N: Net> Engine<N> {
 
     /// Re-reads the config file and moves to it, or refuses and keeps the
     /// current config.
-    fn reload(&mut self, now: u64) -> Result<Reloaded, Refused> {
+    fn reload(&mut self, checks: ApplyChecks, now: u64) -> Result<Reloaded, Refused> {
         let config = ClusterConfig::from_file(&self.config_path).map_err(|e| Refused {
             error: e.code(),
             message: format!("{}: {}", self.config_path.display(), error_chain(&e)),
         })?;
-        let prepared = self.core.prepare(config).map_err(|e| Refused::of(&e))?;
+        // ENGINE OBLIGATION (apply only safe steps): `prepare` refuses a
+        // config that is not the next step (a skipped step, copies that
+        // appear or vanish unsafely); only an operator's explicit
+        // `unsafe=skip-step-checks` skips those checks.
+        let prepared = self
+            .core
+            .prepare_with(config, checks)
+            .map_err(|e| Refused::of(&e))?;
         // ENGINE OBLIGATION (persist before commit): the state the core
         // will run is durable before the node reports its generation, so a
         // restart can never come back on an older one.

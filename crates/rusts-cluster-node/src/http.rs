@@ -129,10 +129,7 @@ async fn route(
         (&Method::GET, "/status") => ask(&events, Event::Status)
             .await
             .map(|status| json(StatusCode::OK, &status)),
-        (&Method::POST, "/admin/reload") => ask(&events, Event::Reload).await.map(|r| match r {
-            Ok(reloaded) => json(StatusCode::OK, &reloaded),
-            Err(refused) => json(StatusCode::CONFLICT, &refused),
-        }),
+        (&Method::POST, "/admin/reload") => reload(&request, &events).await,
         (&Method::POST, "/admin/release") => ask(&events, Event::Release).await.map(|r| match r {
             Ok(shards) => json(StatusCode::OK, &serde_json::json!({ "released": shards })),
             Err(refused) => json(StatusCode::INTERNAL_SERVER_ERROR, &refused),
@@ -153,6 +150,22 @@ async fn route(
         )),
     };
     Ok(answer.unwrap_or_else(|response| response))
+}
+
+/// `POST /admin/reload[?unsafe=skip-step-checks]`: the override is the
+/// only parameter, and it must be spelled out.
+async fn reload(
+    request: &Request<Incoming>,
+    events: &mpsc::Sender<Event>,
+) -> Result<Response<Body>, Response<Body>> {
+    let checks = api::parse_reload(request.uri().query().unwrap_or(""))
+        .map_err(|e| bad(StatusCode::BAD_REQUEST, &e))?;
+    ask(events, |reply| Event::Reload(checks, reply))
+        .await
+        .map(|r| match r {
+            Ok(reloaded) => json(StatusCode::OK, &reloaded),
+            Err(refused) => json(StatusCode::CONFLICT, &refused),
+        })
 }
 
 async fn write(

@@ -40,6 +40,8 @@ let options = NodeOptions {
     node_id: "node1".to_owned(),
     data_dir: dir.join("node1"),
     listen: Some("127.0.0.1:0".to_owned()),
+    bootstrap: false,
+    unsafe_skip_step_checks: false,
 };
 let runtime = tokio::runtime::Runtime::new()?;
 let node = runtime.block_on(Node::open(TokioNet, options))?;

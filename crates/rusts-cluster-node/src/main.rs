@@ -1,4 +1,5 @@
-//! `rusts-cluster-node --config FILE --node-id ID --data-dir DIR [--listen ADDR]`
+//! `rusts-cluster-node --config FILE --node-id ID --data-dir DIR [--listen ADDR] [--bootstrap]
+//! [--unsafe-skip-step-checks]`
 
 use std::process::ExitCode;
 
@@ -6,11 +7,23 @@ use rusts_cluster_node::{Node, NodeError, NodeOptions, TokioNet};
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<NodeOptions, NodeError> {
     let (mut config, mut node_id, mut data_dir, mut listen) = (None, None, None, None);
+    let (mut bootstrap, mut unsafe_skip_step_checks) = (false, false);
     let usage = |flag: &str, problem| NodeError::Usage {
         flag: flag.to_owned(),
         problem,
     };
     while let Some(flag) = args.next() {
+        match flag.as_str() {
+            "--bootstrap" => {
+                bootstrap = true;
+                continue;
+            }
+            "--unsafe-skip-step-checks" => {
+                unsafe_skip_step_checks = true;
+                continue;
+            }
+            _ => {}
+        }
         let slot = match flag.as_str() {
             "--config" => &mut config,
             "--node-id" => &mut node_id,
@@ -27,6 +40,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<NodeOptions, NodeErro
             .ok_or_else(|| usage("--data-dir", "missing"))?
             .into(),
         listen,
+        bootstrap,
+        unsafe_skip_step_checks,
     })
 }
 

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use tokio::sync::{mpsc, oneshot};
 
+use rusts_cluster::routing::ApplyChecks;
+
 use crate::{
     engine::{error_chain, Engine, Event},
     Net, NodeError,
@@ -22,6 +24,18 @@ pub struct NodeOptions {
     /// The address to listen on, instead of the node's address in the
     /// config (`127.0.0.1:0` picks a free port).
     pub listen: Option<String>,
+    /// Start with no saved state on a file past generation 0 in which this
+    /// node holds copies it has not joined (`--bootstrap`): only for a new
+    /// cluster whose first file is not generation 0, or an operator's
+    /// emergency. Without it, such a start is refused: an empty data
+    /// directory under a node that should hold data is a node that lost
+    /// its data, and it must not serve reads of copies it does not have.
+    pub bootstrap: bool,
+    /// **Unsafe**: take the file at start past the step checks
+    /// (`--unsafe-skip-step-checks`), as `POST
+    /// /admin/reload?unsafe=skip-step-checks` does live. For an
+    /// operator's emergency; it may lose acknowledged writes.
+    pub unsafe_skip_step_checks: bool,
 }
 
 /// How many events wait for the engine before the HTTP side waits too:
@@ -60,6 +74,12 @@ impl<N: Net> Node<N> {
             options.config,
             &options.node_id,
             options.data_dir,
+            options.bootstrap,
+            if options.unsafe_skip_step_checks {
+                ApplyChecks::UnsafeSkipStepChecks
+            } else {
+                ApplyChecks::All
+            },
         )?;
         let address = match options.listen.or_else(|| engine.address()) {
             Some(address) => address,
@@ -123,7 +143,7 @@ impl Reloader {
     pub async fn reload(&self) -> Result<u64, String> {
         let (reply, answer) = oneshot::channel();
         self.0
-            .send(Event::Reload(reply))
+            .send(Event::Reload(ApplyChecks::All, reply))
             .await
             .map_err(|e| error_chain(&e))?;
         match answer.await {

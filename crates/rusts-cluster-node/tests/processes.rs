@@ -252,6 +252,53 @@ fn bad_input_gets_a_4xx_naming_the_field_and_the_node_keeps_serving() {
 /// node started first, on step 1), with one node killed and restarted in
 /// the middle of step 2. At the end every node reads every acknowledged
 /// point back at Quorum.
+/// Deploying the final config directly, instead of the steps, is refused
+/// by every node (issue 21): a reload answers 409 `unsafe-step` and the
+/// node keeps its generation, and the new node, with no data, refuses to
+/// start on copies it has not joined. Before, every reload took it and
+/// the new node served reads of copies it did not have.
+#[test]
+fn deploying_the_final_config_directly_is_refused() {
+    let (a, mut b) = add_node_configs();
+    b.generation = a.generation + 1;
+    let mut cluster = Cluster::new(&a);
+    let old: Vec<String> = a.nodes.iter().map(|n| n.id.clone()).collect();
+    for id in &old {
+        cluster.start(id);
+    }
+    cluster.deploy_file(&b);
+    let (code, stderr) = cluster.start_refused("node5");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: node node5 has no saved state in ")
+            && stderr.contains("copies it has not joined")
+            && stderr.contains("pass --bootstrap"),
+        "{stderr}"
+    );
+    for id in &old {
+        let (status, answer) = cluster.reload(id);
+        assert_eq!(
+            (status, &answer["error"]),
+            (409, &json!("unsafe-step")),
+            "{id}: {answer}"
+        );
+        assert_eq!(generation_of(&cluster, id).map(|g| g.0), Some(a.generation));
+    }
+    // A misspelt override is a 400 naming it, not a reload.
+    let (status, answer) = http(
+        cluster.address(&old[0]),
+        "POST",
+        "/admin/reload?unsafe=yes",
+        b"",
+    )
+    .unwrap();
+    assert_eq!(
+        (status, &answer["field"]),
+        (400, &json!("unsafe")),
+        "{answer}"
+    );
+}
+
 /// A restart checks the file against the state the node last ran (issue
 /// 21): before, a restarted node ran its saved state whatever the file
 /// said, so a node restarted on another plan's file, or on a file two
@@ -401,7 +448,8 @@ fn an_add_node_transition_step_by_step_loses_no_acknowledged_write() {
     );
 }
 
-/// One run of the steps-skipped deployment: the fault of the step-by-step
+/// One run of the steps-skipped deployment, forced past the nodes'
+/// refusals (the unsafe reload, the new node with `--bootstrap`): the fault of the step-by-step
 /// test first (a node killed while clients write, so that some copies
 /// miss writes that the others acknowledged, then restarted), then `B`
 /// written straight to the file, the new node started on it, the others
@@ -424,11 +472,12 @@ fn skipped_run(rng: &mut Rng) -> (usize, usize) {
     );
     let_writes_land();
     cluster.deploy_file(&b);
-    cluster.start("node5");
+    // Forced past the refusals (`deploying_the_final_config_directly_is_refused`).
+    cluster.start_with("node5", &["--bootstrap"]);
     let mut order = old.clone();
     rng.shuffle(&mut order);
     for node in &order {
-        assert_eq!(cluster.reload(node).0, 200);
+        assert_eq!(cluster.reload_unsafe(node).0, 200);
         let_writes_land();
     }
     let (acknowledged, _) = clients.stop();

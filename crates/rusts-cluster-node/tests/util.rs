@@ -159,6 +159,11 @@ impl Cluster {
 
     /// Starts node `id` and waits until it answers `/status`.
     pub(crate) fn start(&mut self, id: &str) {
+        self.start_with(id, &[]);
+    }
+
+    /// [`start`](Self::start) with more arguments (`--bootstrap`).
+    pub(crate) fn start_with(&mut self, id: &str, extra: &[&str]) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -169,6 +174,7 @@ impl Cluster {
             .arg(&self.config)
             .args(["--node-id", id, "--data-dir"])
             .arg(self.dir.path().join(id))
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -247,6 +253,18 @@ impl Cluster {
 
     pub(crate) fn reload(&self, id: &str) -> (u16, Value) {
         http(self.address(id), "POST", "/admin/reload", b"").expect("the node answers a reload")
+    }
+
+    /// A reload past the step checks: the operator's unsafe override.
+    #[allow(dead_code)]
+    pub(crate) fn reload_unsafe(&self, id: &str) -> (u16, Value) {
+        http(
+            self.address(id),
+            "POST",
+            "/admin/reload?unsafe=skip-step-checks",
+            b"",
+        )
+        .expect("the node answers a reload")
     }
 }
 

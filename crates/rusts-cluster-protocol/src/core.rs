@@ -197,6 +197,26 @@ impl<P: Point + Ord + Clone, T> Restoring<P, T> {
     /// generation newer, and [`Core::prepare`]'s errors for the next
     /// generation.
     pub fn prepare_file(&self, file: ClusterConfig) -> Result<Option<Prepared>, ProtocolError> {
+        self.prepare_file_with(file, ApplyChecks::All)
+    }
+
+    /// [`prepare_file`](Self::prepare_file), with the router's checks
+    /// `checks` ([`Core::prepare_with`]). With
+    /// [`ApplyChecks::UnsafeSkipStepChecks`] a file more than one
+    /// generation newer is prepared too, past the step checks: **unsafe**,
+    /// for an operator's emergency, like the same override on a live
+    /// apply. An older file, or another file of the saved generation, is
+    /// refused whatever the checks.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`prepare_file`](Self::prepare_file), less
+    /// [`ProtocolError::FileSkipsGenerations`] under the override.
+    pub fn prepare_file_with(
+        &self,
+        file: ClusterConfig,
+        checks: ApplyChecks,
+    ) -> Result<Option<Prepared>, ProtocolError> {
         let saved = self.core.identity();
         let offered = file.identity();
         if offered.generation < saved.generation {
@@ -213,13 +233,13 @@ impl<P: Point + Ord + Clone, T> Restoring<P, T> {
                     saved,
                 })
             }
-        } else if offered.generation - saved.generation > 1 {
+        } else if offered.generation - saved.generation > 1 && checks == ApplyChecks::All {
             Err(ProtocolError::FileSkipsGenerations {
                 file: offered,
                 saved,
             })
         } else {
-            self.core.prepare(file).map(Some)
+            self.core.prepare_with(file, checks).map(Some)
         }
     }
 }
