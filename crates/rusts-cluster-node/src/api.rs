@@ -233,6 +233,32 @@ pub(crate) fn parse_query(text: &str) -> Result<Query, BadInput> {
     Ok(query)
 }
 
+/// Parses `/admin/reload`'s query: empty, or `unsafe=skip-step-checks`,
+/// the operator's explicit override of the step checks (unsafe: it may
+/// lose acknowledged writes; `docs/node.md`).
+pub(crate) fn parse_reload(query: &str) -> Result<ApplyChecks, BadInput> {
+    let mut checks = ApplyChecks::All;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("unsafe", "skip-step-checks")) => checks = ApplyChecks::UnsafeSkipStepChecks,
+            Some(("unsafe", other)) => {
+                return Err(BadInput::new(
+                    "unsafe",
+                    format!("unknown override `{other}`; the one override is `skip-step-checks`"),
+                ))
+            }
+            _ => {
+                let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+                return Err(BadInput::new(
+                    name,
+                    "unknown parameter; /admin/reload takes none, or unsafe=skip-step-checks",
+                ));
+            }
+        }
+    }
+    Ok(checks)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,30 +340,4 @@ mod tests {
             assert_eq!(field_of(parse_query(text)), field, "{text}");
         }
     }
-}
-
-/// Parses `/admin/reload`'s query: empty, or `unsafe=skip-step-checks`,
-/// the operator's explicit override of the step checks (unsafe: it may
-/// lose acknowledged writes; `docs/node.md`).
-pub(crate) fn parse_reload(query: &str) -> Result<ApplyChecks, BadInput> {
-    let mut checks = ApplyChecks::All;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=') {
-            Some(("unsafe", "skip-step-checks")) => checks = ApplyChecks::UnsafeSkipStepChecks,
-            Some(("unsafe", other)) => {
-                return Err(BadInput::new(
-                    "unsafe",
-                    format!("unknown override `{other}`; the one override is `skip-step-checks`"),
-                ))
-            }
-            _ => {
-                let name = pair.split_once('=').map_or(pair, |(n, _)| n);
-                return Err(BadInput::new(
-                    name,
-                    "unknown parameter; /admin/reload takes none, or unsafe=skip-step-checks",
-                ));
-            }
-        }
-    }
-    Ok(checks)
 }
