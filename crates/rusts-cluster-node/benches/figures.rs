@@ -42,15 +42,15 @@ fn seconds() -> Duration {
     Duration::from_secs(s)
 }
 
+/// What a load's clients saw: acknowledged points, each acknowledged
+/// request's start and latency in µs, and the requests not acknowledged.
+type Load = (u64, Vec<(Instant, u64)>, u64);
+
 /// Clients posting batches of `BATCH` points to `target` until stopped:
 /// (acknowledged points, each acknowledged request's latency in µs with
 /// its start, and the requests not acknowledged). A failed write answers
 /// fast (a fenced one at once), so it is counted, not timed.
-fn load(
-    target: String,
-    stop: Arc<AtomicBool>,
-    client: u64,
-) -> thread::JoinHandle<(u64, Vec<(Instant, u64)>, u64)> {
+fn load(target: String, stop: Arc<AtomicBool>, client: u64) -> thread::JoinHandle<Load> {
     thread::spawn(move || {
         let (mut acknowledged, mut latencies, mut failed) = (0, Vec::new(), 0);
         for batch in 0.. {
