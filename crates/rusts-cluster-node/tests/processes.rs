@@ -252,36 +252,68 @@ fn bad_input_gets_a_4xx_naming_the_field_and_the_node_keeps_serving() {
 /// node started first, on step 1), with one node killed and restarted in
 /// the middle of step 2. At the end every node reads every acknowledged
 /// point back at Quorum.
+/// The node's words that docs/operations.md quotes (its ```text node
+/// blocks, "Operator mistakes"), each asserted where a test makes the
+/// mistake; `DIR` stands for the test's data directory.
+const QUOTED: [&str; 4] = [
+    r#"{"error":"generation-skipped","message":"config generation 3 skips generation(s) after 0, which this router runs; apply each step in turn (generation 1 first)"}"#,
+    r#"{"error":"unsafe-step","message":"shard 0's copy on node \"node5\" goes from absent to stable in one generation, which no transition step does (a copy goes absent, joining, stable as it arrives and stable, leaving, absent as it goes, and turns back only from joining to absent or from leaving to stable), so nodes on the two generations could each acknowledge writes the other's reads miss; deploy the transition's steps in order: `rusts-cluster transition OLD NEW`"}"#,
+    "error: node node5 has no saved state in DIR/node5, but generation 1 of the config gives it 5 copies it has not joined (shards 0, 1, 2, 3, 7): a node without its data must not serve them. If this node lost its data, remove it with `rusts-cluster rebalance --remove-node` and `transition`, then add it back (its copies then join and catch up); if this is a new cluster, pass --bootstrap",
+    "error: the protocol core cannot start as node node0: the config file is generation 2 but this node last ran generation 0; apply generation 1 first, then this file",
+];
+
+/// Every line of docs/operations.md's ```text node blocks is one of
+/// [`QUOTED`], which the tests below assert the node says.
+#[test]
+fn the_operations_guide_quotes_the_node() {
+    let guide = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/operations.md"
+    ))
+    .unwrap();
+    let mut lines = guide.lines();
+    let mut quoted = 0;
+    while let Some(line) = lines.next() {
+        if line.trim() == "```text node" {
+            for quote in lines.by_ref().take_while(|l| l.trim() != "```") {
+                assert!(
+                    QUOTED.contains(&quote),
+                    "docs/operations.md quotes a line the node tests do not pin:\n{quote}"
+                );
+                quoted += 1;
+            }
+        }
+    }
+    assert!(quoted >= 4, "the guide's node quotes are gone ({quoted})");
+}
+
 /// Deploying the final config directly, instead of the steps, is refused
-/// by every node (issue 21): a reload answers 409 `unsafe-step` and the
-/// node keeps its generation, and the new node, with no data, refuses to
-/// start on copies it has not joined. Before, every reload took it and
-/// the new node served reads of copies it did not have.
+/// by every node (issue 21): a reload answers 409 (`generation-skipped`
+/// for `rebalance`'s output at g + 3, `unsafe-step` for the same placement
+/// at g + 1) and the node keeps its generation, and the new node, with no
+/// data, refuses to start on copies it has not joined. Before, every
+/// reload took it and the new node served reads of copies it did not have.
 #[test]
 fn deploying_the_final_config_directly_is_refused() {
     let (a, mut b) = add_node_configs();
-    b.generation = a.generation + 1;
     let mut cluster = Cluster::new(&a);
     let old: Vec<String> = a.nodes.iter().map(|n| n.id.clone()).collect();
     for id in &old {
         cluster.start(id);
     }
+    b.generation = a.generation + 3;
+    cluster.deploy_file(&b);
+    let (status, answer) = cluster.reload(&old[0]);
+    assert_eq!((status, answer.to_string().as_str()), (409, QUOTED[0]));
+    b.generation = a.generation + 1;
     cluster.deploy_file(&b);
     let (code, stderr) = cluster.start_refused("node5");
     assert_eq!(code, Some(1), "{stderr}");
-    assert!(
-        stderr.contains("error: node node5 has no saved state in ")
-            && stderr.contains("copies it has not joined")
-            && stderr.contains("pass --bootstrap"),
-        "{stderr}"
-    );
+    let dir = cluster.dir.path().display().to_string();
+    assert_eq!(stderr.trim_end().replace(&dir, "DIR"), QUOTED[2]);
     for id in &old {
         let (status, answer) = cluster.reload(id);
-        assert_eq!(
-            (status, &answer["error"]),
-            (409, &json!("unsafe-step")),
-            "{id}: {answer}"
-        );
+        assert_eq!((status, answer.to_string().as_str()), (409, QUOTED[1]), "{id}");
         assert_eq!(generation_of(&cluster, id).map(|g| g.0), Some(a.generation));
     }
     // A misspelt override is a 400 naming it, not a reload.
@@ -292,11 +324,7 @@ fn deploying_the_final_config_directly_is_refused() {
         b"",
     )
     .unwrap();
-    assert_eq!(
-        (status, &answer["field"]),
-        (400, &json!("unsafe")),
-        "{answer}"
-    );
+    assert_eq!((status, &answer["field"]), (400, &json!("unsafe")), "{answer}");
 }
 
 /// A restart checks the file against the state the node last ran (issue
@@ -329,13 +357,8 @@ fn a_restart_refuses_a_file_that_does_not_follow_the_saved_state() {
     );
     let mut skipped = a.clone();
     skipped.generation = 2;
-    // Quoted in docs/node.md ("A restart").
-    refused(
-        &mut cluster,
-        &skipped,
-        "error: the protocol core cannot start as node node0: the config file is generation 2 \
-         but this node last ran generation 0; apply generation 1 first, then this file",
-    );
+    // Quoted in docs/node.md ("A restart") and docs/operations.md.
+    refused(&mut cluster, &skipped, QUOTED[3]);
 
     // The next generation is applied at start, as a reload would.
     let mut next = a.clone();
