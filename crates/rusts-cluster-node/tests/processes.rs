@@ -287,6 +287,36 @@ fn the_operations_guide_quotes_the_node() {
     assert!(quoted >= 4, "the guide's node quotes are gone ({quoted})");
 }
 
+/// Every `ENGINE OBLIGATION (...)` marker that docs/node.md and decision
+/// 0019 point at is in src/engine.rs, and every marker there is in
+/// docs/node.md's table: the docs point at lines that exist.
+#[test]
+fn the_node_keeps_every_engine_obligation() {
+    let read = |path: &str| {
+        std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    };
+    let markers = |text: &str| -> std::collections::BTreeSet<String> {
+        text.match_indices("ENGINE OBLIGATION (")
+            .map(|(at, _)| {
+                let rest = &text[at..];
+                rest[..=rest.find(')').unwrap()]
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    };
+    let engine = markers(&read("src/engine.rs"));
+    let node_md = markers(&read("../../docs/node.md"));
+    let decision = markers(&read("../../docs/decisions/0019-joint-copies.md"));
+    assert!(engine.len() >= 10, "{engine:?}");
+    assert_eq!(node_md, engine, "docs/node.md's table and src/engine.rs");
+    assert!(
+        decision.len() >= 5 && decision.is_subset(&engine),
+        "{decision:?}"
+    );
+}
+
 /// Deploying the final config directly, instead of the steps, is refused
 /// by every node (issue 21): a reload answers 409 (`generation-skipped`
 /// for `rebalance`'s output at g + 3, `unsafe-step` for the same placement
@@ -313,7 +343,11 @@ fn deploying_the_final_config_directly_is_refused() {
     assert_eq!(stderr.trim_end().replace(&dir, "DIR"), QUOTED[2]);
     for id in &old {
         let (status, answer) = cluster.reload(id);
-        assert_eq!((status, answer.to_string().as_str()), (409, QUOTED[1]), "{id}");
+        assert_eq!(
+            (status, answer.to_string().as_str()),
+            (409, QUOTED[1]),
+            "{id}"
+        );
         assert_eq!(generation_of(&cluster, id).map(|g| g.0), Some(a.generation));
     }
     // A misspelt override is a 400 naming it, not a reload.
@@ -324,7 +358,11 @@ fn deploying_the_final_config_directly_is_refused() {
         b"",
     )
     .unwrap();
-    assert_eq!((status, &answer["field"]), (400, &json!("unsafe")), "{answer}");
+    assert_eq!(
+        (status, &answer["field"]),
+        (400, &json!("unsafe")),
+        "{answer}"
+    );
 }
 
 /// A restart checks the file against the state the node last ran (issue
