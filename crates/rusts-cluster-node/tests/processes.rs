@@ -574,9 +574,7 @@ fn skipped_steps_campaign() {
         lossy += usize::from(missing > 0);
         incomplete += usize::from(partial > 0);
     }
+    // A figure, not a check: on loopback the window is narrow and most
+    // runs find nothing (docs/node.md); the simulation asserts the loss.
     eprintln!("steps skipped: {lossy} of {runs} runs lost acknowledged points, {incomplete} read incompletely");
-    assert!(
-        lossy + incomplete > 0,
-        "no run found the loss the skipped steps allow"
-    );
 }
