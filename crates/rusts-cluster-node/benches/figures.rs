@@ -227,6 +227,21 @@ fn main() {
         }
         window.1 = Instant::now();
     });
+    // The same length of time at the start of the load without a
+    // transition, and the rest of the load with one, after it ended: a
+    // load's first second is not its average.
+    let span = window.1 - window.0;
+    let steady_start = steady.iter().map(|(at, _)| *at).min().unwrap_or(window.0);
+    let mut steady_first: Vec<u64> = steady
+        .iter()
+        .filter(|(at, _)| *at <= steady_start + span)
+        .map(|(_, l)| *l)
+        .collect();
+    let mut after: Vec<u64> = moving
+        .iter()
+        .filter(|(at, _)| *at > window.1)
+        .map(|(_, l)| *l)
+        .collect();
     let mut steady: Vec<u64> = steady.into_iter().map(|(_, l)| l).collect();
     let mut during: Vec<u64> = moving
         .into_iter()
@@ -245,5 +260,18 @@ fn main() {
         percentile(&mut during, 0.5),
         percentile(&mut during, 0.99),
         during.len()
+    );
+    println!(
+        "acknowledged write latency, the first {:.2} s without a transition: p50 {:.1} ms, p99 {:.1} ms ({} writes)",
+        span.as_secs_f64(),
+        percentile(&mut steady_first, 0.5),
+        percentile(&mut steady_first, 0.99),
+        steady_first.len()
+    );
+    println!(
+        "acknowledged write latency after the transition, 4 nodes: p50 {:.1} ms, p99 {:.1} ms ({} writes)",
+        percentile(&mut after, 0.5),
+        percentile(&mut after, 0.99),
+        after.len()
     );
 }
