@@ -22,6 +22,7 @@
 mod fencing;
 mod networks;
 mod one_step;
+mod refusals;
 mod simulation;
 mod transitions;
 mod util;
