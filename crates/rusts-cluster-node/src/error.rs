@@ -9,7 +9,7 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum NodeError {
     /// A command-line argument is missing or wrong.
-    #[error("argument {flag}: {problem}; usage: rusts-cluster-node --config FILE --node-id ID --data-dir DIR [--listen ADDR]")]
+    #[error("argument {flag}: {problem} (rusts-cluster-node --help shows the usage)")]
     Usage {
         /// The flag (or the unknown argument).
         flag: String,

@@ -5,7 +5,24 @@ use std::process::ExitCode;
 
 use rusts_cluster_node::{Node, NodeError, NodeOptions, TokioNet};
 
-fn parse(mut args: impl Iterator<Item = String>) -> Result<NodeOptions, NodeError> {
+const USAGE: &str = "\
+usage: rusts-cluster-node --config FILE --node-id ID --data-dir DIR [--listen ADDR]
+                          [--bootstrap] [--unsafe-skip-step-checks]
+
+Serves node ID of the cluster in FILE (the same file on every node) over
+HTTP at its address in FILE (or ADDR), with its data in DIR/node.redb.
+SIGHUP or POST /admin/reload re-reads FILE.
+
+  --bootstrap                 start with an empty DIR on copies this node has
+                              not joined (a new cluster past generation 0 only)
+  --unsafe-skip-step-checks   take FILE at start past the step checks: unsafe,
+                              may lose acknowledged writes (emergencies only)
+
+docs/node.md describes the interface.
+";
+
+/// The options, or `None` for `--help`.
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<NodeOptions>, NodeError> {
     let (mut config, mut node_id, mut data_dir, mut listen) = (None, None, None, None);
     let (mut bootstrap, mut unsafe_skip_step_checks) = (false, false);
     let usage = |flag: &str, problem| NodeError::Usage {
@@ -14,6 +31,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<NodeOptions, NodeErro
     };
     while let Some(flag) = args.next() {
         match flag.as_str() {
+            "--help" | "-h" => return Ok(None),
             "--bootstrap" => {
                 bootstrap = true;
                 continue;
@@ -33,7 +51,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<NodeOptions, NodeErro
         };
         *slot = Some(args.next().ok_or_else(|| usage(&flag, "needs a value"))?);
     }
-    Ok(NodeOptions {
+    Ok(Some(NodeOptions {
         config: config.ok_or_else(|| usage("--config", "missing"))?.into(),
         node_id: node_id.ok_or_else(|| usage("--node-id", "missing"))?,
         data_dir: data_dir
@@ -42,7 +60,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<NodeOptions, NodeErro
         listen,
         bootstrap,
         unsafe_skip_step_checks,
-    })
+    }))
 }
 
 fn report(error: &NodeError) -> ExitCode {
@@ -59,7 +77,16 @@ fn report(error: &NodeError) -> ExitCode {
 #[tokio::main]
 async fn main() -> ExitCode {
     let options = match parse(std::env::args().skip(1)) {
-        Ok(options) => options,
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        // A usage error exits 2, as the operator's tool's do.
+        Err(error @ NodeError::Usage { .. }) => {
+            report(&error);
+            return ExitCode::from(2);
+        }
         Err(error) => return report(&error),
     };
     let node = match Node::open(TokioNet, options.clone()).await {

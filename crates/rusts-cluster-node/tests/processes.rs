@@ -578,3 +578,35 @@ fn skipped_steps_campaign() {
     // runs find nothing (docs/node.md); the simulation asserts the loss.
     eprintln!("steps skipped: {lossy} of {runs} runs lost acknowledged points, {incomplete} read incompletely");
 }
+
+/// `--help` prints the usage and exits 0; a usage error names the
+/// argument and exits 2, as the operator's tool does.
+#[test]
+fn help_and_usage_errors() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rusts-cluster-node"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let help = run(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout)
+        .starts_with("usage: rusts-cluster-node --config FILE"));
+    for (args, expected) in [
+        (
+            &["--bogus"][..],
+            "error: argument --bogus: unknown argument",
+        ),
+        (
+            &["--config", "c.toml"][..],
+            "error: argument --node-id: missing",
+        ),
+        (&["--config"][..], "error: argument --config: needs a value"),
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with(expected), "{args:?}: {stderr}");
+    }
+}
