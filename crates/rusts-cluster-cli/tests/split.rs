@@ -6,7 +6,7 @@ use std::fs;
 use rusts_cluster_config::ClusterConfig;
 use serde_json::{json, Value};
 
-use crate::util::{data, json, path, run, Scratch};
+use crate::util::{cluster_and_rebalanced, data, json, path, run, Scratch};
 
 /// The operator's sequence: split a generated three-zone cluster, validate
 /// the result with warnings denied, and diff it against the original: a
@@ -148,17 +148,7 @@ fn the_last_generation_is_refused_by_every_command_that_raises_it() {
 #[test]
 fn split_refuses_a_step_of_a_transition() {
     let scratch = Scratch::new();
-    let old = scratch.generated("c.toml", 6, 3, 24, 3);
-    let new = scratch.arg("new.toml");
-    run(&[
-        "rebalance",
-        &old,
-        "--add-node",
-        "n6=10.0.9.1:8086,zone=z0",
-        "--output",
-        &new,
-    ])
-    .exits(0);
+    let (old, new) = cluster_and_rebalanced(&scratch);
     let steps = scratch.path("steps");
     run(&["transition", &old, &new, "--output-dir", &path(&steps)]).exits(0);
     for name in ["01-joint-writes.toml", "02-read-new.toml"] {

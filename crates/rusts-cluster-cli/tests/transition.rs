@@ -7,24 +7,7 @@ use std::{collections::BTreeSet, fs};
 use rusts_cluster_config::ClusterConfig;
 use serde_json::{json, Value};
 
-use crate::util::{data, invalid, json, path, run, Scratch};
-
-/// A generated cluster (6 nodes in 3 zones, 24 shards, RF 3) and the same
-/// cluster rebalanced with a seventh node, in `scratch`.
-fn cluster_and_rebalanced(scratch: &Scratch) -> (String, String) {
-    let old = scratch.generated("cluster.toml", 6, 3, 24, 3);
-    let new = scratch.arg("new.toml");
-    run(&[
-        "rebalance",
-        &old,
-        "--add-node",
-        "n6=10.0.9.1:8086,zone=z0",
-        "--output",
-        &new,
-    ])
-    .exits(0);
-    (old, new)
-}
+use crate::util::{cluster_and_rebalanced, data, invalid, json, path, run, Scratch};
 
 #[test]
 fn transition_writes_three_steps_and_prints_the_runbook() {

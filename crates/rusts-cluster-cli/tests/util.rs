@@ -466,3 +466,20 @@ pub(crate) fn fake_cluster(
     std::fs::write(scratch.path(name), text).unwrap();
     scratch.arg(name)
 }
+
+/// A generated cluster (6 nodes in 3 zones, 24 shards, RF 3) and the same
+/// cluster rebalanced with a seventh node, in `scratch`.
+pub(crate) fn cluster_and_rebalanced(scratch: &Scratch) -> (String, String) {
+    let old = scratch.generated("cluster.toml", 6, 3, 24, 3);
+    let new = scratch.arg("new.toml");
+    run(&[
+        "rebalance",
+        &old,
+        "--add-node",
+        "n6=10.0.9.1:8086,zone=z0",
+        "--output",
+        &new,
+    ])
+    .exits(0);
+    (old, new)
+}
