@@ -10,7 +10,8 @@
 //! start's copies); from step 2 reads are on the new copies, so the start's
 //! placement one generation later would change a shard's copies and its
 //! read set at once, which loses writes (the model's
-//! `step_2_straight_back_fails_the_check`). Step 1 comes first again.
+//! `way_back::going_straight_back_from_step_2_fails_the_check`). Step 1
+//! comes first again.
 
 use std::collections::HashMap;
 
