@@ -12,7 +12,7 @@ use crate::util::{json, path, run, Scratch};
 /// The walkthrough's cluster, a3 added by `rebalance`, and the
 /// transition's steps in `add-a3`: (cluster.toml, new.toml, the steps'
 /// directory).
-fn walkthrough(scratch: &Scratch) -> (String, String, String) {
+pub(crate) fn walkthrough(scratch: &Scratch) -> (String, String, String) {
     let old = scratch.arg("cluster.toml");
     let mut generate = vec!["generate"];
     for node in [
