@@ -93,7 +93,9 @@ exit code 0. Any other change of shard_count or sharding_strategy is an error."
 Writes DIR/01-joint-writes.toml, DIR/02-read-new.toml and DIR/03-final.toml, with generations\n\
 OLD's plus 1, 2 and 3 (NEW's own generation plays no part), and prints what to deploy, what to\n\
 wait for and how to check each step. Writes nothing when no copy moves. Refuses a DIR that\n\
-already holds step files (NN-*.toml)."
+already holds step files (NN-*.toml).\n\n\
+The way back from step 1 or 2, to the config the transition started from:\n  \
+rusts-cluster transition --back cluster.toml steps/02-read-new.toml --output-dir back"
     )]
     Transition(TransitionArgs),
     /// Ask every node of a config for its status: reachable, its generation,
@@ -349,9 +351,12 @@ pub(crate) struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct TransitionArgs {
-    /// The config every node runs now.
+    /// The config every node runs now (with --back: the config the
+    /// transition started from, START).
     pub(crate) old: PathBuf,
-    /// The config to end with (same shards, strategy and replication).
+    /// The config to end with (same shards, strategy and replication); with
+    /// --back: the step every node runs now, STEP (step 1 or 2 of the
+    /// transition from START).
     pub(crate) new: PathBuf,
     /// The directory to write the steps to; created when missing.
     #[arg(long)]
@@ -361,6 +366,13 @@ pub(crate) struct TransitionArgs {
     /// every write to those shards fails (refused without this flag).
     #[arg(long)]
     pub(crate) allow_under_replicated: bool,
+    /// Plan the way back instead: from STEP (the second file, step 1 or 2
+    /// of a transition) to the placement of START (the first file, the
+    /// config the transition started from). Writes DIR/01-back-start.toml
+    /// from step 1; DIR/01-back-joint-writes.toml and
+    /// DIR/02-back-start.toml from step 2.
+    #[arg(long, conflicts_with = "allow_under_replicated")]
+    pub(crate) back: bool,
     #[command(flatten)]
     pub(crate) format: FormatArg,
 }

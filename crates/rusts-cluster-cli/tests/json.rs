@@ -29,6 +29,18 @@ fn json_reports_have_the_documented_keys() {
     ])
     .exits(0);
     let steps = scratch.arg("steps");
+    // A step to go back from, planned in a directory of its own.
+    let planned = scratch.arg("planned");
+    run(&[
+        "transition",
+        &generated,
+        &rebalanced,
+        "--output-dir",
+        &planned,
+    ])
+    .exits(0);
+    let joint = format!("{planned}/01-joint-writes.toml");
+    let back = scratch.arg("back");
     let out = scratch.arg("out.toml");
     let bad = path(&invalid("many-problems-at-once.toml"));
     let syntax = path(&invalid("parse-syntax-error.toml"));
@@ -68,6 +80,8 @@ fn json_reports_have_the_documented_keys() {
         (vec!["transition", &generated, &rebalanced, "--output-dir", &steps], 0, &["old_file", "new_file", "output_dir", "generation", "changed", "moving_shards", "steps", "catch_up", "drop_copies"]),
         (vec!["transition", &generated, &generated, "--output-dir", &steps], 0, &["old_file", "new_file", "output_dir", "generation", "changed", "moving_shards", "steps", "catch_up", "drop_copies"]),
         (vec!["transition", &generated, &bad, "--output-dir", &steps], 1, &["old_file", "new_file", "output_dir"]),
+        (vec!["transition", "--back", &generated, &joint, "--output-dir", &back], 0, &["start_file", "step_file", "output_dir", "generation", "from_step", "steps", "drop_copies", "stop"]),
+        (vec!["transition", "--back", &generated, &generated, "--output-dir", &back], 1, &["start_file", "step_file", "output_dir", "generation"]),
         (vec!["status", &ready], 0, &["file", "generation", "ready", "polls", "elapsed_ms", "nodes"]),
         (vec!["status", &refused], 1, &["file", "generation", "ready", "nodes"]),
         (vec!["status", &bad], 1, &["file"]),

@@ -49,6 +49,10 @@ fn closed_stdout_pipe_ends_every_subcommand_quietly() {
     let example = path(&data("cluster.toml"));
     let other = scratch.generated("other.toml", 5, 2, 64, 2);
     let steps = scratch.arg("steps");
+    // A step to go back from (`transition --back`), planned once.
+    let planned = scratch.arg("planned");
+    run(&["transition", &generated, &other, "--output-dir", &planned]).exits(0);
+    let read_new = format!("{planned}/02-read-new.toml");
     let nodes = generate_args(3, 3, 4096, 3);
     let node = FakeNode::status("a1", 1, 0);
     let ready = fake_cluster(&scratch, "ready.toml", 1, &[("a1", &node.address)]);
@@ -76,6 +80,14 @@ fn closed_stdout_pipe_ends_every_subcommand_quietly() {
         vec!["split", &generated, "--factor", "4"],
         vec!["diff", &generated, &other],
         vec!["transition", &generated, &other, "--output-dir", &steps],
+        vec![
+            "transition",
+            "--back",
+            &generated,
+            &read_new,
+            "--output-dir",
+            &steps,
+        ],
         vec!["status", &ready],
         vec!["completions", "bash"],
         vec!["man"],

@@ -23,5 +23,6 @@ mod status;
 mod text;
 mod transition;
 mod validate;
+mod way_back;
 #[cfg(in_repository)]
 mod workspace;

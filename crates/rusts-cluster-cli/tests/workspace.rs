@@ -313,3 +313,41 @@ fn the_status_example_quotes_the_tool() {
     }
     assert!(quoted >= 9, "{block}");
 }
+
+/// The way back's example in docs/operations.md ("Going back from step 1
+/// or step 2") is what the tool prints, run as the walkthrough runs it:
+/// from step 2 of a3's addition, in the directory that holds the files.
+#[test]
+fn the_way_back_example_quotes_the_tool() {
+    let text = fs::read_to_string(root().join("docs/operations.md")).unwrap();
+    let (_, section) = text
+        .split_once("### Going back from step 1 or step 2")
+        .expect("docs/operations.md has the section on the way back");
+    let (_, block) = section.split_once("```console\n").unwrap();
+    let (block, _) = block.split_once("```").unwrap();
+    let scratch = Scratch::new();
+    crate::way_back::walkthrough(&scratch);
+    let command = block.lines().next().unwrap();
+    let args: Vec<&str> = command
+        .strip_prefix("$ rusts-cluster ")
+        .expect("the block starts with the command")
+        .split_whitespace()
+        .collect();
+    let out = run_cmd(binary().args(&args).current_dir(&scratch.0), &args).exits(0);
+    let collapse = |line: &str| line.split_whitespace().collect::<Vec<_>>().join(" ");
+    let said: Vec<String> = out.stdout.lines().map(collapse).collect();
+    let mut quoted = 0;
+    for line in block.lines().skip(1) {
+        let line = collapse(line);
+        if line.is_empty() || line == "..." {
+            continue;
+        }
+        quoted += 1;
+        assert!(
+            said.contains(&line),
+            "the tool no longer says\n  {line}\nit said:\n{}",
+            said.join("\n")
+        );
+    }
+    assert!(quoted >= 8, "{block}");
+}

@@ -3,7 +3,7 @@
 //! deploys between them.
 
 use rusts_cluster_config::{ClusterConfig, NodeConfig};
-use rusts_cluster_placement::{plan_transition, CatchUp};
+use rusts_cluster_placement::{plan_transition, plan_way_back, CatchUp};
 use rusts_cluster_replication::ReplicationMode;
 use rusts_cluster_routing::ApplyChecks;
 
@@ -203,6 +203,86 @@ impl Procedure {
         }
     }
 
+    /// The way back from step 1 (`docs/decisions/0043-the-way-back.md`):
+    /// A, step 1 of `plan_transition(A, B)`, then `plan_way_back`'s A at
+    /// the next generation. The catch-up may start once every node runs
+    /// step 1 (the operator may turn back while it runs, or after it), and
+    /// nothing waits for it.
+    ///
+    /// # Panics
+    ///
+    /// When a planner refuses the scenario.
+    pub fn back_from_joint_writes(scenario: &Scenario) -> Self {
+        let (staged, plan) = Self::staged_and_plan(scenario);
+        let mut steps = staged.steps[..2].to_vec();
+        steps.extend(back_steps(scenario, &steps[0], &steps[1]));
+        Procedure {
+            name: "step 1, then back (plan_way_back)".to_owned(),
+            catch_up: CatchUpSchedule {
+                start_step: 1,
+                gate_step: None,
+                copies: plan,
+            },
+            steps,
+            checks: ApplyChecks::All,
+        }
+    }
+
+    /// The way back from step 2: A, steps 1 and 2 of the plan (with its
+    /// catch-up before step 2), then `plan_way_back`'s step 1 again and A.
+    ///
+    /// # Panics
+    ///
+    /// When a planner refuses the scenario.
+    pub fn back_from_read_new(scenario: &Scenario) -> Self {
+        let (staged, plan) = Self::staged_and_plan(scenario);
+        let mut steps = staged.steps[..3].to_vec();
+        steps.extend(back_steps(scenario, &steps[0], &steps[2]));
+        Procedure {
+            name: "steps 1 and 2, then back through step 1 (plan_way_back)".to_owned(),
+            catch_up: CatchUpSchedule {
+                start_step: 1,
+                gate_step: Some(2),
+                copies: plan,
+            },
+            steps,
+            checks: ApplyChecks::All,
+        }
+    }
+
+    /// The unsafe way back from step 2: A, steps 1 and 2, then A at the
+    /// next generation, without step 1 again. `apply` refuses it (the
+    /// shard's copies and read set change at once), so, like
+    /// [`Procedure::one_step`], it is prepared with the router's override.
+    ///
+    /// # Panics
+    ///
+    /// When a planner refuses the scenario.
+    pub fn straight_back_from_read_new(scenario: &Scenario) -> Self {
+        let (staged, plan) = Self::staged_and_plan(scenario);
+        let mut steps = staged.steps[..3].to_vec();
+        let mut a = steps[0].clone();
+        a.generation = steps[2].generation + 1;
+        steps.push(a);
+        Procedure {
+            name: "steps 1 and 2, then A directly".to_owned(),
+            catch_up: CatchUpSchedule {
+                start_step: 1,
+                gate_step: Some(2),
+                copies: plan,
+            },
+            steps,
+            checks: ApplyChecks::UnsafeSkipStepChecks,
+        }
+    }
+
+    /// [`Procedure::staged`] and its catch-up copies.
+    fn staged_and_plan(scenario: &Scenario) -> (Procedure, Vec<CatchUp>) {
+        let staged = Self::staged(scenario);
+        let copies = staged.catch_up.copies.clone();
+        (staged, copies)
+    }
+
     /// No move at all: A, then A again at the next generation. Every
     /// write rule and read rule is the stable one.
     pub fn unchanged(scenario: &Scenario) -> Self {
@@ -220,4 +300,14 @@ impl Procedure {
             checks: ApplyChecks::All,
         }
     }
+}
+
+/// `plan_way_back(a, at)`'s configs.
+fn back_steps(scenario: &Scenario, a: &ClusterConfig, at: &ClusterConfig) -> Vec<ClusterConfig> {
+    plan_way_back(a, at)
+        .unwrap_or_else(|error| panic!("{}: {error}", scenario.name()))
+        .steps
+        .into_iter()
+        .map(|step| step.config)
+        .collect()
 }

@@ -5,6 +5,8 @@ use rusts_cluster_replication::ReplicationMode;
 use rusts_cluster_sharding::{ShardId, ShardingStrategy};
 use thiserror::Error;
 
+use crate::{BackStepKind, StepMismatch};
+
 /// An error from this crate: a placement or plan that cannot be made from
 /// the configs given.
 #[derive(Debug, Error)]
@@ -129,6 +131,47 @@ pub enum PlacementError {
     /// ([`address_handovers`](crate::address_handovers)).
     #[error(transparent)]
     AddressHandedOver(AddressHandover),
+    /// The config given as a step of a transition marks no copy as
+    /// joining or leaving: it is settled (a transition's final step, or a
+    /// placement no transition has left), so there is no step to go back
+    /// from ([`plan_way_back`](crate::plan_way_back)).
+    #[error(
+        "the step (generation {generation}) marks no copy as joining or leaving, so it is not \
+         step 1 or 2 of a transition: the cluster runs a settled placement (a transition's final \
+         step, or none), and the way back from it is a new transition, planned from it to the \
+         placement wanted"
+    )]
+    NotInTransition {
+        /// The config's generation.
+        generation: u64,
+    },
+    /// The config given as a step is not step 1 or 2 of a transition from
+    /// the config given as its start ([`plan_way_back`](crate::plan_way_back)).
+    #[error(
+        "the step is not step 1 or 2 of a transition from the start config: {}; give as the \
+         start the config every node ran before step 1 was deployed, and as the step the one \
+         they run now",
+        Mismatches(mismatches)
+    )]
+    NotTheStart {
+        /// Every mismatch found, by kind, then shard and node.
+        mismatches: Vec<StepMismatch>,
+    },
+    /// A config of the way back breaks a validation rule, so `validate`
+    /// and every node would refuse it. [`plan_way_back`](crate::plan_way_back)'s
+    /// checks are meant to rule this out.
+    #[error(
+        "the way back's {} config is not valid, so no node would take it; nothing is written: \
+         fix what the problems below name in the start config or the step",
+        step.name()
+    )]
+    InvalidBackStep {
+        /// Which config of the way back.
+        step: BackStepKind,
+        /// [`ConfigError::Invalid`], listing every rule broken.
+        #[source]
+        source: ConfigError,
+    },
 }
 
 impl PlacementError {
@@ -139,7 +182,11 @@ impl PlacementError {
     pub fn code(&self) -> &'static str {
         match self {
             PlacementError::Invalid { .. } => "invalid-config",
-            PlacementError::InvalidStep { .. } => "invalid-step",
+            PlacementError::InvalidStep { .. } | PlacementError::InvalidBackStep { .. } => {
+                "invalid-step"
+            }
+            PlacementError::NotInTransition { .. } => "not-in-transition",
+            PlacementError::NotTheStart { .. } => "not-the-start",
             PlacementError::NodeNotFound { .. } => "unknown-node",
             PlacementError::Moving { .. } => "in-transition",
             PlacementError::ShardCountChanged { .. } | PlacementError::StrategyChanged { .. } => {
@@ -157,9 +204,9 @@ impl PlacementError {
     /// validation rules; empty otherwise.
     pub fn validation_errors(&self) -> &[ValidationError] {
         match self {
-            PlacementError::Invalid { source, .. } | PlacementError::InvalidStep { source, .. } => {
-                source.validation_errors()
-            }
+            PlacementError::Invalid { source, .. }
+            | PlacementError::InvalidStep { source, .. }
+            | PlacementError::InvalidBackStep { source, .. } => source.validation_errors(),
             _ => &[],
         }
     }
@@ -175,6 +222,9 @@ pub enum ConfigRole {
     From,
     /// The config a transition ends with.
     To,
+    /// The step of a transition the cluster runs, to go back from
+    /// ([`plan_way_back`](crate::plan_way_back)).
+    Step,
 }
 
 impl fmt::Display for ConfigRole {
@@ -183,6 +233,7 @@ impl fmt::Display for ConfigRole {
             ConfigRole::Placed => "the config to place",
             ConfigRole::From => "the old config",
             ConfigRole::To => "the new config",
+            ConfigRole::Step => "the step",
         })
     }
 }
@@ -192,6 +243,7 @@ fn invalid_message(config: ConfigRole) -> &'static str {
         ConfigRole::Placed => "cannot place shards on these nodes and settings",
         ConfigRole::From => "the old config is invalid; a transition starts from a valid config",
         ConfigRole::To => "the new config is invalid; fix it before planning a transition to it",
+        ConfigRole::Step => "the step is invalid; the way back starts from a valid step",
     }
 }
 
@@ -212,5 +264,24 @@ impl fmt::Display for Shards<'_> {
                 f.write_str(" have")
             }
         }
+    }
+}
+
+/// The first few mismatches, joined, and how many more there are.
+struct Mismatches<'a>(&'a [StepMismatch]);
+
+impl fmt::Display for Mismatches<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 4;
+        for (i, m) in self.0.iter().take(SHOWN).enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{m}")?;
+        }
+        if self.0.len() > SHOWN {
+            write!(f, "; and {} more", self.0.len() - SHOWN)?;
+        }
+        Ok(())
     }
 }

@@ -19,7 +19,9 @@ at risk (`docs/decisions/0009-placement-and-rebalance.md`), and
 [`plan_transition`] writes the three configs that move them while nodes
 run different generations: writes to old and new copies with reads from
 the old, then from the new, then the new placement
-(`docs/decisions/0019-joint-copies.md`). The file format, validation and
+(`docs/decisions/0019-joint-copies.md`); [`plan_way_back`] writes the
+configs that return from step 1 or 2 to the placement it started from
+(`docs/decisions/0043-the-way-back.md`). The file format, validation and
 the warnings about balance and zone spread belong to
 `rusts-cluster-config`.
 
@@ -67,6 +69,7 @@ pub use crate::{
     error::{ConfigRole, PlacementError},
     moves::{plan_moves, MovePlan, NodeMoves, ShardMove},
     transition::{plan_transition, TransitionPlan, TransitionStep},
+    way_back::{plan_way_back, BackStep, BackStepKind, StepMismatch, WayBack},
 };
 /// The tag that names a node's zone unless told otherwise: `zone`, the tag
 /// that [`ClusterConfig::warnings`](rusts_cluster_config::ClusterConfig::warnings)
@@ -85,6 +88,7 @@ mod balance;
 mod error;
 mod moves;
 mod transition;
+mod way_back;
 
 /// Compiles and runs the crate README's example as a doctest.
 #[doc = include_str!("../README.md")]

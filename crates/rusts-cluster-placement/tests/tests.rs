@@ -9,3 +9,4 @@ mod util;
 
 mod placement;
 mod transition;
+mod way_back;

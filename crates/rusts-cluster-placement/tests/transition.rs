@@ -307,7 +307,7 @@ fn pick(members: usize, count: usize, picks: &[Index], primary: Index) -> (Vec<u
 /// removed, replaced); each shard keeps its copies (about half of them)
 /// or gets others, with 1 to `rf + 1` copies (so under- and
 /// over-replicated shards are among them).
-fn transition_pair() -> impl Strategy<Value = (ClusterConfig, ClusterConfig)> {
+pub(crate) fn transition_pair() -> impl Strategy<Value = (ClusterConfig, ClusterConfig)> {
     let mode = prop_oneof![
         Just(ReplicationMode::Quorum),
         Just(ReplicationMode::Synchronous),
@@ -419,7 +419,7 @@ fn the_catch_up_check_can_fail() {
 }
 
 /// a, b, c holding each of 3 shards; RF 3, Quorum; generation 10.
-fn three_nodes() -> ClusterConfig {
+pub(crate) fn three_nodes() -> ClusterConfig {
     let mut config = ClusterConfig::single_node("a", "10.0.0.1:8086");
     config.generation = 10;
     config.shard_count = 3;

@@ -29,6 +29,7 @@ pub(crate) mod split;
 pub(crate) mod status;
 pub(crate) mod transition;
 pub(crate) mod validate;
+pub(crate) mod way_back;
 
 /// The text of a config file this tool writes: without `node_id`, so that
 /// the one file deploys unchanged to every node, each loading it as itself

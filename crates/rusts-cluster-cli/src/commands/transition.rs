@@ -19,13 +19,18 @@ use serde_json::{json, Value};
 use crate::{
     atomic,
     cli::TransitionArgs,
-    commands::{file_text, placement_problem, report_placement, warn_generation_not_raised},
+    commands::{
+        file_text, placement_problem, report_placement, warn_generation_not_raised, way_back,
+    },
     load::load_valid,
     report::{chain, Problem, Stop, Ui},
     text::{escape, ranges, Table},
 };
 
 pub(crate) fn run(args: TransitionArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
+    if args.back {
+        return way_back::run(args, ui);
+    }
     ui.set("old_file", args.old.display().to_string());
     ui.set("new_file", args.new.display().to_string());
     ui.set("output_dir", args.output_dir.display().to_string());
@@ -220,18 +225,34 @@ fn write_steps(
     dir: &Path,
     plan: &TransitionPlan,
 ) -> Result<Vec<(PathBuf, usize)>, Stop> {
-    write_steps_with(ui, dir, plan, |path, text| {
-        atomic::write(path, text).map(drop)
-    })
+    write_steps_with(
+        ui,
+        dir,
+        &plan_files(plan),
+        |ui, texts| check_sizes(ui, plan, texts),
+        |path, text| atomic::write(path, text).map(drop),
+    )
 }
 
-/// [`write_steps`] with the writer of one file given, so that a test can
-/// make a later step fail (a full disk, a quota) and see the earlier ones
-/// removed.
-fn write_steps_with(
+/// Each step's file name and config.
+fn plan_files(plan: &TransitionPlan) -> Vec<(String, &ClusterConfig)> {
+    plan.steps
+        .iter()
+        .map(|s| (s.kind.file_name(), &s.config))
+        .collect()
+}
+
+/// Writes each config to `DIR/NAME`, atomically, as [`write_steps`] does
+/// (the way back's files too): refuses a directory that holds step files,
+/// runs `sizes` on every text before any file is written, and on a
+/// failure removes the files this run wrote. `write` writes one file, so
+/// that a test can make a later step fail (a full disk, a quota) and see
+/// the earlier ones removed.
+pub(crate) fn write_steps_with(
     ui: &mut Ui<'_>,
     dir: &Path,
-    plan: &TransitionPlan,
+    files: &[(String, &ClusterConfig)],
+    sizes: impl FnOnce(&mut Ui<'_>, &[String]) -> Result<(), Stop>,
     mut write: impl FnMut(&Path, &[u8]) -> io::Result<()>,
 ) -> Result<Vec<(PathBuf, usize)>, Stop> {
     let fail = |ui: &mut Ui<'_>, what: String, e: &dyn std::error::Error| {
@@ -269,17 +290,17 @@ fn write_steps_with(
     // Every step's text first, so that a step no node could read (over
     // the size limit every node reads configs through) stops the plan
     // before any file is written.
-    let mut texts = Vec::with_capacity(plan.steps.len());
-    for step in &plan.steps {
-        match file_text(&step.config) {
+    let mut texts = Vec::with_capacity(files.len());
+    for (_, config) in files {
+        match file_text(config) {
             Ok(text) => texts.push(text),
             Err(e) => return Err(ui.fail(Problem::new(e.code(), chain(&e)))),
         }
     }
-    check_sizes(ui, plan, &texts)?;
+    sizes(ui, &texts)?;
     let mut written: Vec<(PathBuf, usize)> = Vec::new();
-    for (step, text) in plan.steps.iter().zip(texts) {
-        let path = dir.join(step.kind.file_name());
+    for ((name, _), text) in files.iter().zip(texts) {
+        let path = dir.join(name);
         if let Err(e) = write(&path, text.as_bytes()) {
             remove(&written);
             let removed = if written.is_empty() {
@@ -297,11 +318,11 @@ fn write_steps_with(
         }
         written.push((path, text.len()));
     }
-    for ((path, bytes), step) in written.iter().zip(&plan.steps) {
+    for ((path, bytes), (_, config)) in written.iter().zip(files) {
         ui.note(&format!(
             "wrote {bytes} bytes to {} (generation {})",
             path.display(),
-            step.config.generation
+            config.generation
         ));
     }
     Ok(written)
@@ -665,7 +686,9 @@ mod tests {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let mut ui = Ui::new(&mut out, &mut err, Format::Json, Style::Ascii);
         let mut calls = 0;
-        let result = write_steps_with(&mut ui, &dir, &plan, |path, text| {
+        let files = plan_files(&plan);
+        let sizes = |ui: &mut Ui<'_>, texts: &[String]| check_sizes(ui, &plan, texts);
+        let result = write_steps_with(&mut ui, &dir, &files, sizes, |path, text| {
             calls += 1;
             if calls == 3 {
                 return Err(io::Error::other("no space left on device"));

@@ -5,6 +5,9 @@
 //!   (issue 13): every required transition passes under the three steps
 //!   of `plan_transition`.
 //! - `one_step`: deploying config B directly fails the same check.
+//! - `way_back`: the way back from step 1, and from step 2 through step 1
+//!   again (`plan_way_back`), pass the same check; step 2 straight back to
+//!   A fails it.
 //! - `fencing`: without generation fencing the three steps lose a write.
 //! - `networks`: the explicit-message network breaks the same properties
 //!   as the reduced one the checks use.
@@ -26,3 +29,4 @@ mod refusals;
 mod simulation;
 mod transitions;
 mod util;
+mod way_back;
