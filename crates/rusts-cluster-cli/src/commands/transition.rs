@@ -408,24 +408,29 @@ struct StepReport<'p> {
     stopped: Vec<&'p str>,
 }
 
+/// The nodes of `config` that `before` did not have, and those of
+/// `before` that `config` does not have: whom a step starts and stops.
+pub(super) fn node_changes<'p>(
+    before: &'p ClusterConfig,
+    config: &'p ClusterConfig,
+) -> (Vec<&'p str>, Vec<&'p str>) {
+    let missing = |from: &'p ClusterConfig, other: &ClusterConfig| -> Vec<&'p str> {
+        from.nodes
+            .iter()
+            .filter(|n| other.get_node(&n.id).is_none())
+            .map(|n| n.id.as_str())
+            .collect()
+    };
+    (missing(config, before), missing(before, config))
+}
+
 impl<'p> Steps<'p> {
     fn new(old: &'p ClusterConfig, plan: &'p TransitionPlan, files: Vec<(PathBuf, usize)>) -> Self {
         let mut before = old;
         let mut steps = Vec::new();
         for (step, (file, bytes)) in plan.steps.iter().zip(files) {
             let config = &step.config;
-            let started = config
-                .nodes
-                .iter()
-                .filter(|n| before.get_node(&n.id).is_none())
-                .map(|n| n.id.as_str())
-                .collect();
-            let stopped = before
-                .nodes
-                .iter()
-                .filter(|n| config.get_node(&n.id).is_none())
-                .map(|n| n.id.as_str())
-                .collect();
+            let (started, stopped) = node_changes(before, config);
             steps.push(StepReport {
                 kind: step.kind,
                 file,

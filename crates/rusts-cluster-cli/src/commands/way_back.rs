@@ -13,7 +13,10 @@ use serde_json::{json, Value};
 use crate::{
     atomic,
     cli::TransitionArgs,
-    commands::{placement_problem, report_placement, transition::write_steps_with},
+    commands::{
+        placement_problem, report_placement,
+        transition::{node_changes, write_steps_with},
+    },
     load::load_valid,
     report::{chain, Problem, Stop, Ui},
     text::{escape, ranges, Table},
@@ -125,18 +128,7 @@ impl<'p> Report<'p> {
         let mut steps = Vec::new();
         for (step, (file, bytes)) in back.steps.iter().zip(files) {
             let config = &step.config;
-            let started = config
-                .nodes
-                .iter()
-                .filter(|n| before.get_node(&n.id).is_none())
-                .map(|n| n.id.as_str())
-                .collect();
-            let stopped = before
-                .nodes
-                .iter()
-                .filter(|n| config.get_node(&n.id).is_none())
-                .map(|n| n.id.as_str())
-                .collect();
+            let (started, stopped) = node_changes(before, config);
             steps.push(StepReport {
                 kind: step.kind,
                 number: step.number,
