@@ -31,6 +31,9 @@ pub struct Scenario {
     pub from: Vec<usize>,
     /// B's copies of the shard, as node indices, primary first.
     pub to: Vec<usize>,
+    /// The nodes B drops (indices), each holding no copy of B: empty
+    /// unless [`Scenario::removing`] names some. A lists every node.
+    pub removed: Vec<usize>,
 }
 
 impl Scenario {
@@ -51,7 +54,18 @@ impl Scenario {
             nodes,
             from: from.to_vec(),
             to: to.to_vec(),
+            removed: Vec::new(),
         }
+    }
+
+    /// This scenario with `removed` left out of B (decision 0035); panics
+    /// when one is not a node or holds a copy of B (a mistake in a test).
+    pub fn removing(mut self, removed: &[usize]) -> Self {
+        assert!(removed
+            .iter()
+            .all(|&n| n < self.nodes && !self.to.contains(&n)));
+        self.removed = removed.to_vec();
+        self
     }
 
     /// The id of node `index`: `a`, `b`, ...
@@ -65,8 +79,13 @@ impl Scenario {
             let ids: Vec<String> = copies.iter().map(|&n| Self::node_id(n)).collect();
             format!("{{{}}}", ids.join(","))
         };
+        let removed = if self.removed.is_empty() {
+            String::new()
+        } else {
+            format!(", {} removed", set(&self.removed))
+        };
         format!(
-            "{} rf {}: {} -> {}",
+            "{} rf {}: {} -> {}{removed}",
             format!("{:?}", self.mode).to_lowercase(),
             self.replication_factor,
             set(&self.from),
@@ -77,12 +96,18 @@ impl Scenario {
     /// The config that places the shard on `copies` (primary first), at
     /// `generation`, as node 0 reads it.
     pub fn config(&self, copies: &[usize], generation: u64) -> ClusterConfig {
+        self.config_of(copies, generation, &[])
+    }
+
+    /// [`Scenario::config`] without the nodes `left_out`.
+    fn config_of(&self, copies: &[usize], generation: u64, left_out: &[usize]) -> ClusterConfig {
         let mut config = ClusterConfig::single_node(Self::node_id(0), address(0));
         config.generation = generation;
         config.replication_mode = self.mode;
         config.replication_factor = self.replication_factor;
         config.shard_count = 1;
         config.nodes = (0..self.nodes)
+            .filter(|n| !left_out.contains(n))
             .map(|n| {
                 let mut node = NodeConfig::new(Self::node_id(n), address(n));
                 if copies.first() == Some(&n) {
@@ -101,9 +126,9 @@ impl Scenario {
         self.config(&self.from, FIRST_GENERATION)
     }
 
-    /// Config B, at `generation`.
+    /// Config B, at `generation`: without the removed nodes.
     pub fn config_b(&self, generation: u64) -> ClusterConfig {
-        self.config(&self.to, generation)
+        self.config_of(&self.to, generation, &self.removed)
     }
 }
 
@@ -310,4 +335,33 @@ fn back_steps(scenario: &Scenario, a: &ClusterConfig, at: &ClusterConfig) -> Vec
         .into_iter()
         .map(|step| step.config)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_keeps_a_removed_node_without_copies_in_steps_1_and_2_only() {
+        // Decision 0035: e (4) holds no copy and B drops it.
+        let scenario = Scenario::new(ReplicationMode::Quorum, 3, 5, &[0, 1, 2], &[0, 1, 3]);
+        let removing = scenario.clone().removing(&[4]);
+        assert_eq!(removing.config_a(), scenario.config_a());
+        let lists_e = |config: &ClusterConfig| {
+            config
+                .nodes
+                .iter()
+                .find(|n| n.id == "e")
+                .map(|n| n.shards.is_empty() && n.replica_shards.is_empty())
+        };
+        assert_eq!(lists_e(&scenario.config_b(2)), Some(true));
+        assert_eq!(lists_e(&removing.config_b(2)), None);
+        let steps = Procedure::staged(&removing).steps;
+        let listed: Vec<_> = steps.iter().map(lists_e).collect();
+        assert_eq!(listed, [Some(true), Some(true), Some(true), None]);
+        assert_eq!(
+            removing.name(),
+            "quorum rf 3: {a,b,c} -> {a,b,d}, {e} removed"
+        );
+    }
 }
