@@ -129,6 +129,28 @@ fn diff_of_identical_files_says_no_changes() {
         .stderr_has("[generation-not-raised]");
 }
 
+/// A shard state is part of the config (decision 0046), so `diff` shows a
+/// change of it, as a setting.
+#[test]
+fn diff_shows_a_change_of_shard_states() {
+    let file = path(&data("cluster.toml"));
+    let scratch = Scratch::new();
+    let changed = scratch.path("read-only.toml");
+    let text = fs::read_to_string(&file).unwrap();
+    let text = text.replace(
+        "shard_count = 16",
+        "shard_count = 16\ngeneration = 1\nread_only_shards = [9, 3]",
+    );
+    fs::write(&changed, text).unwrap();
+    run(&["diff", &file, &path(&changed)])
+        .exits(0)
+        // docs/operations.md, "Stopping writes to a shard on one node".
+        .stdout_is("no shard moves\nother changes:\n  generation: 0 -> 1\n  read_only_shards: [] -> [3,9]\n")
+        .stderr_lacks("generation-not-raised");
+    let report = json(&["diff", &file, &path(&changed)], 0);
+    assert_eq!(report["changed"], true, "{report}");
+}
+
 #[test]
 fn diff_validates_both_inputs() {
     let good = path(&data("cluster.toml"));

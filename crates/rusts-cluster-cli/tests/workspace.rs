@@ -243,6 +243,15 @@ fn the_operator_mistakes_quote_the_tool() {
     // Changing the replication settings.
     let rf2 = scratch.generated("rf2.toml", 6, 3, 24, 2);
     say(&["diff", &old, &rf2], 0);
+    // Stopping writes to a shard: a state in the config, shown by `diff`.
+    let cluster = testdata().join("cli/cluster.toml");
+    let text = fs::read_to_string(&cluster).unwrap().replace(
+        "shard_count = 16",
+        "shard_count = 16\ngeneration = 1\nread_only_shards = [9, 3]",
+    );
+    let read_only = scratch.arg("read-only.toml");
+    fs::write(&read_only, text).unwrap();
+    say(&["diff", &path(&cluster), &read_only], 0);
     let quotes = mistake_quotes();
     assert!(quotes.len() >= 7, "{quotes:?}");
     for quote in quotes {

@@ -94,6 +94,20 @@ pub struct ClusterConfig {
     /// How keys map to shards. Default: `BySeries`.
     #[serde(default)]
     pub sharding_strategy: ShardingStrategy,
+    /// Shards that take no writes but still serve reads
+    /// (`ShardState::ReadOnly`): for maintenance, or a disk filling up.
+    /// The state is part of the config, and so of its generation, like
+    /// every key: every node refuses the same writes, also after a
+    /// restart, and a change of it is deployed as a new generation
+    /// (`docs/decisions/0046-shard-states-come-from-the-config.md`).
+    /// Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_only_shards: Vec<ShardId>,
+    /// Shards that take neither writes nor reads (`ShardState::Offline`),
+    /// part of the config like `read_only_shards`. A shard is in at most
+    /// one of the two lists. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offline_shards: Vec<ShardId>,
     /// While copies move (nodes list them in `joining_shards` and
     /// `leaving_shards`), which copies of a moving shard serve reads:
     /// `"old"` (the default), every copy but the joining ones, or `"new"`,
@@ -466,6 +480,8 @@ impl ClusterConfig {
             replication_factor: default_replication_factor(),
             shard_count,
             sharding_strategy: ShardingStrategy::default(),
+            read_only_shards: Vec::new(),
+            offline_shards: Vec::new(),
             move_reads: Default::default(),
             split_from: None,
             nodes: vec![node],

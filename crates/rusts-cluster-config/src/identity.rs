@@ -193,6 +193,13 @@ impl ClusterConfig {
                 h.str(value);
             }
         }
+        // Fed only when set, so a config without shard states keeps the
+        // digest it had before they were added.
+        if !self.read_only_shards.is_empty() || !self.offline_shards.is_empty() {
+            h.str("shard states");
+            h.sorted(&self.read_only_shards);
+            h.sorted(&self.offline_shards);
+        }
         ConfigDigest(h.0)
     }
 

@@ -72,8 +72,8 @@ pub use crate::{
     split::{split_factor, NotASplit, SplitFrom},
     step::StepKind,
     validate::{
-        LookAlike, Position, ShardList, ValidationError, ValidationErrorKind, ValidationWarning,
-        MAX_REPORTED_ERRORS, MAX_REPORTED_WARNINGS, MAX_SHARD_COUNT,
+        LookAlike, Position, ShardList, StateList, ValidationError, ValidationErrorKind,
+        ValidationWarning, MAX_REPORTED_ERRORS, MAX_REPORTED_WARNINGS, MAX_SHARD_COUNT,
     },
     zones::DEFAULT_ZONE_TAG,
 };

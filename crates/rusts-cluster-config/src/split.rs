@@ -293,6 +293,9 @@ impl ClusterConfig {
                 .flat_map(|i| parents.iter().map(move |&p| p + (i * n) as ShardId))
                 .collect()
         };
+        // A child of a read-only or offline parent starts in its state.
+        new.read_only_shards = children(&self.read_only_shards);
+        new.offline_shards = children(&self.offline_shards);
         for node in &mut new.nodes {
             node.shards = children(&node.shards);
             node.replica_shards = children(&node.replica_shards);
@@ -543,5 +546,17 @@ mod tests {
                 parent: 2
             })
         );
+    }
+
+    #[test]
+    fn children_start_in_their_parents_state() {
+        let mut old = two_nodes();
+        old.read_only_shards = vec![2];
+        old.offline_shards = vec![0];
+        let new = old.split(2).unwrap();
+        new.validate().unwrap();
+        assert_eq!(new.read_only_shards, [2, 5]);
+        assert_eq!(new.offline_shards, [0, 3]);
+        assert!(split_factor(&old, &new).is_ok());
     }
 }

@@ -88,6 +88,8 @@ pub fn valid_config() -> impl Strategy<Value = ClusterConfig> {
                 replication_factor: rf,
                 shard_count: placements.len() as u32,
                 sharding_strategy: strategy,
+                read_only_shards: Vec::new(),
+                offline_shards: Vec::new(),
                 move_reads: Default::default(),
                 split_from: None,
                 nodes,

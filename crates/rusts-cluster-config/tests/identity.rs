@@ -42,6 +42,17 @@ fn how_the_file_is_written_is_not_content() {
     }
     assert_eq!(reversed.digest(), config.digest());
     assert_eq!(config.clone().for_node("node1").digest(), config.digest());
+    // Nor is the order of a state's list.
+    let mut states = config.clone();
+    states.read_only_shards = vec![3, 1];
+    let mut sorted = config.clone();
+    sorted.read_only_shards = vec![1, 3];
+    assert_eq!(states.digest(), sorted.digest());
+    // Moving a shard from one state's list to the other is content.
+    let mut offline = config.clone();
+    offline.read_only_shards = vec![1];
+    offline.offline_shards = vec![3];
+    assert_ne!(offline.digest(), sorted.digest());
 }
 
 /// A named change to a config.
@@ -51,7 +62,7 @@ type Change = (&'static str, fn(&mut ClusterConfig));
 fn every_field_is_content() {
     let config = example("testdata/valid/tags-and-zones.toml");
     let digest = config.digest();
-    let changes: [Change; 8] = [
+    let changes: [Change; 11] = [
         ("generation", |c| c.generation += 1),
         ("cluster_name", |c| c.cluster_name.push('x')),
         ("replication_factor", |c| c.replication_factor += 1),
@@ -68,6 +79,12 @@ fn every_field_is_content() {
         }),
         ("a tag", |c| {
             c.nodes[0].tags.insert("rack".into(), "r1".into());
+        }),
+        ("read_only_shards", |c| c.read_only_shards.push(1)),
+        ("offline_shards", |c| c.offline_shards.push(1)),
+        ("a state's list", |c| {
+            c.read_only_shards.push(1);
+            c.offline_shards.push(2);
         }),
     ];
     for (what, change) in changes {

@@ -44,13 +44,13 @@ use rusts_cluster_sharding::ShardingStrategy;
 /// warnings.
 /// `parse-missing-node-id.toml` moved from the invalid ones to the valid
 /// `no-node-id.toml` when `node_id` became optional.
-const MIN_VALID_FILES: usize = 12;
-const MIN_INVALID_FILES: usize = 64;
+const MIN_VALID_FILES: usize = 13;
+const MIN_INVALID_FILES: usize = 67;
 
 /// Every `ValidationError` code, which the invalid fixtures together must
 /// cover; `docs::the_rule_table_lists_every_code` checks the reference's
 /// table of rules against it.
-pub(crate) const ALL_ERROR_CODES: [&str; 23] = [
+pub(crate) const ALL_ERROR_CODES: [&str; 26] = [
     "no-nodes",
     "unknown-this-node",
     "empty-node-id",
@@ -73,6 +73,9 @@ pub(crate) const ALL_ERROR_CODES: [&str; 23] = [
     "move-without-copies",
     "split-from-shard-count",
     "split-from-generation",
+    "state-shard-out-of-range",
+    "duplicate-state-shard",
+    "shard-in-two-states",
     "too-many-problems",
 ];
 

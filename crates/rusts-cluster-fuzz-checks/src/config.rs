@@ -348,6 +348,8 @@ impl StructuredConfig {
             replication_factor: self.replication_factor.value(),
             shard_count,
             sharding_strategy: self.strategy.strategy(),
+            read_only_shards: Vec::new(),
+            offline_shards: Vec::new(),
             move_reads: Default::default(),
             split_from: None,
             nodes,

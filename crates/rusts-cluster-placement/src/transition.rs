@@ -528,6 +528,10 @@ fn settings_of(config: &ClusterConfig) -> ClusterConfig {
         replication_factor: config.replication_factor,
         shard_count: config.shard_count,
         sharding_strategy: config.sharding_strategy,
+        // The states only refuse requests, so the steps may take the new
+        // config's from step 1 on (decision 0046).
+        read_only_shards: config.read_only_shards.clone(),
+        offline_shards: config.offline_shards.clone(),
         move_reads: config.move_reads,
         split_from: config.split_from,
         nodes: Vec::new(),

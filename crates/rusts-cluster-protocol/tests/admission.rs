@@ -58,12 +58,9 @@ fn a_generation_more_than_one_away_is_refused_whole() {
 #[test]
 fn a_copy_not_held_and_a_shard_not_writable_are_refused_by_shard() {
     // 4 shards on 3 nodes at factor 2: node0 holds 0, 2 and 3.
-    let config = round_robin_cluster(4, 3, 2);
+    let mut config = round_robin_cluster(4, 3, 2);
+    config.read_only_shards = vec![3];
     let net = Net::new(&config, Options::default());
-    net.cores[0]
-        .router()
-        .set_shard_state(3, ShardState::ReadOnly)
-        .unwrap();
     let request = WriteRequest::new(
         header("node1", &config, None),
         0,

@@ -95,12 +95,9 @@ fn copies_marked_down_fail_a_write_before_anything_is_sent() {
 
 #[test]
 fn a_shard_that_takes_no_writes_fails_alone() {
-    let config = round_robin_cluster(4, 3, 3);
+    let mut config = round_robin_cluster(4, 3, 3);
+    config.read_only_shards = vec![1];
     let mut net = Net::new(&config, Options::default());
-    net.cores[0]
-        .router()
-        .set_shard_state(1, ShardState::ReadOnly)
-        .unwrap();
     net.cores[0]
         .write(vec![sample(0, 1), sample(1, 1)], 1, 0)
         .unwrap();
@@ -117,8 +114,8 @@ fn a_shard_that_takes_no_writes_fails_alone() {
 #[test]
 fn a_shard_state_or_availability_changed_between_writes_is_seen_by_the_next() {
     // The core keeps each shard's write rule from one write to the next;
-    // a change of the shard's state or of its copies' availability in
-    // between must still decide the next write.
+    // a change of the shard's state (a new generation) or of its copies'
+    // availability in between must still decide the next write.
     let config = round_robin_cluster(4, 3, 3);
     let mut net = Net::new(&config, Options::default());
     let write = |net: &mut Net| {
@@ -127,14 +124,21 @@ fn a_shard_state_or_availability_changed_between_writes_is_seen_by_the_next() {
         net.done.pop().unwrap().shards[0].reason
     };
     assert_eq!(write(&mut net), None, "acknowledged");
-    let router = net.cores[0].router();
-    router.set_shard_state(1, ShardState::ReadOnly).unwrap();
+    let mut read_only = config.clone();
+    read_only.generation = 1;
+    read_only.read_only_shards = vec![1];
+    for n in 0..3 {
+        net.deploy(n, &read_only);
+    }
     assert_eq!(
         write(&mut net),
         Some(FailReason::NotWritable(ShardState::ReadOnly))
     );
-    let router = net.cores[0].router();
-    router.set_shard_state(1, ShardState::Active).unwrap();
+    let mut writable = config.clone();
+    writable.generation = 2;
+    for n in 0..3 {
+        net.deploy(n, &writable);
+    }
     assert_eq!(write(&mut net), None, "writable again");
     let router = net.cores[0].router();
     router.set_node_available("node2", false).unwrap();

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use rusts_cluster_config::{address_handovers, split_factor, ClusterConfig, CopyEntry};
-use rusts_cluster_sharding::{CopyState, Shard, ShardId, ShardMapper, ShardSplit, ShardState};
+use rusts_cluster_sharding::{CopyState, Shard, ShardId, ShardMapper, ShardSplit};
 
 use crate::{
     snapshot::{Snapshot, Successor},
@@ -123,43 +123,26 @@ impl ShardRouter {
     /// the same roles, the split recorded in `[split_from]`), the one
     /// change of the key mapping a running router takes: every key then
     /// maps to a child of its shard, on the same nodes. Each child starts
-    /// in its parent's state ([`set_shard_state`](Self::set_shard_state)).
+    /// in its parent's state (the split config lists it so).
     /// Then the router's snapshot is replaced in one atomic store: a
     /// `route`, `route_batch`, reader or `plan_query` running at the same
     /// time sees wholly the old config or wholly the new one, never a mix,
     /// and never waits. Handles, batches and plans taken before keep the
     /// generation they were made with ([`ShardView::generation`](crate::ShardView::generation)).
     ///
-    /// What was set at run time is kept, except in the two cases below.
     /// Each node still present keeps its availability
-    /// ([`set_node_available`](Self::set_node_available)); new nodes start
-    /// available, and a node that left and comes back starts available.
+    /// ([`set_node_available`](Self::set_node_available), advisory); new
+    /// nodes start available, and a node that left and comes back starts
+    /// available.
     ///
-    /// Each shard's state in the new generation comes from its state in the
-    /// router now, however that was set ([`set_shard_state`](Self::set_shard_state),
-    /// [`from_config`](Self::from_config) or an earlier `apply`), and from
-    /// whether its copies move ([`Shard::is_moving`](rusts_cluster_sharding::Shard::is_moving):
-    /// some copy joining or leaving) now and in the new config. Exactly two
-    /// cases change it, to the state a router built from the new config
-    /// would start in:
-    ///
-    /// - **a move starts** (no copy joining or leaving now, some in the new
-    ///   config) on an `Active` shard: it becomes `Rebalancing`;
-    /// - **a move ends** (some copy joining or leaving now, none in the new
-    ///   config) on a `Rebalancing` shard: it becomes `Active`, whether
-    ///   `apply` or a caller set `Rebalancing`.
-    ///
-    /// Every other state is kept: `ReadOnly` and `Offline` always, also at
-    /// both ends of a move; `Rebalancing` when a move starts; `Active` when
-    /// a move ends; and any state when the shard's copies neither start
-    /// nor stop moving: a move that goes on (the cut-over of `move_reads`,
-    /// other copies joining), copies added or removed without joining or
-    /// leaving marks (only [`apply_with`](Self::apply_with) takes those),
-    /// or no change at all (so a hand-set `Rebalancing` on a
-    /// shard that does not move stays). After a split, each child is
-    /// judged by its parent: it starts from the parent's state, and the
-    /// two cases compare the parent's copies now with the child's in the
-    /// new config. The replication mode and factor may change only
+    /// Each shard's state in the new generation is the one the new config
+    /// gives it, as in a router built from it (decision 0046): `ReadOnly`
+    /// or `Offline` when the config lists it in `read_only_shards` or
+    /// `offline_shards`, else `Rebalancing` while its copies move
+    /// ([`Shard::is_moving`](rusts_cluster_sharding::Shard::is_moving):
+    /// some copy joining or leaving), else `Active`. Nothing set at run
+    /// time changes it, so every node on one generation counts a shard's
+    /// writes and reads by the same rule. The replication mode and factor may change only
     /// through [`apply_with`](Self::apply_with); the write rule
     /// ([`write_quorum`](Self::write_quorum)) and the read sets of
     /// [`plan_query`](Self::plan_query) then follow the new ones.
@@ -167,8 +150,8 @@ impl ShardRouter {
     /// Costs about as much as [`from_config`](Self::from_config): it
     /// validates and lays out the new config, in time linear in its size.
     /// Shards whose copies and primary address did not change keep their
-    /// old shared entry. Concurrent `apply`, `set_shard_state` and
-    /// `set_node_available` calls take turns.
+    /// old shared entry. Concurrent `apply` and `set_node_available` calls
+    /// take turns.
     ///
     /// # Errors
     ///
@@ -209,9 +192,9 @@ impl ShardRouter {
     /// use rusts_cluster_sharding::{ShardKeyRef, ShardState};
     ///
     /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/cluster.toml");
-    /// let config = ClusterConfig::from_file_as(path, "node1")?;
+    /// let mut config = ClusterConfig::from_file_as(path, "node1")?;
+    /// config.read_only_shards = vec![9];
     /// let router = ShardRouter::from_config(&config)?;
-    /// router.set_shard_state(9, ShardState::ReadOnly)?;
     ///
     /// // Generation 1: node1 also keeps a replica of shard 10. A new copy
     /// // joins first (a stable one at once would be refused).
@@ -226,7 +209,7 @@ impl ShardRouter {
     /// assert_eq!((change.previous_generation, change.generation), (0, 1));
     /// assert_eq!(change.changed_shards, [10]);
     /// assert_eq!(router.route(ShardKeyRef::new("cpu", 10, 0))?.replicas, ["node1"]);
-    /// assert_eq!(router.get_shard(9).unwrap().state, ShardState::ReadOnly, "states are kept");
+    /// assert_eq!(router.get_shard(9).unwrap().state, ShardState::ReadOnly, "the config's state");
     ///
     /// // The same file again is refused, and changes nothing; so is a
     /// // generation that skips one.
@@ -588,7 +571,7 @@ fn carry_shards(
             if !same_copies {
                 changed.push(s);
             }
-            let state = carried_state(old.is_moving(from), next.is_moving(s), before.state);
+            let state = next.state(s);
             // Compared last, and only when all else is the same: the old
             // shard's address is its own allocation, a cache miss per shard
             // that a moved shard need not pay.
@@ -601,18 +584,6 @@ fn carry_shards(
             }
         })
         .collect()
-}
-
-/// The state a shard in `state` takes into the next generation: a shard is
-/// `Rebalancing` while its copies move, so it turns so when a move starts
-/// (`was_moving` false, `moving` true) and back to `Active` when it ends.
-/// Any other state carries over.
-fn carried_state(was_moving: bool, moving: bool, state: ShardState) -> ShardState {
-    match (was_moving, moving, state) {
-        (false, true, ShardState::Active) => ShardState::Rebalancing,
-        (true, false, ShardState::Rebalancing) => ShardState::Active,
-        (_, _, state) => state,
-    }
 }
 
 /// Each of the next generation's nodes' availability: as in `current` for a
@@ -646,20 +617,6 @@ mod tests {
                 let expected = from == to || allowed.contains(&(from, to));
                 assert_eq!(copy_step_allowed(from, to), expected, "{from:?} -> {to:?}");
             }
-        }
-    }
-
-    #[test]
-    fn states_carry_over_except_at_the_ends_of_a_move() {
-        use ShardState::*;
-        for state in [Active, Rebalancing, ReadOnly, Offline] {
-            for (was_moving, moving) in [(false, false), (true, true)] {
-                assert_eq!(carried_state(was_moving, moving, state), state);
-            }
-            let starts = if state == Active { Rebalancing } else { state };
-            assert_eq!(carried_state(false, true, state), starts, "{state:?}");
-            let ends = if state == Rebalancing { Active } else { state };
-            assert_eq!(carried_state(true, false, state), ends, "{state:?}");
         }
     }
 }

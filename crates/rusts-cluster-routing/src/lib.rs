@@ -54,8 +54,13 @@ assert_eq!(shard.address.as_deref(), Some("10.0.1.2:8086"));
 assert_eq!(shard.replicas, ["node1"]);
 assert!(router.holds_shard(2) && !router.is_primary_for(2));
 
-// State changes are seen by the next route, from any thread.
-router.set_shard_state(2, ShardState::ReadOnly)?;
+// A new generation is seen by the next route, from any thread: here
+// shard 2 turns read-only, a state the config gives it.
+let mut next = config.clone();
+next.generation = 1;
+next.read_only_shards = vec![2];
+router.apply(&next)?;
+assert_eq!(router.route(&ShardKey::new("cpu", 6, 0))?.state, ShardState::ReadOnly);
 assert!(!router.route(&ShardKey::new("cpu", 6, 0))?.can_write());
 # Ok::<(), Box<dyn std::error::Error>>(())
 ```

@@ -35,8 +35,11 @@ use crate::{snapshot::Snapshot, RoutingError, ShardView};
 ///     });
 /// });
 /// let mut reader = router.reader();
-/// router.set_shard_state(5, ShardState::Offline)?;
-/// assert_eq!(reader.get_shard(5).unwrap().state, ShardState::Offline);
+/// let mut next = ClusterConfig::single_node("n1", "10.0.0.1:8086");
+/// next.generation = 1;
+/// next.offline_shards = vec![5];
+/// router.apply(&next)?;
+/// assert_eq!(reader.get_shard(5).unwrap().state, ShardState::Offline, "a reader sees the new generation");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct RouterReader<'r> {

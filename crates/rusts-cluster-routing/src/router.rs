@@ -6,9 +6,7 @@ use std::{fmt, sync::Arc};
 use arc_swap::Guard;
 use rusts_cluster_config::ClusterConfig;
 use rusts_cluster_replication::{ReplicationMode, ReplicationProtocol, WriteQuorum};
-use rusts_cluster_sharding::{
-    Shard, ShardId, ShardKeyRef, ShardMapper, ShardState, ShardingStrategy,
-};
+use rusts_cluster_sharding::{ShardId, ShardKeyRef, ShardMapper, ShardingStrategy};
 
 #[cfg(doc)]
 use crate::ShardView;
@@ -27,10 +25,10 @@ use crate::{
 /// (`ShardRouter` is `Send + Sync`; wrap it in an `Arc`), and call
 /// [`route`](Self::route) or [`route_batch`](Self::route_batch) from all of
 /// them; a thread that routes in a loop keeps a [`reader`](Self::reader).
-/// Shard states change with [`set_shard_state`](Self::set_shard_state),
-/// node availability with [`set_node_available`](Self::set_node_available),
-/// and the whole placement with [`apply`](Self::apply) (a newer config
-/// generation), all concurrently with routing: every answer comes wholly
+/// Node availability changes with
+/// [`set_node_available`](Self::set_node_available), and the whole
+/// placement, shard states included, with [`apply`](Self::apply) (the next
+/// config generation), all concurrently with routing: every answer comes wholly
 /// from one snapshot, and readers never wait.
 ///
 /// The node it runs as and the strategy are fixed when the router is built:
@@ -110,7 +108,7 @@ impl ShardRouter {
         // count far below it.
         let topology = Topology::build(config);
         let shards = (0..config.shard_count)
-            .map(|s| Arc::new(topology.shard(s, topology.initial_state(s))))
+            .map(|s| Arc::new(topology.shard(s, topology.state(s))))
             .collect();
         let node_up = vec![true; topology.node_count()];
         Ok(ShardRouter {
@@ -179,10 +177,11 @@ impl ShardRouter {
     /// ```
     /// use rusts_cluster_config::ClusterConfig;
     /// use rusts_cluster_routing::ShardRouter;
-    /// use rusts_cluster_sharding::{ShardKey, ShardState};
+    /// use rusts_cluster_sharding::ShardKey;
     ///
-    /// let router = ShardRouter::from_config(&ClusterConfig::single_node("n1", "10.0.0.1:8086"))?;
-    /// router.set_shard_state(3, ShardState::ReadOnly)?;
+    /// let mut config = ClusterConfig::single_node("n1", "10.0.0.1:8086");
+    /// config.read_only_shards = vec![3];
+    /// let router = ShardRouter::from_config(&config)?;
     /// let keys = [ShardKey::new("cpu", 3, 0), ShardKey::new("cpu", 1, 0), ShardKey::new("cpu", 19, 0)];
     /// let batch = router.route_batch(&keys)?;
     /// let groups: Vec<_> = batch
@@ -445,68 +444,24 @@ impl ShardRouter {
         handle.write_quorum()
     }
 
-    /// Sets the state of shard `id`. Routes that start after this returns see
-    /// the new state; handles taken before keep showing the old one.
-    ///
-    /// [`apply`](Self::apply) keeps the state, except that an `Active`
-    /// shard becomes `Rebalancing` when a move of its copies starts and a
-    /// `Rebalancing` one becomes `Active` when the move ends (`apply` says
-    /// exactly when).
-    ///
-    /// Builds a new snapshot that shares every other shard with the old one
-    /// (one reference-count increment per shard), so it costs O(shards):
-    /// meant for operational changes, not per-request ones. Concurrent calls
-    /// never lose each other's changes.
-    ///
-    /// # Errors
-    ///
-    /// [`RoutingError::ShardNotFound`] when there is no shard `id`.
-    ///
-    /// ```
-    /// use rusts_cluster_config::ClusterConfig;
-    /// use rusts_cluster_routing::ShardRouter;
-    /// use rusts_cluster_sharding::ShardState;
-    ///
-    /// let router = ShardRouter::from_config(&ClusterConfig::single_node("n", "10.0.0.1:8086"))?;
-    /// let before = router.get_shard(5).unwrap();
-    /// router.set_shard_state(5, ShardState::ReadOnly)?;
-    /// assert_eq!(before.state, ShardState::Active, "a handle keeps its snapshot");
-    /// assert_eq!(router.get_shard(5).unwrap().state, ShardState::ReadOnly);
-    /// assert!(router.set_shard_state(16, ShardState::Offline).is_err());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn set_shard_state(&self, id: ShardId, state: ShardState) -> Result<(), RoutingError> {
-        // A split applied meanwhile only adds shards, but the id is checked
-        // against each snapshot the change would replace.
-        self.table.update(|current| {
-            let Some(shard) = current.shards.get(id as usize) else {
-                return Err(RoutingError::ShardNotFound {
-                    shard: id,
-                    shard_count: current.mapper.shard_count(),
-                });
-            };
-            if shard.state == state {
-                return Ok(Successor::Unchanged(()));
-            }
-            let mut shards = current.shards.clone();
-            let mut shard = Shard::clone(shard);
-            shard.state = state;
-            shards[id as usize] = Arc::new(shard);
-            Ok(Successor::Next(
-                current.with(shards, current.node_up.clone()),
-                (),
-            ))
-        })
-    }
-
     /// Marks node `node_id` available or down. Routes and plans that start
     /// after this returns skip its copies for reads and report them in
     /// [`ShardView::down_copies`]; a shard whose primary is down no longer
     /// [accepts writes](ShardView::accepts_writes).
     ///
-    /// Like [`set_shard_state`](Self::set_shard_state), it builds a new
-    /// snapshot in O(shards), and concurrent calls never lose each other's
-    /// changes. The caller's failure detector decides; the router records.
+    /// It builds a new snapshot that shares every shard with the old one,
+    /// in O(shards): meant for operational changes, not per-request ones.
+    /// Concurrent calls, and `apply`, never lose each other's changes. The
+    /// caller's failure detector decides; the router records.
+    ///
+    /// **Advisory** (decision 0046): a node marked down is skipped for
+    /// reads and counted as a missing copy for writes, which only narrows
+    /// what this router asks; it never changes how many answers a write or
+    /// a read needs, so a wrong mark costs availability, never a lost write
+    /// or a stale read. It is this router's alone, and a restart forgets it.
+    /// A shard's state, which does change what may be read and written,
+    /// comes from the config (`read_only_shards`, `offline_shards`, and its
+    /// copies' moves).
     ///
     /// # Errors
     ///
@@ -589,7 +544,7 @@ impl ShardRouter {
 mod tests {
     use super::*;
     use rusts_cluster_config::{ConfigError, NodeConfig};
-    use rusts_cluster_sharding::ShardKey;
+    use rusts_cluster_sharding::{ShardKey, ShardState};
 
     fn three_nodes() -> ClusterConfig {
         let mut config = ClusterConfig::single_node("b", "10.0.0.2:8086");
@@ -648,16 +603,21 @@ mod tests {
 
     #[test]
     fn state_changes_are_seen_by_the_next_route_only() {
-        let router = ShardRouter::from_config(&three_nodes()).unwrap();
+        let config = three_nodes();
+        let router = ShardRouter::from_config(&config).unwrap();
         let key = ShardKey::new("cpu", 4, 0);
         let before = router.route(&key).unwrap();
-        router.set_shard_state(4, ShardState::Offline).unwrap();
+        // A state comes from the config: a new generation changes it.
+        let mut next = config.clone();
+        next.generation += 1;
+        next.offline_shards = vec![4];
+        router.apply(&next).unwrap();
         assert_eq!(before.state, ShardState::Active, "a handle is a snapshot");
         let after = router.route(&key).unwrap();
         assert_eq!(after.state, ShardState::Offline);
         assert!(!after.can_read());
         assert_eq!(router.get_shard(3).unwrap().state, ShardState::Active);
-        let err = router.set_shard_state(6, ShardState::Offline).unwrap_err();
+        let err = router.write_quorum(6).unwrap_err();
         assert_eq!(
             err.to_string(),
             "shard 6 does not exist; this cluster has shards 0 to 5"

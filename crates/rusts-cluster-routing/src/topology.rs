@@ -33,6 +33,8 @@ pub(crate) struct Topology {
     primaries: Vec<Vec<ShardId>>,
     /// The shards each node holds a copy of, ascending, by node index.
     held: Vec<Vec<ShardId>>,
+    /// The config's `read_only_shards` and `offline_shards`, by shard.
+    states: FxHashMap<ShardId, ShardState>,
 }
 
 impl Topology {
@@ -68,6 +70,15 @@ impl Topology {
             .enumerate()
             .map(|(i, node)| (node.id.clone(), i as u32))
             .collect();
+        let states = (config.read_only_shards.iter())
+            .map(|&s| (s, ShardState::ReadOnly))
+            .chain(
+                config
+                    .offline_shards
+                    .iter()
+                    .map(|&s| (s, ShardState::Offline)),
+            )
+            .collect();
         Topology {
             generation: config.generation,
             protocol: ReplicationProtocol::new(config.replication_mode, config.replication_factor),
@@ -77,6 +88,7 @@ impl Topology {
             index,
             primaries,
             held,
+            states,
         }
     }
 
@@ -137,10 +149,13 @@ impl Topology {
         }
     }
 
-    /// The state a shard starts in under this topology: `Rebalancing` while
-    /// its copies move, else `Active`.
-    pub(crate) fn initial_state(&self, shard: ShardId) -> ShardState {
-        if self.is_moving(shard) {
+    /// The state of a shard under this topology, which the config alone
+    /// decides (decision 0046): `ReadOnly` or `Offline` as the config
+    /// lists it, else `Rebalancing` while its copies move, else `Active`.
+    pub(crate) fn state(&self, shard: ShardId) -> ShardState {
+        if let Some(&state) = self.states.get(&shard) {
+            state
+        } else if self.is_moving(shard) {
             ShardState::Rebalancing
         } else {
             ShardState::Active

@@ -20,7 +20,7 @@ use std::{
 
 use rusts_cluster_config::{strategies::round_robin_cluster, ClusterConfig};
 use rusts_cluster_routing::ShardRouter;
-use rusts_cluster_sharding::{ShardKey, ShardKeyRef, ShardState, ShardingStrategy};
+use rusts_cluster_sharding::{ShardKey, ShardKeyRef, ShardingStrategy};
 
 /// Counts allocations per thread, while that thread has `COUNTING` set. The
 /// count is per thread too: the tests of this binary run in parallel, and a
@@ -111,7 +111,7 @@ fn readers_never_free_a_replaced_snapshot() {
     });
     assert_eq!(freed, 0, "a reader freed part of the replaced snapshot");
     // The next change frees it, on the writer's thread.
-    let freed = deallocations(|| router.set_shard_state(0, ShardState::ReadOnly).unwrap());
+    let freed = deallocations(|| router.set_node_available("node0", false).unwrap());
     assert!(freed > 4096, "the writer freed only {freed} blocks");
 }
 

@@ -158,11 +158,13 @@ fn refusals_name_the_problem_and_leave_the_router_unchanged() {
 }
 
 #[test]
-fn states_and_availability_are_kept_and_new_nodes_start_available() {
-    let config = base();
+fn states_follow_the_config_availability_is_kept_and_new_nodes_start_available() {
+    let mut config = base();
+    config.read_only_shards = vec![2];
+    config.offline_shards = vec![5];
     let router = ShardRouter::from_config(&config).unwrap();
-    router.set_shard_state(2, ShardState::ReadOnly).unwrap();
-    router.set_shard_state(5, ShardState::Offline).unwrap();
+    assert_eq!(router.get_shard(2).unwrap().state, ShardState::ReadOnly);
+    assert_eq!(router.get_shard(5).unwrap().state, ShardState::Offline);
     router.set_node_available("node3", false).unwrap();
     router.set_node_available("node2", false).unwrap();
 
@@ -246,6 +248,17 @@ fn states_and_availability_are_kept_and_new_nodes_start_available() {
         .unwrap();
     assert!(change.is_placement_unchanged(), "{change:?}");
     assert_eq!(router.replication_factor(), 1);
+
+    // A generation without the states ends them: the config alone gives a
+    // shard its state, whatever the router ran before.
+    let mut cleared = same.clone();
+    cleared.generation = 3;
+    cleared.read_only_shards.clear();
+    cleared.offline_shards = vec![2];
+    let change = router.apply(&cleared).unwrap();
+    assert_eq!(change.changed_shards, [] as [u32; 0], "no copy changed");
+    assert_eq!(router.get_shard(2).unwrap().state, ShardState::Offline);
+    assert_eq!(router.get_shard(5).unwrap().state, ShardState::Active);
 }
 
 #[test]
@@ -267,7 +280,9 @@ fn the_write_rule_follows_the_applied_config() {
         router.write_quorum(0).unwrap().status(),
         QuorumStatus::Reached
     );
-    router.set_shard_state(0, ShardState::ReadOnly).unwrap();
+    config.generation = 2;
+    config.read_only_shards = vec![0];
+    router.apply(&config).unwrap();
     assert!(matches!(
         router.write_quorum(0).unwrap_err(),
         RoutingError::Replication(ReplicationError::ShardNotWritable {
@@ -430,17 +445,15 @@ fn a_change_of_replicas_alone_is_seen_and_reported() {
     next.nodes[3].replica_shards.push(4);
     let change = router.apply(&next).unwrap();
     assert_eq!(change.changed_shards, [4]);
-    // The move ended, so the shard is Active again; set by hand, the
-    // state without marks takes 0007's rule.
-    assert_eq!(router.get_shard(4).unwrap().state, ShardState::Active);
-    router.set_shard_state(4, ShardState::Rebalancing).unwrap();
+    // The move ended, so the shard is Active again, and counts by the
+    // plain rule: no router state adds 0007's extra acknowledgement to a
+    // shard whose copies do not move (decision 0046).
     let shard = router.get_shard(4).unwrap();
+    assert_eq!(shard.state, ShardState::Active);
     assert_eq!(shard.primary, "node0");
     assert_eq!(shard.replicas, ["node1", "node3"]);
-    assert_eq!(shard.state, ShardState::Rebalancing);
     assert_eq!(shard.copies().len(), 3);
-    // Rebalancing, rf 2, 3 copies: one success more than 2 is 3.
-    assert_eq!(router.write_quorum(4).unwrap().required(), 3);
+    assert_eq!(router.write_quorum(4).unwrap().required(), 2);
 }
 
 /// The file every node shares has no `node_id`: a router that runs as a

@@ -5,7 +5,7 @@ use crate::util::any_key;
 use proptest::prelude::*;
 use rusts_cluster_config::strategies::{round_robin_cluster, valid_config};
 use rusts_cluster_routing::{BatchRoute, ShardRouter};
-use rusts_cluster_sharding::{ShardKey, ShardKeyRef, ShardState, ShardingStrategy};
+use rusts_cluster_sharding::{ShardKey, ShardKeyRef, ShardingStrategy};
 
 /// Checks a batch against routing each key alone: groups ascending and
 /// distinct, every key in exactly one group, the group being its shard.
@@ -86,9 +86,9 @@ fn both_grouping_methods_agree_on_large_and_small_batches() {
 
 #[test]
 fn a_group_that_cannot_take_writes_is_kept_and_says_so() {
-    let config = round_robin_cluster(8, 3, 2);
+    let mut config = round_robin_cluster(8, 3, 2);
+    config.read_only_shards = vec![1];
     let router = ShardRouter::from_config(&config).unwrap();
-    router.set_shard_state(1, ShardState::ReadOnly).unwrap();
     // Shard 2: primary node2, replica node0.
     router.set_node_available("node2", false).unwrap();
     let keys: Vec<ShardKey> = (0..8).map(|i| ShardKey::new("m", i, 0)).collect();

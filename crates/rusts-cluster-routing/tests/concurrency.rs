@@ -1,4 +1,6 @@
-//! Routing from several threads while other threads change shard states.
+//! Routing from several threads while other threads change the router:
+//! one applies generation after generation, whose configs turn more and
+//! more shards read-only and then offline, and one marks nodes down.
 
 use std::{
     sync::{
@@ -8,16 +10,19 @@ use std::{
     time::{Duration, Instant},
 };
 
-use rusts_cluster_config::ClusterConfig;
+use rusts_cluster_config::{ClusterConfig, NodeConfig};
 use rusts_cluster_routing::ShardRouter;
 use rusts_cluster_sharding::{ShardKeyRef, ShardState};
 
 const SHARDS: u32 = 1024;
+const NODES: u32 = 8;
+/// Generations after 0: each turns `SHARDS / STEPS` more shards read-only
+/// (the first half) and then offline (the second half).
+const STEPS: u32 = 64;
 
 /// The order each shard's state moves in; readers must never see it go back.
-const STATES: [ShardState; 4] = [
+const STATES: [ShardState; 3] = [
     ShardState::Active,
-    ShardState::Rebalancing,
     ShardState::ReadOnly,
     ShardState::Offline,
 ];
@@ -26,11 +31,36 @@ fn rank(state: ShardState) -> usize {
     STATES.iter().position(|&s| s == state).unwrap()
 }
 
+/// Shard `s` on node `s % NODES`, alone.
+fn cluster() -> ClusterConfig {
+    let mut config = ClusterConfig::single_node("n0", "10.0.0.1:8086");
+    config.shard_count = SHARDS;
+    config.nodes = (0..NODES)
+        .map(|n| {
+            let mut node = NodeConfig::new(format!("n{n}"), format!("10.0.0.{}:8086", n + 1));
+            node.shards = (n..SHARDS).step_by(NODES as usize).collect();
+            node
+        })
+        .collect();
+    config
+}
+
+/// Generation `g`'s config: the first `g * 2 * SHARDS / STEPS` shards
+/// read-only, those below `(g - STEPS / 2) * ...` offline.
+fn generation(base: &ClusterConfig, g: u32) -> ClusterConfig {
+    let per = 2 * SHARDS / STEPS;
+    let mut config = base.clone();
+    config.generation = u64::from(g);
+    let read_only = (g * per).min(SHARDS);
+    let offline = (g.saturating_sub(STEPS / 2) * per).min(SHARDS);
+    config.offline_shards = (0..offline).collect();
+    config.read_only_shards = (offline..read_only).collect();
+    config
+}
+
 #[test]
 fn routes_see_each_change_once_and_in_order_and_no_change_is_lost() {
-    let mut config = ClusterConfig::single_node("a", "10.0.0.1:8086");
-    config.shard_count = SHARDS;
-    config.nodes[0].shards = (0..SHARDS).collect();
+    let config = cluster();
     let router = ShardRouter::from_config(&config).unwrap();
     let done = AtomicBool::new(false);
     let readers = 3;
@@ -43,6 +73,8 @@ fn routes_see_each_change_once_and_in_order_and_no_change_is_lost() {
             scope.spawn(move || {
                 start.wait();
                 let mut seen = [0usize; SHARDS as usize];
+                let mut down = [false; NODES as usize];
+                let mut generation = 0;
                 let mut routes = 0u64;
                 let mut series = reader as u64;
                 while !done.load(Ordering::Acquire) || routes < 10_000 {
@@ -56,8 +88,10 @@ fn routes_see_each_change_once_and_in_order_and_no_change_is_lost() {
                         series % u64::from(SHARDS),
                         "route gave the wrong shard"
                     );
-                    assert_eq!(shard.primary, "a");
-                    assert_eq!(shard.address.as_deref(), Some("10.0.0.1:8086"));
+                    let node = id % NODES as usize;
+                    assert_eq!(shard.primary, format!("n{node}"));
+                    assert!(shard.generation() >= generation, "a generation went back");
+                    generation = shard.generation();
                     let r = rank(shard.state);
                     assert!(
                         r >= seen[id],
@@ -66,20 +100,31 @@ fn routes_see_each_change_once_and_in_order_and_no_change_is_lost() {
                         shard.state
                     );
                     seen[id] = r;
+                    let is_down = shard.down_copies().next().is_some();
+                    assert!(is_down || !down[node], "node n{node} came back up");
+                    down[node] = is_down;
                     routes += 1;
                 }
             });
         }
-        // Two writers change disjoint halves of the shards at the same
-        // time: a lost update would leave a shard short of Offline.
-        for half in 0..2u32 {
+        // Two writers at the same time: a lost update would leave a shard
+        // short of Offline, or a node marked up again.
+        {
+            let (router, start, config) = (&router, &start, &config);
+            scope.spawn(move || {
+                start.wait();
+                for g in 1..=STEPS + STEPS / 2 {
+                    router.apply(&generation(config, g)).unwrap();
+                }
+            });
+        }
+        {
             let (router, start) = (&router, &start);
             scope.spawn(move || {
                 start.wait();
-                for &state in &STATES[1..] {
-                    for id in (half..SHARDS).step_by(2) {
-                        router.set_shard_state(id, state).unwrap();
-                    }
+                for n in 0..NODES {
+                    router.set_node_available(&format!("n{n}"), false).unwrap();
+                    std::thread::yield_now();
                 }
             });
         }
@@ -91,22 +136,28 @@ fn routes_see_each_change_once_and_in_order_and_no_change_is_lost() {
         while router
             .all_shards()
             .iter()
-            .any(|s| s.state != ShardState::Offline)
+            .any(|s| s.state != ShardState::Offline || s.down_copies().count() != s.copies().len())
         {
             if Instant::now() > deadline {
                 done.store(true, Ordering::Release);
-                panic!("some shard never reached Offline: an update was lost");
+                panic!("some shard never reached Offline on a down node: an update was lost");
             }
             std::thread::yield_now();
         }
         done.store(true, Ordering::Release);
     });
 
+    assert_eq!(router.generation(), u64::from(STEPS + STEPS / 2));
     for shard in router.all_shards() {
         assert_eq!(
             shard.state,
             ShardState::Offline,
             "shard {} lost an update",
+            shard.id
+        );
+        assert!(
+            shard.down_copies().next().is_some(),
+            "shard {} lost a down mark",
             shard.id
         );
     }

@@ -4,7 +4,7 @@
 
 use rusts_cluster_config::{ClusterConfig, MoveReads};
 use rusts_cluster_replication::{PendingWrites, QuorumStatus, ReplicationAck};
-use rusts_cluster_routing::{ApplyChecks, Query, ReadConsistency, ShardRouter};
+use rusts_cluster_routing::{Query, ReadConsistency, ShardRouter};
 use rusts_cluster_sharding::{CopyRole, CopyState, ShardState};
 
 /// The shared fixture `testdata/valid/moving.toml`, generation 5: shard 0's
@@ -213,48 +213,74 @@ fn a_shard_rebalances_while_its_copies_move() {
     assert_eq!(shard.state, ShardState::Active);
     assert!(!shard.is_moving());
     assert_eq!(shard.replicas, ["b", "d"]);
-    // A state an operator set is kept through a move.
-    let router = ShardRouter::from_config(&before()).unwrap();
-    router.set_shard_state(0, ShardState::ReadOnly).unwrap();
-    router.apply(&moving(5, MoveReads::Old)).unwrap();
+    // A state the config gives a shard holds through a move.
+    let read_only = |mut config: ClusterConfig| {
+        config.read_only_shards = vec![0];
+        config
+    };
+    let router = ShardRouter::from_config(&read_only(before())).unwrap();
+    router.apply(&read_only(moving(5, MoveReads::Old))).unwrap();
     assert_eq!(router.get_shard(0).unwrap().state, ShardState::ReadOnly);
     // A router started on a step starts the shard Rebalancing.
     let router = ShardRouter::from_config(&moving(6, MoveReads::New)).unwrap();
     assert_eq!(router.get_shard(0).unwrap().state, ShardState::Rebalancing);
 }
 
-/// Which states `apply` keeps and which it resets, as its doc says: only
-/// `Active` at the start of a move and `Rebalancing` at its end (however
-/// `Rebalancing` was set), to what a router built from the new config would
-/// start in; every other state, and any state of a shard whose copies
-/// neither start nor stop moving, is kept.
+/// A shard's state is what its config says, whichever way the router got
+/// there (decision 0046): `ReadOnly` or `Offline` as the config lists it,
+/// else `Rebalancing` while its copies move, else `Active`. A router taken
+/// through a move by `apply` holds, at each step, the states of a router
+/// built from that step's config; the states follow the lists as they
+/// come and go, also in the middle of a move.
 #[test]
-fn apply_resets_a_state_only_at_the_ends_of_a_move() {
-    let router = ShardRouter::from_config(&before()).unwrap();
-    // Shard 1 never moves: a hand-set Rebalancing is kept by every apply.
-    router.set_shard_state(1, ShardState::Rebalancing).unwrap();
-    router.apply(&moving(5, MoveReads::Old)).unwrap();
-    assert_eq!(router.get_shard(1).unwrap().state, ShardState::Rebalancing);
-    // Shard 0 moves; a state set by hand during the move is kept through
-    // the cut-over, which neither starts nor ends it.
-    router.set_shard_state(0, ShardState::Active).unwrap();
-    router.apply(&moving(6, MoveReads::New)).unwrap();
-    assert_eq!(router.get_shard(0).unwrap().state, ShardState::Active);
-    // A hand-set Rebalancing on the moving shard becomes Active as the
-    // move ends, like the one apply set.
-    router.set_shard_state(0, ShardState::Rebalancing).unwrap();
-    router.apply(&after()).unwrap();
-    assert_eq!(router.get_shard(0).unwrap().state, ShardState::Active);
-    assert_eq!(router.get_shard(1).unwrap().state, ShardState::Rebalancing);
-    // ReadOnly and Offline are kept at both ends of a move.
-    for state in [ShardState::ReadOnly, ShardState::Offline] {
-        let router = ShardRouter::from_config(&before()).unwrap();
-        router.set_shard_state(0, state).unwrap();
-        router.apply(&moving(5, MoveReads::Old)).unwrap();
-        assert_eq!(router.get_shard(0).unwrap().state, state, "move starts");
-        router.apply(&moving(6, MoveReads::New)).unwrap();
-        router.apply(&after()).unwrap();
-        assert_eq!(router.get_shard(0).unwrap().state, state, "move ends");
+fn a_shards_state_is_its_configs_at_every_step() {
+    use ShardState::*;
+    let steps = [
+        before(),
+        moving(5, MoveReads::Old),
+        moving(6, MoveReads::New),
+        after(),
+    ];
+    // Which list shard 0 (the moving one) and shard 1 are in at each step:
+    // none, read-only, offline.
+    let lists: [[u8; 4]; 4] = [[0, 0, 0, 0], [1, 1, 1, 1], [0, 1, 2, 0], [2, 0, 1, 2]];
+    for pattern in lists {
+        let configs: Vec<ClusterConfig> = steps
+            .iter()
+            .zip(pattern)
+            .map(|(step, list)| {
+                let mut config = step.clone();
+                match list {
+                    1 => config.read_only_shards = vec![0, 1],
+                    2 => config.offline_shards = vec![0, 1],
+                    _ => {}
+                }
+                config
+            })
+            .collect();
+        let router = ShardRouter::from_config(&configs[0]).unwrap();
+        for (k, config) in configs.iter().enumerate() {
+            if k > 0 {
+                router.apply(config).unwrap();
+            }
+            let fresh = ShardRouter::from_config(config).unwrap();
+            for shard in 0..2 {
+                let state = router.get_shard(shard).unwrap().state;
+                assert_eq!(
+                    state,
+                    fresh.get_shard(shard).unwrap().state,
+                    "{pattern:?} step {k}"
+                );
+                let moving = shard == 0 && (k == 1 || k == 2);
+                let expected = match (pattern[k], moving) {
+                    (1, _) => ReadOnly,
+                    (2, _) => Offline,
+                    (_, true) => Rebalancing,
+                    (_, false) => Active,
+                };
+                assert_eq!(state, expected, "{pattern:?} step {k} shard {shard}");
+            }
+        }
     }
 }
 
@@ -307,61 +333,13 @@ fn write_can_succeed_knows_the_joint_rule_where_a_count_does_not() {
     assert!(!router.get_shard(1).unwrap().write_can_succeed());
 
     // A shard that takes no writes cannot succeed, whatever is up.
-    router.set_node_available("b", true).unwrap();
-    router.set_shard_state(1, ShardState::ReadOnly).unwrap();
+    config.read_only_shards = vec![1];
+    let router = ShardRouter::from_config(&config).unwrap();
+    assert!(router
+        .get_shard(1)
+        .unwrap()
+        .view()
+        .copies()
+        .all(|c| c.available));
     assert!(!router.get_shard(1).unwrap().write_can_succeed());
-}
-
-/// The cases of `apply`'s doc that `apply_resets_a_state_only_at_the_ends_of_a_move`
-/// does not reach, one by one: a hand-set `ReadOnly` kept by an apply that
-/// moves nothing, `Rebalancing` kept as a move starts, `Active` kept as one
-/// ends, and any state kept when copies change without joining or leaving.
-#[test]
-fn apply_keeps_every_state_the_doc_says_it_keeps() {
-    use ShardState::*;
-    // ReadOnly, by an apply that moves nothing (a later generation of the
-    // same placement), then through a whole move.
-    let router = ShardRouter::from_config(&before()).unwrap();
-    router.set_shard_state(0, ReadOnly).unwrap();
-    let mut same = before();
-    same.generation = 5;
-    router.apply(&same).unwrap();
-    assert_eq!(router.get_shard(0).unwrap().state, ReadOnly, "no move");
-
-    // Rebalancing set by hand before a move starts: kept as it starts,
-    // reset to Active as it ends (however it was set).
-    let router = ShardRouter::from_config(&before()).unwrap();
-    router.set_shard_state(0, Rebalancing).unwrap();
-    router.apply(&moving(5, MoveReads::Old)).unwrap();
-    assert_eq!(router.get_shard(0).unwrap().state, Rebalancing, "starts");
-    router.apply(&moving(6, MoveReads::New)).unwrap();
-    router.apply(&after()).unwrap();
-    assert_eq!(router.get_shard(0).unwrap().state, Active, "ends");
-
-    // Active set by hand during a move: kept as the move ends.
-    let router = ShardRouter::from_config(&moving(5, MoveReads::Old)).unwrap();
-    assert_eq!(router.get_shard(0).unwrap().state, Rebalancing);
-    router.set_shard_state(0, Active).unwrap();
-    router.apply(&moving(6, MoveReads::New)).unwrap();
-    router.apply(&after()).unwrap();
-    assert_eq!(router.get_shard(0).unwrap().state, Active);
-
-    // A copy added with no joining mark is no move: every state is kept,
-    // a hand-set Rebalancing included. No transition step adds a copy so
-    // (`apply` refuses it), so this takes it with the checks skipped.
-    for state in [Active, Rebalancing, ReadOnly, Offline] {
-        let router = ShardRouter::from_config(&before()).unwrap();
-        router.set_shard_state(0, state).unwrap();
-        let mut more = before();
-        more.generation = 5;
-        more.nodes[3].replica_shards.push(0);
-        assert_eq!(router.apply(&more).unwrap_err().code(), "unsafe-step");
-        let change = router
-            .apply_with(&more, ApplyChecks::UnsafeSkipStepChecks)
-            .unwrap();
-        assert_eq!(change.changed_shards, [0], "shard 0 gained d");
-        let shard = router.get_shard(0).unwrap();
-        assert!(!shard.is_moving());
-        assert_eq!(shard.state, state, "{state:?}");
-    }
 }

@@ -10,9 +10,7 @@ use rusts_cluster_config::{
     ClusterConfig,
 };
 use rusts_cluster_routing::{Query, QueryPlan, RoutingError, ShardRouter};
-use rusts_cluster_sharding::{
-    testing::strategies, ShardId, ShardKeyRef, ShardState, ShardingStrategy,
-};
+use rusts_cluster_sharding::{testing::strategies, ShardId, ShardKeyRef, ShardingStrategy};
 
 const MEASUREMENTS: [&str; 4] = ["cpu", "mem", "disk", ""];
 
@@ -250,11 +248,15 @@ proptest! {
 
 /// Six nodes in three zones, RF 3, 12 shards; this process is node0.
 fn zoned() -> ShardRouter {
+    ShardRouter::from_config(&zoned_config()).unwrap()
+}
+
+fn zoned_config() -> ClusterConfig {
     let mut config = round_robin_cluster(12, 6, 3);
     for (i, node) in config.nodes.iter_mut().enumerate() {
         node.tags.insert("zone".into(), format!("z{}", i % 3));
     }
-    ShardRouter::from_config(&config).unwrap()
+    config
 }
 
 fn targets(plan: &QueryPlan) -> Vec<(&str, Vec<ShardId>)> {
@@ -304,9 +306,10 @@ fn reads_go_local_then_preferred_zone_then_primary_then_replicas() {
 
 #[test]
 fn an_offline_shard_is_unavailable_not_dropped() {
-    let router = zoned();
-    router.set_shard_state(3, ShardState::Offline).unwrap();
-    router.set_shard_state(4, ShardState::ReadOnly).unwrap();
+    let mut config = zoned_config();
+    config.offline_shards = vec![3];
+    config.read_only_shards = vec![4];
+    let router = ShardRouter::from_config(&config).unwrap();
     let plan = router.plan_query(&Query::new().series(&[3, 4])).unwrap();
     assert_eq!(plan.shards(), [3, 4]);
     assert_eq!(plan.unavailable_shards(), [3]);

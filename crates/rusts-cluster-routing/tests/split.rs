@@ -33,10 +33,10 @@ fn nodes(shard: &ShardHandle) -> Vec<String> {
 
 #[test]
 fn apply_takes_a_split_and_children_inherit_their_parents_state() {
-    let config = example();
+    let mut config = example();
+    config.read_only_shards = vec![3];
+    config.offline_shards = vec![12];
     let router = ShardRouter::from_config(&config).unwrap();
-    router.set_shard_state(3, ShardState::ReadOnly).unwrap();
-    router.set_shard_state(12, ShardState::Offline).unwrap();
     router.set_node_available("node2", false).unwrap();
     let before = router.route(ShardKeyRef::new("cpu", 19, 0)).unwrap();
 

@@ -199,7 +199,7 @@ impl From<ProtocolError> for ClusterError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ClusterConfig, ShardRouter, ShardState, ShardingStrategy, ValidationErrorKind};
+    use crate::{ClusterConfig, ShardRouter, ShardingStrategy, ValidationErrorKind};
 
     fn router() -> ShardRouter {
         ShardRouter::from_config(&ClusterConfig::single_node("n", "127.0.0.1:1")).unwrap()
@@ -207,11 +207,7 @@ mod tests {
 
     #[test]
     fn a_routing_error_is_the_source_and_can_be_matched() {
-        let error = ClusterError::from(
-            router()
-                .set_shard_state(99, ShardState::Offline)
-                .unwrap_err(),
-        );
+        let error = ClusterError::from(router().write_quorum(99).unwrap_err());
         let layer = error
             .source()
             .unwrap()
@@ -288,8 +284,9 @@ mod tests {
         assert_eq!(quorum.code(), "quorum-not-reached");
         // A write rule refused through the router converts into the
         // replication layer's variant.
-        let router = router();
-        router.set_shard_state(3, ShardState::ReadOnly).unwrap();
+        let mut config = ClusterConfig::single_node("n", "127.0.0.1:1");
+        config.read_only_shards = vec![3];
+        let router = ShardRouter::from_config(&config).unwrap();
         let refused = ClusterError::from(router.write_quorum(3).unwrap_err());
         assert!(matches!(
             refused,

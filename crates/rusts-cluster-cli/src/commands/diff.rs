@@ -185,6 +185,21 @@ fn setting_changes(old: &ClusterConfig, new: &ClusterConfig) -> Vec<(String, Val
         )
     };
     compare("split_from", record(old), record(new));
+    let sorted = |shards: &[u32]| {
+        let mut shards = shards.to_vec();
+        shards.sort_unstable();
+        Value::from(shards)
+    };
+    compare(
+        "read_only_shards",
+        sorted(&old.read_only_shards),
+        sorted(&new.read_only_shards),
+    );
+    compare(
+        "offline_shards",
+        sorted(&old.offline_shards),
+        sorted(&new.offline_shards),
+    );
     let by_id = |config: &ClusterConfig| -> BTreeMap<String, Value> {
         config
             .nodes

@@ -42,6 +42,32 @@ impl fmt::Display for ShardList {
     }
 }
 
+/// Which of the config's shard-state lists a problem is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StateList {
+    /// `read_only_shards`: shards that take no writes.
+    ReadOnly,
+    /// `offline_shards`: shards that take neither writes nor reads.
+    Offline,
+}
+
+impl StateList {
+    /// The list's key in the config.
+    pub fn key(self) -> &'static str {
+        match self {
+            StateList::ReadOnly => "read_only_shards",
+            StateList::Offline => "offline_shards",
+        }
+    }
+}
+
+impl fmt::Display for StateList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
 /// Why a node id would look like another: from
 /// [`ValidationErrorKind::LookAlikeNodeId`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -368,6 +394,35 @@ pub enum ValidationErrorKind {
         /// The shard.
         shard: ShardId,
     },
+    /// `read_only_shards` or `offline_shards` lists a shard id that is not
+    /// below `shard_count`.
+    #[error("`{list}` lists shard {shard}, but shard ids run from 0 to {} (`shard_count` is {shard_count}); remove it", shard_count.saturating_sub(1))]
+    StateShardOutOfRange {
+        /// The list.
+        list: StateList,
+        /// The out-of-range id.
+        shard: ShardId,
+        /// The config's `shard_count`.
+        shard_count: u32,
+    },
+    /// `read_only_shards` or `offline_shards` lists a shard twice.
+    #[error("`{list}` lists shard {shard} more than once; list each shard once")]
+    DuplicateStateShard {
+        /// The list.
+        list: StateList,
+        /// The repeated id.
+        shard: ShardId,
+    },
+    /// A shard is in both `read_only_shards` and `offline_shards`.
+    #[error("shard {shard} is in both `{first}` and `{second}`, but a shard has one state; keep it in `offline_shards` to stop its reads too, or in `read_only_shards` to keep serving them")]
+    ShardInTwoStates {
+        /// The shard.
+        shard: ShardId,
+        /// The list it is in first.
+        first: StateList,
+        /// The other list.
+        second: StateList,
+    },
     /// Moving shards every copy of which is joining, or every copy of which
     /// is leaving: a move needs an old copy that holds the data and a new
     /// copy that keeps it.
@@ -459,6 +514,9 @@ impl ValidationErrorKind {
             ValidationErrorKind::MovingCopyNotHeld { .. } => "moving-copy-not-held",
             ValidationErrorKind::JoiningAndLeaving { .. } => "joining-and-leaving",
             ValidationErrorKind::MoveWithoutCopies { .. } => "move-without-copies",
+            ValidationErrorKind::StateShardOutOfRange { .. } => "state-shard-out-of-range",
+            ValidationErrorKind::DuplicateStateShard { .. } => "duplicate-state-shard",
+            ValidationErrorKind::ShardInTwoStates { .. } => "shard-in-two-states",
             ValidationErrorKind::SplitFromShardCount { .. } => "split-from-shard-count",
             ValidationErrorKind::SplitFromGeneration { .. } => "split-from-generation",
             ValidationErrorKind::TooManyProblems { .. } => "too-many-problems",

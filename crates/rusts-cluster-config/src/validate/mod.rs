@@ -4,7 +4,8 @@
 //!
 //! One file per topic, in the order the rules run and report:
 //! `settings` (the cluster-wide keys), `split_from`, `node_ids`,
-//! `addresses`, `shard_lists` and `moving_lists`; `copy_warnings` (with
+//! `addresses`, `shard_lists`, `moving_lists` and `shard_states`;
+//! `copy_warnings` (with
 //! `crate::zones`) gives the warnings. `error` and `warning` hold what is
 //! reported, `report` bounds how much.
 
@@ -16,6 +17,7 @@ mod node_ids;
 mod report;
 mod settings;
 mod shard_lists;
+mod shard_states;
 mod shards_have;
 mod split_from;
 mod warning;
@@ -24,7 +26,7 @@ use rusts_cluster_sharding::ShardId;
 
 pub(crate) use self::copy_warnings::{warnings, warnings_for_zone_tag};
 pub use self::{
-    error::{LookAlike, Position, ShardList, ValidationError, ValidationErrorKind},
+    error::{LookAlike, Position, ShardList, StateList, ValidationError, ValidationErrorKind},
     report::{MAX_REPORTED_ERRORS, MAX_REPORTED_WARNINGS},
     settings::MAX_SHARD_COUNT,
     warning::ValidationWarning,
@@ -50,6 +52,7 @@ pub(crate) fn validate(config: &ClusterConfig, node_id: &str) -> Vec<ValidationE
         let copies = Copies::new(config);
         shard_lists::check(config, &copies, &mut errors);
         moving_lists::check(config, &copies, &mut errors);
+        shard_states::check(config, &mut errors);
     }
     errors.finish(|omitted| ValidationErrorKind::TooManyProblems { omitted }.into())
 }
