@@ -137,7 +137,7 @@ pub use rusts_cluster_sharding as sharding;
 pub use rusts_cluster_config::{
     address_handovers, split_factor, AddressHandover, AddressProblem, ClusterConfig, ConfigError,
     ConfigFile, CopyEntry, CopyIndex, Location, MoveReads, NodeConfig, NotASplit, Position,
-    ShardList, SplitFrom, ValidationError, ValidationErrorKind, ValidationWarning,
+    ShardList, SplitFrom, StateList, ValidationError, ValidationErrorKind, ValidationWarning,
     MAX_CONFIG_BYTES, MAX_SHARD_COUNT,
 };
 pub use rusts_cluster_protocol::{Core, Point, ProtocolError};
