@@ -155,9 +155,10 @@ impl TransitionModel {
         }
     }
 
-    /// The operator deploys step s + 1 only once every node runs s, and a
-    /// node never skips a step; the step that waits for catch-up waits
-    /// until every target has caught up.
+    /// The operator deploys step s + 1 only once every node runs s (or
+    /// the last step that lists it), and a node never skips a step; the
+    /// step that waits for catch-up waits until every target has caught
+    /// up.
     fn upgrades(&self, state: &State, actions: &mut Vec<Action>) {
         let min = self.min_step(state);
         let next = min as usize + 1;
@@ -167,7 +168,7 @@ impl TransitionModel {
             return;
         }
         for node in self.up_nodes(state) {
-            if state.steps[node] == min {
+            if state.steps[node] == min && !self.done(state, node) {
                 actions.push(Action::Upgrade { node: node as u8 });
             }
         }
@@ -204,12 +205,13 @@ impl TransitionModel {
     }
 
     /// The one crash, of any node, while it has not happened; the restart
-    /// of the node that is down.
+    /// of the node that crashed. (A removed node the operator stopped
+    /// stays down; the model does not crash another beside it.)
     fn crashes(&self, state: &State, actions: &mut Vec<Action>) {
         if self.bounds.crash && !state.crashed {
             actions.extend((0..self.nodes()).map(|node| Action::Crash { node: node as u8 }));
         }
-        if let Some(node) = state.down {
+        if let (Some(node), true) = (state.down, state.crashed) {
             actions.push(Action::Restart { node });
         }
     }

@@ -101,6 +101,11 @@ impl TransitionModel {
                     );
                 }
             }
+            if let (Action::Upgrade { .. }, Some(down)) = (action, next.down) {
+                if state.down.is_none() {
+                    let _ = write!(what, "; {} is stopped", self.node_id(down));
+                }
+            }
             let _ = writeln!(out, "{:>2}. {:<52} {}", i + 1, what, self.summary(&next));
             state = next;
         }

@@ -118,18 +118,29 @@ impl Step {
     ) -> Self {
         let config = &history[s];
         let nodes = NodeIndex(node_ids);
-        let routers: Vec<ShardRouter> = node_ids
+        // A node this step does not list (a removed node past the last
+        // step that lists it, decision 0035) never runs it: its entries
+        // are placeholders the search never reads.
+        let listed: Vec<bool> = node_ids
             .iter()
-            .map(|id| {
-                let mut config = config.clone();
-                config.node_id = id.clone();
-                ShardRouter::from_config(&config)
-                    .unwrap_or_else(|error| panic!("generation {}: {error}", config.generation))
+            .map(|id| config.nodes.iter().any(|n| n.id == *id))
+            .collect();
+        let routers: Vec<Option<ShardRouter>> = node_ids
+            .iter()
+            .zip(&listed)
+            .map(|(id, &listed)| {
+                listed.then(|| {
+                    let mut config = config.clone();
+                    config.node_id = id.clone();
+                    ShardRouter::from_config(&config)
+                        .unwrap_or_else(|error| panic!("generation {}: {error}", config.generation))
+                })
             })
             .collect();
-        let mut cores: Vec<ProbeCore> = node_ids
+        let mut cores: Vec<Option<ProbeCore>> = node_ids
             .iter()
-            .map(|id| core_after(&history[..=s], id, checks))
+            .zip(&listed)
+            .map(|(id, &listed)| listed.then(|| core_after(&history[..=s], id, checks)))
             .collect();
         // A sender on each step of this history, its header as a core that
         // ran the history up to that step stamps it.
@@ -145,7 +156,10 @@ impl Step {
             .map(|core| {
                 steps
                     .iter()
-                    .map(|&step| admit_write(core, sender(step)))
+                    .map(|&step| {
+                        core.as_ref()
+                            .map_or(Answer::Refused, |c| admit_write(c, sender(step)))
+                    })
                     .collect()
             })
             .collect();
@@ -154,19 +168,25 @@ impl Step {
             .map(|core| {
                 steps
                     .iter()
-                    .map(|&step| admit_read(core, sender(step)))
+                    .map(|&step| core.as_ref().is_some_and(|c| admit_read(c, sender(step))))
                     .collect()
             })
             .collect();
         let keeps = cores
             .iter()
             .enumerate()
-            .filter(|(_, core)| core.kept_shards().contains(&0))
+            .filter(|(_, core)| core.as_ref().is_some_and(|c| c.kept_shards().contains(&0)))
             .fold(0, |bits, (n, _)| bits | bit(n));
         let mut write_targets = Vec::new();
         let mut initial = Vec::new();
         let mut decisions = Vec::new();
         for core in &mut cores {
+            let Some(core) = core else {
+                write_targets.push(0);
+                initial.push(Decision::Failed);
+                decisions.push(Decisions::none());
+                continue;
+            };
             let (targets, first) = start_write(core, &nodes);
             write_targets.push(targets);
             initial.push(first);
@@ -179,21 +199,36 @@ impl Step {
         }
         if let Some(next) = history.get(s + 1) {
             for (core, &first) in cores.iter_mut().zip(&initial) {
-                if first == Decision::Pending {
-                    assert_fences(core, next, checks);
+                // A node the next step does not list is stopped, not moved.
+                let listed_next = core
+                    .as_ref()
+                    .is_some_and(|c| next.nodes.iter().any(|n| n.id == c.node_id()));
+                if let (Some(core), true) = (core, listed_next) {
+                    if first == Decision::Pending {
+                        assert_fences(core, next, checks);
+                    }
                 }
             }
         }
         let query = Query::new().consistency(ReadConsistency::Quorum);
         let reads = routers
             .iter()
-            .map(|router| nodes.quorum_read(router, &query))
+            .map(|router| {
+                router
+                    .as_ref()
+                    .and_then(|router| nodes.quorum_read(router, &query))
+            })
             .collect();
+        let router = routers
+            .iter()
+            .flatten()
+            .next()
+            .expect("a step lists a node");
         Step {
             generation: config.generation,
-            holds: nodes.copies(&routers[0]),
+            holds: nodes.copies(router),
             keeps,
-            required_acks: routers[0].protocol().required_acks(),
+            required_acks: router.protocol().required_acks(),
             write_answers,
             serves_read,
             write_targets,
@@ -352,6 +387,13 @@ impl Decisions {
             }
         }
         Decisions { table }
+    }
+
+    /// The decisions of a node that does not run the step: none.
+    fn none() -> Self {
+        Decisions {
+            table: vec![None; 1 << (2 * MAX_NODES)],
+        }
     }
 
     fn index(ok: u8, failed: u8) -> usize {

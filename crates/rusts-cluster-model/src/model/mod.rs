@@ -72,6 +72,10 @@ pub struct TransitionModel {
     catch_up_sources: [u8; MAX_NODES],
     catch_up_start: usize,
     catch_up_gate: Option<usize>,
+    /// Per node, the last step that lists it: the last step for every
+    /// node but one B removes (decision 0035), which the operator stops
+    /// once it would lag two steps behind.
+    caps: [u8; MAX_NODES],
     /// B's copies, and what B's write rule requires.
     final_copies: u8,
     final_required: usize,
@@ -114,6 +118,17 @@ impl TransitionModel {
             .map(|s| Step::prepare(&procedure.steps, s, &node_ids, procedure.checks))
             .collect();
         let last = steps.last().expect("at least one step");
+        let caps = caps(procedure, &node_ids);
+        // The operator stops the nodes that would lag two steps: the model
+        // has one `down` slot, for at most one of them and no crash.
+        let stopped = caps[..node_ids.len()]
+            .iter()
+            .filter(|&&cap| cap as usize + 2 < steps.len())
+            .count();
+        assert!(
+            stopped == 0 || (stopped == 1 && !bounds.crash),
+            "one node down at a time: at most one removed node stopped, and then no crash"
+        );
         let final_copies = last.holds;
         let final_required = last.required_acks;
         TransitionModel {
@@ -125,6 +140,7 @@ impl TransitionModel {
             catch_up_sources: catch_up_sources(procedure, &node_ids),
             catch_up_start: procedure.catch_up.start_step,
             catch_up_gate: procedure.catch_up.gate_step,
+            caps,
             node_ids,
             steps,
         }
@@ -164,15 +180,21 @@ impl TransitionModel {
             && self.catch_up_sources == other.catch_up_sources
             && self.catch_up_start == other.catch_up_start
             && self.catch_up_gate == other.catch_up_gate
+            && self.caps == other.caps
             && self.final_copies == other.final_copies
             && self.final_required == other.final_required
     }
 
-    /// Whether every node runs the last step: the plan is complete.
+    /// Whether every node runs the last step that lists it: the plan is
+    /// complete.
     pub fn plan_complete(&self, state: &State) -> bool {
-        state.steps[..self.nodes()]
-            .iter()
-            .all(|&s| s == self.last_step())
+        (0..self.nodes()).all(|n| self.done(state, n))
+    }
+
+    /// Whether node `n` runs the last step that lists it: it moves no
+    /// further, and the operator deploys the next step without it.
+    fn done(&self, state: &State, n: usize) -> bool {
+        state.steps[n] >= self.caps[n]
     }
 
     /// The writes acknowledged in `state`, as bits.
@@ -193,10 +215,25 @@ impl TransitionModel {
         (self.steps.len() - 1) as u8
     }
 
-    /// The lowest step any node runs: the step the operator has deployed
-    /// to every node.
+    /// The lowest step any node runs that is not done: the step the
+    /// operator has deployed to every node that a later step lists (the
+    /// last step when every node is done).
     fn min_step(&self, state: &State) -> u8 {
-        *state.steps[..self.nodes()].iter().min().expect("nodes")
+        (0..self.nodes())
+            .filter(|&n| !self.done(state, n))
+            .map(|n| state.steps[n])
+            .min()
+            .unwrap_or_else(|| self.last_step())
+    }
+
+    /// The nodes the operator stops when a node moves to `step`: those
+    /// up whose last listed step is two or more behind it. A node on the
+    /// step before is still served (decision 0019); one two behind is
+    /// refused by its peers, and the runbook stops it before that.
+    fn stopped_at(&self, state: &State, step: u8) -> Vec<usize> {
+        (0..self.nodes())
+            .filter(|&n| state.is_up(n) && self.caps[n] as usize + 2 <= step as usize)
+            .collect()
     }
 
     fn catch_up_done(&self, state: &State) -> bool {
@@ -220,7 +257,10 @@ fn catch_up_sources(procedure: &Procedure, node_ids: &[String]) -> [u8; MAX_NODE
     };
     let history = &procedure.steps[..=procedure.catch_up.start_step];
     let mut from_cores: Vec<(usize, Vec<usize>)> = Vec::new();
-    for (target, id) in node_ids.iter().enumerate() {
+    let start = history.last().expect("the catch-up's first step");
+    // A node that step does not list runs no catch-up.
+    let listed = |id: &String| start.nodes.iter().any(|n| n.id == *id);
+    for (target, id) in node_ids.iter().enumerate().filter(|(_, id)| listed(id)) {
         let core = generation::core_after(history, id, procedure.checks);
         for task in core.catch_up_tasks().iter().filter(|t| t.shard == 0) {
             from_cores.push((
@@ -248,6 +288,32 @@ fn catch_up_sources(procedure: &Procedure, node_ids: &[String]) -> [u8; MAX_NODE
             .fold(0, |bits, s| bits | bit(s));
     }
     sources
+}
+
+/// Per node, the last step of `procedure` that lists it. A node is listed
+/// from A on, in consecutive steps: a removed node leaves and never comes
+/// back.
+///
+/// # Panics
+///
+/// When a node is listed again after a step that leaves it out, or not in
+/// A.
+fn caps(procedure: &Procedure, node_ids: &[String]) -> [u8; MAX_NODES] {
+    let mut caps = [0; MAX_NODES];
+    for (n, id) in node_ids.iter().enumerate() {
+        let listed: Vec<bool> = procedure
+            .steps
+            .iter()
+            .map(|config| config.nodes.iter().any(|node| node.id == *id))
+            .collect();
+        let count = listed.iter().take_while(|&&l| l).count();
+        assert!(
+            count > 0 && listed[count..].iter().all(|&l| !l),
+            "node {id}: listed from A on, in consecutive steps"
+        );
+        caps[n] = (count - 1) as u8;
+    }
+    caps
 }
 
 impl Model for TransitionModel {
