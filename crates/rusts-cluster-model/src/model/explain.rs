@@ -116,8 +116,14 @@ impl TransitionModel {
         let nodes: Vec<String> = (0..self.nodes())
             .map(|n| {
                 let mark = if state.down == Some(n as u8) { "!" } else { "" };
+                // A step of the second of two plans: g2' for its g2.
+                let plan = if self.on_second_plan(state.steps[n]) {
+                    "'"
+                } else {
+                    ""
+                };
                 format!(
-                    "{}{mark}:g{}{}",
+                    "{}{mark}:g{}{plan}{}",
                     self.node_ids[n],
                     self.steps[state.steps[n] as usize].generation,
                     writes(state.stores[n])

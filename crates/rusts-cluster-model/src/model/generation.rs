@@ -59,13 +59,19 @@ pub(super) struct Step {
     pub(super) keeps: u8,
     /// What the write rule requires (`required_acks`).
     pub(super) required_acks: usize,
-    /// Per node, per sender step: the node's core's answer, at this step,
-    /// to a write of shard 0 sent under that step (`admit_write`): the
-    /// generation check, "not held", and the kept copies.
+    /// Per node, per sender step (an index into the model's steps): the
+    /// node's core's answer, at this step, to a write of shard 0 sent
+    /// under that step (`admit_write`): the generation check, the
+    /// identity check, "not held", and the kept copies.
     pub(super) write_answers: Vec<Vec<Answer>>,
     /// Per node, per sender step: whether the node's core admits a read of
     /// shard 0 sent under that step (`admit_read`).
     pub(super) serves_read: Vec<Vec<bool>>,
+    /// Per node, per sender step: whether the node's core takes the
+    /// sender's header as one of its own lineage (no `Refusal::Identity`,
+    /// decision 0039): only such a header counts when a catch-up waits
+    /// for every node to report its generation.
+    pub(super) hears: Vec<Vec<bool>>,
     /// Per coordinator: the nodes its core sends a write to.
     pub(super) write_targets: Vec<u8>,
     /// Per coordinator: its core's decision before any answer.
@@ -102,9 +108,10 @@ pub(super) fn core_after(history: &[ClusterConfig], node: &str, checks: ApplyChe
 
 impl Step {
     /// Prepares step `s` of `history`: a core per node that ran
-    /// `history[..=s]` answers a probe from each of the procedure's steps,
-    /// and, as coordinator, decides every set of answers; its router gives
-    /// the copies and the `Quorum` read plan of shard 0.
+    /// `history[..=s]` answers a probe from each of `senders` (the headers
+    /// of a node on each of the model's steps, [`sender`]), and, as
+    /// coordinator, decides every set of answers; its router gives the
+    /// copies and the `Quorum` read plan of shard 0.
     ///
     /// # Panics
     ///
@@ -115,6 +122,7 @@ impl Step {
         s: usize,
         node_ids: &[String],
         checks: ApplyChecks,
+        senders: &[Header],
     ) -> Self {
         let config = &history[s];
         let nodes = NodeIndex(node_ids);
@@ -142,36 +150,29 @@ impl Step {
             .zip(&listed)
             .map(|(id, &listed)| listed.then(|| core_after(&history[..=s], id, checks)))
             .collect();
-        // A sender on each step of this history, its header as a core that
-        // ran the history up to that step stamps it.
-        let steps: Vec<usize> = (0..history.len()).collect();
-        let sender = |step: usize| Header {
-            node: node_ids[0].as_str().into(),
-            generation: history[step].generation,
-            identity: history[step].digest(),
-            previous: step.checked_sub(1).map(|before| history[before].digest()),
+        let per_sender = |core: &Option<ProbeCore>| {
+            let core = core.as_ref()?;
+            let writes = senders.iter().map(|h| admit_write(core, h.clone()));
+            let reads = senders.iter().map(|h| admit_read(core, h.clone()));
+            let hears = senders.iter().map(|h| !refuses_identity(core, h.clone()));
+            Some((writes.collect(), reads.collect(), hears.collect()))
         };
-        let write_answers = cores
-            .iter()
-            .map(|core| {
-                steps
-                    .iter()
-                    .map(|&step| {
-                        core.as_ref()
-                            .map_or(Answer::Refused, |c| admit_write(c, sender(step)))
-                    })
-                    .collect()
-            })
-            .collect();
-        let serves_read = cores
-            .iter()
-            .map(|core| {
-                steps
-                    .iter()
-                    .map(|&step| core.as_ref().is_some_and(|c| admit_read(c, sender(step))))
-                    .collect()
-            })
-            .collect();
+        let mut write_answers = Vec::new();
+        let mut serves_read = Vec::new();
+        let mut hears = Vec::new();
+        for core in &cores {
+            let (writes, reads, heard) = per_sender(core).unwrap_or_else(|| {
+                let none = senders.len();
+                (
+                    vec![Answer::Refused; none],
+                    vec![false; none],
+                    vec![false; none],
+                )
+            });
+            write_answers.push(writes);
+            serves_read.push(reads);
+            hears.push(heard);
+        }
         let keeps = cores
             .iter()
             .enumerate()
@@ -231,12 +232,36 @@ impl Step {
             required_acks: router.protocol().required_acks(),
             write_answers,
             serves_read,
+            hears,
             write_targets,
             initial,
             decisions,
             reads,
         }
     }
+}
+
+/// The header a node on `history[step]` stamps, as a core that ran the
+/// history up to that step does: its generation, its config's digest and
+/// the digest of the one before.
+pub(super) fn sender(history: &[ClusterConfig], step: usize, node: &str) -> Header {
+    Header {
+        node: node.into(),
+        generation: history[step].generation,
+        identity: history[step].digest(),
+        previous: step.checked_sub(1).map(|before| history[before].digest()),
+    }
+}
+
+/// Whether `core` refuses a write from `sender` for its config identity
+/// (`Refusal::Identity`, decision 0039).
+fn refuses_identity(core: &ProbeCore, sender: Header) -> bool {
+    let request = WriteRequest::new(sender, 1, vec![(0, vec![Probe])]);
+    let admission = core.admit_write(&request);
+    let refuses = admission
+        .refusals()
+        .any(|(_, refusal)| matches!(refusal, Refusal::Identity { .. }));
+    refuses
 }
 
 /// `core`'s admission of a one-point write of shard 0 from `sender`.

@@ -17,6 +17,8 @@ use stateright::{Model, Property};
 
 use crate::scenario::{Procedure, Scenario, MAX_NODES};
 
+use rusts_cluster_protocol::Header;
+
 use self::generation::Step;
 pub use self::{
     actions::{Action, ALL_SOURCES},
@@ -60,6 +62,21 @@ impl Default for Bounds {
     }
 }
 
+/// How peers on two plans made from one A tell their configs apart
+/// ([`TransitionModel::two_plans`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Identity {
+    /// As the protocol core does (decision 0039): a header whose config
+    /// identity is not of the receiver's lineage is refused
+    /// (`Refusal::Identity`), never counted as an acknowledgement or a
+    /// read answer, and not counted when a catch-up waits for every node
+    /// to report its generation.
+    Checked,
+    /// Peers compare generations only, as before decision 0039: a header
+    /// is taken as the receiver's own plan's at its generation.
+    GenerationsOnly,
+}
+
 /// The model of one scenario under one procedure.
 pub struct TransitionModel {
     scenario: Scenario,
@@ -76,7 +93,16 @@ pub struct TransitionModel {
     /// node but one B removes (decision 0035), which the operator stops
     /// once it would lag two steps behind.
     caps: [u8; MAX_NODES],
-    /// B's copies, and what B's write rule requires.
+    /// How many steps each plan has: the model's steps are the plans'
+    /// steps one after another, and a node's step is an index into them.
+    plan_len: usize,
+    /// Per node, the plan it is deployed with (0 but for
+    /// [`TransitionModel::two_plans`]).
+    plan_of: [u8; MAX_NODES],
+    /// The second plan's scenario name and how peers tell the plans
+    /// apart, in a model of two plans.
+    second: Option<(String, Identity)>,
+    /// B's copies (of the first plan), and what B's write rule requires.
     final_copies: u8,
     final_required: usize,
 }
@@ -111,19 +137,96 @@ impl TransitionModel {
     ///
     /// When a step's config is invalid, or a bound is out of range.
     pub fn new(scenario: &Scenario, procedure: &Procedure, bounds: Bounds) -> Self {
+        Self::build(
+            scenario,
+            &[procedure],
+            [0; MAX_NODES],
+            Identity::Checked,
+            bounds,
+        )
+    }
+
+    /// Two plans made from the same A (decision 0039), each a scenario
+    /// and its procedure: the nodes `second` are deployed with `plans[1]`'s
+    /// steps, the others with `plans[0]`'s.
+    /// The plans number their steps alike, so a node on one plan's step
+    /// meets peers on the other's at its generation, or one away. With
+    /// [`Identity::Checked`] each core compares their headers' config
+    /// identity, as it does; with [`Identity::GenerationsOnly`] a header
+    /// is taken as if its sender ran the receiver's own plan, as peers
+    /// that compare generations only would take it. The final property is
+    /// checked on `plans[0]`'s final copies.
+    ///
+    /// # Panics
+    ///
+    /// When the plans do not start from the same A, have different
+    /// lengths or catch-up windows, or as [`TransitionModel::new`].
+    pub fn two_plans(
+        plans: [(&Scenario, &Procedure); 2],
+        second: &[usize],
+        identity: Identity,
+        bounds: Bounds,
+    ) -> Self {
+        let [(scenario, first), (other, then)] = plans;
+        assert_eq!(scenario.nodes, other.nodes, "one cluster");
+        let mut plan_of = [0; MAX_NODES];
+        for &n in second {
+            plan_of[n] = 1;
+        }
+        let mut model = Self::build(scenario, &[first, then], plan_of, identity, bounds);
+        model.second = Some((other.name(), identity));
+        model
+    }
+
+    fn build(
+        scenario: &Scenario,
+        plans: &[&Procedure],
+        plan_of: [u8; MAX_NODES],
+        identity: Identity,
+        bounds: Bounds,
+    ) -> Self {
         assert!(bounds.writes <= MAX_WRITES);
-        assert!(procedure.steps.len() <= u8::MAX as usize);
+        let first = plans[0];
+        let plan_len = first.steps.len();
+        assert!(plans.iter().all(|p| p.steps.len() == plan_len
+            && p.steps[0] == first.steps[0]
+            && p.catch_up.start_step == first.catch_up.start_step
+            && p.catch_up.gate_step == first.catch_up.gate_step));
+        assert!(plan_len * plans.len() <= u8::MAX as usize);
         let node_ids: Vec<String> = (0..scenario.nodes).map(Scenario::node_id).collect();
-        let steps: Vec<Step> = (0..procedure.steps.len())
-            .map(|s| Step::prepare(&procedure.steps, s, &node_ids, procedure.checks))
+        let mut steps: Vec<Step> = Vec::new();
+        for plan in plans {
+            // A sender on each of the model's steps; under generations
+            // only, as if it ran this plan.
+            let senders: Vec<Header> = plans
+                .iter()
+                .flat_map(|other| {
+                    let from = match identity {
+                        Identity::Checked => *other,
+                        Identity::GenerationsOnly => *plan,
+                    };
+                    (0..plan_len).map(|t| generation::sender(&from.steps, t, &node_ids[0]))
+                })
+                .collect();
+            steps.extend(
+                (0..plan_len)
+                    .map(|s| Step::prepare(&plan.steps, s, &node_ids, plan.checks, &senders)),
+            );
+        }
+        let last = &steps[plan_len - 1];
+        let plan_caps: Vec<_> = plans.iter().map(|p| caps(p, &node_ids)).collect();
+        let plan_sources: Vec<_> = plans
+            .iter()
+            .map(|p| catch_up_sources(p, &node_ids))
             .collect();
-        let last = steps.last().expect("at least one step");
-        let caps = caps(procedure, &node_ids);
+        let caps: [u8; MAX_NODES] = std::array::from_fn(|n| plan_caps[plan_of[n] as usize][n]);
+        let sources: [u8; MAX_NODES] =
+            std::array::from_fn(|n| plan_sources[plan_of[n] as usize][n]);
         // The operator stops the nodes that would lag two steps: the model
         // has one `down` slot, for at most one of them and no crash.
         let stopped = caps[..node_ids.len()]
             .iter()
-            .filter(|&&cap| cap as usize + 2 < steps.len())
+            .filter(|&&cap| cap as usize + 2 < plan_len)
             .count();
         assert!(
             stopped == 0 || (stopped == 1 && !bounds.crash),
@@ -133,14 +236,17 @@ impl TransitionModel {
         let final_required = last.required_acks;
         TransitionModel {
             scenario: scenario.clone(),
-            procedure: procedure.clone(),
+            procedure: first.clone(),
+            second: None,
             bounds,
             final_copies,
             final_required,
-            catch_up_sources: catch_up_sources(procedure, &node_ids),
-            catch_up_start: procedure.catch_up.start_step,
-            catch_up_gate: procedure.catch_up.gate_step,
+            catch_up_sources: sources,
+            catch_up_start: first.catch_up.start_step,
+            catch_up_gate: first.catch_up.gate_step,
             caps,
+            plan_len,
+            plan_of,
             node_ids,
             steps,
         }
@@ -163,7 +269,21 @@ impl TransitionModel {
 
     /// The scenario's description and the procedure's name.
     pub fn describe(&self) -> String {
-        format!("{}, {}", self.scenario.name(), self.procedure.name)
+        let second = match &self.second {
+            None => String::new(),
+            Some((name, identity)) => {
+                let nodes: Vec<&str> = (0..self.nodes())
+                    .filter(|&n| self.plan_of[n] == 1)
+                    .map(|n| self.node_ids[n].as_str())
+                    .collect();
+                let compare = match identity {
+                    Identity::Checked => "identity checked",
+                    Identity::GenerationsOnly => "generations only",
+                };
+                format!("; {} on {name}; {compare}", nodes.join(","))
+            }
+        };
+        format!("{}, {}{second}", self.scenario.name(), self.procedure.name)
     }
 
     /// Whether `other` is the same transition system: the same bounds, node
@@ -181,6 +301,8 @@ impl TransitionModel {
             && self.catch_up_start == other.catch_up_start
             && self.catch_up_gate == other.catch_up_gate
             && self.caps == other.caps
+            && self.plan_len == other.plan_len
+            && self.plan_of == other.plan_of
             && self.final_copies == other.final_copies
             && self.final_required == other.final_required
     }
@@ -194,7 +316,17 @@ impl TransitionModel {
     /// Whether node `n` runs the last step that lists it: it moves no
     /// further, and the operator deploys the next step without it.
     fn done(&self, state: &State, n: usize) -> bool {
-        state.steps[n] >= self.caps[n]
+        self.position(state.steps[n]) >= self.caps[n]
+    }
+
+    /// Where model step `step` is in its plan: 0 for A.
+    fn position(&self, step: u8) -> u8 {
+        step % self.plan_len as u8
+    }
+
+    /// Whether `step` is a step of the second plan after A.
+    fn on_second_plan(&self, step: u8) -> bool {
+        step as usize > self.plan_len
     }
 
     /// The writes acknowledged in `state`, as bits.
@@ -211,8 +343,9 @@ impl TransitionModel {
         self.node_ids.len()
     }
 
+    /// The last step's position in a plan.
     fn last_step(&self) -> u8 {
-        (self.steps.len() - 1) as u8
+        (self.plan_len - 1) as u8
     }
 
     /// The lowest step any node runs that is not done: the step the
@@ -221,7 +354,7 @@ impl TransitionModel {
     fn min_step(&self, state: &State) -> u8 {
         (0..self.nodes())
             .filter(|&n| !self.done(state, n))
-            .map(|n| state.steps[n])
+            .map(|n| self.position(state.steps[n]))
             .min()
             .unwrap_or_else(|| self.last_step())
     }
@@ -321,7 +454,11 @@ impl Model for TransitionModel {
     type Action = Action;
 
     fn init_states(&self) -> Vec<State> {
-        vec![State::initial()]
+        let mut state = State::initial();
+        for n in 0..self.nodes() {
+            state.steps[n] = self.plan_of[n] * self.plan_len as u8;
+        }
+        vec![state]
     }
 
     fn actions(&self, state: &State, actions: &mut Vec<Action>) {

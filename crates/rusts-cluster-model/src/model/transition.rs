@@ -125,7 +125,7 @@ impl TransitionModel {
         // The runbook stops a removed node before any node runs two steps
         // past the last that lists it (decision 0035); what it coordinated
         // fails, its disk stays.
-        for stopped in self.stopped_at(state, state.steps[n]) {
+        for stopped in self.stopped_at(state, self.position(state.steps[n])) {
             state.down = Some(stopped as u8);
             Self::fail_coordinated(state, stopped as u8);
         }

@@ -11,6 +11,9 @@
 //! - `removed_node`: a node B drops that holds no copy (decision 0035)
 //!   passes under the three steps, which list it in steps 1 and 2; the
 //!   plan before, which listed it in none, loses a write.
+//! - `two_plans`: two plans from one A, nodes deployed with either
+//!   (decision 0039): compared by generation only they lose a write;
+//!   with the core's identity checks they pass.
 //! - `fencing`: without generation fencing the three steps lose a write.
 //! - `networks`: the explicit-message network breaks the same properties
 //!   as the reduced one the checks use.
@@ -32,5 +35,6 @@ mod refusals;
 mod removed_node;
 mod simulation;
 mod transitions;
+mod two_plans;
 mod util;
 mod way_back;
