@@ -75,6 +75,10 @@ pub enum Identity {
     /// Peers compare generations only, as before decision 0039: a header
     /// is taken as the receiver's own plan's at its generation.
     GenerationsOnly,
+    /// Requests are refused as under [`Identity::Checked`], but a
+    /// catch-up counts every node's report, conflicting or not: half of
+    /// decision 0039, to show the other half is needed.
+    RequestsOnly,
 }
 
 /// The model of one scenario under one procedure.
@@ -102,6 +106,8 @@ pub struct TransitionModel {
     /// The second plan's scenario name and how peers tell the plans
     /// apart, in a model of two plans.
     second: Option<(String, Identity)>,
+    /// How peers tell plans apart.
+    identity: Identity,
     /// B's copies (of the first plan), and what B's write rule requires.
     final_copies: u8,
     final_required: usize,
@@ -202,7 +208,7 @@ impl TransitionModel {
                 .iter()
                 .flat_map(|other| {
                     let from = match identity {
-                        Identity::Checked => *other,
+                        Identity::Checked | Identity::RequestsOnly => *other,
                         Identity::GenerationsOnly => *plan,
                     };
                     (0..plan_len).map(|t| generation::sender(&from.steps, t, &node_ids[0]))
@@ -238,6 +244,7 @@ impl TransitionModel {
             scenario: scenario.clone(),
             procedure: first.clone(),
             second: None,
+            identity,
             bounds,
             final_copies,
             final_required,
@@ -279,6 +286,7 @@ impl TransitionModel {
                 let compare = match identity {
                     Identity::Checked => "identity checked",
                     Identity::GenerationsOnly => "generations only",
+                    Identity::RequestsOnly => "identity checked, not by the catch-up",
                 };
                 format!("; {} on {name}; {compare}", nodes.join(","))
             }
@@ -303,6 +311,7 @@ impl TransitionModel {
             && self.caps == other.caps
             && self.plan_len == other.plan_len
             && self.plan_of == other.plan_of
+            && self.identity == other.identity
             && self.final_copies == other.final_copies
             && self.final_required == other.final_required
     }
