@@ -103,9 +103,8 @@ pub struct TransitionModel {
     /// Per node, the plan it is deployed with (0 but for
     /// [`TransitionModel::two_plans`]).
     plan_of: [u8; MAX_NODES],
-    /// The second plan's scenario name and how peers tell the plans
-    /// apart, in a model of two plans.
-    second: Option<(String, Identity)>,
+    /// The second plan's scenario name, in a model of two plans.
+    second: Option<String>,
     /// How peers tell plans apart.
     identity: Identity,
     /// B's copies (of the first plan), and what B's write rule requires.
@@ -153,15 +152,16 @@ impl TransitionModel {
     }
 
     /// Two plans made from the same A (decision 0039), each a scenario
-    /// and its procedure: the nodes `second` are deployed with `plans[1]`'s
-    /// steps, the others with `plans[0]`'s.
-    /// The plans number their steps alike, so a node on one plan's step
+    /// and its procedure: the nodes `second` are deployed with
+    /// `plans[1]`'s steps, the others with `plans[0]`'s. The plans number their steps alike, so a node on one plan's step
     /// meets peers on the other's at its generation, or one away. With
     /// [`Identity::Checked`] each core compares their headers' config
     /// identity, as it does; with [`Identity::GenerationsOnly`] a header
     /// is taken as if its sender ran the receiver's own plan, as peers
-    /// that compare generations only would take it. The final property is
-    /// checked on `plans[0]`'s final copies.
+    /// that compare generations only would take it;
+    /// [`Identity::RequestsOnly`] checks requests but not the catch-up's
+    /// reports. The final property is checked on `plans[0]`'s final
+    /// copies.
     ///
     /// # Panics
     ///
@@ -180,7 +180,7 @@ impl TransitionModel {
             plan_of[n] = 1;
         }
         let mut model = Self::build(scenario, &[first, then], plan_of, identity, bounds);
-        model.second = Some((other.name(), identity));
+        model.second = Some(other.name());
         model
     }
 
@@ -278,12 +278,12 @@ impl TransitionModel {
     pub fn describe(&self) -> String {
         let second = match &self.second {
             None => String::new(),
-            Some((name, identity)) => {
+            Some(name) => {
                 let nodes: Vec<&str> = (0..self.nodes())
                     .filter(|&n| self.plan_of[n] == 1)
                     .map(|n| self.node_ids[n].as_str())
                     .collect();
-                let compare = match identity {
+                let compare = match self.identity {
                     Identity::Checked => "identity checked",
                     Identity::GenerationsOnly => "generations only",
                     Identity::RequestsOnly => "identity checked, not by the catch-up",
