@@ -53,8 +53,8 @@ assert!(!path.into_actions().is_empty());
 
 pub use crate::{
     model::{
-        Action, Answer, Bounds, Msg, Network, ReadState, State, TransitionModel, WriteState,
-        ALL_SOURCES, MAX_WRITES,
+        Action, Answer, Bounds, Identity, Msg, Network, ReadState, State, TransitionModel,
+        WriteState, ALL_SOURCES, MAX_WRITES,
     },
     scenario::{CatchUpSchedule, Procedure, Scenario, FIRST_GENERATION, MAX_NODES},
     simulation::{simulate, SimulationConfig, SimulationReport},

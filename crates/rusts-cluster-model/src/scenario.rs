@@ -228,6 +228,30 @@ impl Procedure {
         }
     }
 
+    /// The procedure before decision 0035: [`Procedure::staged`] with the
+    /// removed nodes (those holding no copy) left out of all three steps,
+    /// as the planner once made them. Such a node runs A until the
+    /// operator stops it, which the old runbook allowed as late as just
+    /// before step 2 (after the catch-up); the model stops a node that
+    /// no step after A lists when step 2 is deployed.
+    ///
+    /// # Panics
+    ///
+    /// When the planner refuses the scenario.
+    pub fn staged_without_removed(scenario: &Scenario) -> Self {
+        let mut procedure = Self::staged(scenario);
+        let removed: Vec<String> = scenario
+            .removed
+            .iter()
+            .map(|&n| Scenario::node_id(n))
+            .collect();
+        for step in &mut procedure.steps[1..] {
+            step.nodes.retain(|node| !removed.contains(&node.id));
+        }
+        procedure.name = "three steps, removed nodes in none (before 0035)".to_owned();
+        procedure
+    }
+
     /// The way back from step 1 (`docs/decisions/0043-the-way-back.md`):
     /// A, step 1 of `plan_transition(A, B)`, then `plan_way_back`'s A at
     /// the next generation. The catch-up may start once every node runs

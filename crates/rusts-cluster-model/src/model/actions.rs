@@ -2,6 +2,7 @@
 //! they are listed is the order the checker tries them, so it decides which
 //! of the shortest counterexamples a breadth-first search reports.
 
+use super::Identity;
 use super::{
     bit,
     network::Msg,
@@ -155,19 +156,19 @@ impl TransitionModel {
         }
     }
 
-    /// The operator deploys step s + 1 only once every node runs s, and a
-    /// node never skips a step; the step that waits for catch-up waits
-    /// until every target has caught up.
+    /// The operator deploys step s + 1 only once every node runs s (or
+    /// the last step that lists it), and a node never skips a step; the
+    /// step that waits for catch-up waits until every target has caught
+    /// up.
     fn upgrades(&self, state: &State, actions: &mut Vec<Action>) {
         let min = self.min_step(state);
         let next = min as usize + 1;
-        if next >= self.steps.len()
-            || (self.catch_up_gate == Some(next) && !self.catch_up_done(state))
+        if next >= self.plan_len || (self.catch_up_gate == Some(next) && !self.catch_up_done(state))
         {
             return;
         }
         for node in self.up_nodes(state) {
-            if state.steps[node] == min {
+            if self.position(state.steps[node]) == min && !self.done(state, node) {
                 actions.push(Action::Upgrade { node: node as u8 });
             }
         }
@@ -182,7 +183,7 @@ impl TransitionModel {
         }
         for target in self.up_nodes(state) {
             let sources = self.catch_up_sources[target] & !state.merged[target];
-            if sources == 0 {
+            if sources == 0 || !self.hears_every_node(state, target) {
                 continue;
             }
             if !self.bounds.crash {
@@ -203,13 +204,26 @@ impl TransitionModel {
         }
     }
 
+    /// Whether `target`'s core takes every node's header as one of its
+    /// lineage (decision 0039): its catch-up waits for every node to
+    /// report its generation, and a conflicting header does not count.
+    /// Always, but where two plans meet under [`Identity::Checked`].
+    fn hears_every_node(&self, state: &State, target: usize) -> bool {
+        if self.identity == Identity::RequestsOnly {
+            return true;
+        }
+        let hears = &self.steps[state.steps[target] as usize].hears[target];
+        (0..self.nodes()).all(|n| hears[state.steps[n] as usize])
+    }
+
     /// The one crash, of any node, while it has not happened; the restart
-    /// of the node that is down.
+    /// of the node that crashed. (A removed node the operator stopped
+    /// stays down; the model does not crash another beside it.)
     fn crashes(&self, state: &State, actions: &mut Vec<Action>) {
         if self.bounds.crash && !state.crashed {
             actions.extend((0..self.nodes()).map(|node| Action::Crash { node: node as u8 }));
         }
-        if let Some(node) = state.down {
+        if let (Some(node), true) = (state.down, state.crashed) {
             actions.push(Action::Restart { node });
         }
     }

@@ -101,6 +101,11 @@ impl TransitionModel {
                     );
                 }
             }
+            if let (Action::Upgrade { .. }, Some(down)) = (action, next.down) {
+                if state.down.is_none() {
+                    let _ = write!(what, "; {} is stopped", self.node_id(down));
+                }
+            }
             let _ = writeln!(out, "{:>2}. {:<52} {}", i + 1, what, self.summary(&next));
             state = next;
         }
@@ -111,8 +116,14 @@ impl TransitionModel {
         let nodes: Vec<String> = (0..self.nodes())
             .map(|n| {
                 let mark = if state.down == Some(n as u8) { "!" } else { "" };
+                // A step of the second of two plans: g2' for its g2.
+                let plan = if self.on_second_plan(state.steps[n]) {
+                    "'"
+                } else {
+                    ""
+                };
                 format!(
-                    "{}{mark}:g{}{}",
+                    "{}{mark}:g{}{plan}{}",
                     self.node_ids[n],
                     self.steps[state.steps[n] as usize].generation,
                     writes(state.stores[n])

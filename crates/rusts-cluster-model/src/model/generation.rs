@@ -59,13 +59,19 @@ pub(super) struct Step {
     pub(super) keeps: u8,
     /// What the write rule requires (`required_acks`).
     pub(super) required_acks: usize,
-    /// Per node, per sender step: the node's core's answer, at this step,
-    /// to a write of shard 0 sent under that step (`admit_write`): the
-    /// generation check, "not held", and the kept copies.
+    /// Per node, per sender step (an index into the model's steps): the
+    /// node's core's answer, at this step, to a write of shard 0 sent
+    /// under that step (`admit_write`): the generation check, the
+    /// identity check, "not held", and the kept copies.
     pub(super) write_answers: Vec<Vec<Answer>>,
     /// Per node, per sender step: whether the node's core admits a read of
     /// shard 0 sent under that step (`admit_read`).
     pub(super) serves_read: Vec<Vec<bool>>,
+    /// Per node, per sender step: whether the node's core takes the
+    /// sender's header as one of its own lineage (no `Refusal::Identity`,
+    /// decision 0039): only such a header counts when a catch-up waits
+    /// for every node to report its generation.
+    pub(super) hears: Vec<Vec<bool>>,
     /// Per coordinator: the nodes its core sends a write to.
     pub(super) write_targets: Vec<u8>,
     /// Per coordinator: its core's decision before any answer.
@@ -102,9 +108,10 @@ pub(super) fn core_after(history: &[ClusterConfig], node: &str, checks: ApplyChe
 
 impl Step {
     /// Prepares step `s` of `history`: a core per node that ran
-    /// `history[..=s]` answers a probe from each of the procedure's steps,
-    /// and, as coordinator, decides every set of answers; its router gives
-    /// the copies and the `Quorum` read plan of shard 0.
+    /// `history[..=s]` answers a probe from each of `senders` (the headers
+    /// of a node on each of the model's steps, [`sender`]), and, as
+    /// coordinator, decides every set of answers; its router gives the
+    /// copies and the `Quorum` read plan of shard 0.
     ///
     /// # Panics
     ///
@@ -115,58 +122,72 @@ impl Step {
         s: usize,
         node_ids: &[String],
         checks: ApplyChecks,
+        senders: &[Header],
     ) -> Self {
         let config = &history[s];
         let nodes = NodeIndex(node_ids);
-        let routers: Vec<ShardRouter> = node_ids
+        // A node this step does not list (a removed node past the last
+        // step that lists it, decision 0035) never runs it: its entries
+        // are placeholders the search never reads.
+        let listed: Vec<bool> = node_ids
             .iter()
-            .map(|id| {
-                let mut config = config.clone();
-                config.node_id = id.clone();
-                ShardRouter::from_config(&config)
-                    .unwrap_or_else(|error| panic!("generation {}: {error}", config.generation))
+            .map(|id| config.nodes.iter().any(|n| n.id == *id))
+            .collect();
+        let routers: Vec<Option<ShardRouter>> = node_ids
+            .iter()
+            .zip(&listed)
+            .map(|(id, &listed)| {
+                listed.then(|| {
+                    let mut config = config.clone();
+                    config.node_id = id.clone();
+                    ShardRouter::from_config(&config)
+                        .unwrap_or_else(|error| panic!("generation {}: {error}", config.generation))
+                })
             })
             .collect();
-        let mut cores: Vec<ProbeCore> = node_ids
+        let mut cores: Vec<Option<ProbeCore>> = node_ids
             .iter()
-            .map(|id| core_after(&history[..=s], id, checks))
+            .zip(&listed)
+            .map(|(id, &listed)| listed.then(|| core_after(&history[..=s], id, checks)))
             .collect();
-        // A sender on each step of this history, its header as a core that
-        // ran the history up to that step stamps it.
-        let steps: Vec<usize> = (0..history.len()).collect();
-        let sender = |step: usize| Header {
-            node: node_ids[0].as_str().into(),
-            generation: history[step].generation,
-            identity: history[step].digest(),
-            previous: step.checked_sub(1).map(|before| history[before].digest()),
+        let per_sender = |core: &Option<ProbeCore>| {
+            let core = core.as_ref()?;
+            let writes = senders.iter().map(|h| admit_write(core, h.clone()));
+            let reads = senders.iter().map(|h| admit_read(core, h.clone()));
+            let hears = senders.iter().map(|h| !refuses_identity(core, h.clone()));
+            Some((writes.collect(), reads.collect(), hears.collect()))
         };
-        let write_answers = cores
-            .iter()
-            .map(|core| {
-                steps
-                    .iter()
-                    .map(|&step| admit_write(core, sender(step)))
-                    .collect()
-            })
-            .collect();
-        let serves_read = cores
-            .iter()
-            .map(|core| {
-                steps
-                    .iter()
-                    .map(|&step| admit_read(core, sender(step)))
-                    .collect()
-            })
-            .collect();
+        let mut write_answers = Vec::new();
+        let mut serves_read = Vec::new();
+        let mut hears = Vec::new();
+        for core in &cores {
+            let (writes, reads, heard) = per_sender(core).unwrap_or_else(|| {
+                let none = senders.len();
+                (
+                    vec![Answer::Refused; none],
+                    vec![false; none],
+                    vec![false; none],
+                )
+            });
+            write_answers.push(writes);
+            serves_read.push(reads);
+            hears.push(heard);
+        }
         let keeps = cores
             .iter()
             .enumerate()
-            .filter(|(_, core)| core.kept_shards().contains(&0))
+            .filter(|(_, core)| core.as_ref().is_some_and(|c| c.kept_shards().contains(&0)))
             .fold(0, |bits, (n, _)| bits | bit(n));
         let mut write_targets = Vec::new();
         let mut initial = Vec::new();
         let mut decisions = Vec::new();
         for core in &mut cores {
+            let Some(core) = core else {
+                write_targets.push(0);
+                initial.push(Decision::Failed);
+                decisions.push(Decisions::none());
+                continue;
+            };
             let (targets, first) = start_write(core, &nodes);
             write_targets.push(targets);
             initial.push(first);
@@ -179,29 +200,68 @@ impl Step {
         }
         if let Some(next) = history.get(s + 1) {
             for (core, &first) in cores.iter_mut().zip(&initial) {
-                if first == Decision::Pending {
-                    assert_fences(core, next, checks);
+                // A node the next step does not list is stopped, not moved.
+                let listed_next = core
+                    .as_ref()
+                    .is_some_and(|c| next.nodes.iter().any(|n| n.id == c.node_id()));
+                if let (Some(core), true) = (core, listed_next) {
+                    if first == Decision::Pending {
+                        assert_fences(core, next, checks);
+                    }
                 }
             }
         }
         let query = Query::new().consistency(ReadConsistency::Quorum);
         let reads = routers
             .iter()
-            .map(|router| nodes.quorum_read(router, &query))
+            .map(|router| {
+                router
+                    .as_ref()
+                    .and_then(|router| nodes.quorum_read(router, &query))
+            })
             .collect();
+        let router = routers
+            .iter()
+            .flatten()
+            .next()
+            .expect("a step lists a node");
         Step {
             generation: config.generation,
-            holds: nodes.copies(&routers[0]),
+            holds: nodes.copies(router),
             keeps,
-            required_acks: routers[0].protocol().required_acks(),
+            required_acks: router.protocol().required_acks(),
             write_answers,
             serves_read,
+            hears,
             write_targets,
             initial,
             decisions,
             reads,
         }
     }
+}
+
+/// The header a node on `history[step]` stamps, as a core that ran the
+/// history up to that step does: its generation, its config's digest and
+/// the digest of the one before.
+pub(super) fn sender(history: &[ClusterConfig], step: usize, node: &str) -> Header {
+    Header {
+        node: node.into(),
+        generation: history[step].generation,
+        identity: history[step].digest(),
+        previous: step.checked_sub(1).map(|before| history[before].digest()),
+    }
+}
+
+/// Whether `core` refuses a write from `sender` for its config identity
+/// (`Refusal::Identity`, decision 0039).
+fn refuses_identity(core: &ProbeCore, sender: Header) -> bool {
+    let request = WriteRequest::new(sender, 1, vec![(0, vec![Probe])]);
+    let admission = core.admit_write(&request);
+    let refuses = admission
+        .refusals()
+        .any(|(_, refusal)| matches!(refusal, Refusal::Identity { .. }));
+    refuses
 }
 
 /// `core`'s admission of a one-point write of shard 0 from `sender`.
@@ -352,6 +412,13 @@ impl Decisions {
             }
         }
         Decisions { table }
+    }
+
+    /// The decisions of a node that does not run the step: none.
+    fn none() -> Self {
+        Decisions {
+            table: vec![None; 1 << (2 * MAX_NODES)],
+        }
     }
 
     fn index(ok: u8, failed: u8) -> usize {

@@ -17,6 +17,8 @@ use stateright::{Model, Property};
 
 use crate::scenario::{Procedure, Scenario, MAX_NODES};
 
+use rusts_cluster_protocol::Header;
+
 use self::generation::Step;
 pub use self::{
     actions::{Action, ALL_SOURCES},
@@ -60,6 +62,25 @@ impl Default for Bounds {
     }
 }
 
+/// How peers on two plans made from one A tell their configs apart
+/// ([`TransitionModel::two_plans`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Identity {
+    /// As the protocol core does (decision 0039): a header whose config
+    /// identity is not of the receiver's lineage is refused
+    /// (`Refusal::Identity`), never counted as an acknowledgement or a
+    /// read answer, and not counted when a catch-up waits for every node
+    /// to report its generation.
+    Checked,
+    /// Peers compare generations only, as before decision 0039: a header
+    /// is taken as the receiver's own plan's at its generation.
+    GenerationsOnly,
+    /// Requests are refused as under [`Identity::Checked`], but a
+    /// catch-up counts every node's report, conflicting or not: half of
+    /// decision 0039, to show the other half is needed.
+    RequestsOnly,
+}
+
 /// The model of one scenario under one procedure.
 pub struct TransitionModel {
     scenario: Scenario,
@@ -72,7 +93,21 @@ pub struct TransitionModel {
     catch_up_sources: [u8; MAX_NODES],
     catch_up_start: usize,
     catch_up_gate: Option<usize>,
-    /// B's copies, and what B's write rule requires.
+    /// Per node, the last step that lists it: the last step for every
+    /// node but one B removes (decision 0035), which the operator stops
+    /// once it would lag two steps behind.
+    caps: [u8; MAX_NODES],
+    /// How many steps each plan has: the model's steps are the plans'
+    /// steps one after another, and a node's step is an index into them.
+    plan_len: usize,
+    /// Per node, the plan it is deployed with (0 but for
+    /// [`TransitionModel::two_plans`]).
+    plan_of: [u8; MAX_NODES],
+    /// The second plan's scenario name, in a model of two plans.
+    second: Option<String>,
+    /// How peers tell plans apart.
+    identity: Identity,
+    /// B's copies (of the first plan), and what B's write rule requires.
     final_copies: u8,
     final_required: usize,
 }
@@ -107,24 +142,118 @@ impl TransitionModel {
     ///
     /// When a step's config is invalid, or a bound is out of range.
     pub fn new(scenario: &Scenario, procedure: &Procedure, bounds: Bounds) -> Self {
+        Self::build(
+            scenario,
+            &[procedure],
+            [0; MAX_NODES],
+            Identity::Checked,
+            bounds,
+        )
+    }
+
+    /// Two plans made from the same A (decision 0039), each a scenario
+    /// and its procedure: the nodes `second` are deployed with
+    /// `plans[1]`'s steps, the others with `plans[0]`'s. The plans number their steps alike, so a node on one plan's step
+    /// meets peers on the other's at its generation, or one away. With
+    /// [`Identity::Checked`] each core compares their headers' config
+    /// identity, as it does; with [`Identity::GenerationsOnly`] a header
+    /// is taken as if its sender ran the receiver's own plan, as peers
+    /// that compare generations only would take it;
+    /// [`Identity::RequestsOnly`] checks requests but not the catch-up's
+    /// reports. The final property is checked on `plans[0]`'s final
+    /// copies.
+    ///
+    /// # Panics
+    ///
+    /// When the plans do not start from the same A, have different
+    /// lengths or catch-up windows, or as [`TransitionModel::new`].
+    pub fn two_plans(
+        plans: [(&Scenario, &Procedure); 2],
+        second: &[usize],
+        identity: Identity,
+        bounds: Bounds,
+    ) -> Self {
+        let [(scenario, first), (other, then)] = plans;
+        assert_eq!(scenario.nodes, other.nodes, "one cluster");
+        let mut plan_of = [0; MAX_NODES];
+        for &n in second {
+            plan_of[n] = 1;
+        }
+        let mut model = Self::build(scenario, &[first, then], plan_of, identity, bounds);
+        model.second = Some(other.name());
+        model
+    }
+
+    fn build(
+        scenario: &Scenario,
+        plans: &[&Procedure],
+        plan_of: [u8; MAX_NODES],
+        identity: Identity,
+        bounds: Bounds,
+    ) -> Self {
         assert!(bounds.writes <= MAX_WRITES);
-        assert!(procedure.steps.len() <= u8::MAX as usize);
+        let first = plans[0];
+        let plan_len = first.steps.len();
+        assert!(plans.iter().all(|p| p.steps.len() == plan_len
+            && p.steps[0] == first.steps[0]
+            && p.catch_up.start_step == first.catch_up.start_step
+            && p.catch_up.gate_step == first.catch_up.gate_step));
+        assert!(plan_len * plans.len() <= u8::MAX as usize);
         let node_ids: Vec<String> = (0..scenario.nodes).map(Scenario::node_id).collect();
-        let steps: Vec<Step> = (0..procedure.steps.len())
-            .map(|s| Step::prepare(&procedure.steps, s, &node_ids, procedure.checks))
+        let mut steps: Vec<Step> = Vec::new();
+        for plan in plans {
+            // A sender on each of the model's steps; under generations
+            // only, as if it ran this plan.
+            let senders: Vec<Header> = plans
+                .iter()
+                .flat_map(|other| {
+                    let from = match identity {
+                        Identity::Checked | Identity::RequestsOnly => *other,
+                        Identity::GenerationsOnly => *plan,
+                    };
+                    (0..plan_len).map(|t| generation::sender(&from.steps, t, &node_ids[0]))
+                })
+                .collect();
+            steps.extend(
+                (0..plan_len)
+                    .map(|s| Step::prepare(&plan.steps, s, &node_ids, plan.checks, &senders)),
+            );
+        }
+        let last = &steps[plan_len - 1];
+        let plan_caps: Vec<_> = plans.iter().map(|p| caps(p, &node_ids)).collect();
+        let plan_sources: Vec<_> = plans
+            .iter()
+            .map(|p| catch_up_sources(p, &node_ids))
             .collect();
-        let last = steps.last().expect("at least one step");
+        let caps: [u8; MAX_NODES] = std::array::from_fn(|n| plan_caps[plan_of[n] as usize][n]);
+        let sources: [u8; MAX_NODES] =
+            std::array::from_fn(|n| plan_sources[plan_of[n] as usize][n]);
+        // The operator stops the nodes that would lag two steps: the model
+        // has one `down` slot, for at most one of them and no crash.
+        let stopped = caps[..node_ids.len()]
+            .iter()
+            .filter(|&&cap| cap as usize + 2 < plan_len)
+            .count();
+        assert!(
+            stopped == 0 || (stopped == 1 && !bounds.crash),
+            "one node down at a time: at most one removed node stopped, and then no crash"
+        );
         let final_copies = last.holds;
         let final_required = last.required_acks;
         TransitionModel {
             scenario: scenario.clone(),
-            procedure: procedure.clone(),
+            procedure: first.clone(),
+            second: None,
+            identity,
             bounds,
             final_copies,
             final_required,
-            catch_up_sources: catch_up_sources(procedure, &node_ids),
-            catch_up_start: procedure.catch_up.start_step,
-            catch_up_gate: procedure.catch_up.gate_step,
+            catch_up_sources: sources,
+            catch_up_start: first.catch_up.start_step,
+            catch_up_gate: first.catch_up.gate_step,
+            caps,
+            plan_len,
+            plan_of,
             node_ids,
             steps,
         }
@@ -147,7 +276,22 @@ impl TransitionModel {
 
     /// The scenario's description and the procedure's name.
     pub fn describe(&self) -> String {
-        format!("{}, {}", self.scenario.name(), self.procedure.name)
+        let second = match &self.second {
+            None => String::new(),
+            Some(name) => {
+                let nodes: Vec<&str> = (0..self.nodes())
+                    .filter(|&n| self.plan_of[n] == 1)
+                    .map(|n| self.node_ids[n].as_str())
+                    .collect();
+                let compare = match self.identity {
+                    Identity::Checked => "identity checked",
+                    Identity::GenerationsOnly => "generations only",
+                    Identity::RequestsOnly => "identity checked, not by the catch-up",
+                };
+                format!("; {} on {name}; {compare}", nodes.join(","))
+            }
+        };
+        format!("{}, {}{second}", self.scenario.name(), self.procedure.name)
     }
 
     /// Whether `other` is the same transition system: the same bounds, node
@@ -164,15 +308,34 @@ impl TransitionModel {
             && self.catch_up_sources == other.catch_up_sources
             && self.catch_up_start == other.catch_up_start
             && self.catch_up_gate == other.catch_up_gate
+            && self.caps == other.caps
+            && self.plan_len == other.plan_len
+            && self.plan_of == other.plan_of
+            && self.identity == other.identity
             && self.final_copies == other.final_copies
             && self.final_required == other.final_required
     }
 
-    /// Whether every node runs the last step: the plan is complete.
+    /// Whether every node runs the last step that lists it: the plan is
+    /// complete.
     pub fn plan_complete(&self, state: &State) -> bool {
-        state.steps[..self.nodes()]
-            .iter()
-            .all(|&s| s == self.last_step())
+        (0..self.nodes()).all(|n| self.done(state, n))
+    }
+
+    /// Whether node `n` runs the last step that lists it: it moves no
+    /// further, and the operator deploys the next step without it.
+    fn done(&self, state: &State, n: usize) -> bool {
+        self.position(state.steps[n]) >= self.caps[n]
+    }
+
+    /// Where model step `step` is in its plan: 0 for A.
+    fn position(&self, step: u8) -> u8 {
+        step % self.plan_len as u8
+    }
+
+    /// Whether `step` is a step of the second plan after A.
+    fn on_second_plan(&self, step: u8) -> bool {
+        step as usize > self.plan_len
     }
 
     /// The writes acknowledged in `state`, as bits.
@@ -189,14 +352,30 @@ impl TransitionModel {
         self.node_ids.len()
     }
 
+    /// The last step's position in a plan.
     fn last_step(&self) -> u8 {
-        (self.steps.len() - 1) as u8
+        (self.plan_len - 1) as u8
     }
 
-    /// The lowest step any node runs: the step the operator has deployed
-    /// to every node.
+    /// The lowest step any node runs that is not done: the step the
+    /// operator has deployed to every node that a later step lists (the
+    /// last step when every node is done).
     fn min_step(&self, state: &State) -> u8 {
-        *state.steps[..self.nodes()].iter().min().expect("nodes")
+        (0..self.nodes())
+            .filter(|&n| !self.done(state, n))
+            .map(|n| self.position(state.steps[n]))
+            .min()
+            .unwrap_or_else(|| self.last_step())
+    }
+
+    /// The nodes the operator stops when a node moves to `step`: those
+    /// up whose last listed step is two or more behind it. A node on the
+    /// step before is still served (decision 0019); one two behind is
+    /// refused by its peers, and the runbook stops it before that.
+    fn stopped_at(&self, state: &State, step: u8) -> Vec<usize> {
+        (0..self.nodes())
+            .filter(|&n| state.is_up(n) && self.caps[n] as usize + 2 <= step as usize)
+            .collect()
     }
 
     fn catch_up_done(&self, state: &State) -> bool {
@@ -220,7 +399,10 @@ fn catch_up_sources(procedure: &Procedure, node_ids: &[String]) -> [u8; MAX_NODE
     };
     let history = &procedure.steps[..=procedure.catch_up.start_step];
     let mut from_cores: Vec<(usize, Vec<usize>)> = Vec::new();
-    for (target, id) in node_ids.iter().enumerate() {
+    let start = history.last().expect("the catch-up's first step");
+    // A node that step does not list runs no catch-up.
+    let listed = |id: &String| start.nodes.iter().any(|n| n.id == *id);
+    for (target, id) in node_ids.iter().enumerate().filter(|(_, id)| listed(id)) {
         let core = generation::core_after(history, id, procedure.checks);
         for task in core.catch_up_tasks().iter().filter(|t| t.shard == 0) {
             from_cores.push((
@@ -250,12 +432,42 @@ fn catch_up_sources(procedure: &Procedure, node_ids: &[String]) -> [u8; MAX_NODE
     sources
 }
 
+/// Per node, the last step of `procedure` that lists it. A node is listed
+/// from A on, in consecutive steps: a removed node leaves and never comes
+/// back.
+///
+/// # Panics
+///
+/// When a node is listed again after a step that leaves it out, or not in
+/// A.
+fn caps(procedure: &Procedure, node_ids: &[String]) -> [u8; MAX_NODES] {
+    let mut caps = [0; MAX_NODES];
+    for (n, id) in node_ids.iter().enumerate() {
+        let listed: Vec<bool> = procedure
+            .steps
+            .iter()
+            .map(|config| config.nodes.iter().any(|node| node.id == *id))
+            .collect();
+        let count = listed.iter().take_while(|&&l| l).count();
+        assert!(
+            count > 0 && listed[count..].iter().all(|&l| !l),
+            "node {id}: listed from A on, in consecutive steps"
+        );
+        caps[n] = (count - 1) as u8;
+    }
+    caps
+}
+
 impl Model for TransitionModel {
     type State = State;
     type Action = Action;
 
     fn init_states(&self) -> Vec<State> {
-        vec![State::initial()]
+        let mut state = State::initial();
+        for n in 0..self.nodes() {
+            state.steps[n] = self.plan_of[n] * self.plan_len as u8;
+        }
+        vec![state]
     }
 
     fn actions(&self, state: &State, actions: &mut Vec<Action>) {

@@ -122,6 +122,13 @@ impl TransitionModel {
             Self::fail_writes(state, node);
         }
         Self::fail_read(state, node);
+        // The runbook stops a removed node before any node runs two steps
+        // past the last that lists it (decision 0035); what it coordinated
+        // fails, its disk stays.
+        for stopped in self.stopped_at(state, self.position(state.steps[n])) {
+            state.down = Some(stopped as u8);
+            Self::fail_coordinated(state, stopped as u8);
+        }
     }
 
     /// Catch-up target `target` merges the copy of `source`, or of all its

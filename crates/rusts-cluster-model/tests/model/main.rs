@@ -8,6 +8,12 @@
 //! - `way_back`: the way back from step 1, and from step 2 through step 1
 //!   again (`plan_way_back`), pass the same check; step 2 straight back to
 //!   A fails it.
+//! - `removed_node`: a node B drops that holds no copy (decision 0035)
+//!   passes under the three steps, which list it in steps 1 and 2; the
+//!   plan before, which listed it in none, loses a write.
+//! - `two_plans`: two plans from one A, nodes deployed with either
+//!   (decision 0039): compared by generation only they lose a write;
+//!   with the core's identity checks they pass.
 //! - `fencing`: without generation fencing the three steps lose a write.
 //! - `networks`: the explicit-message network breaks the same properties
 //!   as the reduced one the checks use.
@@ -26,7 +32,9 @@ mod fencing;
 mod networks;
 mod one_step;
 mod refusals;
+mod removed_node;
 mod simulation;
 mod transitions;
+mod two_plans;
 mod util;
 mod way_back;
