@@ -96,9 +96,12 @@ pub(crate) struct StatusReport {
     /// The identity of the config the node runs, `G/fnv1a64:...`: two
     /// nodes of one generation run the same file only when it is equal.
     identity: String,
-    /// This node's joining copies not caught up yet.
+    /// This node's copies not caught up yet: joining, or lost.
     catch_up_pending: usize,
     catch_ups: Vec<CatchUp>,
+    /// This node's copies that lost their data and have not caught up:
+    /// they take writes and refuse reads.
+    lost_shards: Vec<ShardId>,
     /// The shards this node holds a copy of in its generation.
     shards: Vec<ShardId>,
     /// The copies kept for peers one generation behind.
@@ -120,6 +123,8 @@ struct CatchUp {
     sources_done: usize,
     sources: usize,
     started: bool,
+    /// The copy lost its data (not a join).
+    lost: bool,
 }
 
 impl From<CatchUpStatus> for CatchUp {
@@ -129,6 +134,7 @@ impl From<CatchUpStatus> for CatchUp {
             sources_done: s.sources_done,
             sources: s.sources,
             started: s.started,
+            lost: s.lost,
         }
     }
 }
@@ -203,6 +209,19 @@ pub(crate) struct Engine<N: Net> {
     unconfirmed: u64,
 }
 
+/// What an empty data directory means at start: `--bootstrap`,
+/// `--lost-data`, or neither.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Empty {
+    /// Neither flag: a new cluster's node at generation 0, a node that
+    /// lost its data past it.
+    Default,
+    /// `--bootstrap`: a new cluster's node, whatever the generation.
+    Bootstrap,
+    /// `--lost-data`: a node that lost its data, whatever the generation.
+    Lost,
+}
+
 /// The copies `node` holds in `config` without joining them.
 fn stable_copies(config: &ClusterConfig, node: &str) -> Vec<ShardId> {
     let Some(node) = config.get_node(node) else {
@@ -228,7 +247,7 @@ impl<N: Net> Engine<N> {
         config_path: PathBuf,
         node: &str,
         data_dir: PathBuf,
-        bootstrap: bool,
+        empty: Empty,
         checks: ApplyChecks,
     ) -> Result<Self, NodeError> {
         let store_path = data_dir.join("node.redb");
@@ -255,6 +274,12 @@ impl<N: Net> Engine<N> {
             // file, another file of the same generation or a skipped step
             // refuses to start, saying what to deploy. The new incarnation
             // is persisted before the core sends anything.
+            Some(_) if empty == Empty::Lost => {
+                return Err(NodeError::LostDataWithState {
+                    node: node.to_owned(),
+                    dir: data_dir.clone(),
+                })
+            }
             Some(bytes) => {
                 let restoring = Core::restore(&bytes, node, options).map_err(core_error)?;
                 let next = restoring
@@ -271,23 +296,37 @@ impl<N: Net> Engine<N> {
                 core
             }
             // ENGINE OBLIGATION (no data, no stable copies): a node with
-            // no saved state holds no data. Past generation 0, a file that
-            // gives it copies it has not joined means it lost its data (a
-            // new disk, a new machine under an old id), or that a step was
-            // skipped; serving those copies would answer reads without the
-            // data. So it starts only on copies that join (they catch up),
-            // or on the operator's `--bootstrap`.
+            // no saved state holds no data. Past generation 0 (or on the
+            // operator's `--lost-data`), a file that gives it copies it has
+            // not joined means it lost its data (a new disk, a new machine
+            // under an old id), or that a step was skipped; serving those
+            // copies would answer reads without the data. So the core is
+            // told they are lost: they take writes and refuse reads until
+            // they have caught up from the other copies (decision 0045),
+            // and the lost set is persisted before the node serves. Only a
+            // new cluster's node (generation 0, or `--bootstrap`) serves
+            // them at once, having nothing to catch up.
             None => {
                 let stable = stable_copies(&file, node);
-                if file.generation > 0 && !stable.is_empty() && !bootstrap {
-                    return Err(NodeError::NoData {
-                        node: node.to_owned(),
-                        dir: data_dir.clone(),
-                        generation: file.generation,
-                        shards: stable,
-                    });
+                let lost = match empty {
+                    Empty::Bootstrap => false,
+                    Empty::Lost => true,
+                    Empty::Default => file.generation > 0,
+                };
+                let generation = file.generation;
+                let mut core = Core::new(file, node, options).map_err(core_error)?;
+                if lost && !stable.is_empty() {
+                    core.lost(&stable).map_err(core_error)?;
+                    eprintln!(
+                        "{node}: no saved state in {}: its {} cop{} of generation {generation} \
+                         (shards {}) lost their data; they take writes, and serve reads once \
+                         caught up from the other copies (GET /status: catch_up_pending)",
+                        data_dir.display(),
+                        stable.len(),
+                        if stable.len() == 1 { "y" } else { "ies" },
+                        crate::error::shard_list(&stable),
+                    );
                 }
-                let core = Core::new(file, node, options).map_err(core_error)?;
                 store.save_state(&core.saved()).map_err(store_error)?;
                 core
             }
@@ -353,7 +392,7 @@ impl<N: Net> Engine<N> {
             self.flush_writes();
             self.drain()?;
             match self.local.pop_front() {
-                Some(message) => self.peer(message),
+                Some(message) => self.peer(message)?,
                 None if self.pending_writes.is_empty() => return Ok(()),
                 None => {}
             }
@@ -363,7 +402,7 @@ impl<N: Net> Engine<N> {
     fn handle(&mut self, event: Event) -> Result<(), NodeError> {
         let now = self.now();
         match event {
-            Event::Peer(message) => self.peer(message),
+            Event::Peer(message) => self.peer(message)?,
             Event::Write(points, reply) => {
                 self.flush_writes();
                 let request = self.wait(Waiting::Write(reply));
@@ -428,7 +467,7 @@ impl<N: Net> Engine<N> {
     }
 
     /// A peer's message (or one this node sent itself).
-    fn peer(&mut self, message: Message<Sample>) {
+    fn peer(&mut self, message: Message<Sample>) -> Result<(), NodeError> {
         let now = self.now();
         match message {
             // Writes wait for the group commit in `flush_writes`.
@@ -450,11 +489,19 @@ impl<N: Net> Engine<N> {
                 self.send_to(&request.header.node, Message::CatchUpAnswer(answer));
             }
             // Answers and probes: the core counts them (a late or unknown
-            // answer is told apart and ignored there).
+            // answer is told apart and ignored there). A catch-up page is
+            // stored at once: the core may count its copy caught up on
+            // it, and a read or a status handled next in the same batch
+            // must find the points stored.
             answer => {
+                let page = matches!(answer, Message::CatchUpAnswer(_));
                 self.core.receive(answer, now);
+                if page {
+                    self.drain()?;
+                }
             }
         }
+        Ok(())
     }
 
     /// Stores every pending peer write in one transaction, then answers
@@ -517,7 +564,8 @@ impl<N: Net> Engine<N> {
                 }
                 // ENGINE OBLIGATION (persist the saved state): so that a
                 // restart does not fetch the copy again.
-                Output::CaughtUp { .. } => {
+                Output::CaughtUp { shard } => {
+                    eprintln!("{}: shard {shard} caught up", self.core.node_id());
                     self.store
                         .save_state(&self.core.saved())
                         .map_err(|e| self.store_error(e))?;
@@ -663,6 +711,7 @@ impl<N: Net> Engine<N> {
                 .into_iter()
                 .map(CatchUp::from)
                 .collect(),
+            lost_shards: self.core.lost_shards().to_vec(),
             shards,
             kept_shards: self.core.kept_shards().to_vec(),
             unconfirmed_copies: self.unconfirmed,

@@ -37,29 +37,19 @@ pub enum NodeError {
         #[source]
         source: Box<rusts_cluster::ProtocolError>,
     },
-    /// A node with no saved state was started on a file that gives it
-    /// copies it has not joined, past generation 0: it has lost its data,
-    /// or a step was skipped.
+    /// `--lost-data` was given for a data directory that holds a saved
+    /// state: the node has not lost its data.
     #[error(
-        "node {node} has no saved state in {dir}, but generation {generation} of the config gives it \
-         {count} cop{plural} it has not joined (shards {list}): a node without its data must not serve \
-         them. If this node lost its data, remove it with `rusts-cluster rebalance --remove-node` and \
-         `transition`, then add it back (its copies then join and catch up); if this is a new \
-         cluster, pass --bootstrap",
+        "node {node} has a saved state in {dir}, so it has not lost its data: --lost-data is for \
+         a node started on an empty data directory; start it without the flag (or, if its data \
+         really is gone, empty {dir} first)",
         dir = dir.display(),
-        count = shards.len(),
-        plural = if shards.len() == 1 { "y" } else { "ies" },
-        list = shard_list(shards),
     )]
-    NoData {
+    LostDataWithState {
         /// The node id.
         node: String,
         /// The data directory.
         dir: PathBuf,
-        /// The file's generation.
-        generation: u64,
-        /// The copies it holds without joining them.
-        shards: Vec<u32>,
     },
     /// The store failed.
     #[error("the store in {path} failed")]
@@ -82,7 +72,7 @@ pub enum NodeError {
 }
 
 /// At most eight shard ids, then how many more.
-fn shard_list(shards: &[u32]) -> String {
+pub(crate) fn shard_list(shards: &[u32]) -> String {
     let shown: Vec<String> = shards.iter().take(8).map(u32::to_string).collect();
     match shards.len() {
         n if n > 8 => format!("{} and {} more", shown.join(", "), n - 8),

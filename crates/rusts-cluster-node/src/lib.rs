@@ -41,6 +41,7 @@ let options = NodeOptions {
     data_dir: dir.join("node1"),
     listen: Some("127.0.0.1:0".to_owned()),
     bootstrap: false,
+    lost_data: false,
     unsafe_skip_step_checks: false,
 };
 let runtime = tokio::runtime::Runtime::new()?;

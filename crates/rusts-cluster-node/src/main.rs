@@ -1,5 +1,5 @@
 //! `rusts-cluster-node --config FILE --node-id ID --data-dir DIR [--listen ADDR] [--bootstrap]
-//! [--unsafe-skip-step-checks]`
+//! [--lost-data] [--unsafe-skip-step-checks]`
 
 use std::process::ExitCode;
 
@@ -7,14 +7,20 @@ use rusts_cluster_node::{Node, NodeError, NodeOptions, TokioNet};
 
 const USAGE: &str = "\
 usage: rusts-cluster-node --config FILE --node-id ID --data-dir DIR [--listen ADDR]
-                          [--bootstrap] [--unsafe-skip-step-checks]
+                          [--bootstrap | --lost-data] [--unsafe-skip-step-checks]
 
 Serves node ID of the cluster in FILE (the same file on every node) over
 HTTP at its address in FILE (or ADDR), with its data in DIR/node.redb.
 SIGHUP or POST /admin/reload re-reads FILE.
 
-  --bootstrap                 start with an empty DIR on copies this node has
-                              not joined (a new cluster past generation 0 only)
+An empty DIR past generation 0 is a node that lost its data: its copies
+take writes, and serve reads once caught up from the other copies.
+
+  --bootstrap                 start an empty DIR as a new cluster's node: its
+                              copies serve at once, with nothing to catch up
+                              (the default at generation 0)
+  --lost-data                 start an empty DIR as a node that lost its data,
+                              at generation 0 too
   --unsafe-skip-step-checks   take FILE at start past the step checks: unsafe,
                               may lose acknowledged writes (emergencies only)
 
@@ -24,7 +30,7 @@ docs/node.md describes the interface.
 /// The options, or `None` for `--help`.
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<NodeOptions>, NodeError> {
     let (mut config, mut node_id, mut data_dir, mut listen) = (None, None, None, None);
-    let (mut bootstrap, mut unsafe_skip_step_checks) = (false, false);
+    let (mut bootstrap, mut lost_data, mut unsafe_skip_step_checks) = (false, false, false);
     let usage = |flag: &str, problem| NodeError::Usage {
         flag: flag.to_owned(),
         problem,
@@ -34,6 +40,10 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<NodeOptions>, 
             "--help" | "-h" => return Ok(None),
             "--bootstrap" => {
                 bootstrap = true;
+                continue;
+            }
+            "--lost-data" => {
+                lost_data = true;
                 continue;
             }
             "--unsafe-skip-step-checks" => {
@@ -51,6 +61,12 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<NodeOptions>, 
         };
         *slot = Some(args.next().ok_or_else(|| usage(&flag, "needs a value"))?);
     }
+    if bootstrap && lost_data {
+        return Err(usage(
+            "--lost-data",
+            "contradicts --bootstrap: a node is either new or lost its data",
+        ));
+    }
     Ok(Some(NodeOptions {
         config: config.ok_or_else(|| usage("--config", "missing"))?.into(),
         node_id: node_id.ok_or_else(|| usage("--node-id", "missing"))?,
@@ -59,6 +75,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Option<NodeOptions>, 
             .into(),
         listen,
         bootstrap,
+        lost_data,
         unsafe_skip_step_checks,
     }))
 }

@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 use rusts_cluster::routing::ApplyChecks;
 
 use crate::{
-    engine::{error_chain, Engine, Event},
+    engine::{error_chain, Empty, Engine, Event},
     Net, NodeError,
 };
 
@@ -24,13 +24,21 @@ pub struct NodeOptions {
     /// The address to listen on, instead of the node's address in the
     /// config (`127.0.0.1:0` picks a free port).
     pub listen: Option<String>,
-    /// Start with no saved state on a file past generation 0 in which this
-    /// node holds copies it has not joined (`--bootstrap`): only for a new
-    /// cluster whose first file is not generation 0, or an operator's
-    /// emergency. Without it, such a start is refused: an empty data
-    /// directory under a node that should hold data is a node that lost
-    /// its data, and it must not serve reads of copies it does not have.
+    /// With an empty data directory, serve the copies this node holds
+    /// without joining them at once, with nothing to catch up
+    /// (`--bootstrap`): a new cluster's node whose first file is past
+    /// generation 0 (at generation 0 that is the default). Without it, an
+    /// empty data directory on a file past generation 0 is a node that
+    /// lost its data: those copies take writes, and serve reads only once
+    /// caught up from the other copies (decision 0045).
     pub bootstrap: bool,
+    /// With an empty data directory, treat the copies this node holds
+    /// without joining them as lost, whatever the generation
+    /// (`--lost-data`): for a node that lost its data while the cluster
+    /// still runs generation 0, where an empty directory otherwise means a
+    /// new cluster. Refused with a saved state
+    /// ([`NodeError::LostDataWithState`]), and with `bootstrap`.
+    pub lost_data: bool,
     /// **Unsafe**: take the file at start past the step checks
     /// (`--unsafe-skip-step-checks`), as `POST
     /// /admin/reload?unsafe=skip-step-checks` does live. For an
@@ -74,7 +82,17 @@ impl<N: Net> Node<N> {
             options.config,
             &options.node_id,
             options.data_dir,
-            options.bootstrap,
+            match (options.bootstrap, options.lost_data) {
+                (true, true) => {
+                    return Err(NodeError::Usage {
+                        flag: "--lost-data".to_owned(),
+                        problem: "contradicts --bootstrap: a node is either new or lost its data",
+                    })
+                }
+                (true, false) => Empty::Bootstrap,
+                (false, true) => Empty::Lost,
+                (false, false) => Empty::Default,
+            },
             if options.unsafe_skip_step_checks {
                 ApplyChecks::UnsafeSkipStepChecks
             } else {

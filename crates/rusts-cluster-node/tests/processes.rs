@@ -258,7 +258,7 @@ fn bad_input_gets_a_4xx_naming_the_field_and_the_node_keeps_serving() {
 const QUOTED: [&str; 4] = [
     r#"{"error":"generation-skipped","message":"config generation 3 skips generation(s) after 0, which this router runs; apply each step in turn (generation 1 first)"}"#,
     r#"{"error":"unsafe-step","message":"shard 0's copy on node \"node5\" goes from absent to stable in one generation, which no transition step does (a copy goes absent, joining, stable as it arrives and stable, leaving, absent as it goes, and turns back only from joining to absent or from leaving to stable), so nodes on the two generations could each acknowledge writes the other's reads miss; deploy the transition's steps in order: `rusts-cluster transition OLD NEW`"}"#,
-    "error: node node5 has no saved state in DIR/node5, but generation 1 of the config gives it 5 copies it has not joined (shards 0, 1, 2, 3, 7): a node without its data must not serve them. If this node lost its data, remove it with `rusts-cluster rebalance --remove-node` and `transition`, then add it back (its copies then join and catch up); if this is a new cluster, pass --bootstrap",
+    "node2: no saved state in DIR/node2: its 3 copies of generation 1 (shards 0, 1, 2) lost their data; they take writes, and serve reads once caught up from the other copies (GET /status: catch_up_pending)",
     "error: the protocol core cannot start as node node0: the config file is generation 2 but this node last ran generation 0; apply generation 1 first, then this file",
 ];
 
@@ -321,8 +321,10 @@ fn the_node_keeps_every_engine_obligation() {
 /// by every node (issue 21): a reload answers 409 (`generation-skipped`
 /// for `rebalance`'s output at g + 3, `unsafe-step` for the same placement
 /// at g + 1) and the node keeps its generation, and the new node, with no
-/// data, refuses to start on copies it has not joined. Before, every
-/// reload took it and the new node served reads of copies it did not have.
+/// data, starts with the copies it has not joined lost (decision 0045):
+/// their catch-up waits for every node to report its generation, which
+/// none does, so it serves no read of them. Before, every reload took it
+/// and the new node served reads of copies it did not have.
 #[test]
 fn deploying_the_final_config_directly_is_refused() {
     let (a, mut b) = add_node_configs();
@@ -337,10 +339,7 @@ fn deploying_the_final_config_directly_is_refused() {
     assert_eq!((status, answer.to_string().as_str()), (409, QUOTED[0]));
     b.generation = a.generation + 1;
     cluster.deploy_file(&b);
-    let (code, stderr) = cluster.start_refused("node5");
-    assert_eq!(code, Some(1), "{stderr}");
-    let dir = cluster.dir.path().display().to_string();
-    assert_eq!(stderr.trim_end().replace(&dir, "DIR"), QUOTED[2]);
+    cluster.start("node5");
     for id in &old {
         let (status, answer) = cluster.reload(id);
         assert_eq!(
@@ -350,6 +349,17 @@ fn deploying_the_final_config_directly_is_refused() {
         );
         assert_eq!(generation_of(&cluster, id).map(|g| g.0), Some(a.generation));
     }
+    let status = cluster.status("node5").unwrap();
+    assert_eq!(status["lost_shards"], json!([0, 1, 2, 3, 7]), "{status}");
+    assert_eq!(status["catch_up_pending"], json!(5), "{status}");
+    let catch_ups = status["catch_ups"].as_array().unwrap();
+    assert!(
+        catch_ups
+            .iter()
+            .all(|c| c["lost"] == json!(true) && c["started"] == json!(false)),
+        "no other node runs generation {}: {status}",
+        b.generation
+    );
     // A misspelt override is a 400 naming it, not a reload.
     let (status, answer) = http(
         cluster.address(&old[0]),
@@ -362,6 +372,113 @@ fn deploying_the_final_config_directly_is_refused() {
         (status, &answer["field"]),
         (400, &json!("unsafe")),
         "{answer}"
+    );
+}
+
+/// Writes `batches` batches of 8 points through `node`, numbered from
+/// `first`; the points of those acknowledged.
+fn write_batches(cluster: &Cluster, node: &str, first: i64, batches: i64) -> Points {
+    let mut acknowledged = Points::new();
+    for batch in first..first + batches {
+        let points: Vec<Value> = (0..8u64)
+            .map(|series| {
+                json!({"measurement": "cpu", "series_id": series, "timestamp": batch,
+                       "value": (batch * 8) as f64 + series as f64})
+            })
+            .collect();
+        let body = serde_json::to_vec(&json!({ "points": points })).unwrap();
+        if let Some((200, _)) = http(cluster.address(node), "POST", "/write", &body) {
+            for p in &points {
+                let key = ("cpu".to_owned(), p["series_id"].as_u64().unwrap(), batch);
+                acknowledged.insert(key, p["value"].as_f64().unwrap());
+            }
+        }
+    }
+    acknowledged
+}
+
+/// A node that lost its data (issue 21, hazard 13, decision 0045): three
+/// nodes, a new cluster at generation 1 (`--bootstrap`), writes, node1
+/// down while more are acknowledged on node0 and node2 only, then node2
+/// killed with `kill -9`, its data directory wiped, and restarted empty
+/// under its old id, with no flag. It starts (before, it refused), its
+/// `/status` shows its copies lost and catching up, then caught up, and a
+/// Quorum read from every node returns every acknowledged point, node1's
+/// (which asks {node1, node2} first, node1 having missed the writes) too.
+#[test]
+fn a_node_that_lost_its_data_catches_up_before_it_serves_reads() {
+    let started = Instant::now();
+    let addresses = free_addresses(3);
+    let mut config = round_robin(&addresses, 3, 3);
+    config.generation = 1;
+    let mut cluster = Cluster::new(&config);
+    for id in ["node0", "node1", "node2"] {
+        cluster.start_with(id, &["--bootstrap"]);
+    }
+    let mut acknowledged = write_batches(&cluster, "node0", 0, 20);
+    cluster.kill("node1");
+    acknowledged.extend(write_batches(&cluster, "node0", 20, 20));
+    assert_eq!(
+        acknowledged.len(),
+        40 * 8,
+        "Quorum: node0 and node2 suffice"
+    );
+
+    cluster.kill("node2");
+    std::fs::remove_dir_all(cluster.dir.path().join("node2")).unwrap();
+    cluster.start("node2");
+    let restarted = Instant::now();
+    let dir = cluster.dir.path().display().to_string();
+    let log = cluster.log_text("node2").replace(&dir, "DIR");
+    assert!(
+        log.lines().any(|l| l == QUOTED[2]),
+        "the node says its copies are lost:\n{log}"
+    );
+    let status = cluster.status("node2").unwrap();
+    eprintln!("node2 restarted empty: {status}");
+    assert_eq!(status["lost_shards"], json!([0, 1, 2]), "{status}");
+    assert_eq!(status["catch_up_pending"], json!(3), "{status}");
+    assert_eq!(status["catch_ups"][0]["sources"], json!(2), "both others");
+    assert_eq!(status["catch_ups"][0]["lost"], json!(true), "{status}");
+
+    // node1 back, missing the last 20 batches: its Quorum read must not
+    // count node2's empty copies.
+    cluster.start("node1");
+    let (missing, complete) = read_back(&cluster, "node1", &acknowledged);
+    assert_eq!(
+        (missing, complete),
+        (0, true),
+        "node1 while node2 catches up"
+    );
+
+    let caught_up = loop {
+        let status = cluster.status("node2").unwrap();
+        if status["catch_up_pending"] == json!(0) {
+            assert_eq!(status["lost_shards"], json!([]), "{status}");
+            assert!(
+                status["stored_points"].as_u64().unwrap() >= acknowledged.len() as u64,
+                "{status}"
+            );
+            break restarted.elapsed();
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(15),
+            "node2 never caught up: {status}"
+        );
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert!(cluster
+        .log_text("node2")
+        .contains("node2: shard 0 caught up"));
+    for node in ["node0", "node1", "node2"] {
+        let (missing, complete) = read_back(&cluster, node, &acknowledged);
+        assert_eq!((missing, complete), (0, true), "{node}");
+    }
+    eprintln!(
+        "lost data: {} points acknowledged, node2 caught up in {:.1} s, {:.1} s in all",
+        acknowledged.len(),
+        caught_up.as_secs_f64(),
+        started.elapsed().as_secs_f64()
     );
 }
 
@@ -603,6 +720,10 @@ fn help_and_usage_errors() {
             "error: argument --node-id: missing",
         ),
         (&["--config"][..], "error: argument --config: needs a value"),
+        (
+            &["--bootstrap", "--lost-data"][..],
+            "error: argument --lost-data: contradicts --bootstrap",
+        ),
     ] {
         let out = run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

@@ -236,6 +236,7 @@ fn simulate(seed: u64, change: Change, deploy: Deploy) -> Report {
             data_dir: dir.path().join(id),
             listen: None,
             bootstrap: deploy == Deploy::Forced,
+            lost_data: false,
             unsafe_skip_step_checks: deploy == Deploy::Forced,
         };
         let file = file.clone();

@@ -1,5 +1,6 @@
 //! Catch-up: a copy that joins fetches the merged data of its sources,
-//! once every node runs the generation that made it join.
+//! once every node runs the generation that made it join; so does a copy
+//! whose data was lost ([`Core::lost`](crate::Core::lost)).
 
 use std::sync::Arc;
 
@@ -36,8 +37,24 @@ pub struct CatchUpTask {
     /// [`CopyState::Joining`], or [`CopyState::Stable`] for a kept copy
     /// that must also catch up (the shard loses more copies than it gains).
     pub state: CopyState,
-    /// The old copies to merge: `n - w + 1` of them.
+    /// The old copies to merge: `n - w + 1` of them (of the other old
+    /// copies, for a [`lost`](Self::lost) copy).
     pub sources: Vec<Source>,
+    /// Whether the copy lost its data ([`Core::lost`](crate::Core::lost)):
+    /// until the task is done, the copy takes writes and refuses reads and
+    /// catch-up pages ([`Refusal::CatchingUp`](crate::Refusal::CatchingUp)),
+    /// and its fetch starts [`Options::write_timeout`](crate::Options::write_timeout)
+    /// after the core first sees the clock, so that every write an earlier
+    /// run of this copy may have acknowledged is decided, and stored on
+    /// its other copies, before they are read.
+    pub lost: bool,
+    /// When a lost copy's fetch may start, on the engine's clock: set the
+    /// first time the core sees the clock after the loss.
+    #[serde(skip)]
+    pub(crate) not_before: Option<u64>,
+    /// Whether `not_before` has passed.
+    #[serde(skip)]
+    pub(crate) waited: bool,
 }
 
 impl CatchUpTask {
@@ -59,6 +76,10 @@ pub struct CatchUpStatus {
     /// Sources in all.
     pub sources: usize,
     /// Whether the fetch may run: every node reports the task's
-    /// generation or a later one.
+    /// generation or a later one (and, for a lost copy, its wait of
+    /// [`Options::write_timeout`](crate::Options::write_timeout) is over).
     pub started: bool,
+    /// Whether the copy lost its data ([`CatchUpTask::lost`]): it refuses
+    /// reads until the catch-up is done.
+    pub lost: bool,
 }

@@ -305,6 +305,8 @@ pub struct Core<P, T = ()> {
     rules: Rules,
     reads: Reads<P, T>,
     tasks: Vec<CatchUpTask>,
+    /// The shards of lost tasks not done, ascending: refused for reads.
+    catching_up: Arc<[ShardId]>,
     timers: BinaryHeap<Reverse<(u64, Timer)>>,
     out: VecDeque<Output<P, T>>,
     options: Options,
@@ -376,8 +378,88 @@ fn tasks_of(config: &ClusterConfig, node: &str) -> Vec<CatchUpTask> {
                     sent_at: None,
                 })
                 .collect(),
+            lost: false,
+            not_before: None,
+            waited: false,
         })
         .collect()
+}
+
+/// The catch-up of `node`'s copy of `shard` in `config` when that copy
+/// lost its data (decision 0045).
+///
+/// An acknowledged write sits on `w` of the shard's `n` old copies (the
+/// copies not joining; under the joint rule of a move, too). The lost copy
+/// may have been one of them, so at least `w - 1` of the other `n - 1`
+/// hold it, and reading `(n - 1) - (w - 1) + 1 = n - w + 1` of the others
+/// finds it in one; when the lost copy is joining, `w` of the `n` hold it
+/// and `n - w + 1` of them again suffice. So the task reads `n - w + 1`
+/// other old copies, stable before leaving ones, by node id (at least 1;
+/// all of them when there are fewer: under `Synchronous` one is enough,
+/// under `Quorum` at factor 3 both others, and a write a mode of fewer
+/// acknowledgements left on the lost copy alone is gone). A joining copy
+/// keeps the sources its config's catch-up balanced, which are as many
+/// and never itself.
+fn lost_task(config: &ClusterConfig, node: &str, shard: ShardId) -> CatchUpTask {
+    if let Some(task) = tasks_of(config, node)
+        .into_iter()
+        .find(|t| t.shard == shard && t.sources.iter().all(|s| *s.node != *node))
+    {
+        return CatchUpTask { lost: true, ..task };
+    }
+    let mut old: Vec<(bool, &str)> = config
+        .nodes
+        .iter()
+        .filter(|n| {
+            (n.shards.contains(&shard)
+                || n.replica_shards.contains(&shard)
+                || n.joining_shards.contains(&shard))
+                && !n.joining_shards.contains(&shard)
+        })
+        .map(|n| (n.leaving_shards.contains(&shard), n.id.as_str()))
+        .collect();
+    old.sort_unstable();
+    let w = config
+        .replication_mode
+        .required_acks(config.replication_factor);
+    let wanted = (old.len() + 1).saturating_sub(w).max(1);
+    let state = config
+        .get_node(node)
+        .filter(|n| n.joining_shards.contains(&shard))
+        .map_or(rusts_cluster_sharding::CopyState::Stable, |_| {
+            rusts_cluster_sharding::CopyState::Joining
+        });
+    CatchUpTask {
+        shard,
+        generation: config.generation,
+        state,
+        sources: old
+            .into_iter()
+            .filter(|(_, id)| *id != node)
+            .take(wanted)
+            .map(|(_, id)| Source {
+                node: Arc::from(id),
+                after: None,
+                done: false,
+                sent_at: None,
+            })
+            .collect(),
+        lost: true,
+        not_before: None,
+        waited: false,
+    }
+}
+
+/// The shards of `tasks` that lost their data and have not caught up.
+fn catching_up(tasks: &[CatchUpTask]) -> Arc<[ShardId]> {
+    let mut shards: Vec<ShardId> = tasks
+        .iter()
+        .filter(|t| t.lost && !t.is_done())
+        .map(|t| t.shard)
+        .collect();
+    shards.sort_unstable();
+    shards.dedup();
+    shards.into()
 }
 
 impl<P: Point + Ord + Clone, T> Core<P, T> {
@@ -486,6 +568,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             writes: Writes::new(),
             rules: Rules::new(),
             reads: Reads::new(),
+            catching_up: catching_up(&tasks),
             tasks,
             timers: BinaryHeap::new(),
             out: VecDeque::new(),
@@ -622,7 +705,44 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
                 None => tasks.push(task),
             }
         }
+        // A copy that lost its data and has not caught up goes on catching
+        // up while the new config gives this node the shard: from the new
+        // config's copies, under its generation (every node must run it
+        // first, as for a join), keeping the cursors of sources it keeps.
+        for lost in self.tasks.iter().filter(|t| t.lost && !t.is_done()) {
+            if now.binary_search(&lost.shard).is_err() {
+                continue;
+            }
+            let mut task = lost_task(config, &self.node, lost.shard);
+            for source in &mut task.sources {
+                if let Some(old) = lost.sources.iter().find(|s| s.node == source.node) {
+                    source.after = old.after.clone();
+                    source.done = old.done;
+                }
+            }
+            task.not_before = lost.not_before;
+            task.waited = lost.waited;
+            match tasks.iter_mut().find(|t| t.shard == task.shard) {
+                Some(existing) => *existing = task,
+                None => tasks.push(task),
+            }
+        }
+        tasks.sort_by_key(|t| t.shard);
         (kept, tasks)
+    }
+
+    /// Refuses a config that renumbers the shards while a lost copy
+    /// catches up.
+    fn check_lost(&self, config: &ClusterConfig) -> Result<(), ProtocolError> {
+        if config.shard_count == self.config.shard_count || self.catching_up.is_empty() {
+            return Ok(());
+        }
+        Err(ProtocolError::LostDuringSplit {
+            generation: config.generation,
+            from: self.config.shard_count,
+            to: config.shard_count,
+            shards: self.catching_up.to_vec(),
+        })
     }
 
     /// Checks that the core can run `config` next (as this node), and
@@ -646,7 +766,9 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
     ///
     /// # Errors
     ///
-    /// [`ProtocolError::Routing`] with the router's refusal.
+    /// [`ProtocolError::Routing`] with the router's refusal, and
+    /// [`ProtocolError::LostDuringSplit`] for a config that changes the
+    /// shard count while a copy that lost its data is still catching up.
     pub fn prepare_with(
         &self,
         mut config: ClusterConfig,
@@ -654,6 +776,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
     ) -> Result<Prepared, ProtocolError> {
         config.node_id = self.node.to_string();
         self.router.check_apply_with(&config, checks)?;
+        self.check_lost(&config)?;
         let (kept, tasks) = self.next_state(&config);
         let canonical = Canonical::of(&config);
         let bytes = save(
@@ -692,7 +815,9 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
     ///
     /// [`ProtocolError::PreparedOnOther`] when another config was committed
     /// since `prepared` was, and [`ProtocolError::Routing`] when the router
-    /// refuses it; either way the core is unchanged.
+    /// refuses it ([`ProtocolError::LostDuringSplit`] as
+    /// [`prepare_with`](Self::prepare_with)); either way the core is
+    /// unchanged.
     pub fn commit(&mut self, prepared: Prepared, now: u64) -> Result<Applied, ProtocolError> {
         let current = self.router.generation();
         if prepared.on != current {
@@ -702,6 +827,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
                 current,
             });
         }
+        self.check_lost(&prepared.config)?;
         let (kept, tasks) = self.next_state(&prepared.config);
         let change = self.router.apply_with(&prepared.config, prepared.checks)?;
         let generation = prepared.config.generation;
@@ -724,6 +850,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         self.config = prepared.config;
         self.canonical = prepared.canonical;
         self.peers = peers_of(&self.config);
+        self.catching_up = catching_up(&tasks);
         self.tasks = tasks;
         // Fencing, as one step, before the generation is reported.
         let before = self.writes.len() + self.reads.len();
@@ -810,19 +937,30 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
     /// [`ProtocolError::Routing`] when the router cannot plan the query.
     pub fn read(&mut self, query: &Query, payload: T, now: u64) -> Result<u64, ProtocolError> {
         let plan = self.router.plan_query(query)?;
+        // This node's copies that lost their data are no candidates: they
+        // would refuse (`Refusal::CatchingUp`), and never count.
+        let own = self
+            .peers
+            .iter()
+            .find(|p| *p.node == *self.node)
+            .map(|p| p.index);
         let mut planned: Vec<Planned> = plan
             .reads()
-            .map(|r| Planned {
-                shard: r.shard(),
-                needed: r.copies_needed().max(1),
-                candidates: if r.is_available() {
-                    r.targets()
-                        .chain(r.fallbacks())
-                        .map(|c| c.node_index)
-                        .collect()
-                } else {
-                    Vec::new()
-                },
+            .map(|r| {
+                let lost = self.catching_up.binary_search(&r.shard()).is_ok();
+                Planned {
+                    shard: r.shard(),
+                    needed: r.copies_needed().max(1),
+                    candidates: if r.is_available() {
+                        r.targets()
+                            .chain(r.fallbacks())
+                            .map(|c| c.node_index)
+                            .filter(|&i| !(lost && Some(i) == own))
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
+                }
             })
             .collect();
         for &shard in plan.unavailable_shards() {
@@ -961,6 +1099,7 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             self.kept.as_ref().map(|k| &k.router),
             &self.lineage(),
             peer,
+            Arc::clone(&self.catching_up),
         )
     }
 
@@ -994,6 +1133,72 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
 
     // ---- catch-up ---------------------------------------------------------
 
+    /// The shards this node holds a copy of in the generation it runs
+    /// (joining, stable or leaving), ascending: what an engine whose data
+    /// directory is empty hands [`lost`](Self::lost).
+    pub fn shards(&self) -> Vec<ShardId> {
+        held(&self.config, &self.node)
+    }
+
+    /// Tells the core that this node has no data for its copies of
+    /// `shards` (a new disk, a new machine under an old node id, a copy
+    /// the engine found corrupt and discarded): each becomes a catch-up
+    /// from the shard's other copies (decision 0045), and until it is done
+    /// the copy
+    ///
+    /// - takes writes, as before: [`admit_write`](Self::admit_write)
+    ///   admits it, so no write acknowledged from now on misses it;
+    /// - refuses reads and catch-up pages with [`Refusal::CatchingUp`],
+    ///   which never counts as a copy's answer, and this core's own reads
+    ///   do not ask it;
+    /// - fetches `n - w + 1` of the other old copies (both others under
+    ///   `Quorum` at factor 3, see [`CatchUpTask::lost`] for when it
+    ///   starts), through the same [`Message::CatchUp`] pages as a joining
+    ///   copy, reported by [`catch_ups`](Self::catch_ups) and counted by
+    ///   [`catch_up_pending`](Self::catch_up_pending) (with
+    ///   [`CatchUpStatus::lost`] set).
+    ///
+    /// Call it before serving, with the data already gone (an engine whose
+    /// data directory is empty passes [`shards`](Self::shards)), then
+    /// persist [`saved`](Self::saved): the lost copies survive a restart,
+    /// and a later commit that still gives this node the copy carries the
+    /// catch-up on. A shard named twice, or already catching up, starts
+    /// over: its data is gone again.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::LostNotHeld`] when this node holds no copy of one
+    /// of `shards` in the generation it runs; the core is then unchanged.
+    ///
+    /// [`Refusal::CatchingUp`]: crate::Refusal::CatchingUp
+    /// [`Message::CatchUp`]: crate::Message::CatchUp
+    pub fn lost(&mut self, shards: &[ShardId]) -> Result<(), ProtocolError> {
+        let held = self.shards();
+        if let Some(&shard) = shards.iter().find(|s| held.binary_search(s).is_err()) {
+            return Err(ProtocolError::LostNotHeld {
+                node: self.node.to_string(),
+                shard,
+                generation: self.config.generation,
+            });
+        }
+        for &shard in shards {
+            let task = lost_task(&self.config, &self.node, shard);
+            match self.tasks.iter_mut().find(|t| t.shard == shard) {
+                Some(existing) => *existing = task,
+                None => self.tasks.push(task),
+            }
+        }
+        self.tasks.sort_by_key(|t| t.shard);
+        self.catching_up = catching_up(&self.tasks);
+        Ok(())
+    }
+
+    /// This node's copies that lost their data and have not caught up
+    /// yet, ascending: they take writes and refuse reads.
+    pub fn lost_shards(&self) -> &[ShardId] {
+        &self.catching_up
+    }
+
     /// This node's catch-ups, by shard.
     pub fn catch_ups(&self) -> Vec<CatchUpStatus> {
         self.tasks
@@ -1002,7 +1207,8 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
                 shard: t.shard,
                 sources_done: t.sources.iter().filter(|s| s.done).count(),
                 sources: t.sources.len(),
-                started: self.everyone_at(t.generation),
+                started: self.everyone_at(t.generation) && (!t.lost || t.waited),
+                lost: t.lost,
             })
             .collect()
     }
@@ -1040,11 +1246,27 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             if task.is_done() {
                 continue;
             }
-            if !self.everyone_at(task.generation) {
-                probe = true;
+            let ready = self.everyone_at(task.generation);
+            probe |= !ready;
+            if task.lost && !task.waited {
+                // A lost copy waits `write_timeout` from the first clock it
+                // sees: every write the copy's earlier run may have
+                // acknowledged is decided by then, and stored on each of
+                // its other acknowledging copies.
+                let write_timeout = self.options.write_timeout;
+                let task = &mut self.tasks[t];
+                let at = *task
+                    .not_before
+                    .get_or_insert(now.saturating_add(write_timeout));
+                if now < at {
+                    continue;
+                }
+                task.waited = true;
+            }
+            if !ready {
                 continue;
             }
-            let shard = task.shard;
+            let shard = self.tasks[t].shard;
             let limit = self.options.catch_up_page;
             let timeout = self.options.ask_timeout;
             for s in 0..self.tasks[t].sources.len() {
@@ -1131,6 +1353,9 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
             });
         }
         if finished {
+            if task.lost {
+                self.catching_up = catching_up(&self.tasks);
+            }
             self.out.push_back(Output::CaughtUp { shard });
         }
         Delivery::Counted

@@ -84,6 +84,38 @@ pub enum ProtocolError {
         /// The node this process runs as.
         node: String,
     },
+    /// [`Core::lost`](crate::Core::lost) named a shard this node holds no
+    /// copy of in the generation it runs.
+    #[error(
+        "node \"{node}\" holds no copy of shard {shard} in generation {generation}, so it cannot \
+         have lost its data; name only the shards of Core::shards()"
+    )]
+    LostNotHeld {
+        /// The node.
+        node: String,
+        /// The shard named.
+        shard: u32,
+        /// The generation the core runs.
+        generation: u64,
+    },
+    /// A config that changes the shard count, while a copy that lost its
+    /// data is still catching up: its shard's numbering would change
+    /// under the catch-up.
+    #[error(
+        "generation {generation} changes the shard count from {from} to {to}, but this node's \
+         copies of shards {shards:?} lost their data and are still catching up; deploy it once \
+         its status shows no catch-up pending"
+    )]
+    LostDuringSplit {
+        /// The new config's generation.
+        generation: u64,
+        /// The shard count the core runs.
+        from: u32,
+        /// The new config's.
+        to: u32,
+        /// The shards still catching up.
+        shards: Vec<u32>,
+    },
 }
 
 /// What [`ProtocolError::FileSkipsGenerations`] asks: the generations
@@ -109,6 +141,8 @@ impl ProtocolError {
             ProtocolError::FileOlder { .. } => "file-older-than-saved",
             ProtocolError::FileDiffers { .. } => "file-differs-from-saved",
             ProtocolError::FileSkipsGenerations { .. } => "file-skips-generations",
+            ProtocolError::LostNotHeld { .. } => "lost-not-held",
+            ProtocolError::LostDuringSplit { .. } => "lost-during-split",
         }
     }
 }

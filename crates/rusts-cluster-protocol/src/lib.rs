@@ -26,6 +26,9 @@ new config    -> core.prepare(config) -> persist bytes -> core.commit(prepared, 
 start         -> Core::restore(saved bytes, node id) -> restoring.prepare_file(file)
                  -> persist bytes -> restoring.start() (-> commit the next generation)
                  (or Core::new the first time)
+no data          -> Core::new(config, node) -> core.lost(&core.shards()) -> persist core.saved()
+                 (an empty disk under an old node id: its copies take writes, refuse
+                 reads, and catch up from the other copies; decision 0045)
 ```
 
 # Example

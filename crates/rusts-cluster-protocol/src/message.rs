@@ -108,6 +108,18 @@ pub enum Refusal {
         /// The shard, in the sender's numbering.
         shard: ShardId,
     },
+    /// The replica's copy lost its data and has not caught up yet
+    /// ([`Core::lost`](crate::Core::lost)): it takes writes, but serves no
+    /// read or catch-up page, which would miss acknowledged writes. Sent
+    /// for reads and catch-up pages only.
+    #[error(
+        "this node's copy of shard {shard} lost its data and is catching up from the other \
+         copies; it serves no reads until it has caught up"
+    )]
+    CatchingUp {
+        /// The shard, in the sender's numbering.
+        shard: ShardId,
+    },
 }
 
 impl Refusal {
@@ -122,6 +134,7 @@ impl Refusal {
             Refusal::Misrouted { .. } => "misrouted",
             Refusal::UnknownShard { .. } => "unknown-shard",
             Refusal::Storage { .. } => "storage",
+            Refusal::CatchingUp { .. } => "catching-up",
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The replica's side: one call, against one snapshot, admits or refuses
 //! a peer's request.
 
+use std::sync::Arc;
+
 use rusts_cluster_config::ConfigIdentity;
 use rusts_cluster_routing::{PeerView, RoutingError, ShardRouter};
 use rusts_cluster_sharding::ShardId;
@@ -32,6 +34,9 @@ enum Filing {
 pub(crate) struct Views {
     pub(crate) current: Result<PeerView, Refusal>,
     pub(crate) kept: Option<PeerView>,
+    /// This node's copies (current numbering, ascending) that lost their
+    /// data and have not caught up: they take writes, serve no reads.
+    pub(crate) catching_up: Arc<[ShardId]>,
 }
 
 /// This node's config identity and that of the config it ran before (when
@@ -78,6 +83,7 @@ impl Views {
         kept: Option<&ShardRouter>,
         ours: &Lineage,
         header: &Header,
+        catching_up: Arc<[ShardId]>,
     ) -> Self {
         let peer = header.generation;
         let current = router
@@ -98,7 +104,11 @@ impl Views {
         let kept = kept
             .filter(|k| k.generation() == peer && current.is_ok())
             .and_then(|k| k.peer(peer).ok());
-        Views { current, kept }
+        Views {
+            current,
+            kept,
+            catching_up,
+        }
     }
 
     fn view(&self, kept: bool) -> Option<&PeerView> {
@@ -278,8 +288,18 @@ fn file<P: Point>(views: &Views, part: &ShardPoints<'_, P>) -> Filing {
 /// The local shards that hold the data of a peer's shard, or why none is
 /// served.
 fn read_shards(views: &Views, peer_shard: ShardId) -> Result<Vec<ShardId>, Refusal> {
-    let (_, view) = views.holder(peer_shard, false)?;
+    let (kept, view) = views.holder(peer_shard, false)?;
     match view.read_shards(peer_shard) {
+        // A copy that lost its data answers no read: its rows would miss
+        // acknowledged writes, and count as a copy's answer.
+        Ok(shards)
+            if !kept
+                && shards
+                    .iter()
+                    .any(|s| views.catching_up.binary_search(s).is_ok()) =>
+        {
+            Err(Refusal::CatchingUp { shard: peer_shard })
+        }
         Ok(shards) if !shards.is_empty() => Ok(shards),
         Ok(_) => Err(Refusal::NotHeld {
             shard: peer_shard,

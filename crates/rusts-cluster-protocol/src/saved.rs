@@ -15,14 +15,17 @@ use crate::{
     ProtocolError,
 };
 
-/// The format version this crate writes. Format 3 adds the identity of
+/// The format version this crate writes. Format 4 marks the catch-ups of
+/// copies that lost their data (`lost = true` in a `[[catch_up]]` table,
+/// decision 0045); a file of format 2 or 3 has none, and loads with none.
+/// Format 3 adds the identity of
 /// the config the node ran before (`previous_generation`,
 /// `previous_identity`), which admission compares with a peer's header.
 /// Format 2 (the identity is [`ClusterConfig::digest`], of the config's
 /// values; format 1 hashed its TOML text) is still read, with the previous
 /// config unknown: the checks that need it start at the node's next
 /// commit, and an upgrade needs no step of its own (decision 0039).
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// The oldest format [`restore`] reads.
 const OLDEST_READ: u32 = 2;
@@ -133,6 +136,13 @@ struct SavedTask {
     generation: u64,
     state: CopyState,
     sources: Vec<SavedSource>,
+    /// Format 4: the copy lost its data.
+    #[serde(default, skip_serializing_if = "is_false")]
+    lost: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 #[derive(Serialize, Deserialize)]
@@ -188,6 +198,7 @@ pub(crate) fn save(
                 shard: t.shard,
                 generation: t.generation,
                 state: t.state,
+                lost: t.lost,
                 sources: t
                     .sources
                     .iter()
@@ -293,6 +304,9 @@ pub(crate) fn restore(bytes: &[u8], node: &str) -> Result<Restored, ProtocolErro
             generation: task.generation,
             state: task.state,
             sources,
+            lost: task.lost,
+            not_before: None,
+            waited: false,
         });
     }
     Ok(Restored {

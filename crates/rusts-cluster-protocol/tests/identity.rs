@@ -266,8 +266,8 @@ fn a_format_2_state_starts_with_its_previous_unknown() {
     let (a, p, _) = two_plans_from_one_config();
     let core = C::new(a.clone(), "node0", Options::default()).unwrap();
     let saved = String::from_utf8(core.saved()).unwrap();
-    assert!(saved.starts_with("format = 3\n"), "{saved}");
-    let format_2 = saved.replacen("format = 3", "format = 2", 1);
+    assert!(saved.starts_with("format = 4\n"), "{saved}");
+    let format_2 = saved.replacen("format = 4", "format = 2", 1);
     let restored = C::restore(format_2.as_bytes(), "node0", Options::default())
         .unwrap()
         .start();
@@ -286,7 +286,7 @@ fn a_format_2_state_starts_with_its_previous_unknown() {
     let previous = core.previous_identity().unwrap();
     let saved = String::from_utf8(core.saved()).unwrap();
     let format_2: String = saved
-        .replacen("format = 3", "format = 2", 1)
+        .replacen("format = 4", "format = 2", 1)
         .lines()
         .filter(|l| !l.starts_with("previous_"))
         .map(|l| format!("{l}\n"))

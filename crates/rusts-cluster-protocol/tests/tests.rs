@@ -6,6 +6,7 @@ mod admission;
 mod catch_up;
 mod fencing;
 mod identity;
+mod lost;
 mod messages;
 mod reads;
 mod saved;
