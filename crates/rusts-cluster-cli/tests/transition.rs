@@ -43,7 +43,10 @@ fn transition_writes_three_steps_and_prints_the_runbook() {
     // copies to delete; and the commands it shows to check each step work.
     out.stdout_has("step 1 of 3, joint-writes (generation 1)")
         .stdout_has("start n6 with it")
-        .stdout_has("  wait:   every node reports generation 1\n")
+        .stdout_has(&format!(
+            "  wait:   every node reports generation 1 (rusts-cluster status {} --wait)\n",
+            path(&dir.join("01-joint-writes.toml"))
+        ))
         .stdout_has("  wait:   every copy above has caught up\n")
         .stdout_has("step 2 of 3, read-new (generation 2)")
         .stdout_has(

@@ -24,6 +24,7 @@ pub(crate) mod manual;
 pub(crate) mod plan_query;
 pub(crate) mod rebalance;
 pub(crate) mod route;
+mod runbook;
 pub(crate) mod show;
 pub(crate) mod split;
 pub(crate) mod status;

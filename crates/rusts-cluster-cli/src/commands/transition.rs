@@ -20,7 +20,9 @@ use crate::{
     atomic,
     cli::TransitionArgs,
     commands::{
-        file_text, placement_problem, report_placement, warn_generation_not_raised, way_back,
+        file_text, placement_problem, report_placement,
+        runbook::{ids, shown, step_reports, StepReport},
+        warn_generation_not_raised, way_back,
     },
     load::load_valid,
     report::{chain, Problem, Stop, Ui},
@@ -83,7 +85,7 @@ pub(crate) fn run(args: TransitionArgs, ui: &mut Ui<'_>) -> Result<(), Stop> {
         return nothing_moves(ui, &args.old, &old, &args.new, &new);
     }
     let files = write_steps(ui, &args.output_dir, &plan)?;
-    let steps = Steps::new(&old, &plan, files);
+    let steps = Steps::new(&old, &plan, &files);
     if ui.json() {
         set_report(ui, &steps, &plan);
         Ok(())
@@ -391,56 +393,25 @@ fn remove(written: &[(PathBuf, usize)]) {
 
 /// What the runbook says of each step, worked out once for text and JSON.
 struct Steps<'p> {
-    steps: Vec<StepReport<'p>>,
+    steps: Vec<StepReport<'p, StepKind>>,
     /// The plan's drops (the leaving copies), by node and the step after
     /// which they may be deleted (the final one).
     drop: BTreeMap<(&'p str, StepKind), Vec<ShardId>>,
 }
 
-struct StepReport<'p> {
-    kind: StepKind,
-    file: PathBuf,
-    bytes: usize,
-    config: &'p ClusterConfig,
-    /// Nodes of this step that the one before did not have.
-    started: Vec<&'p str>,
-    /// Nodes of the step before that this one does not have.
-    stopped: Vec<&'p str>,
-}
-
-/// The nodes of `config` that `before` did not have, and those of
-/// `before` that `config` does not have: whom a step starts and stops.
-pub(super) fn node_changes<'p>(
-    before: &'p ClusterConfig,
-    config: &'p ClusterConfig,
-) -> (Vec<&'p str>, Vec<&'p str>) {
-    let missing = |from: &'p ClusterConfig, other: &ClusterConfig| -> Vec<&'p str> {
-        from.nodes
-            .iter()
-            .filter(|n| other.get_node(&n.id).is_none())
-            .map(|n| n.id.as_str())
-            .collect()
-    };
-    (missing(config, before), missing(before, config))
-}
-
 impl<'p> Steps<'p> {
-    fn new(old: &'p ClusterConfig, plan: &'p TransitionPlan, files: Vec<(PathBuf, usize)>) -> Self {
-        let mut before = old;
-        let mut steps = Vec::new();
-        for (step, (file, bytes)) in plan.steps.iter().zip(files) {
-            let config = &step.config;
-            let (started, stopped) = node_changes(before, config);
-            steps.push(StepReport {
-                kind: step.kind,
-                file,
-                bytes,
-                config,
-                started,
-                stopped,
-            });
-            before = config;
-        }
+    fn new(
+        old: &'p ClusterConfig,
+        plan: &'p TransitionPlan,
+        files: &'p [(PathBuf, usize)],
+    ) -> Self {
+        let steps = step_reports(
+            old,
+            plan.steps
+                .iter()
+                .map(|s| (s.kind, s.kind.number(), s.kind.name().to_owned(), &s.config)),
+            files,
+        );
         // From the plan's drops, which a node computes from its step
         // config too (`ClusterConfig::drops`); by shard, so each node's
         // list comes out ascending.
@@ -468,23 +439,7 @@ fn catch_up_groups(catch_up: &[CatchUp]) -> BTreeMap<(&str, String, &[String]), 
 }
 
 fn set_report(ui: &mut Ui<'_>, steps: &Steps<'_>, plan: &TransitionPlan) {
-    let list: Vec<Value> = steps
-        .steps
-        .iter()
-        .map(|s| {
-            json!({
-                "step": s.kind.number(),
-                "name": s.kind.name(),
-                "file": s.file.display().to_string(),
-                "bytes": s.bytes,
-                "generation": s.config.generation,
-                "move_reads": s.config.move_reads.to_string(),
-                "nodes": s.config.nodes.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(),
-                "started": s.started,
-                "stopped": s.stopped,
-            })
-        })
-        .collect();
+    let list: Vec<Value> = steps.steps.iter().map(StepReport::json).collect();
     ui.set("steps", list);
     let catch_up: Vec<Value> = plan
         .catch_up
@@ -515,14 +470,6 @@ fn print_runbook(
     steps: &Steps<'_>,
     plan: &TransitionPlan,
 ) -> Result<(), Stop> {
-    let shown = |path: &Path| escape(&path.display().to_string()).into_owned();
-    let ids = |nodes: &[&str]| {
-        nodes
-            .iter()
-            .map(|n| escape(n).into_owned())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let joint = steps.steps[0].config;
     let joining: usize = joint.nodes.iter().map(|n| n.joining_shards.len()).sum();
     let leaving: usize = joint.nodes.iter().map(|n| n.leaving_shards.len()).sum();
@@ -542,7 +489,7 @@ fn print_runbook(
     );
     let mut previous = shown(old_path);
     for (i, step) in steps.steps.iter().enumerate() {
-        let file = shown(&step.file);
+        let file = shown(step.file);
         let what = match step.kind {
             StepKind::JointWrites => "writes to old and new copies, reads from the old copies",
             StepKind::ReadNew => {
@@ -556,32 +503,17 @@ fn print_runbook(
             step.kind.name(),
             step.config.generation
         ));
-        let nodes = step.config.nodes.len();
-        text.push_str(&format!(
-            "  deploy: {file} to all {nodes} node{} it names",
-            if nodes == 1 { "" } else { "s" }
-        ));
-        if !step.started.is_empty() {
-            text.push_str(&format!("; start {} with it", ids(&step.started)));
-        }
-        text.push('\n');
         let expected = if step.kind == StepKind::Final {
             "no errors"
         } else {
             "no errors; balance warnings are expected while copies move"
         };
-        text.push_str(&format!(
-            "  check:  rusts-cluster validate {file}   ({expected})\n          rusts-cluster diff {previous} {file}   ({})\n",
-            match step.kind {
-                StepKind::JointWrites => format!("{joining} copies added: the joining ones"),
-                StepKind::ReadNew => "primaries and move_reads change, no copy moves".to_owned(),
-                _ => format!("{leaving} copies removed: the leaving ones"),
-            }
-        ));
-        text.push_str(&format!(
-            "  wait:   every node reports generation {}\n",
-            step.config.generation
-        ));
+        let diff = match step.kind {
+            StepKind::JointWrites => format!("{joining} copies added: the joining ones"),
+            StepKind::ReadNew => "primaries and move_reads change, no copy moves".to_owned(),
+            _ => format!("{leaving} copies removed: the leaving ones"),
+        };
+        step.push_lines(&mut text, &previous, expected, &diff);
         if !step.stopped.is_empty() && step.kind != StepKind::Final {
             text.push_str(&format!(
                 "  stop:   {} (in no step from here; before deploying the next step)\n",

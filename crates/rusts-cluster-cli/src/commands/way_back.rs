@@ -15,7 +15,8 @@ use crate::{
     cli::TransitionArgs,
     commands::{
         placement_problem, report_placement,
-        transition::{node_changes, write_steps_with},
+        runbook::{ids, shown, step_reports, StepReport},
+        transition::write_steps_with,
     },
     load::load_valid,
     report::{chain, Problem, Stop, Ui},
@@ -100,22 +101,10 @@ fn check_sizes(ui: &mut Ui<'_>, texts: &[String]) -> Result<(), Stop> {
 
 /// What the runbook says of each config, worked out once for text and JSON.
 struct Report<'p> {
-    steps: Vec<StepReport<'p>>,
+    steps: Vec<StepReport<'p, BackStepKind>>,
     /// The joining copies of the step the cluster runs, by node: written
     /// by no node once every node runs the last config.
     joining: BTreeMap<&'p str, &'p [ShardId]>,
-}
-
-struct StepReport<'p> {
-    kind: BackStepKind,
-    number: u64,
-    file: &'p Path,
-    bytes: usize,
-    config: &'p ClusterConfig,
-    /// Nodes of this config that the one before did not have.
-    started: Vec<&'p str>,
-    /// Nodes of the config before that this one does not have.
-    stopped: Vec<&'p str>,
 }
 
 impl<'p> Report<'p> {
@@ -124,22 +113,14 @@ impl<'p> Report<'p> {
         back: &'p WayBack,
         files: &'p [(std::path::PathBuf, usize)],
     ) -> Self {
-        let mut before = at;
-        let mut steps = Vec::new();
-        for (step, (file, bytes)) in back.steps.iter().zip(files) {
-            let config = &step.config;
-            let (started, stopped) = node_changes(before, config);
-            steps.push(StepReport {
-                kind: step.kind,
-                number: step.number,
-                file,
-                bytes: *bytes,
-                config,
-                started,
-                stopped,
-            });
-            before = config;
-        }
+        let steps = step_reports(
+            at,
+            back.steps.iter().map(|s| {
+                let name = format!("back-{}", s.kind.name());
+                (s.kind, s.number, name, &s.config)
+            }),
+            files,
+        );
         let joining = at
             .nodes
             .iter()
@@ -151,23 +132,7 @@ impl<'p> Report<'p> {
 }
 
 fn set_report(ui: &mut Ui<'_>, report: &Report<'_>, back: &WayBack) {
-    let list: Vec<Value> = report
-        .steps
-        .iter()
-        .map(|s| {
-            json!({
-                "step": s.number,
-                "name": format!("back-{}", s.kind.name()),
-                "file": s.file.display().to_string(),
-                "bytes": s.bytes,
-                "generation": s.config.generation,
-                "move_reads": s.config.move_reads.to_string(),
-                "nodes": s.config.nodes.iter().map(|n| n.id.as_str()).collect::<Vec<_>>(),
-                "started": s.started,
-                "stopped": s.stopped,
-            })
-        })
-        .collect();
+    let list: Vec<Value> = report.steps.iter().map(StepReport::json).collect();
     ui.set("steps", list);
     let drop: Vec<Value> = report
         .joining
@@ -185,14 +150,6 @@ fn print_runbook(
     report: &Report<'_>,
     back: &WayBack,
 ) -> Result<(), Stop> {
-    let shown = |path: &Path| escape(&path.display().to_string()).into_owned();
-    let ids = |nodes: &[&str]| {
-        nodes
-            .iter()
-            .map(|n| escape(n).into_owned())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let count = report.steps.len();
     let joining: usize = report.joining.values().map(|s| s.len()).sum();
     let leaving: usize = at.nodes.iter().map(|n| n.leaving_shards.len()).sum();
@@ -232,15 +189,6 @@ fn print_runbook(
             step.kind.name(),
             step.config.generation
         ));
-        let nodes = step.config.nodes.len();
-        text.push_str(&format!(
-            "  deploy: {file} to all {nodes} node{} it names",
-            if nodes == 1 { "" } else { "s" }
-        ));
-        if !step.started.is_empty() {
-            text.push_str(&format!("; start {} with it", ids(&step.started)));
-        }
-        text.push('\n');
         let (expected, diff) = match step.kind {
             BackStepKind::JointWrites => (
                 "no errors; balance warnings are expected while copies move",
@@ -251,13 +199,7 @@ fn print_runbook(
                 format!("{joining} copies removed: the joining ones; {leaving} stable again"),
             ),
         };
-        text.push_str(&format!(
-            "  check:  rusts-cluster validate {file}   ({expected})\n          rusts-cluster diff {previous} {file}   ({diff})\n",
-        ));
-        text.push_str(&format!(
-            "  wait:   every node reports generation {} (rusts-cluster status {file} --wait)\n",
-            step.config.generation
-        ));
+        step.push_lines(&mut text, &previous, expected, &diff);
         if step.kind == BackStepKind::Start {
             text.push_str(
                 "  then:   delete the joining copies, which no node reads or writes now:\n",
