@@ -6,13 +6,10 @@
 //! the check finds a write it acknowledged after the catch-up that a
 //! `Quorum` read of B's copies misses.
 
-use std::time::Instant;
-
 use rusts_cluster_model::{Bounds, Procedure, Scenario, TransitionModel};
 use rusts_cluster_replication::ReplicationMode;
-use stateright::{Checker, HasDiscoveries, Model};
 
-use crate::util::{Checks, CRASH_EXAMPLE, PLAN_EXAMPLE, READ, READ_EXAMPLE};
+use crate::util::{lost_write_trace, Checks, CRASH_EXAMPLE, PLAN_EXAMPLE, READ_EXAMPLE};
 
 /// On 5 nodes, A's copies `from`, B's `to`, and e (4) removed, holding
 /// no copy.
@@ -124,25 +121,7 @@ fn old_plan_loses_a_write(scenario: &Scenario) {
         &Procedure::staged_without_removed(scenario),
         Bounds::default(),
     );
-    let started = Instant::now();
-    let checker = model
-        .checker()
-        .threads(2)
-        .finish_when(HasDiscoveries::AnyOf([READ].into_iter().collect()))
-        .spawn_bfs()
-        .join();
-    let seconds = started.elapsed().as_secs_f64();
-    let model = checker.model();
-    let path = checker
-        .discovery(READ)
-        .unwrap_or_else(|| panic!("{}: no counterexample to {READ}", model.describe()));
-    let actions = path.into_actions();
-    let trace = model.explain(&actions);
-    println!(
-        "{}: {READ}, found after {} states in {seconds:.2} s:\n{trace}",
-        model.describe(),
-        checker.unique_state_count(),
-    );
+    let trace = lost_write_trace(model);
     // The write the read misses was coordinated by e, on A, after the
     // catch-up.
     assert!(trace.contains("to e"), "e coordinates the lost write");

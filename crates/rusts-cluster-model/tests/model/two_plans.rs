@@ -12,9 +12,9 @@ use std::time::Instant;
 
 use rusts_cluster_model::{Bounds, Identity, Procedure, Scenario, TransitionModel};
 use rusts_cluster_replication::ReplicationMode;
-use stateright::{Checker, HasDiscoveries, Model};
+use stateright::{Checker, Model};
 
-use crate::util::{FINAL, PLAN_EXAMPLE, READ, READ_EXAMPLE};
+use crate::util::{lost_write_trace, FINAL, PLAN_EXAMPLE, READ, READ_EXAMPLE};
 
 /// The two plans of `mode` at factor 3 on 4 nodes: c's copy moves to d,
 /// or b's does.
@@ -42,25 +42,7 @@ fn model(mode: ReplicationMode, second: &[usize], identity: Identity) -> Transit
 
 /// Searches until the read invariant breaks; prints the trace.
 fn loses_a_write(mode: ReplicationMode, second: &[usize], identity: Identity) {
-    let model = model(mode, second, identity);
-    let started = Instant::now();
-    let checker = model
-        .checker()
-        .threads(2)
-        .finish_when(HasDiscoveries::AnyOf([READ].into_iter().collect()))
-        .spawn_bfs()
-        .join();
-    let seconds = started.elapsed().as_secs_f64();
-    let model = checker.model();
-    let path = checker
-        .discovery(READ)
-        .unwrap_or_else(|| panic!("{}: no counterexample to {READ}", model.describe()));
-    println!(
-        "{}: {READ}, found after {} states in {seconds:.2} s:\n{}",
-        model.describe(),
-        checker.unique_state_count(),
-        model.explain(&path.into_actions())
-    );
+    lost_write_trace(model(mode, second, identity));
 }
 
 #[test]

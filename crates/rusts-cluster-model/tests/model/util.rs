@@ -142,3 +142,30 @@ fn check(model: TransitionModel) -> (TransitionModel, Outcome) {
     let model = TransitionModel::new(model.scenario(), model.procedure(), model.bounds());
     (model, outcome)
 }
+
+/// Searches `model` until the read invariant ([`READ`]) breaks, prints the
+/// trace with the states searched and the time, and returns the trace:
+/// the counterexample a test that expects a lost write asserts on.
+pub(crate) fn lost_write_trace(model: TransitionModel) -> String {
+    let started = Instant::now();
+    let checker = model
+        .checker()
+        .threads(2)
+        .finish_when(stateright::HasDiscoveries::AnyOf(
+            [READ].into_iter().collect(),
+        ))
+        .spawn_bfs()
+        .join();
+    let seconds = started.elapsed().as_secs_f64();
+    let model = checker.model();
+    let path = checker
+        .discovery(READ)
+        .unwrap_or_else(|| panic!("{}: no counterexample to {READ}", model.describe()));
+    let trace = model.explain(&path.into_actions());
+    println!(
+        "{}: {READ}, found after {} states in {seconds:.2} s:\n{trace}",
+        model.describe(),
+        checker.unique_state_count(),
+    );
+    trace
+}

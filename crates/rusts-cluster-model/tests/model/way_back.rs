@@ -9,10 +9,9 @@ use std::time::Instant;
 
 use rusts_cluster_model::{Bounds, Procedure, Scenario, TransitionModel};
 use rusts_cluster_replication::ReplicationMode;
-use stateright::{Checker, HasDiscoveries, Model};
 
 use crate::util::{
-    crash_tolerated, required, Checks, CRASH_EXAMPLE, PLAN_EXAMPLE, READ, READ_EXAMPLE,
+    crash_tolerated, lost_write_trace, required, Checks, CRASH_EXAMPLE, PLAN_EXAMPLE, READ_EXAMPLE,
 };
 
 /// Whether a required transition is left to the ignored run: the 5-node
@@ -140,22 +139,5 @@ fn going_straight_back_from_step_2_fails_the_check() {
         &Procedure::straight_back_from_read_new(&scenario),
         Bounds::default(),
     );
-    let started = Instant::now();
-    let checker = model
-        .checker()
-        .threads(2)
-        .finish_when(HasDiscoveries::AnyOf([READ].into_iter().collect()))
-        .spawn_bfs()
-        .join();
-    let seconds = started.elapsed().as_secs_f64();
-    let model = checker.model();
-    let path = checker
-        .discovery(READ)
-        .unwrap_or_else(|| panic!("{}: no counterexample to {READ}", model.describe()));
-    println!(
-        "{}: {READ}, found after {} states in {seconds:.2} s:\n{}",
-        model.describe(),
-        checker.unique_state_count(),
-        model.explain(&path.into_actions())
-    );
+    lost_write_trace(model);
 }
