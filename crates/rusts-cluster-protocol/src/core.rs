@@ -8,7 +8,7 @@ use std::{
 };
 
 use fxhash::FxHashMap;
-use rusts_cluster_config::{ClusterConfig, ConfigIdentity};
+use rusts_cluster_config::{ClusterConfig, ConfigIdentity, CopyEntry};
 use rusts_cluster_routing::{ApplyChecks, ConfigChange, Query, ShardRouter};
 use rusts_cluster_sharding::ShardId;
 
@@ -385,8 +385,8 @@ fn tasks_of(config: &ClusterConfig, node: &str) -> Vec<CatchUpTask> {
         .collect()
 }
 
-/// The catch-up of `node`'s copy of `shard` in `config` when that copy
-/// lost its data (decision 0045).
+/// The catch-ups of `node`'s copies of `shards` in `config` when those
+/// copies lost their data (decision 0045).
 ///
 /// An acknowledged write sits on `w` of the shard's `n` old copies (the
 /// copies not joining; under the joint rule of a move, too). The lost copy
@@ -400,54 +400,59 @@ fn tasks_of(config: &ClusterConfig, node: &str) -> Vec<CatchUpTask> {
 /// acknowledgements left on the lost copy alone is gone). A joining copy
 /// keeps the sources its config's catch-up balanced, which are as many
 /// and never itself.
-fn lost_task(config: &ClusterConfig, node: &str, shard: ShardId) -> CatchUpTask {
-    if let Some(task) = tasks_of(config, node)
+fn lost_tasks(config: &ClusterConfig, node: &str, shards: &[ShardId]) -> Vec<CatchUpTask> {
+    use rusts_cluster_sharding::CopyState;
+    // The config's own catch-ups and copy index, each built once for all
+    // of `shards`.
+    let mut joins: FxHashMap<ShardId, CatchUpTask> = tasks_of(config, node)
         .into_iter()
-        .find(|t| t.shard == shard && t.sources.iter().all(|s| *s.node != *node))
-    {
-        return CatchUpTask { lost: true, ..task };
-    }
-    let mut old: Vec<(bool, &str)> = config
-        .nodes
-        .iter()
-        .filter(|n| {
-            (n.shards.contains(&shard)
-                || n.replica_shards.contains(&shard)
-                || n.joining_shards.contains(&shard))
-                && !n.joining_shards.contains(&shard)
-        })
-        .map(|n| (n.leaving_shards.contains(&shard), n.id.as_str()))
+        .filter(|t| t.sources.iter().all(|s| *s.node != *node))
+        .map(|t| (t.shard, t))
         .collect();
-    old.sort_unstable();
+    let index = config.copy_index();
     let w = config
         .replication_mode
         .required_acks(config.replication_factor);
-    let wanted = (old.len() + 1).saturating_sub(w).max(1);
-    let state = config
-        .get_node(node)
-        .filter(|n| n.joining_shards.contains(&shard))
-        .map_or(rusts_cluster_sharding::CopyState::Stable, |_| {
-            rusts_cluster_sharding::CopyState::Joining
-        });
-    CatchUpTask {
-        shard,
-        generation: config.generation,
-        state,
-        sources: old
-            .into_iter()
-            .filter(|(_, id)| *id != node)
-            .take(wanted)
-            .map(|(_, id)| Source {
-                node: Arc::from(id),
-                after: None,
-                done: false,
-                sent_at: None,
-            })
-            .collect(),
-        lost: true,
-        not_before: None,
-        waited: false,
-    }
+    shards
+        .iter()
+        .map(|&shard| {
+            if let Some(task) = joins.remove(&shard) {
+                return CatchUpTask { lost: true, ..task };
+            }
+            let copies = index.copies(shard);
+            let id = |c: &CopyEntry| index.node(config, c.node).id.as_str();
+            let mut old: Vec<(bool, &str)> = copies
+                .iter()
+                .filter(|c| c.state != CopyState::Joining)
+                .map(|c| (c.state == CopyState::Leaving, id(c)))
+                .collect();
+            old.sort_unstable();
+            let wanted = (old.len() + 1).saturating_sub(w).max(1);
+            let state = match copies.iter().find(|c| id(c) == node) {
+                Some(c) if c.state == CopyState::Joining => CopyState::Joining,
+                _ => CopyState::Stable,
+            };
+            CatchUpTask {
+                shard,
+                generation: config.generation,
+                state,
+                sources: old
+                    .into_iter()
+                    .filter(|(_, id)| *id != node)
+                    .take(wanted)
+                    .map(|(_, id)| Source {
+                        node: Arc::from(id),
+                        after: None,
+                        done: false,
+                        sent_at: None,
+                    })
+                    .collect(),
+                lost: true,
+                not_before: None,
+                waited: false,
+            }
+        })
+        .collect()
 }
 
 /// The shards of `tasks` that lost their data and have not caught up.
@@ -709,11 +714,14 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
         // up while the new config gives this node the shard: from the new
         // config's copies, under its generation (every node must run it
         // first, as for a join), keeping the cursors of sources it keeps.
-        for lost in self.tasks.iter().filter(|t| t.lost && !t.is_done()) {
-            if now.binary_search(&lost.shard).is_err() {
-                continue;
-            }
-            let mut task = lost_task(config, &self.node, lost.shard);
+        let carried: Vec<&CatchUpTask> = (self.tasks.iter())
+            .filter(|t| t.lost && !t.is_done() && now.binary_search(&t.shard).is_ok())
+            .collect();
+        let shards: Vec<ShardId> = carried.iter().map(|t| t.shard).collect();
+        for (lost, mut task) in carried
+            .into_iter()
+            .zip(lost_tasks(config, &self.node, &shards))
+        {
             for source in &mut task.sources {
                 if let Some(old) = lost.sources.iter().find(|s| s.node == source.node) {
                     source.after = old.after.clone();
@@ -1181,13 +1189,14 @@ impl<P: Point + Ord + Clone, T> Core<P, T> {
                 generation: self.config.generation,
             });
         }
-        for &shard in shards {
-            let task = lost_task(&self.config, &self.node, shard);
-            match self.tasks.iter_mut().find(|t| t.shard == shard) {
-                Some(existing) => *existing = task,
-                None => self.tasks.push(task),
-            }
-        }
+        // Each shard's new task replaces any task it had; one pass, so a
+        // node that lost thousands of copies is not quadratic.
+        let mut fresh: std::collections::BTreeMap<ShardId, CatchUpTask> =
+            (lost_tasks(&self.config, &self.node, shards).into_iter())
+                .map(|t| (t.shard, t))
+                .collect();
+        self.tasks.retain(|t| !fresh.contains_key(&t.shard));
+        self.tasks.extend(std::mem::take(&mut fresh).into_values());
         self.tasks.sort_by_key(|t| t.shard);
         self.catching_up = catching_up(&self.tasks);
         Ok(())
